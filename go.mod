@@ -1,0 +1,3 @@
+module github.com/rechargekit/rechargekit
+
+go 1.24.0

@@ -1,0 +1,155 @@
+// Package rechargekit holds the domain of rechargekit: the desk profile, the
+// Recharge customer and subscriptions as the Subscription card shows them,
+// links between the two, and the interfaces the adapters implement.
+//
+// It imports only the standard library. Adapters live in subpackages named
+// after what they wrap (recharge, gladly, sqlite, ...) and cmd/rechargekit
+// wires them together.
+package rechargekit
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Subscription statuses as Recharge sends them (lowercase on the wire).
+const (
+	StatusActive    = "active"
+	StatusCancelled = "cancelled"
+	StatusExpired   = "expired"
+)
+
+// Customer is a Recharge customer as the card and the candidate lists show it.
+type Customer struct {
+	ID         int64  // Recharge customer id
+	ExternalID string // the store platform's (Shopify) customer id; "" when unknown
+	Email      string // exactly as Recharge stores it
+	FirstName  string
+	LastName   string
+	Phone      string // as stored: may be E.164 or free text
+
+	// SubscriptionsTotal and SubscriptionsActive are Recharge's own counts;
+	// nil when Recharge sent null. Never derived from a page of subscriptions.
+	SubscriptionsTotal  *int
+	SubscriptionsActive *int
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Name returns the first and last name joined by one space, trimmed.
+func (c *Customer) Name() string {
+	return strings.TrimSpace(strings.TrimSpace(c.FirstName) + " " + strings.TrimSpace(c.LastName))
+}
+
+// Subscription is one Recharge subscription with its product, as the card shows it.
+// Empty strings and nil pointers mean "unknown" (null in JSON).
+type Subscription struct {
+	ID         int64
+	CustomerID int64
+	Status     string // StatusActive, StatusCancelled or StatusExpired, lowercase
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+
+	ChargeIntervalFrequency int    // billing interval frequency; 0 when unknown
+	OrderIntervalFrequency  int    // delivery interval frequency; 0 when unknown
+	IntervalUnit            string // day, week or month
+
+	NextChargeDate string // YYYY-MM-DD, "" when none (cancelled)
+
+	CancelledAt                *time.Time
+	CancellationReason         string
+	CancellationReasonComments string
+
+	Price    string // as Recharge sends it, e.g. "98.00"; never a float
+	Currency string // ISO 4217, "" when unknown
+	Quantity int
+
+	Product Product
+}
+
+// IsActive reports whether the subscription is active.
+func (s *Subscription) IsActive() bool { return strings.EqualFold(s.Status, StatusActive) }
+
+// IsCancelled reports whether the subscription is cancelled.
+func (s *Subscription) IsCancelled() bool { return strings.EqualFold(s.Status, StatusCancelled) }
+
+// Product is the subscribed product variant.
+type Product struct {
+	ID          string // the platform's product id (external_product_id.ecommerce)
+	VariantID   string
+	Name        string
+	VariantName string
+	SKU         string
+	ImageURL    string // "" when no image is known
+}
+
+// Profile is a customer profile in a support desk (a Gladly profile, or one
+// pushed through the JSON API).
+type Profile struct {
+	ID     string
+	Name   string
+	Emails []string
+	Phones []string
+}
+
+// CustomerSearch says what to look Recharge customers up by. Every non-empty
+// field is searched and the results are merged by Recharge customer id.
+type CustomerSearch struct {
+	Emails     []string // each trimmed; compared case-insensitively
+	CustomerID int64    // a Recharge customer id; 0 when absent
+	ExternalID string   // a store platform (Shopify) customer id
+}
+
+// IsZero reports whether the search has nothing to search by.
+func (q CustomerSearch) IsZero() bool {
+	return len(q.Emails) == 0 && q.CustomerID == 0 && q.ExternalID == ""
+}
+
+// Match kinds: how a candidate was found.
+const (
+	MatchEmail      = "email"
+	MatchCustomerID = "recharge_customer_id"
+	MatchExternalID = "shopify_customer_id"
+)
+
+// Match is a candidate Recharge customer and why it matched.
+type Match struct {
+	Customer *Customer
+	By       string // MatchEmail, MatchCustomerID or MatchExternalID
+	Value    string // the email or id that matched, as searched
+}
+
+// RechargeSource reads customers and subscriptions from Recharge. The
+// recharge package implements it over the Recharge API.
+type RechargeSource interface {
+	// Customer returns the customer with the given Recharge id.
+	// Errors: ENOTFOUND, EUNAUTHORIZED (the token was refused), EUPSTREAM.
+	Customer(ctx context.Context, id int64) (*Customer, error)
+
+	// FindCustomers returns the customers with the given email, or with the
+	// given platform customer id; exactly one of the two is set. No match is
+	// an empty slice, not an error.
+	// Errors: EINVALID, EUNAUTHORIZED, EUPSTREAM.
+	FindCustomers(ctx context.Context, email, externalID string) ([]*Customer, error)
+
+	// Subscriptions returns every subscription of the customer, all pages
+	// followed, each with its product filled in as far as Recharge knows it.
+	// Errors: EUNAUTHORIZED, EUPSTREAM.
+	Subscriptions(ctx context.Context, customerID int64) ([]*Subscription, error)
+}
+
+// CardService builds cards and finds candidate customers. The cards package
+// implements it; the Gladly adaptor, the console and the CLI use it.
+type CardService interface {
+	// Card returns the Subscription card of a Recharge customer.
+	// Errors: ENOTFOUND (no such customer), EUNAUTHORIZED, EUPSTREAM.
+	Card(ctx context.Context, customerID int64) (*Card, error)
+
+	// FindCustomers returns the distinct customers matching the search,
+	// sorted by Recharge id descending.
+	// Errors: EINVALID, EUNAUTHORIZED, EUPSTREAM.
+	FindCustomers(ctx context.Context, q CustomerSearch) ([]*Match, error)
+}
