@@ -1,0 +1,209 @@
+// Package cards is the core of rechargekit: it finds the Recharge customers
+// that match a desk profile or an agent's search, and builds the
+// Subscription card of a Recharge customer.
+//
+// It depends only on the domain (rechargekit.RechargeSource for data), so the
+// Gladly adaptor, the console and the CLI share one implementation of the
+// rules: which candidates count, how a card is ordered, what an error means.
+package cards
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// MaxEmails is the number of distinct emails a search looks up at most; a
+// profile with more keeps its first ones (Gladly sends the primary first).
+const MaxEmails = 5
+
+// Service implements rechargekit.CardService over a RechargeSource.
+type Service struct {
+	Source rechargekit.RechargeSource
+	Now    func() time.Time // defaults to time.Now
+	Logger *slog.Logger     // defaults to slog.Default()
+}
+
+var _ rechargekit.CardService = (*Service)(nil)
+
+// New returns a Service reading from src.
+func New(src rechargekit.RechargeSource) *Service {
+	return &Service{Source: src}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Card fetches the customer and all of its subscriptions concurrently and
+// returns them as a card, subscriptions in display order.
+func (s *Service) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
+	if customerID <= 0 {
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "recharge customer id must be a positive number")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type subsResult struct {
+		subs []*rechargekit.Subscription
+		err  error
+	}
+	subsc := make(chan subsResult, 1)
+	go func() {
+		subs, err := s.Source.Subscriptions(ctx, customerID)
+		subsc <- subsResult{subs, err}
+	}()
+
+	cust, err := s.Source.Customer(ctx, customerID)
+	if err != nil {
+		cancel() // the subscriptions are of no use without the customer
+		<-subsc
+		return nil, err
+	}
+	res := <-subsc
+	if res.err != nil {
+		return nil, res.err
+	}
+	subs := slices.Clone(res.subs)
+	rechargekit.SortSubscriptions(subs)
+	return &rechargekit.Card{Customer: *cust, Subscriptions: subs, FetchedAt: s.now()}, nil
+}
+
+// FindCustomers looks up every distinct email of q (at most MaxEmails), its
+// Recharge customer id and its platform customer id, and returns every
+// distinct customer found, by Recharge id descending. Any failed look-up
+// fails the whole search: a partial list could make a desk auto-link to the
+// wrong account.
+func (s *Service) FindCustomers(ctx context.Context, q rechargekit.CustomerSearch) ([]*rechargekit.Match, error) {
+	emails := NormalizeEmails(q.Emails, MaxEmails)
+	var lookups []func(context.Context) ([]*rechargekit.Match, error)
+	for _, email := range emails {
+		lookups = append(lookups, func(ctx context.Context) ([]*rechargekit.Match, error) {
+			custs, err := s.Source.FindCustomers(ctx, email, "")
+			return matches(custs, rechargekit.MatchEmail, email), err
+		})
+	}
+	if q.CustomerID > 0 {
+		lookups = append(lookups, func(ctx context.Context) ([]*rechargekit.Match, error) {
+			cust, err := s.Source.Customer(ctx, q.CustomerID)
+			if rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return matches([]*rechargekit.Customer{cust}, rechargekit.MatchCustomerID, fmt.Sprint(q.CustomerID)), nil
+		})
+	}
+	if ext := strings.TrimSpace(q.ExternalID); ext != "" {
+		lookups = append(lookups, func(ctx context.Context) ([]*rechargekit.Match, error) {
+			custs, err := s.Source.FindCustomers(ctx, "", ext)
+			return matches(custs, rechargekit.MatchExternalID, ext), err
+		})
+	}
+	if len(lookups) == 0 {
+		return []*rechargekit.Match{}, nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		i       int
+		matches []*rechargekit.Match
+		err     error
+	}
+	results := make(chan result, len(lookups))
+	for i, lookup := range lookups {
+		go func() {
+			m, err := lookup(ctx)
+			results <- result{i, m, err}
+		}()
+	}
+	// Collect in look-up order so that, for a customer found several ways,
+	// the reason kept is the first in the search (emails in profile order).
+	ordered := make([][]*rechargekit.Match, len(lookups))
+	var firstErr error
+	for range lookups {
+		r := <-results
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+			cancel()
+		}
+		ordered[r.i] = r.matches
+	}
+	if firstErr != nil {
+		s.logger().WarnContext(ctx, "customer search failed",
+			"correlation_id", rechargekit.CorrelationID(ctx), "error", firstErr)
+		return nil, firstErr
+	}
+	return mergeMatches(slices.Concat(ordered...)), nil
+}
+
+// NormalizeEmails trims the emails, drops empty ones and case-insensitive
+// duplicates (keeping the first spelling and the order) and keeps at most max.
+func NormalizeEmails(emails []string, max int) []string {
+	seen := make(map[string]bool, len(emails))
+	out := make([]string, 0, len(emails))
+	for _, e := range emails {
+		e = strings.TrimSpace(e)
+		key := strings.ToLower(e)
+		if e == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, e)
+		if len(out) == max {
+			break
+		}
+	}
+	return out
+}
+
+func matches(custs []*rechargekit.Customer, by, value string) []*rechargekit.Match {
+	out := make([]*rechargekit.Match, 0, len(custs))
+	for _, c := range custs {
+		if c != nil {
+			out = append(out, &rechargekit.Match{Customer: c, By: by, Value: value})
+		}
+	}
+	return out
+}
+
+// mergeMatches keeps the first match of each Recharge customer id and sorts
+// the result by id descending.
+func mergeMatches(ms []*rechargekit.Match) []*rechargekit.Match {
+	seen := make(map[int64]bool, len(ms))
+	out := make([]*rechargekit.Match, 0, len(ms))
+	for _, m := range ms {
+		if seen[m.Customer.ID] {
+			continue
+		}
+		seen[m.Customer.ID] = true
+		out = append(out, m)
+	}
+	slices.SortStableFunc(out, func(a, b *rechargekit.Match) int {
+		switch {
+		case a.Customer.ID > b.Customer.ID:
+			return -1
+		case a.Customer.ID < b.Customer.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
