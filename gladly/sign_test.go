@@ -468,4 +468,3 @@ func FuzzParseAuthorization(f *testing.F) {
 		_ = Verify(r, nil, vectorKey, vectorNow, 0)
 	})
 }
-
