@@ -1,0 +1,208 @@
+package gladly
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// Client plays Gladly's side of a lookup: it sends lookups to an adaptor
+// with exactly the headers Gladly sends (Content-Type, Accept, Gladly-Time,
+// Gladly-Correlation-Id, X-B3-Traceid, Gladly-Authorization, and Basic
+// Authorization when configured), signed as Gladly signs them. Tests, the
+// simulator and the command line use it to exercise an adaptor as Gladly
+// would. The zero value (with URL set) sends unsigned requests.
+type Client struct {
+	// URL is the adaptor's lookup URL, e.g. https://host/gladly/lookup.
+	URL string
+	// SigningKey signs every request when set.
+	SigningKey string
+	// BasicUser and BasicPassword add Basic credentials when either is set.
+	BasicUser     string
+	BasicPassword string
+	// BasicRealm, when set with Basic credentials, is sent as
+	// WWW-Authenticate: Basic realm="..." the way Gladly does.
+	BasicRealm string
+	// Header holds static custom headers (such as X-API-Key) to send; like
+	// Gladly's, they are not signed.
+	Header http.Header
+	// HTTPClient sends the requests (a client with a 15 s timeout, Gladly's
+	// own limit, when nil).
+	HTTPClient *http.Client
+	// Now stamps Gladly-Time (time.Now when nil).
+	Now func() time.Time
+}
+
+var defaultHTTPClient = &http.Client{Timeout: MaxDeadline}
+
+// maxResponseBytes caps how much of an answer the client reads.
+const maxResponseBytes = 64 << 20
+
+// ResponseError is a non-200 answer from an adaptor.
+type ResponseError struct {
+	StatusCode    int
+	CorrelationID string
+	Errors        []ErrorDetail // the parsed error body, if it had one
+}
+
+// Error implements the error interface.
+func (e *ResponseError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "gladly: lookup: status %d", e.StatusCode)
+	for _, d := range e.Errors {
+		b.WriteString(": ")
+		if d.Attr != "" {
+			b.WriteString(d.Attr + " ")
+		}
+		b.WriteString(d.Code)
+		if d.Detail != "" {
+			b.WriteString(" (" + d.Detail + ")")
+		}
+	}
+	return b.String()
+}
+
+// Lookup sends req and decodes the results. The correlation id is the one
+// carried by ctx (rechargekit.WithCorrelationID), or a new one. A non-200
+// answer is a *ResponseError.
+func (c *Client) Lookup(ctx context.Context, req *LookupRequest) (*LookupResponse, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: lookup: encode request: %w", err)
+	}
+	corr := rechargekit.CorrelationID(ctx)
+	if corr == "" {
+		corr = NewCorrelationID()
+	}
+	trace, err := TraceID(corr)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: lookup: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("gladly: lookup: %w", err)
+	}
+	for name, vals := range c.Header {
+		for _, v := range vals {
+			hr.Header.Add(name, v)
+		}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
+	hr.Header.Set(HeaderCorrelationID, corr)
+	hr.Header.Set(HeaderTraceID, trace)
+	if c.BasicUser != "" || c.BasicPassword != "" {
+		hr.SetBasicAuth(c.BasicUser, c.BasicPassword)
+		if c.BasicRealm != "" {
+			hr.Header.Set("WWW-Authenticate", `Basic realm="`+c.BasicRealm+`"`)
+		}
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if c.SigningKey != "" {
+		if err := Sign(hr, body, c.SigningKey, now()); err != nil {
+			return nil, fmt.Errorf("gladly: lookup: %w", err)
+		}
+	} else {
+		hr.Header.Set(HeaderTime, now().UTC().Format(TimeFormat))
+	}
+
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient
+	}
+	resp, err := hc.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: lookup: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, fmt.Errorf("gladly: lookup: read answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		e := &ResponseError{StatusCode: resp.StatusCode, CorrelationID: corr}
+		var er ErrorResponse
+		if json.Unmarshal(data, &er) == nil {
+			e.Errors = er.Errors
+		}
+		return nil, e
+	}
+	var out LookupResponse
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("gladly: lookup: decode answer: %w", err)
+	}
+	return &out, nil
+}
+
+// AutoLink sends the auto-link suggestion Gladly sends for an unlinked
+// profile: BASIC, with the profile's emails and phones as arrays.
+func (c *Client) AutoLink(ctx context.Context, profile rechargekit.Profile) (*LookupResponse, error) {
+	q, err := profileQuery(profile)
+	if err != nil {
+		return nil, err
+	}
+	return c.Lookup(ctx, &LookupRequest{LookupLevel: LevelBasic, Query: q})
+}
+
+// Search sends an agent's manual search: BASIC, each value a single string
+// under its Search Query Attribute name (email, rechargeCustomerId,
+// shopifyCustomerId).
+func (c *Client) Search(ctx context.Context, query map[string]string) (*LookupResponse, error) {
+	q := make(map[string]json.RawMessage, len(query))
+	for k, v := range query {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("gladly: search: encode %s: %w", k, err)
+		}
+		q[k] = raw
+	}
+	return c.Lookup(ctx, &LookupRequest{LookupLevel: LevelBasic, Query: q})
+}
+
+// Detailed sends the DETAILED lookup Gladly sends for a profile linked to
+// externalCustomerID.
+func (c *Client) Detailed(ctx context.Context, externalCustomerID string, profile rechargekit.Profile) (*LookupResponse, error) {
+	q, err := profileQuery(profile)
+	if err != nil {
+		return nil, err
+	}
+	if q[QueryExternalCustomerID], err = json.Marshal(externalCustomerID); err != nil {
+		return nil, fmt.Errorf("gladly: detailed: %w", err)
+	}
+	return c.Lookup(ctx, &LookupRequest{LookupLevel: LevelDetailed, Query: q, UniqueMatchRequired: true})
+}
+
+// profileQuery is the query Gladly builds from a profile: id and name when
+// known, emails and phones always as arrays.
+func profileQuery(p rechargekit.Profile) (map[string]json.RawMessage, error) {
+	q := map[string]json.RawMessage{}
+	var errs []error
+	put := func(key string, v any) {
+		raw, err := json.Marshal(v)
+		errs = append(errs, err)
+		q[key] = raw
+	}
+	if p.ID != "" {
+		put(QueryID, p.ID)
+	}
+	if p.Name != "" {
+		put(QueryName, p.Name)
+	}
+	put(QueryEmails, append([]string{}, p.Emails...))
+	put(QueryPhones, append([]string{}, p.Phones...))
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("gladly: encode profile: %w", err)
+	}
+	return q, nil
+}
