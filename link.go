@@ -2,7 +2,10 @@ package rechargekit
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // How a link was made.
@@ -12,6 +15,9 @@ const (
 )
 
 // Link ties a desk profile to one Recharge customer.
+//
+// The stores keep every time in UTC truncated to microseconds (PostgreSQL's
+// precision), so a value read back equals the value written.
 type Link struct {
 	ProfileID  string
 	CustomerID int64
@@ -79,10 +85,158 @@ type Settings struct {
 	AutoLink bool // link an unlinked profile when exactly one customer matches one of its emails
 }
 
+// DefaultSettings returns the settings of a store that was never configured.
+// Auto-linking is on: a profile with exactly one Recharge customer matching
+// one of its emails is linked the way Gladly itself would link it, and a
+// profile an agent unlinked is still never auto-linked again.
+func DefaultSettings() *Settings { return &Settings{AutoLink: true} }
+
 // AuditFilter narrows an audit query; zero values match everything.
 type AuditFilter struct {
 	ProfileID string
-	Limit     int // default 100
+	Limit     int // default 100 (also for a negative Limit), at most 1000
+}
+
+// Limits on stored text, so that a desk or an API client cannot grow the
+// database without bound through one profile.
+const (
+	MaxIDLength     = 255  // profile ids, API token names
+	MaxTextLength   = 1000 // names, emails, phones, hashes
+	MaxProfileItems = 50   // emails or phones on one profile
+)
+
+// NormalizeProfile returns the profile as the stores keep it: emails and
+// phones trimmed, empty ones dropped, duplicates (case-insensitive) dropped
+// keeping the first, and nil lists made empty. It rejects, with EINVALID, an
+// empty id, a value that is not valid UTF-8 or holds control characters
+// (PostgreSQL refuses NUL bytes), and values over the Max* limits.
+func NormalizeProfile(p *Profile) (*Profile, error) {
+	if p == nil {
+		return nil, Errorf(EINVALID, "profile is required")
+	}
+	if err := checkText("profile id", p.ID, MaxIDLength, true); err != nil {
+		return nil, err
+	}
+	if err := checkText("profile name", p.Name, MaxTextLength, false); err != nil {
+		return nil, err
+	}
+	emails, err := normalizeList("email", p.Emails)
+	if err != nil {
+		return nil, err
+	}
+	phones, err := normalizeList("phone", p.Phones)
+	if err != nil {
+		return nil, err
+	}
+	return &Profile{ID: p.ID, Name: strings.TrimSpace(p.Name), Emails: emails, Phones: phones}, nil
+}
+
+func normalizeList(what string, in []string) ([]string, error) {
+	out := []string{}
+	seen := make(map[string]bool, len(in))
+	for _, v := range in {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if err := checkText(what, v, MaxTextLength, true); err != nil {
+			return nil, err
+		}
+		if k := strings.ToLower(v); !seen[k] {
+			seen[k] = true
+			out = append(out, v)
+		}
+	}
+	if len(out) > MaxProfileItems {
+		return nil, Errorf(EINVALID, "a profile has at most %d %ss, got %d", MaxProfileItems, what, len(out))
+	}
+	return out, nil
+}
+
+// checkText rejects text the stores cannot keep faithfully in both SQLite and
+// PostgreSQL: invalid UTF-8, control characters, and overlong values.
+func checkText(what, v string, max int, required bool) error {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		return Errorf(EINVALID, "%s is required", what)
+	case !utf8.ValidString(v):
+		return Errorf(EINVALID, "%s is not valid UTF-8", what)
+	case len(v) > max:
+		return Errorf(EINVALID, "%s is longer than %d bytes", what, max)
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return Errorf(EINVALID, "%s contains control characters", what)
+	}
+	return nil
+}
+
+// ValidateActor reports, with EINVALID, what is wrong with the "by" of a
+// change: who made it (a user's email, an API token's name, or "auto").
+func ValidateActor(by string) error {
+	return checkText("who made the change", by, MaxTextLength, true)
+}
+
+// Validate reports, with EINVALID, what is wrong with a link before it is stored.
+func (l *Link) Validate() error {
+	switch {
+	case l == nil:
+		return Errorf(EINVALID, "link is required")
+	case l.CustomerID <= 0:
+		return Errorf(EINVALID, "a Recharge customer id must be a positive number")
+	case l.Method != LinkAuto && l.Method != LinkManual:
+		return Errorf(EINVALID, "link method must be %q or %q", LinkAuto, LinkManual)
+	}
+	if err := checkText("profile id", l.ProfileID, MaxIDLength, true); err != nil {
+		return err
+	}
+	return ValidateActor(l.By)
+}
+
+// Validate reports, with EINVALID, what is wrong with a user before it is stored.
+func (u *User) Validate() error {
+	if u == nil {
+		return Errorf(EINVALID, "user is required")
+	}
+	if err := checkText("email", u.Email, MaxTextLength, true); err != nil {
+		return err
+	}
+	local, domain, ok := strings.Cut(u.Email, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsFunc(u.Email, unicode.IsSpace) {
+		return Errorf(EINVALID, "%q is not an email address", u.Email)
+	}
+	if u.Role != RoleAgent && u.Role != RoleAdmin {
+		return Errorf(EINVALID, "role must be %q or %q", RoleAgent, RoleAdmin)
+	}
+	return checkText("password hash", u.PasswordHash, MaxTextLength, true)
+}
+
+// Validate reports, with EINVALID, what is wrong with a session before it is
+// stored. A zero CreatedAt is allowed: the store fills in its own clock.
+func (s *Session) Validate() error {
+	switch {
+	case s == nil:
+		return Errorf(EINVALID, "session is required")
+	case s.UserID <= 0:
+		return Errorf(EINVALID, "a session needs a user")
+	case s.ExpiresAt.IsZero():
+		return Errorf(EINVALID, "a session needs an expiry time")
+	case !s.CreatedAt.IsZero() && !s.ExpiresAt.After(s.CreatedAt):
+		return Errorf(EINVALID, "a session must expire after it is created")
+	}
+	if err := checkText("session token hash", s.TokenHash, MaxTextLength, true); err != nil {
+		return err
+	}
+	return checkText("CSRF token", s.CSRFToken, MaxTextLength, true)
+}
+
+// Validate reports, with EINVALID, what is wrong with an API token before it is stored.
+func (t *APIToken) Validate() error {
+	if t == nil {
+		return Errorf(EINVALID, "API token is required")
+	}
+	if err := checkText("API token name", t.Name, MaxIDLength, true); err != nil {
+		return err
+	}
+	return checkText("API token hash", t.Hash, MaxTextLength, true)
 }
 
 // LinkStore keeps profiles, links, unlink tombstones, the audit log, users,
@@ -92,24 +246,34 @@ type AuditFilter struct {
 // Every write that changes a link also appends its audit entry in the same
 // transaction, so an acknowledged change and its story are never separated.
 type LinkStore interface {
-	// UpsertProfile creates or replaces a desk profile. Errors: EINVALID.
+	// UpsertProfile creates or replaces a desk profile, stored as
+	// NormalizeProfile returns it. Errors: EINVALID.
 	UpsertProfile(ctx context.Context, p *Profile) error
 	// Profile returns one profile. Errors: ENOTFOUND.
 	Profile(ctx context.Context, id string) (*Profile, error)
 	// SearchProfiles finds profiles whose name, email or phone contains q
-	// (case-insensitive); an empty q lists profiles. Ordered by name, then id.
+	// (case-insensitive, q trimmed); an empty q lists profiles. A q made of
+	// digits and phone punctuation (+ - . ( ) and spaces) with at least three
+	// digits also matches phones by their digits alone, so "555 0100" finds
+	// "+1 (555) 010-0". Ordered by name (case-insensitive), then id; limit
+	// <= 0 means 50, and at most 1000 are returned.
 	SearchProfiles(ctx context.Context, q string, limit int) ([]*Profile, error)
 
 	// Link returns the profile's current link. Errors: ENOTFOUND when unlinked.
 	Link(ctx context.Context, profileID string) (*Link, error)
-	// CreateLink links a profile. Linking again to the same customer is a
-	// no-op that still succeeds; a profile linked to another customer gives
-	// ECONFLICT and an AuditLinkConflict entry. An auto link (Method
-	// LinkAuto) of a profile that was ever unlinked gives ECONFLICT.
+	// CreateLink links a profile and appends an AuditLink entry. A zero At
+	// is set to the store's clock. On success l holds the stored link: the
+	// new one, or the existing one when the profile was already linked to
+	// the same customer, which is a no-op that still succeeds (and audits
+	// nothing). A profile linked to another customer gives ECONFLICT and an
+	// AuditLinkConflict entry. An auto link (Method LinkAuto) of an unlinked
+	// profile that was ever unlinked gives ECONFLICT and audits nothing.
 	// Errors: EINVALID, ENOTFOUND (no such profile), ECONFLICT.
 	CreateLink(ctx context.Context, l *Link) error
-	// DeleteLink unlinks a profile and records a tombstone so it is never
-	// auto-linked again. Errors: ENOTFOUND when it was not linked.
+	// DeleteLink unlinks a profile, records a tombstone so it is never
+	// auto-linked again, and appends an AuditUnlink entry naming the
+	// customer it was linked to. Errors: EINVALID (empty by), ENOTFOUND when
+	// it was not linked.
 	DeleteLink(ctx context.Context, profileID, by string) error
 	// WasUnlinked reports whether the profile was ever unlinked.
 	WasUnlinked(ctx context.Context, profileID string) (bool, error)
@@ -118,10 +282,14 @@ type LinkStore interface {
 
 	// Settings returns the settings (defaults when never set).
 	Settings(ctx context.Context) (*Settings, error)
-	// UpdateSettings replaces the settings and audits the change.
+	// UpdateSettings replaces the settings and appends one
+	// AuditSettingChange entry per changed switch (none when nothing
+	// changed). Errors: EINVALID.
 	UpdateSettings(ctx context.Context, s *Settings, by string) error
 
-	// CreateUser adds a user. Errors: EINVALID, ECONFLICT (email taken).
+	// CreateUser adds a user (see User.Validate) and appends an
+	// AuditUserChange entry; on success u.ID and u.CreatedAt are set.
+	// Errors: EINVALID, ECONFLICT (email taken, case-insensitive).
 	CreateUser(ctx context.Context, u *User, by string) error
 	// UserByEmail returns a user by email (case-insensitive). Errors: ENOTFOUND.
 	UserByEmail(ctx context.Context, email string) (*User, error)
@@ -129,20 +297,33 @@ type LinkStore interface {
 	UserByID(ctx context.Context, id int64) (*User, error)
 	// Users lists users by email.
 	Users(ctx context.Context) ([]*User, error)
-	// DeleteUser removes a user and their sessions. Errors: ENOTFOUND.
+	// DeleteUser removes a user and their sessions and appends an
+	// AuditUserChange entry. Errors: EINVALID (empty by), ENOTFOUND.
 	DeleteUser(ctx context.Context, id int64, by string) error
 
-	// CreateSession stores a session. Errors: EINVALID.
+	// CreateSession stores a session (see Session.Validate); a zero
+	// CreatedAt is set to the store's clock. It also drops sessions that
+	// had expired by then, so the table does not grow without bound.
+	// Errors: EINVALID, ENOTFOUND (no such user), ECONFLICT (token hash
+	// already stored).
 	CreateSession(ctx context.Context, s *Session) error
-	// Session returns an unexpired session by token hash. Errors: ENOTFOUND.
+	// Session returns a session by token hash if it expires after now.
+	// Errors: ENOTFOUND (unknown or expired).
 	Session(ctx context.Context, tokenHash string, now time.Time) (*Session, error)
 	// DeleteSession removes a session (sign-out); missing is not an error.
 	DeleteSession(ctx context.Context, tokenHash string) error
 
-	// CreateAPIToken stores a token's hash. Errors: EINVALID, ECONFLICT (name taken).
+	// CreateAPIToken stores a token's hash and appends an AuditTokenChange
+	// entry; on success t.ID and t.CreatedAt are set.
+	// Errors: EINVALID, ECONFLICT (name or hash taken).
 	CreateAPIToken(ctx context.Context, t *APIToken, by string) error
 	// APITokenByHash returns a token. Errors: ENOTFOUND.
 	APITokenByHash(ctx context.Context, hash string) (*APIToken, error)
+	// APITokens lists API tokens by name, so an admin can see what exists.
+	APITokens(ctx context.Context) ([]*APIToken, error)
+	// DeleteAPIToken revokes a token (a leaked one must be revocable) and
+	// appends an AuditTokenChange entry. Errors: EINVALID (empty by), ENOTFOUND.
+	DeleteAPIToken(ctx context.Context, id int64, by string) error
 
 	// Close releases the store's resources.
 	Close() error

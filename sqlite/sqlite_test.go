@@ -1,0 +1,60 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/sqlite"
+	"github.com/rechargekit/rechargekit/storetest"
+)
+
+// MustOpen opens a store on path and closes it when the test ends.
+func MustOpen(tb testing.TB, path string) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(tb.Context(), path)
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) rechargekit.LinkStore {
+		return MustOpen(t, filepath.Join(t.TempDir(), "rechargekit.db"))
+	})
+}
+
+func TestPersistence(t *testing.T) {
+	t.Parallel()
+	storetest.RunPersistence(t, func(t *testing.T) (rechargekit.LinkStore, func() rechargekit.LinkStore) {
+		path := filepath.Join(t.TempDir(), "rechargekit.db")
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s, func() rechargekit.LinkStore {
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return MustOpen(t, path)
+		}
+	})
+}
+
+// TestShared opens two Stores on one file, as two processes sharing a
+// database would: writes from one are visible to the other, and racing
+// links from both are decided by SQLite's write lock, not by a mutex.
+func TestShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, func(t *testing.T) (rechargekit.LinkStore, rechargekit.LinkStore) {
+		path := filepath.Join(t.TempDir(), "shared.db")
+		return MustOpen(t, path), MustOpen(t, path)
+	})
+}
