@@ -1,0 +1,115 @@
+package rechargetest
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// The test-control surface under /__sim/. It needs no token, is not rate
+// limited, gets no latency or faults and is not counted in Stats.
+//
+//	GET  /__sim/stats      the Stats as JSON
+//	GET  /__sim/faults     the current Faults
+//	POST /__sim/faults     set Faults (the body is Faults as JSON; {} clears)
+//	POST /__sim/reset      Reset: clear stats, faults and buckets (204)
+//	GET  /__sim/customers  a summary of the customers (?limit=, default all)
+func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
+	write := func(status int, v any) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = w.Write(encodeJSON(v))
+	}
+	methodNotAllowed := func(allow string) {
+		w.Header().Set("Allow", allow)
+		write(http.StatusMethodNotAllowed, map[string]string{"errors": "Method Not Allowed"})
+	}
+	switch r.URL.Path {
+	case "/__sim/stats":
+		if r.Method != http.MethodGet {
+			methodNotAllowed("GET")
+			return
+		}
+		write(http.StatusOK, s.Stats())
+	case "/__sim/faults":
+		switch r.Method {
+		case http.MethodGet:
+			s.ctl.Lock()
+			f := s.faults
+			s.ctl.Unlock()
+			write(http.StatusOK, f)
+		case http.MethodPost:
+			var f Faults
+			b, err := readAllLimited(r, maxBody)
+			if err == nil && len(b) > 0 {
+				err = json.Unmarshal(b, &f)
+			}
+			if err != nil {
+				write(http.StatusBadRequest, map[string]string{"errors": "invalid faults: " + err.Error()})
+				return
+			}
+			if f.Rate < 0 || f.Rate > 1 || f.Count < 0 || f.Delay < 0 || (f.Status != 0 && (f.Status < 100 || f.Status > 599)) {
+				write(http.StatusBadRequest, map[string]string{"errors": "invalid faults: rate must be 0..1, count and delay non-negative, status 100..599"})
+				return
+			}
+			s.SetFaults(f)
+			write(http.StatusOK, f)
+		default:
+			methodNotAllowed("GET, POST")
+		}
+	case "/__sim/reset":
+		if r.Method != http.MethodPost {
+			methodNotAllowed("POST")
+			return
+		}
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	case "/__sim/customers":
+		if r.Method != http.MethodGet {
+			methodNotAllowed("GET")
+			return
+		}
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		write(http.StatusOK, map[string]any{"customers": s.customerSummaries(limit)})
+	default:
+		write(http.StatusNotFound, map[string]string{"errors": "Not Found"})
+	}
+}
+
+// CustomerSummary is one line of GET /__sim/customers: enough to pick demo
+// accounts to look up.
+type CustomerSummary struct {
+	ID                  int64  `json:"id"`
+	Email               string `json:"email"`
+	FirstName           string `json:"first_name"`
+	LastName            string `json:"last_name"`
+	Phone               string `json:"phone,omitempty"`
+	ExternalCustomerID  string `json:"external_customer_id,omitempty"`
+	SubscriptionsTotal  int    `json:"subscriptions_total_count"`
+	SubscriptionsActive int    `json:"subscriptions_active_count"`
+}
+
+// Customers returns a summary of the customers in ascending id order; limit
+// <= 0 means all.
+func (s *Simulator) Customers(limit int) []CustomerSummary { return s.customerSummaries(limit) }
+
+func (s *Simulator) customerSummaries(limit int) []CustomerSummary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(s.st.customers))
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	out := make([]CustomerSummary, 0, len(ids))
+	for _, id := range ids {
+		c := s.st.customers[id]
+		out = append(out, CustomerSummary{
+			ID: c.ID, Email: c.Email, FirstName: c.FirstName, LastName: c.LastName,
+			Phone: deref(c.Phone), ExternalCustomerID: c.ExternalCustomerID.value(),
+			SubscriptionsTotal: c.SubscriptionsTotalCount, SubscriptionsActive: c.SubscriptionsActiveCount,
+		})
+	}
+	return out
+}
