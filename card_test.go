@@ -173,3 +173,22 @@ func TestCustomerName(t *testing.T) {
 		}
 	}
 }
+
+func TestDistinctEmails(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   []string
+		max  int
+		want []string
+	}{
+		{"nil", nil, 5, nil},
+		{"trim, dedupe, keep first spelling", []string{" B@x ", "b@X", "a@x", ""}, 0, []string{"B@x", "a@x"}},
+		{"cap", []string{"1@x", "2@x", "1@X", "3@x"}, 2, []string{"1@x", "2@x"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, rechargekit.DistinctEmails(tt.in, tt.max)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}

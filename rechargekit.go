@@ -108,6 +108,28 @@ func (q CustomerSearch) IsZero() bool {
 	return len(q.Emails) == 0 && q.CustomerID == 0 && q.ExternalID == ""
 }
 
+// DistinctEmails returns up to max of the given emails (all of them when max
+// is 0 or less), trimmed, without empty ones and without case-insensitive
+// duplicates, in their first order and spelling. Gladly sends a profile's
+// primary email first, so the cap keeps the ones that matter most.
+func DistinctEmails(emails []string, max int) []string {
+	var out []string
+	seen := make(map[string]bool, len(emails))
+	for _, e := range emails {
+		e = strings.TrimSpace(e)
+		key := strings.ToLower(e)
+		if e == "" || seen[key] {
+			continue
+		}
+		if max > 0 && len(out) == max {
+			break
+		}
+		seen[key] = true
+		out = append(out, e)
+	}
+	return out
+}
+
 // Match kinds: how a candidate was found.
 const (
 	MatchEmail      = "email"

@@ -90,7 +90,7 @@ func (s *Service) Card(ctx context.Context, customerID int64) (*rechargekit.Card
 // fails the whole search: a partial list could make a desk auto-link to the
 // wrong account.
 func (s *Service) FindCustomers(ctx context.Context, q rechargekit.CustomerSearch) ([]*rechargekit.Match, error) {
-	emails := NormalizeEmails(q.Emails, MaxEmails)
+	emails := rechargekit.DistinctEmails(q.Emails, MaxEmails)
 	var lookups []func(context.Context) ([]*rechargekit.Match, error)
 	for _, email := range emails {
 		lookups = append(lookups, func(ctx context.Context) ([]*rechargekit.Match, error) {
@@ -152,26 +152,6 @@ func (s *Service) FindCustomers(ctx context.Context, q rechargekit.CustomerSearc
 		return nil, firstErr
 	}
 	return mergeMatches(slices.Concat(ordered...)), nil
-}
-
-// NormalizeEmails trims the emails, drops empty ones and case-insensitive
-// duplicates (keeping the first spelling and the order) and keeps at most max.
-func NormalizeEmails(emails []string, max int) []string {
-	seen := make(map[string]bool, len(emails))
-	out := make([]string, 0, len(emails))
-	for _, e := range emails {
-		e = strings.TrimSpace(e)
-		key := strings.ToLower(e)
-		if e == "" || seen[key] {
-			continue
-		}
-		seen[key] = true
-		out = append(out, e)
-		if len(out) == max {
-			break
-		}
-	}
-	return out
 }
 
 func matches(custs []*rechargekit.Customer, by, value string) []*rechargekit.Match {

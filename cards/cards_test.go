@@ -222,11 +222,3 @@ func TestFindCustomersFailsWhole(t *testing.T) {
 		t.Fatal("error is not a *rechargekit.Error")
 	}
 }
-
-func TestNormalizeEmails(t *testing.T) {
-	t.Parallel()
-	got := cards.NormalizeEmails([]string{" B@x.com", "b@X.com ", "", "  ", "a@x.com", "c@x.com"}, 2)
-	if diff := cmp.Diff([]string{"B@x.com", "a@x.com"}, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-}

@@ -216,7 +216,7 @@ func ParseRequest(body []byte) (*Request, error) {
 		}
 		req.Kind = KindAutoLink
 		req.Profile = profile
-		req.Search.Emails = DistinctEmails(profile.Emails, MaxAutoLinkEmails)
+		req.Search.Emails = rechargekit.DistinctEmails(profile.Emails, MaxAutoLinkEmails)
 		return req, nil
 	}
 
@@ -227,7 +227,7 @@ func ParseRequest(body []byte) (*Request, error) {
 	}
 	// A manual search looks up one email: the "email" attribute, or the
 	// plural spelling some adaptors document.
-	req.Search.Emails = DistinctEmails(append(email, emails...), 1)
+	req.Search.Emails = rechargekit.DistinctEmails(append(email, emails...), 1)
 	if id, ok := idString(q[QueryRechargeCustomerID]); ok {
 		// A value that is not a Recharge id cannot match anything; it is
 		// dropped, and a search left with nothing answers "no results".
@@ -259,28 +259,6 @@ func parseProfile(q map[string]json.RawMessage) (rechargekit.Profile, error) {
 	p.Emails = nonEmpty(emails)
 	p.Phones = nonEmpty(phones)
 	return p, nil
-}
-
-// DistinctEmails returns up to max of the given emails, trimmed, without
-// empty ones and without case-insensitive duplicates, keeping the first
-// spelling and the original order (Gladly sends the primary email first).
-// max <= 0 means no limit.
-func DistinctEmails(emails []string, max int) []string {
-	var out []string
-	seen := make(map[string]bool, len(emails))
-	for _, e := range emails {
-		e = strings.TrimSpace(e)
-		key := strings.ToLower(e)
-		if e == "" || seen[key] {
-			continue
-		}
-		if max > 0 && len(out) == max {
-			break
-		}
-		seen[key] = true
-		out = append(out, e)
-	}
-	return out
 }
 
 func nonEmpty(in []string) []string {
