@@ -1,0 +1,401 @@
+package recharge
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// Source implements rechargekit.RechargeSource over the Recharge API: it
+// maps Recharge's shapes to the domain's and Recharge's failures to domain
+// error codes. Create it as &Source{Client: c}; it is safe for concurrent
+// use and must not be copied after first use.
+type Source struct {
+	Client *Client
+	Logger *slog.Logger // nil: no logs
+
+	catalogMu sync.Mutex
+	catalog   catalogState
+}
+
+var _ rechargekit.RechargeSource = (*Source)(nil)
+
+// catalogState records what the Source learned about /products.
+type catalogState int
+
+const (
+	catalogUnknown     catalogState = iota // not asked yet, or the last probe failed transiently
+	catalogAvailable                       // /products answered 200: a custom-platform store
+	catalogUnavailable                     // 422 platform (Shopify) or no read_products scope
+)
+
+// Page sizes of the Source's calls (spec/gladly-lookup.md section 11).
+const (
+	findCustomersLimit = 25
+	sourcePageLimit    = MaxPageSize
+)
+
+func (s *Source) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Customer returns the customer with the Recharge id.
+// Errors: ENOTFOUND, EUNAUTHORIZED, EUPSTREAM.
+func (s *Source) Customer(ctx context.Context, id int64) (*rechargekit.Customer, error) {
+	if id <= 0 {
+		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge customer %d not found", id)
+	}
+	c, _, err := s.Client.Customers.Get(ctx, id, nil)
+	if err != nil {
+		if IsNotFound(err) {
+			return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge customer not found", err)
+		}
+		return nil, s.domainError(ctx, "read the Recharge customer", err)
+	}
+	return DomainCustomer(c), nil
+}
+
+// FindCustomers returns the customers with the email, or with the platform
+// customer id; exactly one must be given. The email is trimmed; when one
+// with capital letters finds nothing it is tried once more in lowercase
+// (whether Recharge's filter is case-sensitive is not documented). Only the
+// first 25 matches are returned; no match is an empty slice.
+// Errors: EINVALID, EUNAUTHORIZED, EUPSTREAM.
+func (s *Source) FindCustomers(ctx context.Context, email, externalID string) ([]*rechargekit.Customer, error) {
+	email, externalID = strings.TrimSpace(email), strings.TrimSpace(externalID)
+	switch {
+	case email == "" && externalID == "":
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "an email or a Shopify customer id is required")
+	case email != "" && externalID != "":
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "search by email or by Shopify customer id, not both")
+	}
+	opts := &CustomerListOptions{Email: email, ExternalCustomerID: externalID, Limit: findCustomersLimit}
+	found, err := s.list(ctx, opts)
+	if err == nil && len(found) == 0 && email != "" && strings.ToLower(email) != email {
+		found, err = s.list(ctx, &CustomerListOptions{Email: strings.ToLower(email), Limit: findCustomersLimit})
+	}
+	if err != nil {
+		if IsValidation(err) {
+			return nil, rechargekit.WrapError(rechargekit.EINVALID, "Recharge refused the search", err)
+		}
+		return nil, s.domainError(ctx, "search Recharge customers", err)
+	}
+	out := make([]*rechargekit.Customer, 0, len(found))
+	for _, c := range found {
+		out = append(out, DomainCustomer(c))
+	}
+	return out, nil
+}
+
+func (s *Source) list(ctx context.Context, opts *CustomerListOptions) ([]*Customer, error) {
+	cs, _, err := s.Client.Customers.List(ctx, opts)
+	return cs, err
+}
+
+// Subscriptions returns every subscription of the customer, all pages
+// followed, with the product filled in from the subscription, the newest
+// charges (images, SKU and currency fallbacks) and, on stores that have
+// one, the catalog. The charges are read concurrently with the first
+// subscription page; a token without read_orders (403 there) or any other
+// failure of that call only leaves the fallbacks empty. The order is
+// Recharge's; the cards package sorts. Errors: EUNAUTHORIZED, EUPSTREAM.
+func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechargekit.Subscription, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		charges    []*Charge
+		chargesErr error
+		done       = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		charges, _, chargesErr = s.Client.Charges.List(ctx, &ChargeListOptions{CustomerID: customerID, Limit: sourcePageLimit})
+	}()
+
+	var subs []*Subscription
+	for sub, err := range s.Client.Subscriptions.All(ctx, &SubscriptionListOptions{CustomerID: customerID, Limit: sourcePageLimit}) {
+		if err != nil {
+			cancel()
+			<-done
+			return nil, s.domainError(ctx, "read the Recharge subscriptions", err)
+		}
+		subs = append(subs, sub)
+	}
+	<-done
+	if chargesErr != nil {
+		level := slog.LevelWarn
+		if IsForbidden(chargesErr) {
+			level = slog.LevelDebug // a token without read_orders: expected, documented
+		}
+		s.logger().LogAttrs(ctx, level, "recharge: charges unavailable: product images, SKU and currency fallbacks left empty",
+			slog.Int64("customer_id", customerID), slog.String("error", chargesErr.Error()))
+		charges = nil
+	}
+	out := DomainSubscriptions(subs, charges)
+	s.fillCatalogImages(ctx, out)
+	return out, nil
+}
+
+// fillCatalogImages gives subscriptions still lacking an image the catalog
+// image, on stores that have a catalog. The first call learns whether the
+// store has one and remembers a definite "no" for the Source's lifetime, so
+// a Shopify store costs one /products call ever.
+func (s *Source) fillCatalogImages(ctx context.Context, subs []*rechargekit.Subscription) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, sub := range subs {
+		if id := sub.Product.ID; sub.Product.ImageURL == "" && id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	s.catalogMu.Lock()
+	switch s.catalog {
+	case catalogUnavailable:
+		s.catalogMu.Unlock()
+		return
+	case catalogUnknown:
+		// Probe under the lock so that concurrent lookups ask only once.
+		products, err := s.fetchCatalog(ctx, ids)
+		s.noteCatalog(ctx, err)
+		s.catalogMu.Unlock()
+		applyCatalog(subs, products)
+		return
+	}
+	s.catalogMu.Unlock()
+	products, err := s.fetchCatalog(ctx, ids)
+	s.catalogMu.Lock()
+	s.noteCatalog(ctx, err)
+	s.catalogMu.Unlock()
+	applyCatalog(subs, products)
+}
+
+// noteCatalog records the outcome of a /products call. The caller holds catalogMu.
+func (s *Source) noteCatalog(ctx context.Context, err error) {
+	switch {
+	case err == nil:
+		s.catalog = catalogAvailable
+	case IsPlatformUnsupported(err) || IsForbidden(err):
+		if s.catalog != catalogUnavailable {
+			s.logger().LogAttrs(ctx, slog.LevelInfo, "recharge: no readable product catalog; images come from charges only",
+				slog.String("error", err.Error()))
+		}
+		s.catalog = catalogUnavailable
+	default:
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "recharge: product catalog unavailable", slog.String("error", err.Error()))
+	}
+}
+
+// fetchCatalog reads the catalog products with the given platform ids.
+func (s *Source) fetchCatalog(ctx context.Context, ids []string) (map[string]*Product, error) {
+	out := make(map[string]*Product, len(ids))
+	for chunk := range slices.Chunk(ids, MaxPageSize) {
+		for p, err := range s.Client.Products.All(ctx, &ProductListOptions{ExternalProductIDs: chunk, Limit: MaxPageSize}) {
+			if err != nil {
+				return nil, err
+			}
+			if id := p.ExternalProductID.String(); id != "" {
+				out[id] = p
+			}
+		}
+	}
+	return out, nil
+}
+
+func applyCatalog(subs []*rechargekit.Subscription, products map[string]*Product) {
+	if len(products) == 0 {
+		return
+	}
+	for _, sub := range subs {
+		if sub.Product.ImageURL != "" {
+			continue
+		}
+		if p := products[sub.Product.ID]; p != nil {
+			sub.Product.ImageURL = p.ImageURL(sub.Product.VariantID)
+		}
+	}
+}
+
+// domainError maps a client error to the domain's codes, with a message
+// for the person who sees it.
+func (s *Source) domainError(ctx context.Context, what string, err error) error {
+	switch {
+	case IsUnauthorized(err):
+		return rechargekit.WrapError(rechargekit.EUNAUTHORIZED, "Recharge refused the API token", err)
+	case IsForbidden(err):
+		return rechargekit.WrapError(rechargekit.EUNAUTHORIZED, "the Recharge API token lacks a permission (scope) needed to "+what, err)
+	case IsRateLimited(err):
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is rate limiting requests; could not "+what, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge did not answer in time; could not "+what, err)
+	case errors.Is(err, context.Canceled):
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "the request was cancelled; could not "+what, err)
+	default:
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "recharge: call failed", slog.String("op", what), slog.String("error", err.Error()))
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is unavailable; could not "+what, err)
+	}
+}
+
+// DomainCustomer maps a Recharge customer to the domain's. Counts stay nil
+// when Recharge sent null; times are converted to UTC.
+func DomainCustomer(c *Customer) *rechargekit.Customer {
+	if c == nil {
+		return nil
+	}
+	return &rechargekit.Customer{
+		ID:                  c.ID,
+		ExternalID:          c.ExternalCustomerID.String(),
+		Email:               c.Email,
+		FirstName:           c.FirstName,
+		LastName:            c.LastName,
+		Phone:               c.Phone,
+		SubscriptionsTotal:  copyInt(c.SubscriptionsTotalCount),
+		SubscriptionsActive: copyInt(c.SubscriptionsActiveCount),
+		CreatedAt:           c.CreatedAt.UTC(),
+		UpdatedAt:           c.UpdatedAt.UTC(),
+	}
+}
+
+func copyInt(p *int) *int {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// DomainSubscriptions maps subscriptions to the domain's, per
+// spec/gladly-lookup.md section 12. Name, variant, SKU and product id come
+// from the subscription. charges (any order; nil when unreadable) supply
+// fallbacks from the newest charge (by created_at, then id) with a line
+// item whose purchase_item_id is the subscription's id:
+//   - the image: the first non-empty of medium, small, original and large
+//     of a line item whose purchase_item_type is "subscription", preferring
+//     a line of the subscription's own variant, then one of the same
+//     product (a swapped subscription must not show its old product);
+//   - the SKU, when the subscription's own is null, from a line of the same
+//     variant (a SKU names a variant);
+//   - the currency, when presentment_currency is null, from that charge.
+//
+// The result keeps the input order; catalog images are not looked up here.
+func DomainSubscriptions(subs []*Subscription, charges []*Charge) []*rechargekit.Subscription {
+	idx := indexLineItems(charges)
+	out := make([]*rechargekit.Subscription, 0, len(subs))
+	for _, sub := range subs {
+		if sub == nil {
+			continue
+		}
+		out = append(out, domainSubscription(sub, idx[sub.ID]))
+	}
+	return out
+}
+
+// lineRef is a line item and its charge.
+type lineRef struct {
+	charge *Charge
+	item   *LineItem
+}
+
+// indexLineItems groups line items by purchase item id, newest charge first.
+func indexLineItems(charges []*Charge) map[int64][]lineRef {
+	sorted := slices.Clone(charges)
+	sorted = slices.DeleteFunc(sorted, func(c *Charge) bool { return c == nil })
+	slices.SortStableFunc(sorted, func(a, b *Charge) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	idx := map[int64][]lineRef{}
+	for _, c := range sorted {
+		for _, li := range c.LineItems {
+			if li != nil && li.PurchaseItemID != 0 {
+				idx[li.PurchaseItemID] = append(idx[li.PurchaseItemID], lineRef{c, li})
+			}
+		}
+	}
+	return idx
+}
+
+func domainSubscription(sub *Subscription, lines []lineRef) *rechargekit.Subscription {
+	d := &rechargekit.Subscription{
+		ID:                         sub.ID,
+		CustomerID:                 sub.CustomerID,
+		Status:                     strings.ToLower(strings.TrimSpace(sub.Status)),
+		CreatedAt:                  sub.CreatedAt.UTC(),
+		UpdatedAt:                  sub.UpdatedAt.UTC(),
+		ChargeIntervalFrequency:    sub.ChargeIntervalFrequency,
+		OrderIntervalFrequency:     sub.OrderIntervalFrequency,
+		IntervalUnit:               strings.ToLower(strings.TrimSpace(sub.OrderIntervalUnit)),
+		NextChargeDate:             sub.NextChargeScheduledAt.String(),
+		CancelledAt:                sub.CancelledAt.Ptr(),
+		CancellationReason:         sub.CancellationReason,
+		CancellationReasonComments: sub.CancellationReasonComments,
+		Price:                      sub.Price,
+		Currency:                   strings.ToUpper(strings.TrimSpace(sub.PresentmentCurrency)),
+		Quantity:                   sub.Quantity,
+		Product: rechargekit.Product{
+			ID:          sub.ExternalProductID.String(),
+			VariantID:   sub.ExternalVariantID.String(),
+			Name:        sub.ProductTitle,
+			VariantName: sub.VariantTitle,
+			SKU:         sub.SKU,
+		},
+	}
+	variant, product := d.Product.VariantID, d.Product.ID
+	sameVariant := func(li *LineItem) bool {
+		v := li.ExternalVariantID.String()
+		return variant == "" || v == "" || v == variant
+	}
+	sameProduct := func(li *LineItem) bool {
+		p := li.ExternalProductID.String()
+		return product == "" || p == "" || p == product
+	}
+	isSub := func(li *LineItem) bool {
+		return strings.EqualFold(strings.TrimSpace(li.PurchaseItemType), PurchaseItemSubscription)
+	}
+	// Image: same variant first, then same product.
+	for _, match := range []func(*LineItem) bool{sameVariant, sameProduct} {
+		if d.Product.ImageURL != "" {
+			break
+		}
+		for _, l := range lines {
+			if isSub(l.item) && match(l.item) {
+				if u := l.item.Images.Best(); u != "" {
+					d.Product.ImageURL = u
+					break
+				}
+			}
+		}
+	}
+	if d.Product.SKU == "" {
+		for _, l := range lines {
+			if sku := strings.TrimSpace(l.item.SKU); sku != "" && sameVariant(l.item) {
+				d.Product.SKU = sku
+				break
+			}
+		}
+	}
+	if d.Currency == "" {
+		for _, l := range lines {
+			if cur := strings.TrimSpace(l.charge.Currency); cur != "" {
+				d.Currency = strings.ToUpper(cur)
+				break
+			}
+		}
+	}
+	return d
+}
