@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+)
+
+// demoCommand runs everything on the embedded demo store: a Recharge
+// simulator seeded with a small store, and the server wired to it exactly as
+// serve wires a real store.
+type demoCommand struct {
+	m          *Main
+	addr       string
+	simAddr    string
+	signingKey string
+	latency    time.Duration
+}
+
+func (c *demoCommand) parseFlags(args []string) error {
+	fs := c.m.newFlagSet("demo", "[--addr HOST:PORT] [--sim-addr HOST:PORT] [--signing-key KEY] [--latency D]")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address of the Lookup Adaptor")
+	fs.StringVar(&c.simAddr, "sim-addr", "127.0.0.1:0", "listen address of the Recharge simulator (default: any free port)")
+	fs.StringVar(&c.signingKey, "signing-key", "", "Gladly signing key to require (default: a new random key, printed)")
+	fs.DurationVar(&c.latency, "latency", 0, "simulated Recharge latency per request, e.g. 80ms")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func (c *demoCommand) run(ctx context.Context) error {
+	logger := c.m.logger()
+	key := c.signingKey
+	if key == "" {
+		key = randomKey()
+	}
+
+	sim := rechargetest.New(rechargetest.Config{Latency: c.latency})
+	defer sim.Close()
+	sim.Load(rechargetest.DemoSeed())
+	simLn, err := net.Listen("tcp", c.simAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for the simulator: %w", c.simAddr, err)
+	}
+	simURL := "http://" + simLn.Addr().String()
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go simSrv.Serve(simLn)
+	defer simSrv.Close()
+
+	client := recharge.NewClient(rechargetest.DefaultToken, recharge.WithBaseURL(simURL), recharge.WithLogger(logger))
+	h, err := newApp(appConfig{
+		client:     client,
+		logger:     logger,
+		gladlyPath: gladly.DefaultPath,
+		gladly:     gladly.Config{SigningKey: key},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another demo running? pass --addr 127.0.0.1:0 for any free port)", c.addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	w := c.m.Stdout
+	fmt.Fprintf(w, "rechargekit demo %s: a simulated Recharge store, served as Gladly would see it\n\n", version())
+	fmt.Fprintf(w, "  Lookup Adaptor   %s%s\n", base, gladly.DefaultPath)
+	fmt.Fprintf(w, "  Signing key      %s\n", key)
+	fmt.Fprintf(w, "  Health           %s/healthz  %s/readyz\n", base, base)
+	fmt.Fprintf(w, "  Recharge (sim)   %s  token %s  (test controls under /__sim/)\n\n", simURL, rechargetest.DefaultToken)
+	fmt.Fprintf(w, "Try, in another terminal (Alex Rivera: an active Dog Lovers T-Shirt and a cancelled Cat Pajamas):\n\n")
+	fmt.Fprintf(w, "  %s gladly-lookup --url %s%s --key %s --email alex.rivera@example.com --detailed\n\n",
+		c.m.prog(), base, gladly.DefaultPath, key)
+	fmt.Fprintf(w, "or read the card straight from the simulated Recharge:\n\n")
+	fmt.Fprintf(w, "  RECHARGE_API_URL=%s RECHARGE_API_TOKEN=%s %s lookup --email alex.rivera@example.com\n\n",
+		simURL, rechargetest.DefaultToken, c.m.prog())
+	fmt.Fprintf(w, "Other demo customers: sam.taylor@example.com and sam.t@example.org (two accounts, one person),\n"+
+		"priya.patel@example.org (only an expired subscription), customer id %d (60 subscriptions).\n"+
+		"Press Ctrl-C to stop.\n", rechargetest.DemoManySubscriptionsID)
+	return c.m.serve(ctx, "demo", ln, h)
+}
+
+// randomKey returns 24 random bytes in hex: a signing key for the demo.
+func randomKey() string {
+	b := make([]byte, 24)
+	rand.Read(b) // never fails (crypto/rand's documented guarantee since Go 1.24)
+	return hex.EncodeToString(b)
+}

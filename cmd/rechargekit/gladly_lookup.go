@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/gladly"
+)
+
+// gladlyLookupCommand sends lookups to a Lookup Adaptor exactly as Gladly
+// does (headers, signature, request shapes), so an admin can check a
+// deployment before pointing Gladly at it.
+type gladlyLookupCommand struct {
+	m             *Main
+	url           string
+	key           string
+	email         string
+	customerID    string
+	detailed      bool
+	basicUser     string
+	basicPassword string
+	timeout       time.Duration
+}
+
+func (c *gladlyLookupCommand) parseFlags(args []string) error {
+	fs := c.m.newFlagSet("gladly-lookup", "--url URL --key KEY (--email E | --customer-id ID) [--detailed]")
+	fs.StringVar(&c.url, "url", "", "the adaptor's lookup URL, e.g. https://rechargekit.example.com/gladly/lookup")
+	fs.StringVar(&c.key, "key", "", "the Gladly app's signing key (default $GLADLY_SIGNING_KEY; unsigned when empty)")
+	fs.StringVar(&c.email, "email", "", "send the auto-link suggestion Gladly sends for an unlinked profile with this email")
+	fs.StringVar(&c.customerID, "customer-id", "", "send an agent's search by Recharge customer id")
+	fs.BoolVar(&c.detailed, "detailed", false, "follow with the DETAILED lookup Gladly sends once the profile is linked")
+	fs.StringVar(&c.basicUser, "basic-user", "", "Basic auth user, when the app has one")
+	fs.StringVar(&c.basicPassword, "basic-password", "", "Basic auth password (default $GLADLY_BASIC_PASSWORD)")
+	fs.DurationVar(&c.timeout, "timeout", gladly.MaxDeadline, "give up after this long (Gladly gives up after 15s)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.key == "" {
+		c.key = c.m.Getenv("GLADLY_SIGNING_KEY")
+	}
+	if c.basicPassword == "" {
+		c.basicPassword = c.m.Getenv("GLADLY_BASIC_PASSWORD")
+	}
+	switch {
+	case c.url == "":
+		return errors.New("--url is required")
+	case !strings.HasPrefix(c.url, "http://") && !strings.HasPrefix(c.url, "https://"):
+		return fmt.Errorf("--url must be an http or https URL, not %q", c.url)
+	case (c.email == "") == (c.customerID == ""):
+		return errors.New("give exactly one of --email or --customer-id")
+	}
+	return nil
+}
+
+func (c *gladlyLookupCommand) run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	client := &gladly.Client{
+		URL:           c.url,
+		SigningKey:    c.key,
+		BasicUser:     c.basicUser,
+		BasicPassword: c.basicPassword,
+		HTTPClient:    &http.Client{Timeout: c.timeout},
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(c.m.Stderr, format+"\n", args...) }
+
+	var externalID string
+	var basic *gladly.LookupResponse
+	var err error
+	profile := rechargekit.Profile{ID: "rechargekit-cli"}
+	if c.email != "" {
+		profile.Emails = []string{c.email}
+		say("BASIC auto-link suggestion for %s", c.email)
+		basic, err = client.AutoLink(ctx, profile)
+		if err != nil {
+			return c.describe(err)
+		}
+		id, decision := gladly.AutoLinkDecision(gladly.NewProfile(profile, gladly.PhoneMobile), basic.Results, []string{gladly.AutoLinkEmails})
+		if decision != nil {
+			say("%d result(s); Gladly would not auto-link: %v", len(basic.Results), decision)
+		} else {
+			say("1 result; Gladly would auto-link the profile to Recharge customer %s", id)
+			externalID = id
+		}
+	} else {
+		if _, err := strconv.ParseUint(c.customerID, 10, 63); err != nil {
+			return fmt.Errorf("--customer-id %q is not a Recharge customer id (decimal digits)", c.customerID)
+		}
+		externalID = c.customerID
+		if !c.detailed {
+			say("BASIC search by Recharge customer id %s", c.customerID)
+			basic, err = client.Search(ctx, map[string]string{gladly.QueryRechargeCustomerID: c.customerID})
+			if err != nil {
+				return c.describe(err)
+			}
+			say("%d result(s)", len(basic.Results))
+		}
+	}
+	if !c.detailed {
+		return printJSON(c.m, basic)
+	}
+	if externalID == "" {
+		if err := printJSON(c.m, basic); err != nil {
+			return err
+		}
+		return errors.New("no single customer to look up in detail: pass --customer-id with one of the results")
+	}
+	say("DETAILED lookup for Recharge customer %s", externalID)
+	detailed, err := client.Detailed(ctx, externalID, profile)
+	if err != nil {
+		return c.describe(err)
+	}
+	if len(detailed.Results) == 0 {
+		say("no such customer in Recharge")
+	} else {
+		say("%d subscription transaction(s)", len(detailed.Results[0].Transactions))
+	}
+	return printJSON(c.m, detailed)
+}
+
+// describe adds the likely cause to an adaptor's refusal.
+func (c *gladlyLookupCommand) describe(err error) error {
+	var re *gladly.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("the adaptor refused the request (check --key and Basic credentials): %w", err)
+	}
+	return err
+}
+
+func printJSON(m *Main, v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/cards"
+	"github.com/rechargekit/rechargekit/recharge"
+)
+
+// lookupCommand prints the Subscription card of one Recharge customer, found
+// by email or by Recharge customer id, straight from the Recharge API.
+type lookupCommand struct {
+	m          *Main
+	email      string
+	customerID string
+	asJSON     bool
+	timeout    time.Duration
+}
+
+func (c *lookupCommand) parseFlags(args []string) error {
+	fs := c.m.newFlagSet("lookup", "(--email E | --customer-id ID) [--json]")
+	fs.StringVar(&c.email, "email", "", "find the customer by email")
+	fs.StringVar(&c.customerID, "customer-id", "", "the Recharge customer id")
+	fs.BoolVar(&c.asJSON, "json", false, "print JSON (the SUBSCRIPTION transaction fields plus a customer object)")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if (c.email == "") == (c.customerID == "") {
+		return fmt.Errorf("give exactly one of --email or --customer-id")
+	}
+	return nil
+}
+
+func (c *lookupCommand) run(ctx context.Context) error {
+	logger := c.m.logger()
+	client, err := c.m.rechargeClient(logger)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	svc := cards.New(&recharge.Source{Client: client, Logger: logger})
+	svc.Logger = logger
+
+	var ids []int64
+	if c.customerID != "" {
+		id, err := strconv.ParseInt(strings.TrimSpace(c.customerID), 10, 64)
+		if err != nil || id <= 0 {
+			return fmt.Errorf("--customer-id %q is not a Recharge customer id (a positive number)", c.customerID)
+		}
+		ids = append(ids, id)
+	} else {
+		matches, err := svc.FindCustomers(ctx, rechargekit.CustomerSearch{Emails: []string{c.email}})
+		if err != nil {
+			return describe(err)
+		}
+		if len(matches) == 0 {
+			return fmt.Errorf("no Recharge customer has the email %q", c.email)
+		}
+		for _, m := range matches {
+			ids = append(ids, m.Customer.ID)
+		}
+	}
+
+	cardsOut := make([]*rechargekit.Card, 0, len(ids))
+	for _, id := range ids {
+		card, err := svc.Card(ctx, id)
+		if err != nil {
+			return describe(err)
+		}
+		cardsOut = append(cardsOut, card)
+	}
+	if c.asJSON {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		if len(cardsOut) == 1 {
+			return enc.Encode(cardsOut[0])
+		}
+		return enc.Encode(cardsOut)
+	}
+	for i, card := range cardsOut {
+		if i > 0 {
+			fmt.Fprintln(c.m.Stdout)
+		}
+		printCard(c.m.Stdout, card)
+	}
+	return nil
+}
+
+// rechargeClient builds a Recharge client from RECHARGE_API_URL and RECHARGE_API_TOKEN.
+func (m *Main) rechargeClient(logger *slog.Logger) (*recharge.Client, error) {
+	token := strings.TrimSpace(m.Getenv("RECHARGE_API_TOKEN"))
+	if token == "" {
+		return nil, fmt.Errorf("RECHARGE_API_TOKEN is not set: export the store's Recharge API token (or run 'rechargekit simulate' and use its token)")
+	}
+	return recharge.NewClient(token,
+		recharge.WithBaseURL(m.envOr("RECHARGE_API_URL", recharge.DefaultBaseURL)),
+		recharge.WithLogger(logger),
+	), nil
+}
+
+// logger returns a one-shot command's logger: text on stderr, warnings and
+// up unless LOG_LEVEL says otherwise.
+func (m *Main) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.logLevel("warn")}))
+}
+
+// jsonLogger returns a server's logger: JSON lines on stderr, info and up
+// unless LOG_LEVEL says otherwise.
+func (m *Main) jsonLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: m.logLevel("info")}))
+}
+
+func (m *Main) logLevel(def string) slog.Level {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(m.envOr("LOG_LEVEL", def))); err != nil {
+		_ = level.UnmarshalText([]byte(def))
+	}
+	return level
+}
+
+// describe turns a domain error into the message a person at a terminal
+// needs, keeping the cause for everything that is not the user's input.
+func describe(err error) error {
+	switch rechargekit.ErrorCode(err) {
+	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
+		return fmt.Errorf("%s", rechargekit.ErrorMessage(err))
+	case rechargekit.EUNAUTHORIZED:
+		return fmt.Errorf("Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes): %w", err)
+	case rechargekit.EUPSTREAM:
+		return fmt.Errorf("Recharge is unreachable or failing: %w", err)
+	}
+	return err
+}
+
+// printCard writes a card as a readable block of text. Recharge data is
+// untrusted, so control characters are removed before it reaches a terminal.
+func printCard(w io.Writer, card *rechargekit.Card) {
+	cu := card.Customer
+	name := clean(cu.Name())
+	if name == "" {
+		name = "(no name)"
+	}
+	fmt.Fprintf(w, "%s <%s>\n", name, clean(cu.Email))
+	summary := []string{"Recharge customer " + strconv.FormatInt(cu.ID, 10)}
+	if cu.ExternalID != "" {
+		summary = append(summary, "Shopify customer "+clean(cu.ExternalID))
+	}
+	if cu.Phone != "" {
+		summary = append(summary, "phone "+clean(cu.Phone))
+	}
+	fmt.Fprintln(w, strings.Join(summary, " · "))
+	fmt.Fprintf(w, "Subscriptions: %s total, %s active (fetched %s)\n",
+		count(cu.SubscriptionsTotal), count(cu.SubscriptionsActive), card.FetchedAt.UTC().Format(rechargekit.TimeLayout))
+	if len(card.Subscriptions) == 0 {
+		fmt.Fprintln(w, "\n  no subscriptions")
+	}
+	for _, s := range card.Subscriptions {
+		fmt.Fprintln(w)
+		title := clean(s.Product.Name)
+		if s.Product.VariantName != "" {
+			title += " — " + clean(s.Product.VariantName)
+		}
+		fmt.Fprintf(w, "  %-9s %s\n", strings.ToUpper(clean(s.Status)), title)
+		kv := func(k, v string) {
+			if v == "" {
+				v = "—"
+			}
+			fmt.Fprintf(w, "            %-18s %s\n", k, v)
+		}
+		kv("Subscription ID", strconv.FormatInt(s.ID, 10))
+		price := clean(s.Price)
+		if s.Currency != "" {
+			price += " " + clean(s.Currency)
+		}
+		kv("Price", price)
+		kv("Quantity", strconv.Itoa(s.Quantity))
+		kv("Billing interval", interval(s.ChargeIntervalFrequency, s.IntervalUnit))
+		if s.IsCancelled() || s.CancelledAt != nil {
+			kv("Cancelled", formatTime(s.CancelledAt))
+			reason := clean(s.CancellationReason)
+			if s.CancellationReasonComments != "" {
+				reason += " (" + clean(s.CancellationReasonComments) + ")"
+			}
+			kv("Reason", reason)
+		} else {
+			kv("Next billing", clean(s.NextChargeDate))
+		}
+		kv("Created", formatTime(&s.CreatedAt))
+		kv("Updated", formatTime(&s.UpdatedAt))
+		kv("Product ID", clean(s.Product.ID))
+		kv("SKU", clean(s.Product.SKU))
+		kv("Image", clean(s.Product.ImageURL))
+	}
+}
+
+func count(n *int) string {
+	if n == nil {
+		return "?"
+	}
+	return strconv.Itoa(*n)
+}
+
+func interval(freq int, unit string) string {
+	if freq == 0 || unit == "" {
+		return ""
+	}
+	unit = clean(unit)
+	if freq != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("every %d %s", freq, unit)
+}
+
+func formatTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(rechargekit.TimeLayout)
+}
+
+// clean removes control characters (escape sequences included) from
+// untrusted text so that it cannot rewrite the terminal.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return -1
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,43 @@
+// Command rechargekit brings Recharge subscription data into a support desk.
+//
+// Subcommands:
+//
+//	demo           run everything on the embedded demo store (no account or network needed)
+//	serve          run the production server (configuration from flags and environment)
+//	simulate       serve the Recharge API simulator alone
+//	lookup         print a customer's Subscription card from Recharge
+//	gladly-lookup  send a signed lookup to a Lookup Adaptor, as Gladly would
+//	version        print the version
+//
+// main stays thin: it handles signals and hands everything else to Main, so
+// tests run each subcommand in-process.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Prog: progName()}
+	os.Exit(m.Run(ctx, os.Args[1:]))
+}
+
+// progName returns "go run ./cmd/rechargekit" when the binary was built by
+// go run (it lives in a go-build temporary directory), else its base name.
+func progName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "rechargekit"
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/rechargekit"
+	}
+	return filepath.Base(exe)
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rechargekit/rechargekit/cards"
+	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/server"
+)
+
+// serveCommand runs the production server against a real Recharge store.
+type serveCommand struct {
+	m          *Main
+	addr       string
+	gladlyPath string
+	deadline   time.Duration
+	timeWindow time.Duration
+}
+
+func (c *serveCommand) parseFlags(args []string) error {
+	fs := c.m.newFlagSet("serve", "[--addr HOST:PORT] (configuration from the environment: see README)")
+	fs.StringVar(&c.addr, "addr", c.m.envOr("LISTEN_ADDR", "127.0.0.1:8080"), "listen address ($LISTEN_ADDR)")
+	fs.StringVar(&c.gladlyPath, "gladly-path", gladly.DefaultPath, "path of the Lookup Adaptor")
+	fs.DurationVar(&c.deadline, "lookup-deadline", gladly.DefaultDeadline, "answer every lookup within this time (at most 15s, Gladly's limit)")
+	fs.DurationVar(&c.timeWindow, "signature-window", gladly.DefaultTimeWindow, "how far Gladly-Time may be from the server clock")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.deadline <= 0 || c.deadline > gladly.MaxDeadline {
+		return fmt.Errorf("--lookup-deadline must be between 0 and %s", gladly.MaxDeadline)
+	}
+	if !strings.HasPrefix(c.gladlyPath, "/") {
+		return fmt.Errorf("--gladly-path must start with /")
+	}
+	return nil
+}
+
+func (c *serveCommand) run(ctx context.Context) error {
+	logger := c.m.jsonLogger()
+	client, err := c.m.rechargeClient(logger)
+	if err != nil {
+		return err
+	}
+	if err := checkToken(ctx, client, logger); err != nil {
+		return err
+	}
+	key := c.m.Getenv("GLADLY_SIGNING_KEY")
+	if key == "" {
+		logger.Warn("GLADLY_SIGNING_KEY is not set: lookups are accepted unsigned; set it to the Gladly app's signing key in production")
+	}
+	h, err := newApp(appConfig{
+		client:     client,
+		logger:     logger,
+		gladlyPath: c.gladlyPath,
+		gladly: gladly.Config{
+			SigningKey:    key,
+			TimeWindow:    c.timeWindow,
+			BasicUser:     c.m.Getenv("GLADLY_BASIC_USER"),
+			BasicPassword: c.m.Getenv("GLADLY_BASIC_PASSWORD"),
+			Deadline:      c.deadline,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	logger.Info("rechargekit serving", "addr", "http://"+ln.Addr().String(), "lookup_path", c.gladlyPath,
+		"signed_lookups", key != "", "version", version())
+	return c.m.serve(ctx, "serve", ln, h)
+}
+
+// checkToken asks Recharge who the token belongs to and logs its scopes, so
+// a missing scope shows at start-up rather than as blank images later. A
+// refused token stops the server; an unreachable Recharge does not (it may
+// come back, and /readyz reports it meanwhile).
+func checkToken(ctx context.Context, client *recharge.Client, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, _, err := client.TokenInformation(ctx)
+	switch {
+	case recharge.IsUnauthorized(err) || recharge.IsForbidden(err):
+		return fmt.Errorf("Recharge refused the API token (check RECHARGE_API_TOKEN): %w", err)
+	case err != nil:
+		logger.Warn("could not check the Recharge token at start-up; /readyz reports until Recharge answers", "error", err)
+		return nil
+	}
+	logger.Info("recharge token", "name", info.Name, "scopes", info.Scopes)
+	for _, scope := range []string{"read_customers", "read_subscriptions"} {
+		if !info.HasScope(scope) {
+			return fmt.Errorf("the Recharge API token lacks the %s scope, which lookups need", scope)
+		}
+	}
+	if !info.HasScope("read_orders") {
+		logger.Warn("the Recharge API token lacks read_orders: cards will show no product images")
+	}
+	return nil
+}
+
+// appConfig is what demo and serve have in common: one Recharge client, the
+// Lookup Adaptor's settings and a logger.
+type appConfig struct {
+	client     *recharge.Client
+	logger     *slog.Logger
+	gladlyPath string
+	gladly     gladly.Config
+}
+
+// newApp wires the card service, the Lookup Adaptor and the HTTP server.
+func newApp(cfg appConfig) (http.Handler, error) {
+	svc := cards.New(&recharge.Source{Client: cfg.client, Logger: cfg.logger})
+	svc.Logger = cfg.logger
+	gcfg := cfg.gladly
+	gcfg.Service = svc
+	gcfg.Logger = cfg.logger
+	gh, err := gladly.NewHandler(gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure the lookup adaptor: %w", err)
+	}
+	return server.New(server.Config{
+		Gladly:     gh,
+		GladlyPath: cfg.gladlyPath,
+		Logger:     cfg.logger,
+		Ready: func(ctx context.Context) error {
+			if _, _, err := cfg.client.TokenInformation(ctx); err != nil {
+				return fmt.Errorf("recharge: %w", err)
+			}
+			return nil
+		},
+	}), nil
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+)
+
+// simulateCommand serves the Recharge API simulator until interrupted.
+type simulateCommand struct {
+	m             *Main
+	addr          string
+	token         string
+	seed          string
+	customers     int
+	latency       time.Duration
+	platform      string
+	webhookURL    string
+	webhookSecret string
+}
+
+func (c *simulateCommand) parseFlags(args []string) error {
+	fs := c.m.newFlagSet("simulate", "[--addr HOST:PORT] [--token T] [--seed demo|none] [--customers N] [--latency D] [--webhook-url URL --webhook-secret S]")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:4010", "listen address")
+	fs.StringVar(&c.token, "token", rechargetest.DefaultToken, "the access token the simulator accepts")
+	fs.StringVar(&c.seed, "seed", "demo", "data to start with: demo (a small real-looking store) or none")
+	fs.IntVar(&c.customers, "customers", 0, "also generate this many customers with subscriptions (for load tests)")
+	fs.DurationVar(&c.latency, "latency", 0, "added to every Recharge API request, e.g. 80ms")
+	fs.StringVar(&c.platform, "platform", "shopify", "store platform: shopify (no /products catalog) or custom")
+	fs.StringVar(&c.webhookURL, "webhook-url", "", "POST subscription/* and customer/* webhooks here after every change")
+	fs.StringVar(&c.webhookSecret, "webhook-secret", "", "API client secret that signs the webhooks (default $RECHARGE_WEBHOOK_SECRET)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.webhookSecret == "" {
+		c.webhookSecret = c.m.Getenv("RECHARGE_WEBHOOK_SECRET")
+	}
+	switch {
+	case c.seed != "demo" && c.seed != "none":
+		return fmt.Errorf("--seed must be demo or none, not %q", c.seed)
+	case c.customers < 0:
+		return fmt.Errorf("--customers must not be negative")
+	case c.platform != "shopify" && c.platform != "custom":
+		return fmt.Errorf("--platform must be shopify or custom, not %q", c.platform)
+	case c.token == "":
+		return fmt.Errorf("--token must not be empty")
+	case (c.webhookURL == "") != (c.webhookSecret == ""):
+		return fmt.Errorf("--webhook-url and --webhook-secret go together")
+	}
+	return nil
+}
+
+func (c *simulateCommand) run(ctx context.Context) error {
+	sim := rechargetest.New(rechargetest.Config{
+		Tokens:        []string{c.token},
+		Platform:      c.platform,
+		Latency:       c.latency,
+		WebhookURL:    c.webhookURL,
+		WebhookSecret: c.webhookSecret,
+		Logger:        c.m.logger(),
+	})
+	defer sim.Close()
+	if c.seed == "demo" {
+		sim.Load(rechargetest.DemoSeed())
+	}
+	if c.customers > 0 {
+		sim.Load(rechargetest.GenerateSeed(c.customers, 1))
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(c.m.Stdout, "Recharge simulator listening on %s (token %q, seed %s", url, c.token, c.seed)
+	if c.customers > 0 {
+		fmt.Fprintf(c.m.Stdout, " + %d generated customers", c.customers)
+	}
+	fmt.Fprintln(c.m.Stdout, ")")
+	fmt.Fprintf(c.m.Stdout, "Try:\n  RECHARGE_API_URL=%s RECHARGE_API_TOKEN=%s rechargekit lookup --email alex.rivera@example.com\n", url, c.token)
+	fmt.Fprintln(c.m.Stdout, "Test controls: GET /__sim/stats, POST /__sim/faults, POST /__sim/reset. Press Ctrl-C to stop.")
+	return c.m.serve(ctx, "simulate", ln, sim)
+}
+
+// serve serves h on ln until ctx ends, then shuts down gracefully, giving
+// in-flight requests up to 10 seconds to finish.
+func (m *Main) serve(ctx context.Context, name string, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if m.ready != nil {
+		m.ready(name, "http://"+ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down %s: %w", name, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
