@@ -88,8 +88,9 @@ func CheckResponse(r *http.Response) error {
 	return e
 }
 
-// ParseErrorBody fills an ErrorResponse's Message, Errors and Fields from
-// an error body. Bodies that are not JSON keep a short single-line excerpt.
+// ParseErrorBody returns the ErrorResponse for an error body without an
+// HTTP exchange (the simulator and tests use it). Bodies that are not JSON
+// keep a short single-line excerpt as the Message.
 func ParseErrorBody(statusCode int, body []byte) *ErrorResponse {
 	e := &ErrorResponse{StatusCode: statusCode}
 	e.parseBody(body)

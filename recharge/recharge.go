@@ -304,7 +304,9 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 	for attempt := 0; ; attempt++ {
 		if err := c.limiter.Wait(ctx); err != nil {
 			if lastErr != nil {
-				return lastResp, fmt.Errorf("recharge: %w while waiting to retry: %w", err, lastErr)
+				// Keep both: the caller tests the last answer (IsRateLimited)
+				// and the context error (errors.Is).
+				return lastResp, fmt.Errorf("%w (while waiting to retry: %w)", lastErr, err)
 			}
 			return nil, fmt.Errorf("recharge: %s %s: %w", req.Method, path, err)
 		}
@@ -335,7 +337,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "recharge: retrying",
 			c.attrs(req.Method, path, resp, attempt, reason, wait)...)
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return resp, fmt.Errorf("recharge: %w while waiting to retry: %w", serr, err)
+			return resp, fmt.Errorf("%w (while waiting to retry: %w)", err, serr)
 		}
 	}
 }
@@ -352,6 +354,12 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, v any) (*Respon
 	}
 	hr, err := c.hc.Do(r)
 	if err != nil {
+		// *url.Error repeats the whole URL, query included (an email is
+		// personal data); the path is enough to place the failure.
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.Err != nil {
+			err = ue.Err
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w: %w", ctxErr, err)
 		}

@@ -334,8 +334,16 @@ func TestRetryLogsAndNoToken(t *testing.T) {
 		assertNoToken(t, "error", err.Error())
 		assertNoToken(t, "error detail", fmt.Sprintf("%+v %#v", err, err))
 	}
+	// A network error names the path, not the query with its email.
+	_, _, err := c.Customers.List(context.Background(), &CustomerListOptions{Email: "private.person@example.com"})
+	if err == nil || strings.Contains(err.Error(), "private.person") || !strings.Contains(err.Error(), "GET /customers") {
+		t.Errorf("network error = %v", err)
+	}
 	out := logs.String()
 	assertNoToken(t, "logs", out)
+	if strings.Contains(out, "private.person") {
+		t.Errorf("logs contain the searched email:\n%s", out)
+	}
 	for _, want := range []string{"recharge: retrying", "method=GET", "path=/customers/1", "status=429", "request_id=req-0", "attempt=1", `reason="rate limited"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %q:\n%s", want, out)

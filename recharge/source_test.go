@@ -1,0 +1,519 @@
+package recharge
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rechargekit/rechargekit"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func utcTime(tb testing.TB, s string) time.Time {
+	tb.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v.UTC()
+}
+
+func utcPtr(tb testing.TB, s string) *time.Time {
+	tb.Helper()
+	v := utcTime(tb, s)
+	return &v
+}
+
+func decodeList[T any](tb testing.TB, path, key string) []*T {
+	tb.Helper()
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(MustRead(tb, path), &env); err != nil {
+		tb.Fatal(err)
+	}
+	var out []*T
+	if err := json.Unmarshal(env[key], &out); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// TestMappingFixtures maps the captured subscriptions page and charges page
+// (spec/gladly-lookup.md section 12's golden inputs). The two captures come
+// from different customers: no line item belongs to these subscriptions, so
+// images stay empty and nothing falls back.
+func TestMappingFixtures(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(sharedFixtures(t), "gladly-app-platform")
+	subs := decodeList[Subscription](t, filepath.Join(root, "data/pull/subscriptions/success/rawData.json"), "subscriptions")
+	charges := decodeList[Charge](t, filepath.Join(root, "data/pull/charges/success/rawData.json"), "charges")
+	got := DomainSubscriptions(subs, charges)
+	mk := func(id int64, created, price, productID, variantID, name, variantName, sku string) *rechargekit.Subscription {
+		return &rechargekit.Subscription{
+			ID: id, CustomerID: 176728490, Status: "active",
+			CreatedAt: utcTime(t, created), UpdatedAt: utcTime(t, created),
+			ChargeIntervalFrequency: 30, OrderIntervalFrequency: 30, IntervalUnit: "day", NextChargeDate: "2025-02-25",
+			Price: price, Currency: "USD", Quantity: 1,
+			Product: rechargekit.Product{ID: productID, VariantID: variantID, Name: name, VariantName: variantName, SKU: sku},
+		}
+	}
+	want := []*rechargekit.Subscription{
+		mk(585061940, "2025-01-26T15:20:33Z", "98.00", "8143925215383", "43510687465623", "Men's Wool Runner", "8", "WOOL100"),
+		mk(585061918, "2025-01-26T15:20:31Z", "29.99", "7469727514775", "41845356494999", "t-shirt (short):  dog lovers", "Small", "300832"),
+		mk(585061901, "2025-01-26T15:20:28Z", "49.50", "7451895464087", "41799856586903", "Cat Pajamas", "Small", "111-1"),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("mapping (-want +got):\n%s", diff)
+	}
+
+	// The cancelled capture.
+	var env struct{ Subscription *Subscription }
+	mustDecodeFile(t, filepath.Join(root, "actions/cancel_subscription/success_reason_provided/rawData.json"), &env)
+	c := DomainSubscriptions([]*Subscription{env.Subscription}, nil)[0]
+	wantC := mk(585061940, "2025-01-26T15:20:33Z", "98.00", "8143925215383", "43510687465623", "Men's Wool Runner", "8", "WOOL100")
+	wantC.Status, wantC.NextChargeDate = "cancelled", ""
+	wantC.UpdatedAt = utcTime(t, "2025-01-29T12:20:28Z")
+	wantC.CancelledAt = utcPtr(t, "2025-01-29T12:20:42Z")
+	wantC.CancellationReason = "Cancellation reason provided for the test. Lorem Ipsum is simply dummy text of the printing and typesetting industry."
+	if diff := cmp.Diff(wantC, c); diff != "" {
+		t.Errorf("cancelled mapping (-want +got):\n%s", diff)
+	}
+
+	// The captured charges do belong to subscription 589553679 (Cat
+	// Pajamas, Large): a subscription with that id and neither SKU nor
+	// currency takes the image, SKU and currency from the newest charge.
+	s := *subs[2]
+	s.ID, s.ExternalVariantID, s.SKU, s.PresentmentCurrency = 589553679, NewExternalID("41799856652439"), "", ""
+	m := DomainSubscriptions([]*Subscription{&s}, charges)[0]
+	wantImage := "https://cdn.shopify.com/s/files/1/0475/5433/0775/products/catpajamapants_medium.png?v=1646088502"
+	if m.Product.ImageURL != wantImage || m.Product.SKU != "111-3" || m.Currency != "USD" {
+		t.Errorf("fallbacks from the captured charges: image %q, sku %q, currency %q", m.Product.ImageURL, m.Product.SKU, m.Currency)
+	}
+}
+
+// ownMappingWant is the hand-computed mapping of our testdata pages
+// (Subscriptions/list-subscriptions_200.json with Charges/list-charges_200.json).
+func ownMappingWant(t *testing.T) []*rechargekit.Subscription {
+	return []*rechargekit.Subscription{
+		{
+			ID: 700004, CustomerID: 900001, Status: "expired",
+			CreatedAt: utcTime(t, "2023-01-01T00:00:00Z"), UpdatedAt: utcTime(t, "2023-04-01T00:00:00Z"),
+			ChargeIntervalFrequency: 1, OrderIntervalFrequency: 1, IntervalUnit: "month",
+			Price: "10.00", Currency: "GBP", Quantity: 1,
+			Product: rechargekit.Product{Name: "Gift box"},
+		},
+		{
+			// Newest charge first: 5000003 (medium empty, so small), its SKU
+			// and its currency; the older 5000001 is not used.
+			ID: 700003, CustomerID: 900001, Status: "active",
+			CreatedAt: utcTime(t, "2024-05-01T08:00:00Z"), UpdatedAt: utcTime(t, "2024-07-01T10:00:00.5Z"),
+			ChargeIntervalFrequency: 2, OrderIntervalFrequency: 1, IntervalUnit: "week", NextChargeDate: "2024-08-01",
+			Price: "12.00", Currency: "USD", Quantity: 2,
+			Product: rechargekit.Product{ID: "P-3", VariantID: "V-3", Name: "Tea", VariantName: "Loose", SKU: "SKU-3",
+				ImageURL: "https://cdn.example.com/new-3-small.png"},
+		},
+		{
+			ID: 700002, CustomerID: 900001, Status: "cancelled",
+			CreatedAt: utcTime(t, "2024-02-01T10:00:00Z"), UpdatedAt: utcTime(t, "2024-06-02T08:09:09Z"),
+			ChargeIntervalFrequency: 30, OrderIntervalFrequency: 30, IntervalUnit: "day",
+			CancelledAt: utcPtr(t, "2024-06-02T08:09:10.123456Z"), CancellationReason: "too expensive", CancellationReasonComments: "will be back",
+			Price: "30.50", Currency: "EUR", Quantity: 1,
+			Product: rechargekit.Product{ID: "P-2", VariantID: "V-2", Name: "Coffee", VariantName: "Beans", SKU: "SKU-2",
+				ImageURL: "https://cdn.example.com/two-small.png"},
+		},
+		{
+			// The one-time line with the same id is ignored; the old variant's
+			// line of the same product gives the image.
+			ID: 700001, CustomerID: 900001, Status: "active",
+			CreatedAt: utcTime(t, "2022-03-09T02:31:39Z"), UpdatedAt: utcTime(t, "2022-03-10T12:13:28Z"),
+			ChargeIntervalFrequency: 30, OrderIntervalFrequency: 30, IntervalUnit: "day", NextChargeDate: "2024-07-20",
+			Price: "49.50", Currency: "USD", Quantity: 1,
+			Product: rechargekit.Product{ID: "P-1", VariantID: "V-1b", Name: "Pyjamas", VariantName: "Large", SKU: "SKU-1b",
+				ImageURL: "https://cdn.example.com/one-old-variant.png"},
+		},
+	}
+}
+
+func TestMappingOwnTestdata(t *testing.T) {
+	t.Parallel()
+	subs := decodeList[Subscription](t, filepath.Join("testdata", "payloads", "Subscriptions", "list-subscriptions_200.json"), "subscriptions")
+	charges := decodeList[Charge](t, filepath.Join("testdata", "payloads", "Charges", "list-charges_200.json"), "charges")
+	got := DomainSubscriptions(subs, charges)
+	if diff := cmp.Diff(ownMappingWant(t), got); diff != "" {
+		t.Errorf("mapping (-want +got):\n%s", diff)
+	}
+
+	// The same card in its JSON form, kept as a golden file.
+	var txs []rechargekit.SubscriptionTransaction
+	for _, s := range got {
+		txs = append(txs, s.Transaction())
+	}
+	b, err := json.MarshalIndent(txs, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "mapping.golden")
+	if *update {
+		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(strings.TrimSpace(string(MustRead(t, golden))), string(b)); diff != "" {
+		t.Errorf("%s differs (run with -update after checking) (-want +got):\n%s", golden, diff)
+	}
+
+	// Without charges (a token without read_orders) nothing falls back.
+	bare := DomainSubscriptions(subs, nil)
+	if bare[1].Product.ImageURL != "" || bare[1].Product.SKU != "" || bare[1].Currency != "" {
+		t.Errorf("fallbacks without charges: %+v", bare[1].Product)
+	}
+}
+
+func TestDomainCustomer(t *testing.T) {
+	t.Parallel()
+	cs := decodeList[Customer](t, filepath.Join("testdata", "payloads", "Customers", "list-customers_200.json"), "customers")
+	got := []*rechargekit.Customer{DomainCustomer(cs[0]), DomainCustomer(cs[1])}
+	want := []*rechargekit.Customer{
+		{
+			ID: 900001, ExternalID: "6000000000001", Email: "Ada@Example.com", FirstName: "Ada", LastName: "Lovelace",
+			Phone: "+4520000000", SubscriptionsTotal: Ptr(4), SubscriptionsActive: Ptr(2),
+			CreatedAt: utcTime(t, "2024-01-01T09:00:00Z"), UpdatedAt: utcTime(t, "2024-07-01T12:00:00Z"),
+		},
+		{
+			ID: 900000, Email: "old@example.com", FirstName: "Old", LastName: "Shape",
+			CreatedAt: utcTime(t, "2022-03-09T02:31:39Z"), UpdatedAt: utcTime(t, "2022-03-09T02:36:35Z"),
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DomainCustomer (-want +got):\n%s", diff)
+	}
+	if DomainCustomer(nil) != nil {
+		t.Error("DomainCustomer(nil) is not nil")
+	}
+}
+
+// MustSource returns a Source over a client for h.
+func MustSource(tb testing.TB, h http.Handler, opts ...Option) *Source {
+	tb.Helper()
+	srv := MustServer(tb, h)
+	return &Source{Client: MustClient(tb, srv, nil, append([]Option{WithMaxRetries(1)}, opts...)...)}
+}
+
+func TestSourceCustomer(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		id     int64
+		status int
+		body   string
+		code   string
+	}{
+		{"found", 900001, 200, `{"customer":{"id":900001,"email":"a@b.c","subscriptions_total_count":null}}`, ""},
+		{"not found", 5, 404, `{"errors":"Not Found"}`, rechargekit.ENOTFOUND},
+		{"bad token", 5, 401, `{"error":"bad authentication"}`, rechargekit.EUNAUTHORIZED},
+		{"missing scope", 5, 403, `{"errors":"forbidden"}`, rechargekit.EUNAUTHORIZED},
+		{"down", 5, 503, `{"errors":"upstream timeout"}`, rechargekit.EUPSTREAM},
+		{"rate limited", 5, 429, `{"errors":"Too many requests"}`, rechargekit.EUPSTREAM},
+		{"zero id", 0, 200, ``, rechargekit.ENOTFOUND},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{answers: []answer{{status: tt.status, body: tt.body}}}
+			src := MustSource(t, rec)
+			c, err := src.Customer(context.Background(), tt.id)
+			if got := rechargekit.ErrorCode(err); got != tt.code {
+				t.Fatalf("code = %q (%v), want %q", got, err, tt.code)
+			}
+			if err != nil {
+				assertNoToken(t, "error", err.Error())
+				if tt.id == 0 && len(rec.requests()) != 0 {
+					t.Error("called Recharge for id 0")
+				}
+				return
+			}
+			if c.ID != 900001 || c.Email != "a@b.c" || c.SubscriptionsTotal != nil {
+				t.Errorf("customer = %+v", c)
+			}
+			if r := rec.requests()[0]; r.Path != "/customers/900001" || r.Query != "" {
+				t.Errorf("request %s?%s", r.Path, r.Query)
+			}
+		})
+	}
+}
+
+func TestSourceFindCustomers(t *testing.T) {
+	t.Parallel()
+	found := `{"next_cursor":null,"previous_cursor":null,"customers":[{"id":2,"email":"ada@example.com"}]}`
+	none := `{"next_cursor":null,"previous_cursor":null,"customers":[]}`
+	tests := []struct {
+		name       string
+		email, ext string
+		answers    []answer
+		wantQuery  []string
+		wantIDs    []int64
+		code       string
+	}{
+		{"email trimmed", "  ada@example.com ", "", []answer{{body: found}}, []string{"email=ada%40example.com&limit=25"}, []int64{2}, ""},
+		{"capitals retried lowercase", "Ada@Example.COM", "", []answer{{body: none}, {body: found}},
+			[]string{"email=Ada%40Example.COM&limit=25", "email=ada%40example.com&limit=25"}, []int64{2}, ""},
+		{"capitals found at once", "Ada@Example.com", "", []answer{{body: found}}, []string{"email=Ada%40Example.com&limit=25"}, []int64{2}, ""},
+		{"lowercase not retried", "nobody@example.com", "", []answer{{body: none}}, []string{"email=nobody%40example.com&limit=25"}, []int64{}, ""},
+		{"several customers kept", "twin@example.com", "", []answer{{body: string(MustRead(t, filepath.Join("testdata", "payloads", "Customers", "list-customers_200_more-than-one-hand-made.json")))}},
+			[]string{"email=twin%40example.com&limit=25"}, []int64{900001, 900001}, ""},
+		{"external id", "", " 6000000000001 ", []answer{{body: found}}, []string{"external_customer_id=6000000000001&limit=25"}, []int64{2}, ""},
+		{"neither", " ", "", nil, nil, nil, rechargekit.EINVALID},
+		{"both", "a@b.c", "1", nil, nil, nil, rechargekit.EINVALID},
+		{"refused search", "bad", "", []answer{{status: 422, body: `{"errors":{"email":["Not a valid email."]}}`}}, []string{"email=bad&limit=25"}, nil, rechargekit.EINVALID},
+		{"bad token", "a@b.c", "", []answer{{status: 401, body: `{"error":"bad authentication"}`}}, []string{"email=a%40b.c&limit=25"}, nil, rechargekit.EUNAUTHORIZED},
+		{"down", "a@b.c", "", []answer{{status: 500}}, []string{"email=a%40b.c&limit=25", "email=a%40b.c&limit=25"}, nil, rechargekit.EUPSTREAM},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{answers: tt.answers}
+			src := MustSource(t, rec)
+			got, err := src.FindCustomers(context.Background(), tt.email, tt.ext)
+			if code := rechargekit.ErrorCode(err); code != tt.code {
+				t.Fatalf("code = %q (%v), want %q", code, err, tt.code)
+			}
+			var queries []string
+			for _, r := range rec.requests() {
+				if r.Path != "/customers" {
+					t.Errorf("path %s", r.Path)
+				}
+				queries = append(queries, r.Query)
+			}
+			if diff := cmp.Diff(tt.wantQuery, queries); diff != "" {
+				t.Errorf("queries (-want +got):\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			if got == nil {
+				t.Fatal("nil slice; want an empty one")
+			}
+			ids := []int64{}
+			for _, c := range got {
+				ids = append(ids, c.ID)
+			}
+			if diff := cmp.Diff(tt.wantIDs, ids); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// fakeStore routes the three calls of Source.Subscriptions.
+type fakeStore struct {
+	t            *testing.T
+	subsPages    []string // page i answers cursor "page-i" (page 0: no cursor)
+	subsStatus   int
+	chargeStatus int
+	chargeBody   string
+	productBody  string
+	productCode  int
+
+	subCalls, chargeCalls, productCalls atomic.Int32
+	productQueries                      chan string
+
+	// Both handlers wait for the other request: proof that the calls overlap.
+	rendezvous         bool
+	subsIn, chargesIn  chan struct{}
+	subsOnce, chgsOnce sync.Once
+}
+
+func (f *fakeStore) meet(mine chan struct{}, once *sync.Once, other chan struct{}) {
+	once.Do(func() { close(mine) })
+	select {
+	case <-other:
+	case <-time.After(10 * time.Second):
+		f.t.Error("the subscriptions and charges calls did not overlap")
+	}
+}
+
+func (f *fakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/subscriptions":
+		f.subCalls.Add(1)
+		if f.rendezvous {
+			f.meet(f.subsIn, &f.subsOnce, f.chargesIn)
+		}
+		if f.subsStatus != 0 {
+			w.WriteHeader(f.subsStatus)
+			fmt.Fprint(w, `{"errors":"nope"}`)
+			return
+		}
+		page := 0
+		if cur := q.Get("cursor"); cur != "" {
+			if len(q) != 2 || q.Get("limit") != "250" {
+				f.t.Errorf("later page query %q: want only cursor and limit", r.URL.RawQuery)
+			}
+			fmt.Sscanf(cur, "page-%d", &page)
+		} else if q.Get("customer_id") != "900001" || q.Get("limit") != "250" || len(q) != 2 {
+			f.t.Errorf("first page query %q", r.URL.RawQuery)
+		}
+		fmt.Fprint(w, f.subsPages[page])
+	case "/charges":
+		f.chargeCalls.Add(1)
+		if f.rendezvous {
+			f.meet(f.chargesIn, &f.chgsOnce, f.subsIn)
+		}
+		if q.Get("customer_id") != "900001" || q.Get("limit") != "250" || len(q) != 2 {
+			f.t.Errorf("charges query %q", r.URL.RawQuery)
+		}
+		if f.chargeStatus != 0 {
+			w.WriteHeader(f.chargeStatus)
+			fmt.Fprint(w, `{"errors":"This token does not have the read_orders scope"}`)
+			return
+		}
+		fmt.Fprint(w, f.chargeBody)
+	case "/products":
+		f.productCalls.Add(1)
+		if f.productQueries != nil {
+			f.productQueries <- r.URL.RawQuery
+		}
+		if f.productCode != 0 {
+			w.WriteHeader(f.productCode)
+		}
+		fmt.Fprint(w, f.productBody)
+	default:
+		f.t.Errorf("unexpected %s %s", r.Method, r.URL)
+		w.WriteHeader(404)
+	}
+}
+
+// ownSubsPages splits our testdata subscriptions over two pages.
+func ownSubsPages(t *testing.T) []string {
+	subs := decodeList[json.RawMessage](t, filepath.Join("testdata", "payloads", "Subscriptions", "list-subscriptions_200.json"), "subscriptions")
+	page := func(items []*json.RawMessage, next any) string {
+		b, err := json.Marshal(map[string]any{"next_cursor": next, "previous_cursor": nil, "subscriptions": items})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	return []string{page(subs[:2], "page-1"), page(subs[2:], nil)}
+}
+
+func TestSourceSubscriptions(t *testing.T) {
+	t.Parallel()
+	charges := string(MustRead(t, filepath.Join("testdata", "payloads", "Charges", "list-charges_200.json")))
+	platform := string(MustRead(t, filepath.Join("testdata", "payloads", "Products", "list-products_422_platform.json")))
+
+	t.Run("pages, concurrent charges, fallbacks", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeStore{t: t, subsPages: ownSubsPages(t), chargeBody: charges, productCode: 422, productBody: platform,
+			rendezvous: true, subsIn: make(chan struct{}), chargesIn: make(chan struct{})}
+		src := MustSource(t, f)
+		got, err := src.Subscriptions(context.Background(), 900001)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(ownMappingWant(t), got); diff != "" {
+			t.Errorf("subscriptions (-want +got):\n%s", diff)
+		}
+		if s, c, p := f.subCalls.Load(), f.chargeCalls.Load(), f.productCalls.Load(); s != 2 || c != 1 || p != 0 {
+			t.Errorf("calls: %d subscriptions, %d charges, %d products; want 2, 1, 0 (every product had an image)", s, c, p)
+		}
+	})
+
+	t.Run("charges forbidden, catalog unsupported and asked once", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeStore{t: t, subsPages: ownSubsPages(t), chargeStatus: 403, productCode: 422, productBody: platform}
+		logger, logs := MustLogger(t)
+		src := MustSource(t, f)
+		src.Logger = logger
+		for i := 0; i < 3; i++ {
+			got, err := src.Subscriptions(context.Background(), 900001)
+			if err != nil {
+				t.Fatalf("a 403 on charges failed the lookup: %v", err)
+			}
+			if len(got) != 4 || got[1].Product.ImageURL != "" || got[1].Product.SKU != "" || got[1].Currency != "" {
+				t.Errorf("without charges: %+v", got[1])
+			}
+		}
+		if p := f.productCalls.Load(); p != 1 {
+			t.Errorf("/products called %d times, want once per Source lifetime", p)
+		}
+		assertNoToken(t, "logs", logs.String())
+	})
+
+	t.Run("catalog fills the missing images", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeStore{t: t, subsPages: ownSubsPages(t), chargeStatus: 403,
+			productBody:    string(MustRead(t, filepath.Join("testdata", "payloads", "Products", "list-products_200.json"))),
+			productQueries: make(chan string, 4)}
+		src := MustSource(t, f)
+		for i := 0; i < 2; i++ {
+			got, err := src.Subscriptions(context.Background(), 900001)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img := got[3].Product.ImageURL; img != "https://cdn.example.com/v1b-medium.png" {
+				t.Errorf("catalog image = %q, want the variant's", img)
+			}
+			if got[1].Product.ImageURL != "" || got[1].Product.SKU != "" {
+				t.Errorf("a product absent from the catalog got %+v", got[1].Product)
+			}
+		}
+		if q := <-f.productQueries; q != "external_product_ids=P-3%2CP-2%2CP-1&limit=250" {
+			t.Errorf("catalog query %q", q)
+		}
+		if p := f.productCalls.Load(); p != 2 {
+			t.Errorf("/products called %d times, want once per lookup on a store with a catalog", p)
+		}
+	})
+
+	t.Run("subscriptions failing", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			status int
+			code   string
+		}{{401, rechargekit.EUNAUTHORIZED}, {403, rechargekit.EUNAUTHORIZED}, {500, rechargekit.EUPSTREAM}} {
+			f := &fakeStore{t: t, subsStatus: tc.status, chargeBody: charges}
+			_, err := MustSource(t, f).Subscriptions(context.Background(), 900001)
+			if got := rechargekit.ErrorCode(err); got != tc.code {
+				t.Errorf("status %d: code %q (%v), want %q", tc.status, got, err, tc.code)
+			}
+		}
+	})
+
+	t.Run("no subscriptions", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeStore{t: t, subsPages: []string{`{"next_cursor":null,"previous_cursor":null,"subscriptions":[]}`},
+			chargeBody: `{"next_cursor":null,"previous_cursor":null,"charges":[]}`}
+		got, err := MustSource(t, f).Subscriptions(context.Background(), 900001)
+		if err != nil || got == nil || len(got) != 0 {
+			t.Errorf("got %v, %v; want an empty slice", got, err)
+		}
+	})
+
+	t.Run("six hundred subscriptions", func(t *testing.T) {
+		t.Parallel()
+		cs := &cursorServer{t: t, key: "subscriptions", total: 600}
+		mux := http.NewServeMux()
+		mux.Handle("/subscriptions", cs)
+		mux.HandleFunc("/charges", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"charges":[]}`) })
+		mux.HandleFunc("/products", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(422)
+			fmt.Fprint(w, platform)
+		})
+		got, err := MustSource(t, mux).Subscriptions(context.Background(), 900001)
+		if err != nil || len(got) != 600 {
+			t.Errorf("got %d subscriptions, %v; want 600", len(got), err)
+		}
+	})
+}
