@@ -97,9 +97,9 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return json.Marshal(t.Format(layout))
 }
 
-// Ptr returns a pointer to the UTC time, or nil for the zero Time. The
+// UTCPtr returns a pointer to the time in UTC, or nil for the zero Time. The
 // domain types use *time.Time for "may be absent".
-func (t Time) Ptr() *time.Time {
+func (t Time) UTCPtr() *time.Time {
 	if t.IsZero() {
 		return nil
 	}

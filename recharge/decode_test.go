@@ -83,11 +83,11 @@ func TestTimeMarshalRoundTrip(t *testing.T) {
 	if out, _ := json.Marshal(v); string(out) != `"2022-03-09T02:31:39+00:00"` {
 		t.Errorf("offset-less time marshals to %s", out)
 	}
-	if v.Ptr() == nil || v.Ptr().Location() != time.UTC {
-		t.Errorf("Ptr() = %v, want a UTC time", v.Ptr())
+	if v.UTCPtr() == nil || v.UTCPtr().Location() != time.UTC {
+		t.Errorf("UTCPtr() = %v, want a UTC time", v.UTCPtr())
 	}
-	if (Time{}).Ptr() != nil {
-		t.Error("zero Time.Ptr() is not nil")
+	if (Time{}).UTCPtr() != nil {
+		t.Error("zero Time.UTCPtr() is not nil")
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // bucketServer plays Recharge's side of the rate limit: a 40-request bucket
@@ -198,15 +200,22 @@ func TestLeakyBucketDeadlineAndCancel(t *testing.T) {
 // (Redis) limiter plugged in with WithLimiter.
 type countingLimiter struct {
 	waits    atomic.Int32
-	observed atomic.Value
+	mu       sync.Mutex
+	observed []RateLimit
 }
 
 func (l *countingLimiter) Wait(ctx context.Context) error { l.waits.Add(1); return ctx.Err() }
-func (l *countingLimiter) Observe(used, size int)         { l.observed.Store(RateLimit{used, size}) }
+
+func (l *countingLimiter) Observe(used, size int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.observed = append(l.observed, RateLimit{used, size})
+}
 
 func TestClientUsesItsLimiter(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{answers: []answer{
+		{status: 429},
 		{status: 503},
 		{body: `{"customer":{"id":1}}`, header: map[string]string{HeaderLimit: "12/40"}},
 	}}
@@ -216,11 +225,13 @@ func TestClientUsesItsLimiter(t *testing.T) {
 	if _, _, err := c.Customers.Get(context.Background(), 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n := l.waits.Load(); n != 2 {
-		t.Errorf("limiter waited %d times, want once per attempt (2)", n)
+	if n := l.waits.Load(); n != 3 {
+		t.Errorf("limiter waited %d times, want once per attempt (3)", n)
 	}
-	if got, _ := l.observed.Load().(RateLimit); got != (RateLimit{12, 40}) {
-		t.Errorf("observed %v, want 12/40", got)
+	// A 429 without the header reports a full bucket; a 503 without it
+	// reports nothing.
+	if diff := cmp.Diff([]RateLimit{{1, 1}, {12, 40}}, l.observed); diff != "" {
+		t.Errorf("observations (-want +got):\n%s", diff)
 	}
 	if c.Limiter() != Limiter(l) {
 		t.Error("Limiter() is not the one given")

@@ -367,8 +367,13 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, v any) (*Respon
 	}
 	defer hr.Body.Close()
 	resp := newResponse(hr)
-	if o, ok := c.limiter.(LimitObserver); ok && resp.Limit.Size > 0 {
-		o.Observe(resp.Limit.Used, resp.Limit.Size)
+	if o, ok := c.limiter.(LimitObserver); ok {
+		switch {
+		case resp.Limit.Size > 0:
+			o.Observe(resp.Limit.Used, resp.Limit.Size)
+		case hr.StatusCode == http.StatusTooManyRequests:
+			o.Observe(1, 1) // the bucket is full, whatever its size
+		}
 	}
 	if err := CheckResponse(hr); err != nil {
 		if e, ok := err.(*ErrorResponse); ok {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ type catalogState int
 const (
 	catalogUnknown     catalogState = iota // not asked yet, or the last probe failed transiently
 	catalogAvailable                       // /products answered 200: a custom-platform store
-	catalogUnavailable                     // 422 platform (Shopify) or no read_products scope
+	catalogUnavailable                     // 422 platform (Shopify), no read_products scope, no endpoint
 )
 
 // Page sizes of the Source's calls (spec/gladly-lookup.md section 11).
@@ -148,8 +149,10 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 
 // fillCatalogImages gives subscriptions still lacking an image the catalog
 // image, on stores that have a catalog. The first call learns whether the
-// store has one and remembers a definite "no" for the Source's lifetime, so
-// a Shopify store costs one /products call ever.
+// store has one and remembers a definite "no" (any 4xx but 429 and 409) for
+// the Source's lifetime, so a Shopify store costs one /products call ever.
+// The probe runs under the lock so that concurrent lookups ask only once;
+// after a transient failure the next lookup probes again.
 func (s *Source) fillCatalogImages(ctx context.Context, subs []*rechargekit.Subscription) {
 	var ids []string
 	seen := map[string]bool{}
@@ -188,7 +191,7 @@ func (s *Source) noteCatalog(ctx context.Context, err error) {
 	switch {
 	case err == nil:
 		s.catalog = catalogAvailable
-	case IsPlatformUnsupported(err) || IsForbidden(err):
+	case IsPlatformUnsupported(err) || isDefinite4xx(err):
 		if s.catalog != catalogUnavailable {
 			s.logger().LogAttrs(ctx, slog.LevelInfo, "recharge: no readable product catalog; images come from charges only",
 				slog.String("error", err.Error()))
@@ -197,6 +200,15 @@ func (s *Source) noteCatalog(ctx context.Context, err error) {
 	default:
 		s.logger().LogAttrs(ctx, slog.LevelWarn, "recharge: product catalog unavailable", slog.String("error", err.Error()))
 	}
+}
+
+// isDefinite4xx reports a client error that asking again will not change:
+// no read_products scope (403), no such endpoint (404, 405). A 429 or 409
+// is transient.
+func isDefinite4xx(err error) bool {
+	e, ok := asErrorResponse(err)
+	return ok && e.StatusCode >= 400 && e.StatusCode < 500 &&
+		e.StatusCode != http.StatusTooManyRequests && e.StatusCode != http.StatusConflict
 }
 
 // fetchCatalog reads the catalog products with the given platform ids.
@@ -341,7 +353,7 @@ func domainSubscription(sub *Subscription, lines []lineRef) *rechargekit.Subscri
 		OrderIntervalFrequency:     sub.OrderIntervalFrequency,
 		IntervalUnit:               strings.ToLower(strings.TrimSpace(sub.OrderIntervalUnit)),
 		NextChargeDate:             sub.NextChargeScheduledAt.String(),
-		CancelledAt:                sub.CancelledAt.Ptr(),
+		CancelledAt:                sub.CancelledAt.UTCPtr(),
 		CancellationReason:         sub.CancellationReason,
 		CancellationReasonComments: sub.CancellationReasonComments,
 		Price:                      sub.Price,

@@ -430,25 +430,36 @@ func TestSourceSubscriptions(t *testing.T) {
 		}
 	})
 
-	t.Run("charges forbidden, catalog unsupported and asked once", func(t *testing.T) {
+	t.Run("charges forbidden, no catalog: asked once per Source", func(t *testing.T) {
 		t.Parallel()
-		f := &fakeStore{t: t, subsPages: ownSubsPages(t), chargeStatus: 403, productCode: 422, productBody: platform}
-		logger, logs := MustLogger(t)
-		src := MustSource(t, f)
-		src.Logger = logger
-		for i := 0; i < 3; i++ {
-			got, err := src.Subscriptions(context.Background(), 900001)
-			if err != nil {
-				t.Fatalf("a 403 on charges failed the lookup: %v", err)
+		for _, tc := range []struct {
+			code      int
+			body      string
+			wantCalls int32
+		}{
+			{422, platform, 1},                 // a Shopify store
+			{403, `{"errors":"forbidden"}`, 1}, // no read_products scope
+			{404, `{"errors":"Not Found"}`, 1}, // no such endpoint
+			{500, `{"errors":"oops"}`, 6},      // transient: asked again (each GET tried twice)
+		} {
+			f := &fakeStore{t: t, subsPages: ownSubsPages(t), chargeStatus: 403, productCode: tc.code, productBody: tc.body}
+			logger, logs := MustLogger(t)
+			src := MustSource(t, f)
+			src.Logger = logger
+			for i := 0; i < 3; i++ {
+				got, err := src.Subscriptions(context.Background(), 900001)
+				if err != nil {
+					t.Fatalf("catalog %d: the lookup failed: %v", tc.code, err)
+				}
+				if len(got) != 4 || got[1].Product.ImageURL != "" || got[1].Product.SKU != "" || got[1].Currency != "" {
+					t.Errorf("without charges: %+v", got[1])
+				}
 			}
-			if len(got) != 4 || got[1].Product.ImageURL != "" || got[1].Product.SKU != "" || got[1].Currency != "" {
-				t.Errorf("without charges: %+v", got[1])
+			if p := f.productCalls.Load(); p != tc.wantCalls {
+				t.Errorf("catalog %d: /products called %d times, want %d", tc.code, p, tc.wantCalls)
 			}
+			assertNoToken(t, "logs", logs.String())
 		}
-		if p := f.productCalls.Load(); p != 1 {
-			t.Errorf("/products called %d times, want once per Source lifetime", p)
-		}
-		assertNoToken(t, "logs", logs.String())
 	})
 
 	t.Run("catalog fills the missing images", func(t *testing.T) {
