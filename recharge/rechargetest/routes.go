@@ -30,6 +30,7 @@ func (s *Simulator) buildRoutes() []*route {
 		{"GET /customers/{id}", "read_customers", (*call).getCustomer},
 		{"PUT /customers/{id}", "write_customers", (*call).updateCustomer},
 		{"DELETE /customers/{id}", "write_customers", (*call).deleteCustomer},
+		{"GET /customers/{id}/delivery_schedule", "read_customers", (*call).deliverySchedule},
 
 		{"GET /addresses", "read_customers", (*call).listAddresses},
 		{"POST /addresses", "write_customers", (*call).createAddress},

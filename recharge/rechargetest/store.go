@@ -475,13 +475,14 @@ func (st *store) addProduct(p *productJSON, now time.Time) {
 	}
 	id := st.nextID(kindPlan)
 	discount, dtype := "10.00", "percentage"
+	created := now.AddDate(-1, 0, 0)
 	st.plans[id] = &planJSON{
 		ID: id,
 		ChannelSettings: channelSettings{
 			API: displaySetting{true}, CheckoutPage: displaySetting{true},
 			CustomerPortal: displaySetting{true}, MerchantPortal: displaySetting{true},
 		},
-		CreatedAt:          sec(now),
+		CreatedAt:          sec(created),
 		DiscountAmount:     &discount,
 		DiscountType:       &dtype,
 		ExternalProductID:  ecom(p.ExternalProductID),
@@ -491,7 +492,7 @@ func (st *store) addProduct(p *productJSON, now time.Time) {
 		},
 		Title:     "Subscribe & save 10%",
 		Type:      "subscription",
-		UpdatedAt: sec(now),
+		UpdatedAt: sec(created),
 	}
 }
 

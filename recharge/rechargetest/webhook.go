@@ -72,6 +72,10 @@ type deliverer struct {
 	started bool
 	closed  bool
 
+	// observe, when set (by tests, before the first delivery), is called
+	// after each attempt has been counted.
+	observe func(dl *delivery, ok bool)
+
 	wake   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -168,6 +172,9 @@ func (d *deliverer) deliver(dl *delivery) {
 			st.WebhookFailures++
 		}
 	})
+	if d.observe != nil {
+		d.observe(dl, ok)
+	}
 	if ok || dl.attempt >= d.s.cfg.WebhookMaxAttempts {
 		if !ok {
 			d.s.log.Warn("recharge simulator: webhook dropped", "topic", dl.topic, "attempts", dl.attempt)
