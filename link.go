@@ -105,10 +105,10 @@ const (
 	MaxProfileItems = 50   // emails or phones on one profile
 )
 
-// NormalizeProfile returns the profile as the stores keep it: emails and
-// phones trimmed, empty ones dropped, duplicates (case-insensitive) dropped
-// keeping the first, and nil lists made empty. It rejects, with EINVALID, an
-// empty id, a value that is not valid UTF-8 or holds control characters
+// NormalizeProfile returns the profile as the stores keep it: the name,
+// emails and phones trimmed, empty emails and phones dropped, duplicates (case-insensitive) dropped
+// keeping the first, and nil lists made empty; the id is kept as given. It
+// rejects, with EINVALID, a blank id, a value that is not valid UTF-8 or holds control characters
 // (PostgreSQL refuses NUL bytes), and values over the Max* limits.
 func NormalizeProfile(p *Profile) (*Profile, error) {
 	if p == nil {
@@ -266,7 +266,7 @@ type LinkStore interface {
 	// new one, or the existing one when the profile was already linked to
 	// the same customer, which is a no-op that still succeeds (and audits
 	// nothing). A profile linked to another customer gives ECONFLICT and an
-	// AuditLinkConflict entry. An auto link (Method LinkAuto) of an unlinked
+	// AuditLinkConflict entry whose CustomerID is the refused customer. An auto link (Method LinkAuto) of an unlinked
 	// profile that was ever unlinked gives ECONFLICT and audits nothing.
 	// Errors: EINVALID, ENOTFOUND (no such profile), ECONFLICT.
 	CreateLink(ctx context.Context, l *Link) error
@@ -295,7 +295,7 @@ type LinkStore interface {
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// UserByID returns a user. Errors: ENOTFOUND.
 	UserByID(ctx context.Context, id int64) (*User, error)
-	// Users lists users by email.
+	// Users lists users by email (case-insensitive), then id.
 	Users(ctx context.Context) ([]*User, error)
 	// DeleteUser removes a user and their sessions and appends an
 	// AuditUserChange entry. Errors: EINVALID (empty by), ENOTFOUND.
