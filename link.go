@@ -106,10 +106,11 @@ const (
 )
 
 // NormalizeProfile returns the profile as the stores keep it: the name,
-// emails and phones trimmed, empty emails and phones dropped, duplicates (case-insensitive) dropped
-// keeping the first, and nil lists made empty; the id is kept as given. It
-// rejects, with EINVALID, a blank id, a value that is not valid UTF-8 or holds control characters
-// (PostgreSQL refuses NUL bytes), and values over the Max* limits.
+// emails and phones trimmed, empty emails and phones dropped, duplicates
+// (case-insensitive) dropped keeping the first, and nil lists made empty;
+// the id is kept as given. It rejects, with EINVALID, a blank id, a value
+// that is not valid UTF-8 or holds control characters (PostgreSQL refuses
+// NUL bytes), and values over the Max* limits.
 func NormalizeProfile(p *Profile) (*Profile, error) {
 	if p == nil {
 		return nil, Errorf(EINVALID, "profile is required")
