@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+)
+
+// syncBuffer collects a command's output; servers write from goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run runs one command to completion and returns its exit status and output.
+func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	m := &Main{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }}
+	code = m.Run(context.Background(), args)
+	return code, out.String(), errOut.String()
+}
+
+// startServer runs a long-lived command (demo, serve, simulate) in the
+// background until the test ends and returns its base URL and output.
+func startServer(t *testing.T, env map[string]string, args ...string) (url string, stdout *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	urls := make(chan string, 1)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	m := &Main{
+		Stdout: stdout, Stderr: stderr,
+		Getenv: func(k string) string { return env[k] },
+		ready:  func(name, u string) { urls <- u },
+	}
+	done := make(chan int, 1)
+	go func() { done <- m.Run(ctx, args) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("%v exited with %d after interrupt; stderr:\n%s", args, code, stderr)
+		}
+	})
+	select {
+	case u := <-urls:
+		return u, stdout
+	case code := <-done:
+		t.Fatalf("%v exited early with %d; stderr:\n%s", args, code, stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%v did not start listening; stderr:\n%s", args, stderr)
+	}
+	return "", nil
+}
+
+func TestSimulateThenLookup(t *testing.T) {
+	t.Parallel()
+	simURL, out := startServer(t, nil, "simulate", "--addr", "127.0.0.1:0", "--token", "tok-1")
+	if !strings.Contains(out.String(), simURL) {
+		t.Errorf("simulate did not print its URL %s:\n%s", simURL, out)
+	}
+	env := map[string]string{"RECHARGE_API_URL": simURL, "RECHARGE_API_TOKEN": "tok-1"}
+
+	code, stdout, stderr := run(t, env, "lookup", "--email", "alex.rivera@example.com")
+	if code != 0 {
+		t.Fatalf("lookup exited %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"Alex Rivera <alex.rivera@example.com>", "Recharge customer 183940021", "2 total, 1 active",
+		"ACTIVE    Dog Lovers T-Shirt — Large / Heather Grey", "DOG-TEE-L", "25.00 USD", "every 1 month", "Next billing",
+		"CANCELLED Cat Pajamas — Large", "Too many pajamas (Will come back in winter)", "111-3", "49.50 USD", "every 30 days",
+		"https://cdn.example-store.com/",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("lookup output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	code, stdout, stderr = run(t, env, "lookup", "--customer-id", "183940021", "--json")
+	if code != 0 {
+		t.Fatalf("lookup --json exited %d: %s", code, stderr)
+	}
+	var card struct {
+		Customer      map[string]any   `json:"customer"`
+		Subscriptions []map[string]any `json:"subscriptions"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &card); err != nil {
+		t.Fatalf("lookup --json is not a card: %v\n%s", err, stdout)
+	}
+	if card.Customer["rechargeCustomerId"] != "183940021" || card.Customer["subscriptionsTotalCount"] != "2" {
+		t.Errorf("customer = %v", card.Customer)
+	}
+	if len(card.Subscriptions) != 2 {
+		t.Fatalf("subscriptions = %d, want 2", len(card.Subscriptions))
+	}
+	active, cancelled := card.Subscriptions[0], card.Subscriptions[1]
+	if active["status"] != "active" || active["nextBillingDate"] == nil || active["canceledAt"] != nil {
+		t.Errorf("active subscription = %v", active)
+	}
+	if cancelled["status"] != "cancelled" || cancelled["nextBillingDate"] != nil ||
+		cancelled["canceledAt"] == nil || cancelled["cancellationReason"] != "Too many pajamas" {
+		t.Errorf("cancelled subscription = %v", cancelled)
+	}
+	for _, s := range card.Subscriptions {
+		for _, k := range []string{"subscriptionId", "status", "createdAt", "updatedAt", "billingIntervalFrequency",
+			"billingIntervalUnit", "price", "currencyCode", "quantity"} {
+			if s[k] == nil {
+				t.Errorf("subscription %v: %s is null", s["subscriptionId"], k)
+			}
+		}
+		p := s["products"].([]any)[0].(map[string]any)
+		for _, k := range []string{"id", "name", "sku", "imageUrl"} {
+			if p[k] == nil {
+				t.Errorf("subscription %v: product %s is null", s["subscriptionId"], k)
+			}
+		}
+	}
+
+	code, _, stderr = run(t, env, "lookup", "--email", "nobody@example.com")
+	if code != 1 || !strings.Contains(stderr, "no Recharge customer has the email") {
+		t.Errorf("unknown email: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = run(t, env, "lookup", "--customer-id", "999")
+	if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("unknown id: exit %d, stderr %q; want 1 and one line", code, stderr)
+	}
+}
+
+func TestLookupErrors(t *testing.T) {
+	t.Parallel()
+	// A port with nothing listening: connection refused at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + ln.Addr().String()
+	ln.Close()
+
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"no token", map[string]string{"RECHARGE_API_URL": deadURL}, []string{"lookup", "--email", "a@b.c"}, 1, "RECHARGE_API_TOKEN is not set"},
+		{"unreachable", map[string]string{"RECHARGE_API_URL": deadURL, "RECHARGE_API_TOKEN": "secret-token-value"},
+			[]string{"lookup", "--customer-id", "1", "--timeout", "2s"}, 1, "Recharge is unreachable"},
+		{"neither flag", nil, []string{"lookup"}, 2, "exactly one of --email or --customer-id"},
+		{"both flags", nil, []string{"lookup", "--email", "a@b.c", "--customer-id", "1"}, 2, "exactly one"},
+		{"bad id", map[string]string{"RECHARGE_API_TOKEN": "t"}, []string{"lookup", "--customer-id", "abc"}, 1, "not a Recharge customer id"},
+		{"unknown command", nil, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"no command", nil, nil, 2, "usage: rechargekit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := run(t, tt.env, tt.args...)
+			if code != tt.wantCode || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.want)
+			}
+			if strings.Contains(stderr, "secret-token-value") {
+				t.Errorf("the token leaked into the output: %q", stderr)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("stack trace in the output: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestDemoThenGladlyLookup(t *testing.T) {
+	t.Parallel()
+	base, out := startServer(t, nil, "demo", "--addr", "127.0.0.1:0", "--signing-key", "demo-key-1")
+	for _, want := range []string{base + "/gladly/lookup", "demo-key-1", "gladly-lookup --url " + base + "/gladly/lookup --key demo-key-1 --email alex.rivera@example.com --detailed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, stdout, stderr := run(t, nil, "gladly-lookup", "--url", base+"/gladly/lookup", "--key", "demo-key-1",
+		"--email", "alex.rivera@example.com", "--detailed")
+	if code != 0 {
+		t.Fatalf("gladly-lookup exited %d: %s", code, stderr)
+	}
+	var resp gladly.LookupResponse
+	if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
+		t.Fatalf("answer is not a lookup response: %v\n%s", err, stdout)
+	}
+	if len(resp.Results) != 1 || len(resp.Results[0].Transactions) != 2 {
+		t.Fatalf("results = %+v", resp.Results)
+	}
+	tx := resp.Results[0].Transactions
+	if *tx[0].Products[0].Name != "Dog Lovers T-Shirt" || *tx[0].Status != "active" || tx[0].NextBillingDate == nil {
+		t.Errorf("first transaction = %+v", tx[0])
+	}
+	if *tx[1].Products[0].Name != "Cat Pajamas" || *tx[1].Status != "cancelled" || tx[1].CanceledAt == nil ||
+		*tx[1].CancellationReason != "Too many pajamas" {
+		t.Errorf("second transaction = %+v", tx[1])
+	}
+	if !strings.Contains(stderr, "Gladly would auto-link the profile to Recharge customer 183940021") {
+		t.Errorf("summary lacks the auto-link verdict: %s", stderr)
+	}
+
+	// The two Sam Taylor accounts: no auto-link, and no detailed lookup.
+	code, _, stderr = run(t, nil, "gladly-lookup", "--url", base+"/gladly/lookup", "--key", "demo-key-1",
+		"--email", "sam.taylor@example.com")
+	if code != 0 {
+		t.Errorf("single-candidate search exited %d: %s", code, stderr)
+	}
+
+	// A wrong key is refused with a hint.
+	code, _, stderr = run(t, nil, "gladly-lookup", "--url", base+"/gladly/lookup", "--key", "wrong",
+		"--customer-id", "183940021", "--detailed")
+	if code != 1 || !strings.Contains(stderr, "check --key") {
+		t.Errorf("wrong key: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	sim := rechargetest.NewServer(t, rechargetest.Config{})
+	sim.Load(rechargetest.DemoSeed())
+	env := map[string]string{
+		"RECHARGE_API_URL":   sim.URL,
+		"RECHARGE_API_TOKEN": rechargetest.DefaultToken,
+		"GLADLY_SIGNING_KEY": "serve-key",
+		"LISTEN_ADDR":        "127.0.0.1:0",
+	}
+	base, _ := startServer(t, env, "serve")
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s = %d %s", path, resp.StatusCode, body)
+		}
+	}
+	// Unsigned lookups are refused once a signing key is configured.
+	resp, err := http.Post(base+"/gladly/lookup", "application/json",
+		strings.NewReader(`{"lookupLevel":"DETAILED","query":{"externalCustomerId":"183940021"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned lookup = %d, want 401", resp.StatusCode)
+	}
+	c := &gladly.Client{URL: base + "/gladly/lookup", SigningKey: "serve-key"}
+	got, err := c.Search(context.Background(), map[string]string{"email": "sam.t@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results) != 1 || got.Results[0].ExternalCustomerID != "183940002" {
+		t.Errorf("search results = %+v", got.Results)
+	}
+}
+
+func TestServeRefusesBadToken(t *testing.T) {
+	t.Parallel()
+	sim := rechargetest.NewServer(t, rechargetest.Config{})
+	env := map[string]string{"RECHARGE_API_URL": sim.URL, "RECHARGE_API_TOKEN": "not-a-token", "LISTEN_ADDR": "127.0.0.1:0"}
+	code, _, stderr := run(t, env, "serve")
+	if code != 1 || !strings.Contains(stderr, "Recharge refused the API token") || strings.Contains(stderr, "not-a-token") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := run(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "rechargekit ") {
+		t.Errorf("version: %d %q", code, stdout)
+	}
+}
