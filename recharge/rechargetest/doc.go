@@ -2,12 +2,15 @@
 // REST API, for tests, benchmarks and demos.
 //
 // A Simulator is an http.Handler that answers like api.rechargeapps.com:
-// the same routes, envelopes, key order, lowercase enums, string prices,
-// "+00:00" timestamps, date-only schedule fields, cursor pagination in the
-// real cursor format, the per-token leaky bucket with X-Recharge-Limit, the
+// the same routes, envelopes, key order ("id", then foreign keys, then the
+// rest alphabetically), lowercase enums, string prices, "+00:00"
+// timestamps, date-only schedule fields, cursor pagination in the real
+// cursor format, the per-token leaky bucket with X-Recharge-Limit, the
 // polymorphic error bodies, and signed webhooks. It keeps its own wire
-// structs (see wire.go) instead of the client's types, so that a bug in the
-// client's decoding cannot be hidden by the same bug in the simulator.
+// structs (wire.go) instead of the client's types, so that a bug in the
+// client's decoding cannot be hidden by the same bug in the simulator, and
+// it signs webhooks with its own code. LoadJSON loads captured response
+// bodies, after which the simulator answers with them byte for byte.
 //
 // Test code usually starts it with NewServer, which returns an httptest
 // server closed at the end of the test and a Client helper wired to it:
@@ -16,20 +19,54 @@
 //	srv.Load(rechargetest.DemoSeed())
 //	client := srv.Client()
 //
-// Everything under /__sim/ is a test-control surface, kept apart from the
-// Recharge API: it needs no token, is not rate limited and is not counted in
-// the Recharge statistics. GET /__sim/stats, POST /__sim/faults,
-// POST /__sim/reset and GET /__sim/customers are available.
+// # Routes
 //
-// Decisions where Recharge's behaviour is not documented (spec section 17):
-//   - the email filter of GET /customers is case-insensitive (an exact match
-//     otherwise);
-//   - limit above 250 is clamped to 250; below 1 or not an integer is a 422;
-//   - a request that carries a cursor ignores every other filter and the
-//     sort_by parameter (limit still applies);
-//   - a 429 carries the body {"errors":"Too many requests"} and no Retry-After;
-//   - an empty POST or PUT body counts as {}; any other body that is not a
+//	GET/POST /customers, GET/PUT/DELETE /customers/{id} (?include=addresses,subscriptions),
+//	GET /customers/{id}/delivery_schedule
+//	GET/POST /addresses, GET/PUT/DELETE /addresses/{id}
+//	GET/POST /subscriptions, GET/PUT/DELETE /subscriptions/{id},
+//	POST /subscriptions/{id}/cancel|activate|set_next_charge_date|change_address
+//	GET /charges, GET /charges/{id}, POST /charges/{id}/skip|unskip
+//	GET /products, GET /products/{external_product_id} (custom platform only)
+//	GET /plans, GET /plans/{id}, GET /token_information, GET /store
+//	GET/POST /webhooks, GET/PUT/DELETE /webhooks/{id}
+//
+// Checks run in this order: token (401 {"error":"bad authentication"}),
+// X-Recharge-Version (missing or 2021-11; else 426), the leaky bucket (429
+// {"errors":"Too many requests"}), the route (404 {"errors":"Not Found"},
+// 405), the token's scopes (403), injected faults, then the route itself
+// (415 for a body that is not a JSON object, 422 field maps for invalid
+// input).
+//
+// Everything under /__sim/ is a test-control surface, kept apart from the
+// Recharge API: it needs no token, is not rate limited, gets no latency or
+// faults and is not counted in the statistics:
+//
+//	GET  /__sim/stats      the Stats as JSON
+//	GET  /__sim/faults     the current Faults
+//	POST /__sim/faults     set Faults (same JSON; {} clears; "delay":"250ms")
+//	POST /__sim/reset      Reset: clear stats, faults and buckets (204)
+//	GET  /__sim/customers  a summary of the customers (?limit=)
+//
+// # Decisions where Recharge's behaviour is not documented (spec section 17)
+//
+//   - The email filter of GET /customers is case-insensitive (an exact match
+//     otherwise).
+//   - limit above 250 is clamped to 250; below 1 or not an integer is a 422.
+//   - A request that carries a cursor ignores every other filter and
+//     sort_by (limit still applies).
+//   - A 429 carries {"errors":"Too many requests"} and no Retry-After.
+//   - An empty POST or PUT body counts as {}; any other body that is not a
 //     JSON object gets 415.
+//   - Cancelling a cancelled subscription is a 422 {"errors":{"subscription":
+//     ["item already set to cancelled"]}}, like activating an active one.
+//   - Deleting a customer deletes its addresses, subscriptions and charges;
+//     deleting an address (without active subscriptions) deletes its
+//     inactive subscriptions and unprocessed charges.
+//   - Dates are UTC calendar days; GET /store reports the Etc/UTC timezone.
+//   - Skipping moves each skipped subscription's next charge one interval on
+//     and queues it there; skipping some lines of a merged charge splits them
+//     into a new skipped charge.
 //
 // The simulator is modelled on golang/pkgsite's internal/proxy/proxytest.
 package rechargetest

@@ -508,6 +508,8 @@ func (st *store) loadSubscription(cu *customerJSON, addrID int64, ss *SeedSubscr
 		PresentmentCurrency:     addr.PresentmentCurrency,
 		Quantity:                qty,
 		Status:                  "active",
+		AnalyticsData:           newAnalytics(),
+		IsSkippable:             true,
 		UpdatedAt:               sec(created),
 	}
 	if ss.Currency != "" {

@@ -48,8 +48,8 @@ type Config struct {
 	// Tokens are the accepted access tokens; default []string{DefaultToken}.
 	// Each token has its own leaky bucket, as on Recharge.
 	Tokens []string
-	// Scopes are the scopes of those tokens; default AllScopes. A route
-	// outside them answers 403.
+	// Scopes are the scopes of those tokens; nil means AllScopes (an empty,
+	// non-nil slice means none). A route outside them answers 403.
 	Scopes []string
 	// Platform is PlatformShopify (default: /products answers 422) or
 	// PlatformCustom (/products serves the catalog).
@@ -66,8 +66,10 @@ type Config struct {
 	// WebhookURL, when set together with WebhookSecret, receives every
 	// event (all topics) after every change, signed with WebhookSecret.
 	WebhookURL string
-	// WebhookSecret is the API client secret that signs webhook bodies.
-	// Webhooks registered through POST /webhooks are signed with it too.
+	// WebhookSecret is the API client secret that signs webhook bodies
+	// (both the legacy and the timestamped signature; the timestamp follows
+	// Now). Webhooks registered through POST /webhooks are delivered whether
+	// or not it is set, and signed with it.
 	WebhookSecret string
 	// WebhookMaxAttempts bounds the deliveries of one event; default 5.
 	WebhookMaxAttempts int
@@ -177,7 +179,8 @@ type Stats struct {
 	// ByRoute counts requests by route pattern, e.g. "GET /subscriptions".
 	// Requests that match no route count under "unmatched".
 	ByRoute map[string]int `json:"by_route"`
-	// ByStatus counts responses by HTTP status code, e.g. "200", "429".
+	// ByStatus counts responses by HTTP status code, e.g. "200", "429";
+	// "499" counts requests the client abandoned during a delay.
 	ByStatus map[string]int `json:"by_status"`
 	// RateLimited counts 429s from the leaky bucket (not injected ones).
 	RateLimited int `json:"rate_limited"`

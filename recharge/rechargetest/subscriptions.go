@@ -147,6 +147,8 @@ func (c *call) createSubscription() response {
 		Quantity:                int(*qty),
 		ExternalVariantID:       ecom(*variant),
 		Status:                  "active",
+		AnalyticsData:           newAnalytics(),
+		IsSkippable:             true,
 		Properties:              props,
 		CreatedAt:               sec(c.now),
 		UpdatedAt:               sec(c.now),
@@ -225,8 +227,6 @@ func (st *store) addSubscription(s *subscriptionJSON) {
 	if s.Properties == nil {
 		s.Properties = []property{}
 	}
-	s.AnalyticsData = newAnalytics()
-	s.IsSkippable = true
 	st.subs[s.ID] = s
 	st.useID(kindSubscription, s.ID)
 	st.custSubs[s.CustomerID] = append(st.custSubs[s.CustomerID], s.ID)
