@@ -135,8 +135,10 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 	<-done
 	if chargesErr != nil {
 		level := slog.LevelWarn
-		if IsForbidden(chargesErr) {
-			level = slog.LevelDebug // a token without read_orders: expected, documented
+		if IsForbidden(chargesErr) || ctx.Err() != nil {
+			// A token without read_orders is expected and documented; a
+			// cancelled lookup (the customer was not found) is not news.
+			level = slog.LevelDebug
 		}
 		s.logger().LogAttrs(ctx, level, "recharge: charges unavailable: product images, SKU and currency fallbacks left empty",
 			slog.Int64("customer_id", customerID), slog.String("error", chargesErr.Error()))
