@@ -1,0 +1,162 @@
+package cards
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// ActorAuto is who auto links are made by, in links and in the audit log.
+const ActorAuto = "auto"
+
+// Profiles implements rechargekit.ProfileService: it keeps links in a
+// LinkStore and reads Recharge through a CardService.
+type Profiles struct {
+	Cards  rechargekit.CardService
+	Store  rechargekit.LinkStore
+	Now    func() time.Time // defaults to time.Now
+	Logger *slog.Logger     // defaults to slog.Default()
+}
+
+var _ rechargekit.ProfileService = (*Profiles)(nil)
+
+func (p *Profiles) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Profiles) logger() *slog.Logger {
+	if p.Logger != nil {
+		return p.Logger
+	}
+	return slog.Default()
+}
+
+// Open implements rechargekit.ProfileService.
+func (p *Profiles) Open(ctx context.Context, profileID string) (*rechargekit.ProfileView, error) {
+	prof, err := p.Store.Profile(ctx, profileID)
+	if err != nil {
+		return nil, err
+	}
+	v := &rechargekit.ProfileView{Profile: prof, OpenedAt: p.now()}
+	if v.Link, err = p.link(ctx, profileID); err != nil {
+		return nil, err
+	}
+	if v.WasUnlinked, err = p.Store.WasUnlinked(ctx, profileID); err != nil {
+		return nil, err
+	}
+	if v.Link == nil {
+		if err := p.autoLink(ctx, v); err != nil {
+			return nil, err
+		}
+	}
+	if v.Link != nil {
+		v.Card, v.CardErr = p.Cards.Card(ctx, v.Link.CustomerID)
+	}
+	return v, nil
+}
+
+// link returns the profile's link, or nil when it is unlinked.
+func (p *Profiles) link(ctx context.Context, profileID string) (*rechargekit.Link, error) {
+	l, err := p.Store.Link(ctx, profileID)
+	if rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
+		return nil, nil
+	}
+	return l, err
+}
+
+// autoLink finds the candidates of an unlinked profile and links it when
+// the policy allows: auto-linking on, never unlinked, exactly one
+// candidate, and that candidate's Recharge email is one of the profile's.
+func (p *Profiles) autoLink(ctx context.Context, v *rechargekit.ProfileView) error {
+	if len(v.Profile.Emails) == 0 {
+		return nil
+	}
+	v.Candidates, v.CandidatesErr = p.Cards.FindCustomers(ctx, rechargekit.CustomerSearch{Emails: v.Profile.Emails})
+	if v.CandidatesErr != nil || len(v.Candidates) == 0 {
+		return nil
+	}
+	settings, err := p.Store.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !settings.AutoLink:
+		v.AutoLinkBlocked = "auto-linking is off"
+		return nil
+	case v.WasUnlinked:
+		v.AutoLinkBlocked = "this profile was unlinked before, so it is only linked by hand"
+		return nil
+	case len(v.Candidates) > 1:
+		v.AutoLinkBlocked = "more than one Recharge customer matches"
+		return nil
+	case !hasEmail(v.Profile.Emails, v.Candidates[0].Customer.Email):
+		v.AutoLinkBlocked = "the Recharge email does not match the profile's"
+		return nil
+	}
+	l := &rechargekit.Link{
+		ProfileID:  v.Profile.ID,
+		CustomerID: v.Candidates[0].Customer.ID,
+		Method:     rechargekit.LinkAuto,
+		By:         ActorAuto,
+	}
+	switch err := p.Store.CreateLink(ctx, l); rechargekit.ErrorCode(err) {
+	case "":
+		v.Link, v.AutoLinked = l, true
+		p.logger().InfoContext(ctx, "auto-linked profile", "profile_id", l.ProfileID, "customer_id", l.CustomerID)
+	case rechargekit.ECONFLICT:
+		// Someone linked or unlinked it meanwhile: show what is stored now.
+		if v.Link, err = p.link(ctx, v.Profile.ID); err != nil {
+			return err
+		}
+		if v.WasUnlinked, err = p.Store.WasUnlinked(ctx, v.Profile.ID); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	return nil
+}
+
+func hasEmail(emails []string, email string) bool {
+	email = strings.TrimSpace(email)
+	for _, e := range emails {
+		if email != "" && strings.EqualFold(strings.TrimSpace(e), email) {
+			return true
+		}
+	}
+	return false
+}
+
+// Link implements rechargekit.ProfileService.
+func (p *Profiles) Link(ctx context.Context, profileID string, customerID int64, by string) (*rechargekit.Link, error) {
+	if customerID <= 0 {
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "a Recharge customer id is a positive number")
+	}
+	if _, err := p.Store.Profile(ctx, profileID); err != nil {
+		return nil, err
+	}
+	// Check the customer exists before storing a link to it. Reading the
+	// card also warms it for the page the agent sees next.
+	if _, err := p.Cards.Card(ctx, customerID); err != nil {
+		if rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
+			return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer %d", customerID)
+		}
+		return nil, err
+	}
+	l := &rechargekit.Link{ProfileID: profileID, CustomerID: customerID, Method: rechargekit.LinkManual, By: by}
+	if err := p.Store.CreateLink(ctx, l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Unlink implements rechargekit.ProfileService.
+func (p *Profiles) Unlink(ctx context.Context, profileID, by string) error {
+	return p.Store.DeleteLink(ctx, profileID, by)
+}
