@@ -452,3 +452,30 @@ func TestDeliverySchedule(t *testing.T) {
 		`{"customer":{"id":183940003,"email":"jordan.lee@example.com","first_name":"Jordan","last_name":"Lee"},"deliveries":[]}`)
 	assertBody(t, h.get("/customers/1/delivery_schedule"), 404, `{"errors":"Not Found"}`)
 }
+
+func TestSubscriptionBounds(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{}, DemoSeed())
+	tests := []struct{ body, want string }{
+		{`{"quantity":0}`, `{"errors":{"quantity":["Must be greater than or equal to 1 and less than or equal to 100000."]}}`},
+		{`{"quantity":1000000000000}`, `{"errors":{"quantity":["Must be greater than or equal to 1 and less than or equal to 100000."]}}`},
+		{`{"quantity":"two"}`, `{"errors":{"quantity":["Not a valid integer."]}}`},
+		{`{"price":"-1.00"}`, `{"errors":{"price":["Not a valid number."]}}`},
+		{`{"price":"1.999"}`, `{"errors":{"price":["Not a valid number."]}}`},
+		{`{"order_interval_unit":"fortnight","charge_interval_frequency":1,"order_interval_frequency":1}`, `{"errors":{"order_interval_unit":["Must be one of: day, week, month."]}}`},
+		{`{"order_interval_unit":"day","charge_interval_frequency":5000,"order_interval_frequency":1}`, `{"errors":{"charge_interval_frequency":["Must be greater than or equal to 1 and less than or equal to 1000."]}}`},
+		{`{"address_id":193760001}`, `{"errors":{"address_id":["Address not found."]}}`},
+		{`{"next_charge_scheduled_at":"2020-01-01"}`, `{"errors":{"next_charge_scheduled_at":"Cannot be in the past"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			assertBody(t, h.do("PUT", "/subscriptions/585062092", tt.body), 422, tt.want)
+		})
+	}
+	// Accepted forms: a numeric price, a quantity as a string, a plural unit.
+	r := h.mustDo(200, "PUT", "/subscriptions/585062092", `{"price":30,"quantity":"2","order_interval_unit":"Weeks","charge_interval_frequency":2,"order_interval_frequency":2}`)
+	sub := mustDecode(t, r.body)["subscription"].(obj)
+	if sub["price"] != "30.00" || sub["quantity"] != json.Number("2") || sub["order_interval_unit"] != "week" {
+		t.Errorf("updated = %s", r.body)
+	}
+}

@@ -128,3 +128,56 @@ func TestLoadedObjectsChange(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadedChargeWithoutParents skips one line of a loaded two-line charge
+// whose customer and address were never loaded.
+func TestLoadedChargeWithoutParents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	var doc map[string][]map[string]any
+	if err := json.Unmarshal(readFile(t, filepath.Join("testdata", "shapes", "charges.json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	queued := doc["charges"][1]
+	line := queued["line_items"].([]any)[0].(map[string]any)
+	second := map[string]any{}
+	for k, v := range line {
+		second[k] = v
+	}
+	second["purchase_item_id"] = 500600799
+	queued["line_items"] = []any{line, second}
+	body, _ := json.Marshal(map[string]any{"charge": queued})
+	if err := h.sim.LoadJSON(body); err != nil {
+		t.Fatal(err)
+	}
+	r := h.mustDo(200, "POST", "/charges/1302000001/skip", `{"purchase_item_ids":[500600799]}`)
+	ch := mustDecode(t, r.body)["charge"].(obj)
+	if ch["status"] != "skipped" || idOf(t, ch["id"]) == 1302000001 || idOf(t, ch["customer"].(obj)["id"]) != 100200300 {
+		t.Errorf("skipped part = %s", r.body)
+	}
+	rest := mustDecode(t, h.mustGet("/charges/1302000001").body)["charge"].(obj)
+	if rest["status"] != "queued" || len(rest["line_items"].([]any)) != 1 {
+		t.Errorf("rest = %v", rest)
+	}
+}
+
+// TestLoadedSubscriptionWithoutCustomer activates and moves a loaded
+// subscription whose address is known but whose customer is not.
+func TestLoadedSubscriptionWithoutCustomer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	for _, f := range []string{"address.json", "subscription_cancelled.json"} {
+		if err := h.sim.LoadJSON(readFile(t, filepath.Join("testdata", "shapes", f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := h.mustDo(200, "POST", "/subscriptions/500600701/activate", `{}`)
+	if sub := mustDecode(t, r.body)["subscription"].(obj); sub["has_queued_charges"] != true {
+		t.Errorf("activated = %s", r.body)
+	}
+	h.mustDo(200, "POST", "/subscriptions/500600701/set_next_charge_date", `{"date":"2025-05-01"}`)
+	q := mustPage(t, h.mustGet("/charges?customer_id=100200300&status=queued"), "charges")
+	if len(q.items) != 1 || q.items[0]["scheduled_at"] != "2025-05-01" {
+		t.Errorf("queued = %v", q.items)
+	}
+}

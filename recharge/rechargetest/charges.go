@@ -129,10 +129,18 @@ func (st *store) splitLines(ch *chargeJSON, ids []int64, status string, c *call)
 		ch.UpdatedAt = sec(c.now)
 		return ch
 	}
-	d, _ := parseDate(ch.ScheduledAt)
-	moved := st.newCharge(st.addresses[ch.AddressID], d, status, ch.Type, ch.Currency, c.now, nil)
-	moved.BillingAddress, moved.ShippingAddress = ch.BillingAddress, ch.ShippingAddress
-	moved.OriginalScheduledAt = ch.OriginalScheduledAt
+	// The new charge is a copy of ch (same address, customer, date and
+	// currency, also for a charge loaded without its address or customer)
+	// with a new id and no lines yet.
+	moved := new(chargeJSON)
+	*moved = *ch
+	moved.ID = st.nextID(kindCharge)
+	moved.Status = status
+	moved.LineItems = nil
+	moved.ShippingLines = slices.Clone(ch.ShippingLines)
+	moved.CreatedAt, moved.UpdatedAt = sec(c.now), sec(c.now)
+	st.charges[moved.ID] = moved
+	st.custCharges[moved.customerID] = append(st.custCharges[moved.customerID], moved.ID)
 	var keep []*lineItem
 	for _, li := range ch.LineItems {
 		if set[li.PurchaseItemID] {

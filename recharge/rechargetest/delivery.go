@@ -79,7 +79,8 @@ func (c *call) deliverySchedule() response {
 	slices.Sort(subs)
 	for _, sid := range subs {
 		s := st.subs[sid]
-		if s.Status != "active" || s.NextChargeScheduledAt == nil {
+		a := st.addresses[s.AddressID]
+		if s.Status != "active" || s.NextChargeScheduledAt == nil || a == nil {
 			continue
 		}
 		d, _ := parseDate(*s.NextChargeScheduledAt)
@@ -87,7 +88,6 @@ func (c *call) deliverySchedule() response {
 			k := key{d.Format(dateLayout), s.AddressID}
 			o := orders[k]
 			if o == nil {
-				a := st.addresses[s.AddressID]
 				o = &deliveryOrderJSON{
 					AddressID:       s.AddressID,
 					LineItems:       []deliveryLineJSON{},

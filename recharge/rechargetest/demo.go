@@ -296,7 +296,7 @@ var (
 	}{{1, "month"}, {1, "month"}, {2, "month"}, {3, "month"}, {1, "week"}, {2, "week"}, {7, "day"}, {14, "day"}, {30, "day"}}
 )
 
-// GenerateSeed returns n realistic customers for load tests, the same for
+// GenerateSeed returns that many realistic customers for load tests, the same for
 // the same randSeed: each has one address, 1 to 5 subscriptions (about 75%
 // active, 20% cancelled, 5% expired) over the demo catalog, and 0 to 3 past
 // charges per subscription. Emails are unique (first.last.N@example.net, a

@@ -176,7 +176,7 @@ func parseCents(s string) (int64, bool) {
 		return 0, false
 	}
 	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w > 1e12 {
+	if err != nil || w > 1e9 {
 		return 0, false
 	}
 	for len(frac) < 2 {
@@ -289,7 +289,10 @@ func chargeCustomerOf(c *customerJSON) chargeCustomer {
 // newCharge creates an empty charge for the address on the given date.
 // processed is the processing time of a success charge, nil otherwise.
 func (st *store) newCharge(addr *addressJSON, date time.Time, status, typ, currency string, created time.Time, processed *time.Time) *chargeJSON {
-	cust := st.customers[addr.CustomerID]
+	cref := chargeCustomer{ID: addr.CustomerID}
+	if cust := st.customers[addr.CustomerID]; cust != nil {
+		cref = chargeCustomerOf(cust)
+	}
 	id := st.nextID(kindCharge)
 	ds := date.Format(dateLayout)
 	ch := &chargeJSON{
@@ -299,7 +302,7 @@ func (st *store) newCharge(addr *addressJSON, date time.Time, status, typ, curre
 		BillingAddress:        addr.snapshot,
 		CreatedAt:             sec(created),
 		Currency:              currency,
-		Customer:              chargeCustomerOf(cust),
+		Customer:              cref,
 		Discounts:             []json.RawMessage{},
 		LineItems:             []*lineItem{},
 		OrderAttributes:       []property{},
@@ -318,7 +321,7 @@ func (st *store) newCharge(addr *addressJSON, date time.Time, status, typ, curre
 		TotalTax:              "0.00",
 		Type:                  typ,
 		UpdatedAt:             sec(created),
-		customerID:            cust.ID,
+		customerID:            addr.CustomerID,
 		ExternalTransactionID: paymentProcessorID{},
 	}
 	if typ == "checkout" {
@@ -336,7 +339,7 @@ func (st *store) newCharge(addr *addressJSON, date time.Time, status, typ, curre
 		ch.UpdatedAt = sec(processed.Add(17 * time.Minute))
 	}
 	st.charges[id] = ch
-	st.custCharges[cust.ID] = append(st.custCharges[cust.ID], id)
+	st.custCharges[addr.CustomerID] = append(st.custCharges[addr.CustomerID], id)
 	return ch
 }
 

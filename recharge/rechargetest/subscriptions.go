@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -71,6 +72,29 @@ func (c *call) getSubscription() response {
 	return jsonResponse(http.StatusOK, map[string]any{"subscription": s})
 }
 
+// Upper bounds keep dates and amounts sane (a quantity of 10^18 would
+// overflow the cents of a line total).
+const (
+	maxFrequency = 1000
+	maxQuantity  = 100000
+)
+
+func inRange(field string, v int64) bool {
+	hi := int64(maxFrequency)
+	if field == "quantity" {
+		hi = maxQuantity
+	}
+	return v >= 1 && v <= hi
+}
+
+func rangeMessage(field string) string {
+	hi := maxFrequency
+	if field == "quantity" {
+		hi = maxQuantity
+	}
+	return "Must be greater than or equal to 1 and less than or equal to " + strconv.Itoa(hi) + "."
+}
+
 // normUnit accepts day, week, month and their plurals, any case.
 func normUnit(u string) (string, bool) {
 	u = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(u)), "s")
@@ -122,8 +146,8 @@ func (c *call) createSubscription() response {
 		unit = u
 	}
 	for k, v := range map[string]*int64{"charge_interval_frequency": chargeFreq, "order_interval_frequency": orderFreq, "quantity": qty} {
-		if v != nil && *v < 1 {
-			f.fail(k, "Must be greater than or equal to 1.")
+		if v != nil && !inRange(k, *v) {
+			f.fail(k, rangeMessage(k))
 		}
 	}
 	if !f.ok() {
@@ -257,9 +281,9 @@ func (c *call) updateSubscription() response {
 		if !set {
 			continue
 		}
-		if v == nil || *v < 1 {
+		if v == nil || !inRange(k, *v) {
 			if _, bad := f.errs[k]; !bad {
-				f.fail(k, "Must be greater than or equal to 1.")
+				f.fail(k, rangeMessage(k))
 			}
 			continue
 		}
