@@ -1,6 +1,7 @@
 // Package server is rechargekit's HTTP front: it mounts the Lookup Adaptor,
-// health and readiness endpoints (and, as they arrive, the agent console,
-// JSON API, webhooks and metrics) on one handler with request logging.
+// health and readiness endpoints, the agent console (sign-in, profiles with
+// the Subscription card, linking, admin pages) and the JSON API for other
+// desks on one handler with request logging.
 package server
 
 import (
@@ -8,8 +9,11 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/rechargekit/rechargekit"
 )
 
 // Config says what the server mounts.
@@ -24,11 +28,36 @@ type Config struct {
 	Ready    func(ctx context.Context) error
 	ReadyTTL time.Duration // default 30s
 
+	// Store keeps profiles, links, users, sessions, API tokens and
+	// settings. When it is nil the console and the JSON API are not
+	// mounted: a Gladly-only deployment needs neither.
+	Store rechargekit.LinkStore
+	// Profiles opens profiles with the auto-link policy and links and
+	// unlinks them (cards.Profiles); required with Store.
+	Profiles rechargekit.ProfileService
+	// Cards finds Recharge customers for the console's manual search;
+	// required with Store.
+	Cards rechargekit.CardService
+
+	// SecureCookies sets the Secure flag on the console's cookies. It is
+	// also set for a request that arrived over TLS or whose
+	// X-Forwarded-Proto is https (behind a TLS-terminating proxy).
+	SecureCookies bool
+	// FrameAncestors is the CSP frame-ancestors source list, for desks
+	// that embed the console in a frame (e.g. "https://desk.example.com");
+	// default "'none'": no framing.
+	FrameAncestors string
+	// SessionTTL is how long a console sign-in lasts; default 12h.
+	SessionTTL time.Duration
+
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Now is the server's clock (request timing, sessions, "fetched 2
+	// minutes ago"); default time.Now.
+	Now func() time.Time
 }
 
-// New returns the server's handler.
+// New returns the server's handler. It panics when Store is set without
+// Profiles or Cards, a wiring mistake to catch at start-up.
 func New(cfg Config) http.Handler {
 	if cfg.GladlyPath == "" {
 		cfg.GladlyPath = "/gladly/lookup"
@@ -41,6 +70,12 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.ReadyTTL == 0 {
 		cfg.ReadyTTL = 30 * time.Second
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if strings.TrimSpace(cfg.FrameAncestors) == "" {
+		cfg.FrameAncestors = "'none'"
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +92,14 @@ func New(cfg Config) http.Handler {
 	})
 	if cfg.Gladly != nil {
 		mux.Handle(cfg.GladlyPath, cfg.Gladly)
+	}
+	if cfg.Store != nil {
+		if cfg.Profiles == nil || cfg.Cards == nil {
+			// A wiring mistake in cmd, like a bad ServeMux pattern: fail at
+			// start-up rather than on the first request.
+			panic("server: Config.Store is set but Config.Profiles or Config.Cards is nil")
+		}
+		newConsole(cfg).register(mux)
 	}
 	return logRequests(cfg.Logger, cfg.Now, mux)
 }

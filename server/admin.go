@@ -1,0 +1,223 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+type settingsData struct {
+	AutoLink bool
+}
+
+func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) {
+	st, err := c.cfg.Store.Settings(r.Context())
+	if err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: read settings: %w", err))
+		return
+	}
+	c.render(w, r, http.StatusOK, "settings", withAuth(&pageData{Title: "Settings", Nav: "settings", Flash: flashFor(r),
+		Data: settingsData{AutoLink: st.AutoLink}}, s))
+}
+
+func (c *console) saveSettings(w http.ResponseWriter, r *http.Request, s *auth) {
+	st, err := c.cfg.Store.Settings(r.Context())
+	if err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: read settings: %w", err))
+		return
+	}
+	// An unchecked checkbox is absent from the form: the hidden field says
+	// the form had the switch, so absence means off.
+	if r.PostForm.Get("has_auto_link") == "1" {
+		st.AutoLink = r.PostForm.Get("auto_link") == "on"
+	}
+	if err := c.cfg.Store.UpdateSettings(r.Context(), st, s.User.Email); err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: update settings: %w", err))
+		return
+	}
+	c.log.InfoContext(r.Context(), "settings changed", "auto_link", st.AutoLink, "user_id", s.User.ID)
+	http.Redirect(w, r, "/admin/settings?msg=settings_saved", http.StatusSeeOther)
+}
+
+type usersData struct {
+	Users []*rechargekit.User
+	Self  int64
+
+	Email string
+	Role  string
+	Error string
+
+	// Created is the user just added and Password their generated
+	// password, shown this once.
+	Created  *rechargekit.User
+	Password string
+}
+
+func (c *console) usersPage(w http.ResponseWriter, r *http.Request, s *auth) {
+	c.renderUsers(w, r, s, http.StatusOK, usersData{Role: rechargekit.RoleAgent})
+}
+
+func (c *console) renderUsers(w http.ResponseWriter, r *http.Request, s *auth, status int, d usersData) {
+	users, err := c.cfg.Store.Users(r.Context())
+	if err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: list users: %w", err))
+		return
+	}
+	d.Users, d.Self = users, s.User.ID
+	c.render(w, r, status, "users", withAuth(&pageData{Title: "Users", Nav: "users", Flash: flashFor(r), Data: d}, s))
+}
+
+func (c *console) addUser(w http.ResponseWriter, r *http.Request, s *auth) {
+	d := usersData{Email: strings.TrimSpace(r.PostForm.Get("email")), Role: r.PostForm.Get("role")}
+	pw := GeneratePassword()
+	hash, err := HashPassword(pw)
+	if err != nil {
+		c.internalError(w, r, s, err)
+		return
+	}
+	u := &rechargekit.User{Email: d.Email, Role: d.Role, PasswordHash: hash}
+	err = c.cfg.Store.CreateUser(r.Context(), u, s.User.Email)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.EINVALID:
+		d.Error = rechargekit.ErrorMessage(err)
+		c.renderUsers(w, r, s, http.StatusBadRequest, d)
+		return
+	case rechargekit.ECONFLICT:
+		d.Error = "There is already a user with this email."
+		c.renderUsers(w, r, s, http.StatusConflict, d)
+		return
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: create user: %w", err))
+		return
+	}
+	c.log.InfoContext(r.Context(), "user added", "user_id", u.ID, "role", u.Role, "by_user_id", s.User.ID)
+	c.renderUsers(w, r, s, http.StatusOK, usersData{Role: rechargekit.RoleAgent, Created: u, Password: pw})
+}
+
+func (c *console) deleteUser(w http.ResponseWriter, r *http.Request, s *auth) {
+	id, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
+	if err != nil || id <= 0 {
+		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
+		return
+	}
+	if id == s.User.ID {
+		http.Redirect(w, r, "/admin/users?msg=self_delete", http.StatusSeeOther)
+		return
+	}
+	err = c.cfg.Store.DeleteUser(r.Context(), id, s.User.Email)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+		c.log.InfoContext(r.Context(), "user deleted", "user_id", id, "by_user_id", s.User.ID)
+		http.Redirect(w, r, "/admin/users?msg=user_deleted", http.StatusSeeOther)
+	case rechargekit.ENOTFOUND:
+		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: delete user %d: %w", id, err))
+	}
+}
+
+type tokensData struct {
+	Tokens []*rechargekit.APIToken
+	Name   string
+	Error  string
+
+	// Created is the token just made and Token its secret, shown this once.
+	Created *rechargekit.APIToken
+	Token   string
+}
+
+func (c *console) tokensPage(w http.ResponseWriter, r *http.Request, s *auth) {
+	c.renderTokens(w, r, s, http.StatusOK, tokensData{})
+}
+
+func (c *console) renderTokens(w http.ResponseWriter, r *http.Request, s *auth, status int, d tokensData) {
+	toks, err := c.cfg.Store.APITokens(r.Context())
+	if err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: list API tokens: %w", err))
+		return
+	}
+	d.Tokens = toks
+	c.render(w, r, status, "tokens", withAuth(&pageData{Title: "API tokens", Nav: "tokens", Flash: flashFor(r), Data: d}, s))
+}
+
+func (c *console) addToken(w http.ResponseWriter, r *http.Request, s *auth) {
+	d := tokensData{Name: strings.TrimSpace(r.PostForm.Get("name"))}
+	token, hash := NewAPIToken()
+	t := &rechargekit.APIToken{Name: d.Name, Hash: hash}
+	err := c.cfg.Store.CreateAPIToken(r.Context(), t, s.User.Email)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.EINVALID:
+		d.Error = rechargekit.ErrorMessage(err)
+		c.renderTokens(w, r, s, http.StatusBadRequest, d)
+		return
+	case rechargekit.ECONFLICT:
+		d.Error = "There is already a token with this name."
+		c.renderTokens(w, r, s, http.StatusConflict, d)
+		return
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: create API token: %w", err))
+		return
+	}
+	c.log.InfoContext(r.Context(), "API token created", "token_id", t.ID, "by_user_id", s.User.ID)
+	c.renderTokens(w, r, s, http.StatusOK, tokensData{Created: t, Token: token})
+}
+
+func (c *console) revokeToken(w http.ResponseWriter, r *http.Request, s *auth) {
+	id, err := strconv.ParseInt(r.PathValue("tid"), 10, 64)
+	if err != nil || id <= 0 {
+		http.Redirect(w, r, "/admin/tokens?msg=token_missing", http.StatusSeeOther)
+		return
+	}
+	err = c.cfg.Store.DeleteAPIToken(r.Context(), id, s.User.Email)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+		c.log.InfoContext(r.Context(), "API token revoked", "token_id", id, "by_user_id", s.User.ID)
+		http.Redirect(w, r, "/admin/tokens?msg=token_revoked", http.StatusSeeOther)
+	case rechargekit.ENOTFOUND:
+		http.Redirect(w, r, "/admin/tokens?msg=token_missing", http.StatusSeeOther)
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: revoke API token %d: %w", id, err))
+	}
+}
+
+type auditRow struct {
+	At         timeView
+	Actor      string
+	Action     string
+	ProfileID  string
+	CustomerID string
+	Detail     string
+}
+
+type auditData struct {
+	Profile string
+	Rows    []auditRow
+	Limit   int
+}
+
+// auditLimit is how many audit entries the page shows.
+const auditLimit = 200
+
+func (c *console) auditPage(w http.ResponseWriter, r *http.Request, s *auth) {
+	d := auditData{Profile: strings.TrimSpace(r.URL.Query().Get("profile")), Limit: auditLimit}
+	entries, err := c.cfg.Store.Audit(r.Context(), rechargekit.AuditFilter{ProfileID: d.Profile, Limit: auditLimit})
+	if err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: read audit log: %w", err))
+		return
+	}
+	now := c.cfg.Now()
+	for _, e := range entries {
+		row := auditRow{At: newTimeView(e.At, now), Actor: cleanText(e.Actor), Action: e.Action,
+			ProfileID: e.ProfileID, Detail: cleanText(e.Detail)}
+		if e.CustomerID != 0 {
+			row.CustomerID = strconv.FormatInt(e.CustomerID, 10)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	c.render(w, r, http.StatusOK, "audit", withAuth(&pageData{Title: "Audit log", Nav: "audit", Data: d}, s))
+}

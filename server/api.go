@@ -1,0 +1,334 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// maxAPIBody caps JSON API request bodies.
+const maxAPIBody = 1 << 20
+
+// codeTooLarge is the API's own error code for a body over maxAPIBody; the
+// others are the domain's codes.
+const codeTooLarge = "too_large"
+
+// apiStatus is the one table from error codes to HTTP statuses.
+var apiStatus = map[string]int{
+	rechargekit.EINVALID:      http.StatusBadRequest,
+	rechargekit.EUNAUTHORIZED: http.StatusUnauthorized,
+	rechargekit.ENOTFOUND:     http.StatusNotFound,
+	rechargekit.ECONFLICT:     http.StatusConflict,
+	rechargekit.EUPSTREAM:     http.StatusServiceUnavailable,
+	rechargekit.EINTERNAL:     http.StatusInternalServerError,
+	codeTooLarge:              http.StatusRequestEntityTooLarge,
+}
+
+// ProfileRequest is the body of PUT /api/profiles/{id}: the desk profile's
+// name, emails and phones (the id is in the path).
+type ProfileRequest struct {
+	Name   string   `json:"name"`
+	Emails []string `json:"emails"`
+	Phones []string `json:"phones"`
+}
+
+// LinkRequest is the body of POST /api/profiles/{id}/link.
+type LinkRequest struct {
+	RechargeCustomerID string `json:"rechargeCustomerId"`
+}
+
+// ProfileJSON is a desk profile in API answers.
+type ProfileJSON struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Emails []string `json:"emails"`
+	Phones []string `json:"phones"`
+}
+
+// LinkJSON is a profile's link in API answers.
+type LinkJSON struct {
+	RechargeCustomerID string `json:"rechargeCustomerId"`
+	Method             string `json:"method"` // "auto" or "manual"
+	By                 string `json:"by"`
+	At                 string `json:"at"`
+}
+
+// CandidateJSON is a Recharge customer that matches an unlinked profile.
+type CandidateJSON struct {
+	Customer     rechargekit.CustomerSummary `json:"customer"`
+	MatchedBy    string                      `json:"matchedBy"` // "email", "recharge_customer_id", "shopify_customer_id"
+	MatchedValue string                      `json:"matchedValue"`
+}
+
+// ErrorJSON is an error in API answers.
+type ErrorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// CardResponse is the answer of GET /api/profiles/{id}/card. Card uses the
+// SUBSCRIPTION transaction's field names (spec/gladly-lookup.md section 12)
+// plus a customer object.
+type CardResponse struct {
+	Profile         ProfileJSON           `json:"profile"`
+	Link            *LinkJSON             `json:"link"`
+	AutoLinked      bool                  `json:"autoLinked"`
+	WasUnlinked     bool                  `json:"wasUnlinked"`
+	Card            *rechargekit.CardJSON `json:"card"`
+	CardError       *ErrorJSON            `json:"cardError"`
+	Candidates      []CandidateJSON       `json:"candidates"`
+	CandidatesError *ErrorJSON            `json:"candidatesError"`
+	AutoLinkBlocked *string               `json:"autoLinkBlocked"`
+}
+
+// apiHandler is an API handler for a request with a valid bearer token.
+type apiHandler func(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken)
+
+func (c *console) registerAPI(mux *http.ServeMux) {
+	api := func(pattern string, h apiHandler) { mux.Handle(pattern, c.secure(c.bearer(h))) }
+	api("PUT /api/profiles/{id}", c.apiPutProfile)
+	api("GET /api/profiles/{id}/card", c.apiCard)
+	api("POST /api/profiles/{id}/link", c.apiLink)
+	api("DELETE /api/profiles/{id}/link", c.apiUnlink)
+	mux.Handle("/api/", c.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "no API endpoint %s %s", r.Method, r.URL.Path))
+	})))
+}
+
+// bearer authenticates the request with an API token.
+func (c *console) bearer(next apiHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 200 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit"`)
+			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "send an API token: Authorization: Bearer TOKEN"))
+			return
+		}
+		tok, err := c.cfg.Store.APITokenByHash(r.Context(), HashAPIToken(token))
+		switch rechargekit.ErrorCode(err) {
+		case "":
+		case rechargekit.ENOTFOUND:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit", error="invalid_token"`)
+			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "the API token is not valid (revoked or mistyped)"))
+			return
+		default:
+			c.apiError(w, r, fmt.Errorf("server: look up API token: %w", err))
+			return
+		}
+		next(w, r, tok)
+	})
+}
+
+// apiError writes err as {"error":{"code","message"}} with the status from
+// apiStatus. Internal errors are logged with their detail, which the
+// answer never carries.
+func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
+	if errors.Is(err, errTooLarge) {
+		code, msg = codeTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxAPIBody)
+	}
+	status, ok := apiStatus[code]
+	if !ok {
+		code, status = rechargekit.EINTERNAL, http.StatusInternalServerError
+	}
+	if code == rechargekit.EINTERNAL {
+		c.log.ErrorContext(r.Context(), "api error", "method", r.Method, "path", r.URL.Path, "error", err)
+		msg = "internal error"
+	}
+	writeJSON(w, status, map[string]ErrorJSON{"error": {Code: code, Message: msg}})
+}
+
+var errTooLarge = errors.New("request body too large")
+
+// decodeJSON reads one JSON object into v: the body capped at maxAPIBody,
+// unknown fields and trailing data refused.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return rechargekit.Errorf(rechargekit.EINVALID, "the body must be JSON (Content-Type: application/json)")
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, maxAPIBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	var maxErr *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &maxErr):
+		return errTooLarge
+	case errors.Is(err, io.EOF):
+		return rechargekit.Errorf(rechargekit.EINVALID, "the request body is empty; send a JSON object")
+	}
+	return rechargekit.Errorf(rechargekit.EINVALID, "the request body is not valid: %s", jsonProblem(err))
+}
+
+// jsonProblem describes a decoding error without echoing the body.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %q must be a %s", typ.Field, typ.Type)
+		}
+		return fmt.Sprintf("expected a %s", typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends too early"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func profileJSON(p *rechargekit.Profile) ProfileJSON {
+	out := ProfileJSON{ID: p.ID, Name: p.Name, Emails: p.Emails, Phones: p.Phones}
+	if out.Emails == nil {
+		out.Emails = []string{}
+	}
+	if out.Phones == nil {
+		out.Phones = []string{}
+	}
+	return out
+}
+
+func linkJSON(l *rechargekit.Link) *LinkJSON {
+	if l == nil {
+		return nil
+	}
+	return &LinkJSON{
+		RechargeCustomerID: strconv.FormatInt(l.CustomerID, 10),
+		Method:             l.Method,
+		By:                 l.By,
+		At:                 l.At.UTC().Format(rechargekit.TimeLayout),
+	}
+}
+
+// apiActor is who an API change is recorded as.
+func apiActor(tok *rechargekit.APIToken) string { return "api:" + tok.Name }
+
+func (c *console) apiPutProfile(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
+	var req ProfileRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	ctx := r.Context()
+	status := http.StatusOK
+	switch _, err := c.cfg.Store.Profile(ctx, id); rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND:
+		status = http.StatusCreated
+	case rechargekit.EINVALID:
+		c.apiError(w, r, err)
+		return
+	default:
+		c.apiError(w, r, fmt.Errorf("server: read profile: %w", err))
+		return
+	}
+	if err := c.cfg.Store.UpsertProfile(ctx, &rechargekit.Profile{ID: id, Name: req.Name, Emails: req.Emails, Phones: req.Phones}); err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	p, err := c.cfg.Store.Profile(ctx, id)
+	if err != nil {
+		c.apiError(w, r, fmt.Errorf("server: read back profile: %w", err))
+		return
+	}
+	c.log.InfoContext(ctx, "profile saved through the API", "profile_id", id, "token", tok.Name, "created", status == http.StatusCreated)
+	writeJSON(w, status, profileJSON(p))
+}
+
+func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
+	v, err := c.cfg.Profiles.Open(r.Context(), r.PathValue("id"))
+	if err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	out := CardResponse{
+		Profile:     profileJSON(v.Profile),
+		Link:        linkJSON(v.Link),
+		AutoLinked:  v.AutoLinked,
+		WasUnlinked: v.WasUnlinked,
+		Candidates:  []CandidateJSON{},
+	}
+	if v.Card != nil {
+		cj := v.Card.JSON()
+		out.Card = &cj
+	}
+	if v.CardErr != nil {
+		out.CardError = c.upstreamErrorJSON(r, v.CardErr)
+	}
+	for _, m := range v.Candidates {
+		// Candidates are for choosing a link; a linked profile (also one
+		// just auto-linked) has none to choose from.
+		if v.Link != nil || m == nil || m.Customer == nil {
+			continue
+		}
+		out.Candidates = append(out.Candidates, CandidateJSON{Customer: m.Customer.Summary(), MatchedBy: m.By, MatchedValue: m.Value})
+	}
+	if v.Link == nil && v.CandidatesErr != nil {
+		out.CandidatesError = c.upstreamErrorJSON(r, v.CandidatesErr)
+	}
+	if v.AutoLinkBlocked != "" {
+		out.AutoLinkBlocked = &v.AutoLinkBlocked
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// upstreamErrorJSON reports a Recharge failure inside a 200 answer; an
+// internal one is logged and its detail withheld.
+func (c *console) upstreamErrorJSON(r *http.Request, err error) *ErrorJSON {
+	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
+	if _, ok := apiStatus[code]; !ok || code == rechargekit.EINTERNAL {
+		c.log.ErrorContext(r.Context(), "api: recharge call failed", "path", r.URL.Path, "error", err)
+		code, msg = rechargekit.EINTERNAL, "internal error"
+	}
+	return &ErrorJSON{Code: code, Message: msg}
+}
+
+func (c *console) apiLink(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
+	var req LinkRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	s := strings.TrimSpace(req.RechargeCustomerID)
+	id, err := strconv.ParseInt(s, 10, 64)
+	if s == "" || err != nil || id <= 0 || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "rechargeCustomerId must be a Recharge customer id: a positive number in a string"))
+		return
+	}
+	l, err := c.cfg.Profiles.Link(r.Context(), r.PathValue("id"), id, apiActor(tok))
+	if err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, linkJSON(l))
+}
+
+func (c *console) apiUnlink(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
+	if err := c.cfg.Profiles.Unlink(r.Context(), r.PathValue("id"), apiActor(tok)); err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,552 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// Cookie and form field names.
+const (
+	sessionCookie   = "rechargekit_session"
+	loginCSRFCookie = "rechargekit_login"
+	csrfField       = "csrf"
+)
+
+// Sign-in limits: per address and email, and per address alone (so that
+// one address cannot spray guesses over many emails).
+const (
+	loginMaxFailures   = 10
+	loginMaxIPFailures = 50
+	loginWindow        = 15 * time.Minute
+)
+
+// maxFormBytes caps console form bodies; every console form is tiny.
+const maxFormBytes = 64 << 10
+
+// console is the agent console and the JSON API.
+type console struct {
+	cfg       Config
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	assetVer  map[string]string // static file name -> short content hash, for cache busting
+	static    http.Handler
+	csp       string
+	limiter   *loginLimiter // per address and email
+	ipLimiter *loginLimiter // per address
+}
+
+func newConsole(cfg Config) *console {
+	c := &console{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		assetVer:  map[string]string{},
+		limiter:   newLoginLimiter(loginMaxFailures, loginWindow),
+		ipLimiter: newLoginLimiter(loginMaxIPFailures, loginWindow),
+		csp: "default-src 'self'; img-src 'self' https: http: data:; script-src 'self'; style-src 'self'; " +
+			"frame-ancestors " + cfg.FrameAncestors + "; form-action 'self'; base-uri 'none'",
+	}
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		panic(err) // unreachable: the directory is embedded
+	}
+	_ = fs.WalkDir(static, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		c.assetVer[p] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	c.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	c.pages = parsePages(c.funcs())
+	return c
+}
+
+// register mounts the console and the API on mux.
+func (c *console) register(mux *http.ServeMux) {
+	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, c.secure(h)) }
+
+	mux.Handle("GET /static/", c.secure(http.HandlerFunc(c.serveStatic)))
+	page("GET /login", c.loginForm)
+	page("POST /login", c.login)
+	page("POST /logout", c.signedIn(c.logout))
+
+	page("GET /{$}", c.signedIn(func(w http.ResponseWriter, r *http.Request, s *auth) {
+		http.Redirect(w, r, "/profiles", http.StatusSeeOther)
+	}))
+	page("GET /profiles", c.signedIn(c.profileList))
+	page("GET /profiles/{id}", c.signedIn(c.profilePage))
+	page("POST /profiles/{id}/link", c.signedIn(c.linkProfile))
+	page("GET /profiles/{id}/unlink", c.signedIn(c.unlinkConfirm))
+	page("POST /profiles/{id}/unlink", c.signedIn(c.unlinkProfile))
+
+	page("GET /admin/{$}", c.admin(func(w http.ResponseWriter, r *http.Request, s *auth) {
+		http.Redirect(w, r, "/admin/settings", http.StatusSeeOther)
+	}))
+	page("GET /admin/settings", c.admin(c.settingsPage))
+	page("POST /admin/settings", c.admin(c.saveSettings))
+	page("GET /admin/users", c.admin(c.usersPage))
+	page("POST /admin/users", c.admin(c.addUser))
+	page("POST /admin/users/{uid}/delete", c.admin(c.deleteUser))
+	page("GET /admin/tokens", c.admin(c.tokensPage))
+	page("POST /admin/tokens", c.admin(c.addToken))
+	page("POST /admin/tokens/{tid}/revoke", c.admin(c.revokeToken))
+	page("GET /admin/audit", c.admin(c.auditPage))
+
+	// Anything else that is not the API, health or the adaptor gets the
+	// console's 404 page.
+	page("/", func(w http.ResponseWriter, r *http.Request) {
+		c.errorPage(w, r, nil, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	})
+
+	c.registerAPI(mux)
+}
+
+// secure sets the headers every console and API answer carries: a strict
+// Content-Security-Policy (no inline script or style anywhere), no MIME
+// sniffing, no referrer to other sites, and no caching of pages that hold
+// customer data.
+func (c *console) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", c.csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		if c.cfg.FrameAncestors == "'none'" {
+			h.Set("X-Frame-Options", "DENY")
+		}
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (c *console) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	if _, ok := c.assetVer[name]; !ok {
+		http.NotFound(w, r)
+		return
+	}
+	// URLs carry the content hash (see the asset template function), so
+	// a versioned URL can be cached for long.
+	if r.URL.Query().Get("v") == c.assetVer[name] {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	c.static.ServeHTTP(w, r)
+}
+
+// auth is the signed-in user of a request.
+type auth struct {
+	User    *rechargekit.User
+	Session *rechargekit.Session
+}
+
+func (a *auth) isAdmin() bool { return a != nil && a.User.Role == rechargekit.RoleAdmin }
+
+// authHandler is a console handler that needs a signed-in user.
+type authHandler func(w http.ResponseWriter, r *http.Request, s *auth)
+
+// signedIn resolves the session cookie; without a valid session a GET is
+// sent to the sign-in page (and back afterwards), anything else gets 403.
+// State-changing requests must carry the session's CSRF token and, when
+// the browser says where they come from, come from this site.
+func (c *console) signedIn(next authHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := c.session(r)
+		if err != nil {
+			c.internalError(w, r, nil, err)
+			return
+		}
+		if s == nil {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			c.errorPage(w, r, nil, http.StatusForbidden, "Signed out", "Your session has ended. Sign in again and retry.")
+			return
+		}
+		if isStateChanging(r.Method) {
+			if !c.sameOrigin(r) || !c.csrfOK(w, r, s.Session.CSRFToken) {
+				c.log.WarnContext(r.Context(), "refused a console request without a valid CSRF token or from another site",
+					"method", r.Method, "path", r.URL.Path, "user_id", s.User.ID)
+				c.errorPage(w, r, s, http.StatusForbidden, "Request refused",
+					"This form had expired or did not come from this site. Go back, reload the page and try again.")
+				return
+			}
+		}
+		next(w, r, s)
+	}
+}
+
+// admin is signedIn for admins only; an agent gets a friendly 403.
+func (c *console) admin(next authHandler) http.HandlerFunc {
+	return c.signedIn(func(w http.ResponseWriter, r *http.Request, s *auth) {
+		if !s.isAdmin() {
+			c.errorPage(w, r, s, http.StatusForbidden, "Admins only",
+				"This page is for admins. Ask an admin if you need a setting, a user or an API token changed.")
+			return
+		}
+		next(w, r, s)
+	})
+}
+
+func isStateChanging(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// session returns the request's signed-in user, nil when there is none
+// (no cookie, unknown or expired session, deleted user).
+func (c *console) session(r *http.Request) (*auth, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
+		return nil, nil
+	}
+	ctx := r.Context()
+	sess, err := c.cfg.Store.Session(ctx, hashToken(ck.Value), c.cfg.Now())
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("server: read session: %w", err)
+	}
+	u, err := c.cfg.Store.UserByID(ctx, sess.UserID)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("server: read user of session: %w", err)
+	}
+	return &auth{User: u, Session: sess}, nil
+}
+
+// csrfOK parses the form (capped) and compares its CSRF field with want in
+// constant time.
+func (c *console) csrfOK(w http.ResponseWriter, r *http.Request, want string) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return false
+	}
+	got := r.PostForm.Get(csrfField)
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// sameOrigin reports whether a state-changing request comes from this site,
+// as far as the browser says: Sec-Fetch-Site, then Origin, then Referer.
+// A request with none of them (an old browser, a script) passes on the
+// strength of its CSRF token alone.
+func (c *console) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		return hostOf(o) == strings.ToLower(r.Host)
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		return hostOf(ref) == strings.ToLower(r.Host)
+	}
+	return true
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "\x00" // never equal to a Host header
+	}
+	return strings.ToLower(u.Host)
+}
+
+// secureRequest reports whether cookies must carry the Secure flag.
+func (c *console) secureRequest(r *http.Request) bool {
+	return c.cfg.SecureCookies || r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (c *console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+	ck := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   c.secureRequest(r),
+	}
+	if value == "" {
+		ck.MaxAge = -1
+	} else if !expires.IsZero() {
+		ck.Expires = expires.UTC()
+		ck.MaxAge = max(1, int(expires.Sub(c.cfg.Now()).Seconds()))
+	}
+	http.SetCookie(w, ck)
+}
+
+// loginData is the sign-in page.
+type loginData struct {
+	Email string
+	Next  string
+	Error string
+}
+
+// loginForm shows the sign-in form, also to a signed-in user (to switch
+// accounts: signing in again replaces the session).
+func (c *console) loginForm(w http.ResponseWriter, r *http.Request) {
+	c.renderLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// renderLogin shows the sign-in form with a fresh login CSRF token, kept
+// in a short-lived cookie and in the form (double submit), so another site
+// cannot sign a browser in to an account of its choosing.
+func (c *console) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+	tok := randomToken()
+	c.setCookie(w, r, loginCSRFCookie, tok, c.cfg.Now().Add(time.Hour))
+	c.render(w, r, status, "login", &pageData{Title: "Sign in", CSRF: tok, Data: d})
+}
+
+func (c *console) login(w http.ResponseWriter, r *http.Request) {
+	now := c.cfg.Now()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		c.renderLogin(w, r, http.StatusBadRequest, loginData{Error: "The form could not be read. Try again."})
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	next := safeNext(r.PostForm.Get("next"))
+	ck, _ := r.Cookie(loginCSRFCookie)
+	if ck == nil || ck.Value == "" || !c.sameOrigin(r) ||
+		subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostForm.Get(csrfField))) != 1 {
+		c.renderLogin(w, r, http.StatusForbidden, loginData{Email: email, Next: next,
+			Error: "The sign-in form had expired. Please sign in again."})
+		return
+	}
+	ip := clientIP(r)
+	key := ip + "\x00" + strings.ToLower(email)
+	if c.limiter.blocked(key, now) || c.ipLimiter.blocked(ip, now) {
+		c.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts", "ip", ip)
+		c.errorPage(w, r, nil, http.StatusTooManyRequests, "Too many attempts",
+			"There were too many failed sign-ins from here. Wait 15 minutes and try again, or ask an admin to reset your password.")
+		return
+	}
+	u, err := c.checkCredentials(r.Context(), email, r.PostForm.Get("password"))
+	if err != nil {
+		c.internalError(w, r, nil, err)
+		return
+	}
+	if u == nil {
+		c.limiter.fail(key, now)
+		c.ipLimiter.fail(ip, now)
+		c.log.InfoContext(r.Context(), "sign-in failed", "ip", ip)
+		c.renderLogin(w, r, http.StatusUnauthorized, loginData{Email: email, Next: next,
+			Error: "That email and password do not match an account."})
+		return
+	}
+	c.limiter.reset(key)
+
+	// Rotate: the session the browser had (if any) ends, and a new token is
+	// issued, so a token planted before sign-in is worthless after it.
+	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
+		if err := c.cfg.Store.DeleteSession(r.Context(), hashToken(old.Value)); err != nil {
+			c.log.WarnContext(r.Context(), "could not delete the previous session", "error", err)
+		}
+	}
+	token := randomToken()
+	sess := &rechargekit.Session{
+		TokenHash: hashToken(token),
+		UserID:    u.ID,
+		CSRFToken: randomToken(),
+		CreatedAt: now.UTC(),
+		ExpiresAt: now.Add(c.cfg.SessionTTL).UTC(),
+	}
+	if err := c.cfg.Store.CreateSession(r.Context(), sess); err != nil {
+		c.internalError(w, r, nil, fmt.Errorf("server: create session: %w", err))
+		return
+	}
+	c.setCookie(w, r, sessionCookie, token, sess.ExpiresAt)
+	c.setCookie(w, r, loginCSRFCookie, "", time.Time{})
+	c.log.InfoContext(r.Context(), "signed in", "user_id", u.ID, "role", u.Role)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// checkCredentials returns the user whose email and password these are, or
+// nil. An unknown email costs the same hashing as a wrong password.
+func (c *console) checkCredentials(ctx context.Context, email, password string) (*rechargekit.User, error) {
+	if email == "" || password == "" {
+		CheckPassword(dummyHash(), "x")
+		return nil, nil
+	}
+	u, err := c.cfg.Store.UserByEmail(ctx, email)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
+		CheckPassword(dummyHash(), password)
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("server: find user: %w", err)
+	}
+	if !CheckPassword(u.PasswordHash, password) {
+		return nil, nil
+	}
+	return u, nil
+}
+
+func (c *console) logout(w http.ResponseWriter, r *http.Request, s *auth) {
+	if err := c.cfg.Store.DeleteSession(r.Context(), s.Session.TokenHash); err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: delete session: %w", err))
+		return
+	}
+	c.setCookie(w, r, sessionCookie, "", time.Time{})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// safeNext returns next when it is a path on this site, else "/profiles":
+// the sign-in page must not redirect to another site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\r\n\t") {
+		return "/profiles"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/profiles"
+	}
+	if p := path.Clean(u.Path); p == "/login" || p == "/logout" {
+		return "/profiles"
+	}
+	return next
+}
+
+// clientIP is the peer address of the request. X-Forwarded-For is not
+// trusted: anyone can send it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// pageData is what every page template receives.
+type pageData struct {
+	Title string
+	Nav   string // which navigation item is current
+	User  *rechargekit.User
+	CSRF  string
+	Flash *flash
+	Data  any
+}
+
+// flash is a one-line notice at the top of a page.
+type flash struct {
+	Kind string // "success", "error" or "info"
+	Text string
+}
+
+// flashes are the notices a redirect can ask for with ?msg=; only these
+// fixed texts can appear, so a crafted link cannot put words on the page.
+var flashes = map[string]flash{
+	"linked":           {"success", "Linked. The Subscription card is below."},
+	"unlinked":         {"success", "Unlinked. From now on this profile is only linked by hand."},
+	"not_linked":       {"info", "This profile is not linked."},
+	"conflict":         {"error", "This profile is already linked to another Recharge customer. Unlink it first."},
+	"customer_missing": {"error", "That Recharge customer does not exist (any more)."},
+	"upstream":         {"error", "Recharge is unavailable right now; try again shortly."},
+	"invalid":          {"error", "That is not a valid Recharge customer id."},
+	"settings_saved":   {"success", "Settings saved."},
+	"user_deleted":     {"success", "User deleted. Their sessions have ended."},
+	"self_delete":      {"error", "You cannot delete your own account while signed in with it."},
+	"user_missing":     {"error", "That user no longer exists."},
+	"token_revoked":    {"success", "API token revoked. Requests using it are refused from now on."},
+	"token_missing":    {"error", "That API token no longer exists."},
+}
+
+func flashFor(r *http.Request) *flash {
+	if f, ok := flashes[r.URL.Query().Get("msg")]; ok {
+		return &f
+	}
+	return nil
+}
+
+// render executes a page template into a buffer, then writes it, so that a
+// template failure is a clean 500 rather than half a page.
+func (c *console) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
+	t := c.pages[name]
+	if t == nil {
+		c.internalError(w, r, nil, fmt.Errorf("server: no page template %q", name))
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+		c.log.ErrorContext(r.Context(), "render page", "page", name, "error", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintln(w, "Something went wrong while showing this page.")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// withAuth fills in the user and CSRF token of a page.
+func withAuth(d *pageData, s *auth) *pageData {
+	if s != nil {
+		d.User = s.User
+		d.CSRF = s.Session.CSRFToken
+	}
+	return d
+}
+
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// errorPage shows a friendly error page with the given status.
+func (c *console) errorPage(w http.ResponseWriter, r *http.Request, s *auth, status int, title, message string) {
+	if s == nil {
+		// The header shows who is signed in, even on a 404.
+		s, _ = c.session(r)
+	}
+	c.render(w, r, status, "error", withAuth(&pageData{Title: title, Data: errorData{Status: status, Message: message}}, s))
+}
+
+// internalError logs err with its detail and shows a page without it.
+func (c *console) internalError(w http.ResponseWriter, r *http.Request, s *auth, err error) {
+	c.log.ErrorContext(r.Context(), "console error", "method", r.Method, "path", r.URL.Path, "error", err)
+	c.render(w, r, http.StatusInternalServerError, "error", withAuth(&pageData{Title: "Something went wrong",
+		Data: errorData{Status: http.StatusInternalServerError,
+			Message: "Something went wrong on our side. Try again; if it keeps happening, tell an admin."}}, s))
+}
+
+// errIs reports whether err has the domain code.
+func errIs(err error, code string) bool { return err != nil && rechargekit.ErrorCode(err) == code }

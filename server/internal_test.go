@@ -1,0 +1,272 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+func TestSafeImageURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"https://cdn.example.com/a.png?v=1", "https://cdn.example.com/a.png?v=1"},
+		{"http://cdn.example.com/a.png", "http://cdn.example.com/a.png"},
+		{"  HTTPS://cdn.example.com/a.png ", "https://cdn.example.com/a.png"},
+		{"javascript:alert(1)", ""},
+		{"JaVaScRiPt:alert(1)", ""},
+		{" javascript:alert(1)", ""},
+		{"java\tscript:alert(1)", ""},
+		{"data:image/png;base64,AAAA", ""},
+		{"data:text/html,<script>alert(1)</script>", ""},
+		{"file:///etc/passwd", ""},
+		{"ftp://example.com/a.png", ""},
+		{"//evil.example/a.png", ""},
+		{"/relative.png", ""},
+		{"https:///nohost.png", ""},
+		{"https://user:pw@example.com/a.png", ""},
+		{"https://example.com/a b.png", ""},
+		{"https://example.com/\x00.png", ""},
+		{"", ""},
+		{"https://example.com/" + strings.Repeat("a", 3000), ""},
+	} {
+		if got := safeImageURL(tc.in); got != tc.want {
+			t.Errorf("safeImageURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"Alex Rivera", "Alex Rivera"},
+		{"  two\n\nlines\t here ", "two lines here"},
+		{"bell\x07 nul\x00 esc\x1b[31m", "bell nul esc[31m"},
+		{"evil\u202egnp.exe", "evilgnp.exe"},
+		{"\u2066isolate\u2069", "isolate"},
+		{"<script>", "<script>"}, // escaping is html/template's job
+		{"Hernández 日本", "Hernández 日本"},
+	} {
+		if got := cleanText(tc.in); got != tc.want {
+			t.Errorf("cleanText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"", "a\x00b", "\u202e", " x  y ", "\xff\xfe", "日本\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := cleanText(s)
+		if strings.IndexFunc(got, func(r rune) bool { return unicode.IsControl(r) || isBidiControl(r) }) >= 0 {
+			t.Errorf("cleanText(%q) = %q keeps a control character", s, got)
+		}
+		if strings.Contains(got, "  ") || strings.HasPrefix(got, " ") || strings.HasSuffix(got, " ") {
+			t.Errorf("cleanText(%q) = %q has loose spaces", s, got)
+		}
+		if !utf8.ValidString(got) && utf8.ValidString(s) {
+			t.Errorf("cleanText(%q) made invalid UTF-8", s)
+		}
+	})
+}
+
+func TestParseFind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, text, by string
+		want           rechargekit.CustomerSearch
+		wantErr        bool
+	}{
+		{"email", " sam@example.com ", "", rechargekit.CustomerSearch{Emails: []string{"sam@example.com"}}, false},
+		{"digits are both ids", "183940021", "", rechargekit.CustomerSearch{CustomerID: 183940021, ExternalID: "183940021"}, false},
+		{"huge digits are a Shopify id only", "99999999999999999999", "", rechargekit.CustomerSearch{ExternalID: "99999999999999999999"}, false},
+		{"shopify prefix", "shopify:7923224739991", "", rechargekit.CustomerSearch{ExternalID: "7923224739991"}, false},
+		{"SHOPIFY prefix with space", "SHOPIFY: 7923224739991", "", rechargekit.CustomerSearch{ExternalID: "7923224739991"}, false},
+		{"shopify chosen", "7923224739991", "shopify", rechargekit.CustomerSearch{ExternalID: "7923224739991"}, false},
+		{"shopify chosen with prefix", "shopify:42", "shopify", rechargekit.CustomerSearch{ExternalID: "42"}, false},
+		{"recharge chosen", "42", "recharge", rechargekit.CustomerSearch{CustomerID: 42}, false},
+		{"email chosen", "a@b", "email", rechargekit.CustomerSearch{Emails: []string{"a@b"}}, false},
+		{"empty", "  ", "", rechargekit.CustomerSearch{}, true},
+		{"words", "sam taylor", "", rechargekit.CustomerSearch{}, true},
+		{"recharge not a number", "abc", "recharge", rechargekit.CustomerSearch{}, true},
+		{"recharge zero", "0", "recharge", rechargekit.CustomerSearch{}, true},
+		{"email without at", "sam", "email", rechargekit.CustomerSearch{}, true},
+		{"email with space", "s am@x.com", "email", rechargekit.CustomerSearch{}, true},
+		{"shopify empty", "shopify:", "", rechargekit.CustomerSearch{}, true},
+		{"unknown kind", "x", "phone", rechargekit.CustomerSearch{}, true},
+		{"control character", "a\x00@b", "", rechargekit.CustomerSearch{}, true},
+		{"too long", strings.Repeat("a", 400) + "@b", "", rechargekit.CustomerSearch{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseFind(tc.text, tc.by)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if rechargekit.ErrorCode(err) != rechargekit.EINVALID || rechargekit.ErrorMessage(err) == "" {
+					t.Errorf("error %v is not an EINVALID with a message", err)
+				}
+				return
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func FuzzParseFind(f *testing.F) {
+	for _, s := range []string{"a@b.c", "123", "shopify:9", "shopify:", "x y", "", "SHOPIFY:1@2"} {
+		for _, by := range []string{"", "email", "recharge", "shopify", "other"} {
+			f.Add(s, by)
+		}
+	}
+	f.Fuzz(func(t *testing.T, text, by string) {
+		q, err := parseFind(text, by)
+		if err != nil {
+			if rechargekit.ErrorCode(err) != rechargekit.EINVALID {
+				t.Fatalf("parseFind(%q, %q) error %v is not EINVALID", text, by, err)
+			}
+			return
+		}
+		if q.IsZero() {
+			t.Fatalf("parseFind(%q, %q) = an empty search without error", text, by)
+		}
+		if q.CustomerID < 0 {
+			t.Fatalf("negative customer id %d", q.CustomerID)
+		}
+	})
+}
+
+func FuzzParseArgon2id(f *testing.F) {
+	h, err := HashPassword("pw")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{h, "", "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA",
+		"$argon2id$v=19$m=1,t=1,p=1$$", "$argon2id$v=19$m=9,m=9,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, salt, key, err := parseArgon2id(s)
+		if err != nil {
+			return
+		}
+		if p.memory == 0 || p.memory > maxArgonMemoryKiB || p.time == 0 || p.time > maxArgonTime ||
+			p.threads == 0 || p.threads > maxArgonThreads || p.memory < 8*uint32(p.threads) {
+			t.Fatalf("parseArgon2id(%q) accepted out-of-bounds parameters %+v", s, p)
+		}
+		if len(salt) < 8 || len(key) < 16 || len(key) > 64 {
+			t.Fatalf("parseArgon2id(%q) accepted salt %d, key %d bytes", s, len(salt), len(key))
+		}
+		// A parsed hash round-trips to the same text.
+		if got := encodeArgon2id(p, salt, key); got != s {
+			t.Fatalf("round trip of %q = %q", s, got)
+		}
+	})
+}
+
+func TestSafeNext(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                      "/profiles",
+		"/profiles/abc?q=1":     "/profiles/abc?q=1",
+		"/admin/users":          "/admin/users",
+		"//evil.example":        "/profiles",
+		"/\\evil.example":       "/profiles",
+		"https://evil.example":  "/profiles",
+		"javascript:alert(1)":   "/profiles",
+		"/login?next=/x":        "/profiles",
+		"/logout":               "/profiles",
+		"/ok\r\nSet-Cookie: x":  "/profiles",
+		"profiles":              "/profiles",
+		"/%2F%2Fevil.example/x": "/%2F%2Fevil.example/x", // a path on this site
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRelativeTimeAndDates(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{10 * time.Second, "just now"},
+		{time.Minute, "1 minute ago"},
+		{2 * time.Minute, "2 minutes ago"},
+		{time.Hour, "1 hour ago"},
+		{5 * time.Hour, "5 hours ago"},
+		{30 * time.Hour, "1 day ago"},
+		{20 * 24 * time.Hour, "20 days ago"},
+		{-5 * 24 * time.Hour, "in 5 days"},
+	} {
+		if got := relativeTime(now.Add(-tc.d), now); got != tc.want {
+			t.Errorf("relativeTime(-%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, text, ago string }{
+		{"2026-03-09", "Mon, Mar 9, 2026", "in 5 days"},
+		{"2026-03-04", "Wed, Mar 4, 2026", "today"},
+		{"2026-03-05", "Thu, Mar 5, 2026", "tomorrow"},
+		{"2026-03-01", "Sun, Mar 1, 2026", "3 days ago"},
+		{"2026-03-09T00:00:00Z", "Mon, Mar 9, 2026", "in 5 days"},
+		{"soon\x07", "soon", ""},
+	} {
+		got := newDateView(tc.in, now)
+		if got.Text != tc.text || got.Ago != tc.ago {
+			t.Errorf("newDateView(%q) = %+v, want %q %q", tc.in, got, tc.text, tc.ago)
+		}
+	}
+	if v := newTimeView(time.Time{}, now); !v.IsZero() {
+		t.Errorf("zero time = %+v", v)
+	}
+	for _, tc := range []struct {
+		n    int
+		unit string
+		want string
+	}{{1, "month", "every 1 month"}, {30, "day", "every 30 days"}, {2, "weeks", "every 2 weeks"}, {0, "day", ""}, {3, "", ""}} {
+		if got := interval(tc.n, tc.unit); got != tc.want {
+			t.Errorf("interval(%d, %q) = %q, want %q", tc.n, tc.unit, got, tc.want)
+		}
+	}
+}
+
+func TestLoginLimiter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLoginLimiter(3, time.Minute)
+	for range 3 {
+		if l.blocked("k", now) {
+			t.Fatal("blocked too early")
+		}
+		l.fail("k", now)
+	}
+	if !l.blocked("k", now) || l.blocked("other", now) {
+		t.Fatal("limit not applied per key")
+	}
+	if l.blocked("k", now.Add(time.Minute)) {
+		t.Error("still blocked after the window")
+	}
+	l.fail("k", now)
+	l.reset("k")
+	if l.blocked("k", now) {
+		t.Error("blocked after reset")
+	}
+	// Memory stays bounded.
+	for i := range maxLimiterEntries + 10 {
+		l.fail(strings.Repeat("x", i%50)+string(rune('a'+i%26))+time.Duration(i).String(), now)
+	}
+	if n := len(l.entries); n > maxLimiterEntries {
+		t.Errorf("%d entries, want at most %d", n, maxLimiterEntries)
+	}
+}

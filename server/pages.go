@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// profileRow is one line of the profile list.
+type profileRow struct {
+	ID          string
+	Name        string
+	Emails      []string
+	Phones      []string
+	Linked      bool
+	Auto        bool
+	CustomerID  string
+	WasUnlinked bool
+}
+
+type profileListData struct {
+	Query string
+	Rows  []profileRow
+	Limit int
+}
+
+// profileListLimit is how many profiles the list shows at most.
+const profileListLimit = 100
+
+func (c *console) profileList(w http.ResponseWriter, r *http.Request, s *auth) {
+	ctx := r.Context()
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > maxFindLength {
+		q = q[:maxFindLength]
+	}
+	profiles, err := c.cfg.Store.SearchProfiles(ctx, q, profileListLimit)
+	if err != nil && !errIs(err, rechargekit.EINVALID) {
+		c.internalError(w, r, s, fmt.Errorf("server: search profiles: %w", err))
+		return
+	}
+	d := profileListData{Query: q, Limit: profileListLimit}
+	for _, p := range profiles {
+		row := profileRow{ID: p.ID, Name: cleanText(p.Name), Emails: cleanAll(p.Emails), Phones: cleanAll(p.Phones)}
+		l, err := c.cfg.Store.Link(ctx, p.ID)
+		switch rechargekit.ErrorCode(err) {
+		case "":
+			row.Linked, row.Auto, row.CustomerID = true, l.Method == rechargekit.LinkAuto, strconv.FormatInt(l.CustomerID, 10)
+		case rechargekit.ENOTFOUND:
+			if row.WasUnlinked, err = c.cfg.Store.WasUnlinked(ctx, p.ID); err != nil {
+				c.internalError(w, r, s, fmt.Errorf("server: read unlink state of %q: %w", p.ID, err))
+				return
+			}
+		default:
+			c.internalError(w, r, s, fmt.Errorf("server: read link of %q: %w", p.ID, err))
+			return
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	c.render(w, r, http.StatusOK, "profiles", withAuth(&pageData{Title: "Profiles", Nav: "profiles", Flash: flashFor(r), Data: d}, s))
+}
+
+func cleanAll(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		if v = cleanText(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// profileData is the profile page.
+type profileData struct {
+	ID          string
+	Name        string
+	Emails      []string
+	Phones      []string
+	Link        *linkView
+	WasUnlinked bool
+	AutoLinked  bool
+
+	Card      *cardView
+	CardState string // "" (card shown), "missing", "upstream" or "error"
+	CardError string
+
+	Candidates      []matchView
+	CandidatesError string
+	AutoLinkBlocked string
+
+	Find        string
+	FindBy      string
+	Searched    bool
+	FindResults []matchView
+	FindError   string
+}
+
+func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	v, err := c.cfg.Profiles.Open(ctx, id)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
+		c.errorPage(w, r, s, http.StatusNotFound, "Profile not found",
+			"There is no desk profile with this id. It may not have been sent to rechargekit yet.")
+		return
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: open profile %q: %w", id, err))
+		return
+	}
+	now := c.cfg.Now()
+	d := profileData{
+		ID:              v.Profile.ID,
+		Name:            cleanText(v.Profile.Name),
+		Emails:          cleanAll(v.Profile.Emails),
+		Phones:          cleanAll(v.Profile.Phones),
+		Link:            newLinkView(v.Link, now),
+		WasUnlinked:     v.WasUnlinked,
+		AutoLinked:      v.AutoLinked,
+		AutoLinkBlocked: cleanText(v.AutoLinkBlocked),
+		Candidates:      newMatchViews(v.Candidates),
+	}
+	if d.Name == "" {
+		d.Name = "Unnamed profile"
+	}
+	if v.CandidatesErr != nil {
+		d.CandidatesError = c.upstreamMessage(ctx, "find candidates", v.CandidatesErr)
+	}
+	switch {
+	case v.Card != nil:
+		d.Card = newCardView(v.Card, now)
+	case v.Link != nil && v.CardErr != nil:
+		switch rechargekit.ErrorCode(v.CardErr) {
+		case rechargekit.ENOTFOUND:
+			d.CardState = "missing"
+		case rechargekit.EUPSTREAM:
+			d.CardState = "upstream"
+		default:
+			d.CardState = "error"
+			c.log.ErrorContext(ctx, "card failed", "profile_id", id, "error", v.CardErr)
+		}
+	}
+	if v.Link == nil {
+		c.manualSearch(ctx, r, &d)
+	}
+	c.render(w, r, http.StatusOK, "profile", withAuth(&pageData{Title: d.Name, Nav: "profiles", Flash: flashFor(r), Data: d}, s))
+}
+
+// manualSearch runs the search box of an unlinked profile, when used.
+func (c *console) manualSearch(ctx context.Context, r *http.Request, d *profileData) {
+	query := r.URL.Query()
+	if !query.Has("find") {
+		return
+	}
+	d.Find = query.Get("find")
+	d.FindBy = query.Get("by")
+	d.Searched = true
+	q, err := parseFind(d.Find, d.FindBy)
+	if err != nil {
+		d.FindError = rechargekit.ErrorMessage(err)
+		return
+	}
+	ms, err := c.cfg.Cards.FindCustomers(ctx, q)
+	if err != nil {
+		d.FindError = c.upstreamMessage(ctx, "manual search", err)
+		return
+	}
+	d.FindResults = newMatchViews(ms)
+}
+
+// upstreamMessage is what an agent reads when a Recharge call failed.
+func (c *console) upstreamMessage(ctx context.Context, what string, err error) string {
+	switch rechargekit.ErrorCode(err) {
+	case rechargekit.EUPSTREAM:
+		return "Recharge is unavailable right now; try again shortly."
+	case rechargekit.EINVALID:
+		return rechargekit.ErrorMessage(err)
+	case rechargekit.EUNAUTHORIZED:
+		c.log.ErrorContext(ctx, "recharge refused the token", "during", what, "error", err)
+		return "Recharge refused rechargekit's API token. Tell an admin."
+	}
+	c.log.ErrorContext(ctx, "recharge call failed", "during", what, "error", err)
+	return "Recharge could not be searched because of an error on our side."
+}
+
+func (c *console) linkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
+	id := r.PathValue("id")
+	back := profileURL(id)
+	cid, err := strconv.ParseInt(strings.TrimSpace(r.PostForm.Get("customer_id")), 10, 64)
+	if err != nil || cid <= 0 {
+		http.Redirect(w, r, back+"?msg=invalid", http.StatusSeeOther)
+		return
+	}
+	_, err = c.cfg.Profiles.Link(r.Context(), id, cid, s.User.Email)
+	msg := "linked"
+	switch rechargekit.ErrorCode(err) {
+	case "":
+		c.log.InfoContext(r.Context(), "linked profile by hand", "profile_id", id, "customer_id", cid, "user_id", s.User.ID)
+	case rechargekit.ECONFLICT:
+		msg = "conflict"
+	case rechargekit.ENOTFOUND:
+		if _, perr := c.cfg.Store.Profile(r.Context(), id); perr != nil {
+			c.errorPage(w, r, s, http.StatusNotFound, "Profile not found", "There is no desk profile with this id.")
+			return
+		}
+		msg = "customer_missing"
+	case rechargekit.EUPSTREAM, rechargekit.EUNAUTHORIZED:
+		c.log.WarnContext(r.Context(), "link failed: recharge unavailable", "profile_id", id, "error", err)
+		msg = "upstream"
+	case rechargekit.EINVALID:
+		msg = "invalid"
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: link profile %q: %w", id, err))
+		return
+	}
+	http.Redirect(w, r, back+"?msg="+msg, http.StatusSeeOther)
+}
+
+type unlinkData struct {
+	ID         string
+	Name       string
+	CustomerID string
+	Auto       bool
+	By         string
+}
+
+func (c *console) unlinkConfirm(w http.ResponseWriter, r *http.Request, s *auth) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	p, err := c.cfg.Store.Profile(ctx, id)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
+		c.errorPage(w, r, s, http.StatusNotFound, "Profile not found", "There is no desk profile with this id.")
+		return
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: read profile %q: %w", id, err))
+		return
+	}
+	l, err := c.cfg.Store.Link(ctx, id)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND:
+		http.Redirect(w, r, profileURL(id)+"?msg=not_linked", http.StatusSeeOther)
+		return
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: read link of %q: %w", id, err))
+		return
+	}
+	d := unlinkData{ID: p.ID, Name: cleanText(p.Name), CustomerID: strconv.FormatInt(l.CustomerID, 10),
+		Auto: l.Method == rechargekit.LinkAuto, By: cleanText(l.By)}
+	if d.Name == "" {
+		d.Name = "Unnamed profile"
+	}
+	c.render(w, r, http.StatusOK, "unlink", withAuth(&pageData{Title: "Unlink " + d.Name, Nav: "profiles", Data: d}, s))
+}
+
+func (c *console) unlinkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
+	id := r.PathValue("id")
+	err := c.cfg.Profiles.Unlink(r.Context(), id, s.User.Email)
+	msg := "unlinked"
+	switch rechargekit.ErrorCode(err) {
+	case "":
+		c.log.InfoContext(r.Context(), "unlinked profile", "profile_id", id, "user_id", s.User.ID)
+	case rechargekit.ENOTFOUND:
+		msg = "not_linked"
+	default:
+		c.internalError(w, r, s, fmt.Errorf("server: unlink profile %q: %w", id, err))
+		return
+	}
+	http.Redirect(w, r, profileURL(id)+"?msg="+msg, http.StatusSeeOther)
+}
