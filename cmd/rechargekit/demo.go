@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/rechargekit/rechargekit/gladly"
@@ -15,14 +17,16 @@ import (
 )
 
 // demoCommand runs everything on the embedded demo store: a Recharge
-// simulator seeded with a small store, and the server wired to it exactly as
-// serve wires a real store.
+// simulator seeded with a small store, a SQLite database seeded with desk
+// profiles and two users, and the server wired to them exactly as serve
+// wires a real store.
 type demoCommand struct {
 	m          *Main
 	addr       string
 	simAddr    string
 	signingKey string
 	latency    time.Duration
+	dataDir    string
 }
 
 func (c *demoCommand) parseFlags(args []string) error {
@@ -31,6 +35,7 @@ func (c *demoCommand) parseFlags(args []string) error {
 	fs.StringVar(&c.simAddr, "sim-addr", "127.0.0.1:0", "listen address of the Recharge simulator (default: any free port)")
 	fs.StringVar(&c.signingKey, "signing-key", "", "Gladly signing key to require (default: a new random key, printed)")
 	fs.DurationVar(&c.latency, "latency", 0, "simulated Recharge latency per request, e.g. 80ms")
+	fs.StringVar(&c.dataDir, "data-dir", "", "directory for the demo's SQLite database (default: a new temporary directory, removed on exit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,10 +64,32 @@ func (c *demoCommand) run(ctx context.Context) error {
 	go simSrv.Serve(simLn)
 	defer simSrv.Close()
 
+	dir := c.dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "rechargekit-demo-"); err != nil {
+			return fmt.Errorf("create a data directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+	}
+	dbPath := filepath.Join(dir, "rechargekit.db")
+	if _, err := os.Stat(dbPath); err == nil {
+		return fmt.Errorf("%s already holds a demo database: pass an empty --data-dir (or none) so the demo can seed it", dir)
+	}
+	store, err := openStore(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	adminPassword, agentPassword, err := seedDemoDesk(ctx, store)
+	if err != nil {
+		return fmt.Errorf("seed the demo desk: %w", err)
+	}
+
 	client := recharge.NewClient(rechargetest.DefaultToken, recharge.WithBaseURL(simURL), recharge.WithLogger(logger))
 	h, err := newApp(appConfig{
 		client:     client,
 		logger:     logger,
+		store:      store,
 		gladlyPath: gladly.DefaultPath,
 		gladly:     gladly.Config{SigningKey: key},
 	})
@@ -75,11 +102,27 @@ func (c *demoCommand) run(ctx context.Context) error {
 	}
 	base := "http://" + ln.Addr().String()
 	w := c.m.Stdout
-	fmt.Fprintf(w, "rechargekit demo %s: a simulated Recharge store, served as Gladly would see it\n\n", version())
+	fmt.Fprintf(w, "rechargekit demo %s: a simulated Recharge store, its agent console and its Gladly Lookup Adaptor\n\n", version())
+	fmt.Fprintf(w, "  Console          %s/login\n", base)
+	fmt.Fprintf(w, "                   admin  %s  password %s\n", demoAdminEmail, adminPassword)
+	fmt.Fprintf(w, "                   agent  %s  password %s\n", demoAgentEmail, agentPassword)
 	fmt.Fprintf(w, "  Lookup Adaptor   %s%s\n", base, gladly.DefaultPath)
 	fmt.Fprintf(w, "  Signing key      %s\n", key)
 	fmt.Fprintf(w, "  Health           %s/healthz  %s/readyz\n", base, base)
-	fmt.Fprintf(w, "  Recharge (sim)   %s  token %s  (test controls under /__sim/)\n\n", simURL, rechargetest.DefaultToken)
+	fmt.Fprintf(w, "  Recharge (sim)   %s  token %s  (test controls under /__sim/)\n", simURL, rechargetest.DefaultToken)
+	fmt.Fprintf(w, "  Database         SQLite %s\n\n", dbPath)
+	fmt.Fprintf(w, "Desk profiles in the console: %s/profiles\n", base)
+	for _, p := range []struct{ id, what string }{
+		{demoProfileAutoLink, "links itself on open: one Recharge customer has its email"},
+		{demoProfileTwoMatches, "two Recharge accounts match its two emails: pick one"},
+		{demoProfileNoMatch, "no Recharge customer matches: search by hand"},
+		{demoProfileManual, "linked by hand by an agent (only an expired subscription)"},
+		{demoProfileUnlinked, "unlinked by an agent once: never auto-linked again"},
+		{demoProfileMany, "linked by hand, 60 subscriptions"},
+	} {
+		fmt.Fprintf(w, "  %s/profiles/%-14s %s\n", base, p.id, p.what)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Try, in another terminal (Alex Rivera: an active Dog Lovers T-Shirt and a cancelled Cat Pajamas):\n\n")
 	fmt.Fprintf(w, "  %s gladly-lookup --url %s%s --key %s --email alex.rivera@example.com --detailed\n\n",
 		c.m.prog(), base, gladly.DefaultPath, key)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,18 +27,41 @@ type lookupStack struct {
 
 const stackKey = "e2e-signing-key"
 
-// newLookupStack serves the app against a demo-seeded simulator. Retry
-// waits are skipped (the context still bounds them) so fault tests do not
-// wait on the wall clock.
+// fakeClock is the Recharge client's clock in these tests: a sleep returns
+// at once and moves the clock on by its duration, so retry backoff and rate
+// limit waits take no wall-clock time yet stay consistent with each other.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return nil
+}
+
+// newLookupStack serves the app against a demo-seeded simulator, with the
+// Recharge client on a fake clock (see fakeClock).
 func newLookupStack(t *testing.T, deadline time.Duration, clientToken string) *lookupStack {
 	t.Helper()
 	sim := rechargetest.NewServer(t, rechargetest.Config{})
 	sim.Load(rechargetest.DemoSeed())
-	noWait := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+	clock := &fakeClock{t: time.Now()}
 	if clientToken == "" {
 		clientToken = rechargetest.DefaultToken
 	}
-	client := recharge.NewClient(clientToken, recharge.WithBaseURL(sim.URL), recharge.WithClock(time.Now, noWait))
+	client := recharge.NewClient(clientToken, recharge.WithBaseURL(sim.URL), recharge.WithClock(clock.now, clock.sleep))
 	h, err := newApp(appConfig{
 		client:     client,
 		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -168,8 +192,8 @@ func TestLookupUnderRechargeFaults(t *testing.T) {
 		name       string
 		faults     rechargetest.Faults
 		token      string
-		wantStatus int // 0: a full answer
-		deadline   time.Duration
+		wantStatus int           // 0: a full answer
+		deadline   time.Duration // 0: Gladly's 15 s, room for the fake clock's waits
 	}{
 		{"two 503s are retried", rechargetest.Faults{Status: 503, Count: 2}, "", 0, 0},
 		{"a 429 burst is retried", rechargetest.Faults{Status: 429, Count: 3}, "", 0, 0},
@@ -182,6 +206,9 @@ func TestLookupUnderRechargeFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			if tt.deadline == 0 {
+				tt.deadline = gladly.MaxDeadline
+			}
 			st := newLookupStack(t, tt.deadline, tt.token)
 			st.sim.SetFaults(tt.faults)
 			resp, err := st.gladly.Detailed(context.Background(), alex, rechargekit.Profile{ID: "p"})

@@ -7,13 +7,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+	"github.com/rechargekit/rechargekit/server"
 )
 
 // syncBuffer collects a command's output; servers write from goroutines.
@@ -193,7 +199,8 @@ func TestLookupErrors(t *testing.T) {
 func TestDemoThenGladlyLookup(t *testing.T) {
 	t.Parallel()
 	base, out := startServer(t, nil, "demo", "--addr", "127.0.0.1:0", "--signing-key", "demo-key-1")
-	for _, want := range []string{base + "/gladly/lookup", "demo-key-1", "gladly-lookup --url " + base + "/gladly/lookup --key demo-key-1 --email alex.rivera@example.com --detailed"} {
+	for _, want := range []string{base + "/gladly/lookup", "demo-key-1", "gladly-lookup --url " + base + "/gladly/lookup --key demo-key-1 --email alex.rivera@example.com --detailed",
+		base + "/login", "admin  admin@example.com  password ", "agent  agent@example.com  password ", base + "/profiles/sam-taylor"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -223,6 +230,21 @@ func TestDemoThenGladlyLookup(t *testing.T) {
 		t.Errorf("summary lacks the auto-link verdict: %s", stderr)
 	}
 
+	// The console: sign in with the printed agent password and open the
+	// profile that links itself.
+	var password string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "agent" && f[2] == "password" {
+			password = f[3]
+		}
+	}
+	page := consoleGet(t, base, "agent@example.com", password, "/profiles/alex-rivera")
+	for _, want := range []string{"Linked automatically", "Dog Lovers T-Shirt", "Cat Pajamas", "Too many pajamas", "183940021"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("console profile page lacks %q", want)
+		}
+	}
+
 	// The two Sam Taylor accounts: no auto-link, and no detailed lookup.
 	code, _, stderr = run(t, nil, "gladly-lookup", "--url", base+"/gladly/lookup", "--key", "demo-key-1",
 		"--email", "sam.taylor@example.com")
@@ -238,6 +260,40 @@ func TestDemoThenGladlyLookup(t *testing.T) {
 	}
 }
 
+// consoleGet signs in to the console as a browser would (form with CSRF
+// token, cookie jar) and returns the body of path.
+func consoleGet(t *testing.T, base, email, password, path string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar}
+	body := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s = %d:\n%s", resp.Request.Method, resp.Request.URL, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	login := body(c.Get(base + "/login"))
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(login)
+	if m == nil {
+		t.Fatalf("no CSRF token on the sign-in page:\n%s", login)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{
+		"email": {email}, "password": {password}, "csrf": {m[1]}, "next": {path},
+	}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	return body(c.Do(req))
+}
+
 func TestServe(t *testing.T) {
 	t.Parallel()
 	sim := rechargetest.NewServer(t, rechargetest.Config{})
@@ -247,9 +303,10 @@ func TestServe(t *testing.T) {
 		"RECHARGE_API_TOKEN": rechargetest.DefaultToken,
 		"GLADLY_SIGNING_KEY": "serve-key",
 		"LISTEN_ADDR":        "127.0.0.1:0",
+		"DATABASE_URL":       filepath.Join(t.TempDir(), "serve.db"),
 	}
 	base, _ := startServer(t, env, "serve")
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/login"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -283,10 +340,65 @@ func TestServe(t *testing.T) {
 func TestServeRefusesBadToken(t *testing.T) {
 	t.Parallel()
 	sim := rechargetest.NewServer(t, rechargetest.Config{})
-	env := map[string]string{"RECHARGE_API_URL": sim.URL, "RECHARGE_API_TOKEN": "not-a-token", "LISTEN_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"RECHARGE_API_URL": sim.URL, "RECHARGE_API_TOKEN": "not-a-token", "LISTEN_ADDR": "127.0.0.1:0",
+		"DATABASE_URL": filepath.Join(t.TempDir(), "serve.db")}
 	code, _, stderr := run(t, env, "serve")
 	if code != 1 || !strings.Contains(stderr, "Recharge refused the API token") || strings.Contains(stderr, "not-a-token") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestUserAndTokenAdd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "rk.db")}
+	lastLine := func(s string) string {
+		lines := strings.Split(strings.TrimSpace(s), "\n")
+		return lines[len(lines)-1]
+	}
+
+	code, stdout, stderr := run(t, env, "user", "add", "--email", "Boss@example.com", "--role", "admin")
+	if code != 0 {
+		t.Fatalf("user add exited %d: %s", code, stderr)
+	}
+	password := lastLine(stdout)
+	code, stdout, stderr = run(t, env, "token", "add", "--name", "helpdesk")
+	if code != 0 {
+		t.Fatalf("token add exited %d: %s", code, stderr)
+	}
+	token := lastLine(stdout)
+
+	store, err := openStore(ctx, env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	u, err := store.UserByEmail(ctx, "boss@example.com")
+	if err != nil || u.Role != rechargekit.RoleAdmin || !server.CheckPassword(u.PasswordHash, password) {
+		t.Errorf("user = %+v, %v; the printed password must sign in", u, err)
+	}
+	if tok, err := store.APITokenByHash(ctx, server.HashAPIToken(token)); err != nil || tok.Name != "helpdesk" {
+		t.Errorf("token = %+v, %v", tok, err)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"user", "add", "--email", "boss@example.com", "--role", "agent"}, 1, "already exists"},
+		{[]string{"user", "add", "--email", "x@example.com", "--role", "root"}, 2, "--role must be agent or admin"},
+		{[]string{"user", "remove"}, 2, "usage: rechargekit user add"},
+		{[]string{"token", "add", "--name", "helpdesk"}, 1, "already exists"},
+		{[]string{"token", "add"}, 2, "--name is required"},
+	} {
+		code, _, stderr := run(t, env, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr, tt.code, tt.want)
+		}
+	}
+	if code, stdout, _ := run(t, env, "migrate"); code != 0 || !strings.Contains(stdout, "up to date") {
+		t.Errorf("migrate: %d %q", code, stdout)
 	}
 }
 

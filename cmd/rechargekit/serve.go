@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge"
@@ -22,6 +23,9 @@ type serveCommand struct {
 	gladlyPath string
 	deadline   time.Duration
 	timeWindow time.Duration
+
+	secureCookies  bool
+	frameAncestors string
 }
 
 func (c *serveCommand) parseFlags(args []string) error {
@@ -30,6 +34,8 @@ func (c *serveCommand) parseFlags(args []string) error {
 	fs.StringVar(&c.gladlyPath, "gladly-path", gladly.DefaultPath, "path of the Lookup Adaptor")
 	fs.DurationVar(&c.deadline, "lookup-deadline", gladly.DefaultDeadline, "answer every lookup within this time (at most 15s, Gladly's limit)")
 	fs.DurationVar(&c.timeWindow, "signature-window", gladly.DefaultTimeWindow, "how far Gladly-Time may be from the server clock")
+	fs.BoolVar(&c.secureCookies, "secure-cookies", c.m.Getenv("COOKIE_SECURE") == "true", "mark console cookies Secure even without TLS in front ($COOKIE_SECURE=true)")
+	fs.StringVar(&c.frameAncestors, "frame-ancestors", c.m.Getenv("FRAME_ANCESTORS"), "origins allowed to embed the console in a frame, e.g. https://desk.example.com ($FRAME_ANCESTORS; default none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,14 +60,23 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err := checkToken(ctx, client, logger); err != nil {
 		return err
 	}
+	dbURL := c.m.Getenv("DATABASE_URL")
+	store, err := openStore(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	key := c.m.Getenv("GLADLY_SIGNING_KEY")
 	if key == "" {
 		logger.Warn("GLADLY_SIGNING_KEY is not set: lookups are accepted unsigned; set it to the Gladly app's signing key in production")
 	}
 	h, err := newApp(appConfig{
-		client:     client,
-		logger:     logger,
-		gladlyPath: c.gladlyPath,
+		client:         client,
+		logger:         logger,
+		store:          store,
+		secureCookies:  c.secureCookies,
+		frameAncestors: c.frameAncestors,
+		gladlyPath:     c.gladlyPath,
 		gladly: gladly.Config{
 			SigningKey:    key,
 			TimeWindow:    c.timeWindow,
@@ -78,7 +93,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
 	logger.Info("rechargekit serving", "addr", "http://"+ln.Addr().String(), "lookup_path", c.gladlyPath,
-		"signed_lookups", key != "", "version", version())
+		"signed_lookups", key != "", "database", describeDatabase(dbURL), "version", version())
 	return c.m.serve(ctx, "serve", ln, h)
 }
 
@@ -110,18 +125,26 @@ func checkToken(ctx context.Context, client *recharge.Client, logger *slog.Logge
 }
 
 // appConfig is what demo and serve have in common: one Recharge client, the
-// Lookup Adaptor's settings and a logger.
+// store, the Lookup Adaptor's settings and a logger.
 type appConfig struct {
-	client     *recharge.Client
-	logger     *slog.Logger
-	gladlyPath string
-	gladly     gladly.Config
+	client         *recharge.Client
+	logger         *slog.Logger
+	store          rechargekit.LinkStore // nil: no console or JSON API
+	secureCookies  bool
+	frameAncestors string
+	gladlyPath     string
+	gladly         gladly.Config
 }
 
-// newApp wires the card service, the Lookup Adaptor and the HTTP server.
+// newApp wires the card service, the Lookup Adaptor, the console and the
+// HTTP server.
 func newApp(cfg appConfig) (http.Handler, error) {
 	svc := cards.New(&recharge.Source{Client: cfg.client, Logger: cfg.logger})
 	svc.Logger = cfg.logger
+	var profiles rechargekit.ProfileService
+	if cfg.store != nil {
+		profiles = &cards.Profiles{Cards: svc, Store: cfg.store, Logger: cfg.logger}
+	}
 	gcfg := cfg.gladly
 	gcfg.Service = svc
 	gcfg.Logger = cfg.logger
@@ -130,9 +153,14 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		return nil, fmt.Errorf("configure the lookup adaptor: %w", err)
 	}
 	return server.New(server.Config{
-		Gladly:     gh,
-		GladlyPath: cfg.gladlyPath,
-		Logger:     cfg.logger,
+		Gladly:         gh,
+		GladlyPath:     cfg.gladlyPath,
+		Store:          cfg.store,
+		Profiles:       profiles,
+		Cards:          svc,
+		SecureCookies:  cfg.secureCookies,
+		FrameAncestors: cfg.frameAncestors,
+		Logger:         cfg.logger,
 		Ready: func(ctx context.Context) error {
 			if _, _, err := cfg.client.TokenInformation(ctx); err != nil {
 				return fmt.Errorf("recharge: %w", err)

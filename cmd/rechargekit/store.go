@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/postgres"
+	"github.com/rechargekit/rechargekit/server"
+	"github.com/rechargekit/rechargekit/sqlite"
+)
+
+// defaultDatabase is the SQLite file used when DATABASE_URL is not set.
+const defaultDatabase = "rechargekit.db"
+
+// openStore opens the LinkStore that DATABASE_URL names: a postgres:// or
+// postgresql:// URL, or else a SQLite file path. Opening applies migrations.
+func openStore(ctx context.Context, databaseURL string) (rechargekit.LinkStore, error) {
+	if databaseURL == "" {
+		databaseURL = defaultDatabase
+	}
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		s, err := postgres.Open(ctx, databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open the PostgreSQL database: %w", err)
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open the SQLite database %s: %w", databaseURL, err)
+	}
+	return s, nil
+}
+
+// describeDatabase names a DATABASE_URL for people without its password.
+func describeDatabase(databaseURL string) string {
+	if databaseURL == "" {
+		databaseURL = defaultDatabase
+	}
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		return "PostgreSQL"
+	}
+	return "SQLite " + databaseURL
+}
+
+// migrateCommand brings the database schema up to date and exits.
+type migrateCommand struct{ m *Main }
+
+func (c *migrateCommand) parseFlags(args []string) error {
+	return c.m.newFlagSet("migrate", "(the database comes from $DATABASE_URL)").Parse(args)
+}
+
+func (c *migrateCommand) run(ctx context.Context) error {
+	url := c.m.Getenv("DATABASE_URL")
+	store, err := openStore(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	fmt.Fprintf(c.m.Stdout, "%s is up to date\n", describeDatabase(url))
+	return nil
+}
+
+// userCommand manages console users: rechargekit user add --email E --role R.
+type userCommand struct {
+	m     *Main
+	email string
+	role  string
+}
+
+func (c *userCommand) parseFlags(args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return fmt.Errorf("usage: rechargekit user add --email E --role admin|agent")
+	}
+	fs := c.m.newFlagSet("user add", "--email E --role admin|agent (the database comes from $DATABASE_URL)")
+	fs.StringVar(&c.email, "email", "", "the user's email, used to sign in")
+	fs.StringVar(&c.role, "role", rechargekit.RoleAgent, "agent (view, search, link, unlink) or admin (also settings, users, tokens)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.email == "" {
+		return errors.New("--email is required")
+	}
+	if c.role != rechargekit.RoleAgent && c.role != rechargekit.RoleAdmin {
+		return fmt.Errorf("--role must be agent or admin, not %q", c.role)
+	}
+	return nil
+}
+
+func (c *userCommand) run(ctx context.Context) error {
+	store, err := openStore(ctx, c.m.Getenv("DATABASE_URL"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	password, err := addUser(ctx, store, c.email, c.role)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.m.Stdout, "Added %s %s. Their password, shown this once:\n%s\n", c.role, c.email, password)
+	return nil
+}
+
+// addUser creates a user with a generated password and returns it.
+func addUser(ctx context.Context, store rechargekit.LinkStore, email, role string) (string, error) {
+	password := server.GeneratePassword()
+	hash, err := server.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	if err := store.CreateUser(ctx, &rechargekit.User{Email: email, Role: role, PasswordHash: hash}, "cli"); err != nil {
+		if rechargekit.ErrorCode(err) == rechargekit.ECONFLICT {
+			return "", fmt.Errorf("a user with the email %s already exists", email)
+		}
+		return "", describe(err)
+	}
+	return password, nil
+}
+
+// tokenCommand manages JSON API tokens: rechargekit token add --name NAME.
+type tokenCommand struct {
+	m    *Main
+	name string
+}
+
+func (c *tokenCommand) parseFlags(args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return fmt.Errorf("usage: rechargekit token add --name NAME")
+	}
+	fs := c.m.newFlagSet("token add", "--name NAME (the database comes from $DATABASE_URL)")
+	fs.StringVar(&c.name, "name", "", "what the token is for, e.g. the desk that uses it")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.name == "" {
+		return errors.New("--name is required")
+	}
+	return nil
+}
+
+func (c *tokenCommand) run(ctx context.Context) error {
+	store, err := openStore(ctx, c.m.Getenv("DATABASE_URL"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	token, hash := server.NewAPIToken()
+	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: c.name, Hash: hash}, "cli"); err != nil {
+		if rechargekit.ErrorCode(err) == rechargekit.ECONFLICT {
+			return fmt.Errorf("an API token named %q already exists", c.name)
+		}
+		return describe(err)
+	}
+	fmt.Fprintf(c.m.Stdout, "Added API token %q. Send it as 'Authorization: Bearer <token>'; it is shown this once:\n%s\n", c.name, token)
+	return nil
+}
