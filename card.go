@@ -15,6 +15,11 @@ type Card struct {
 	Customer      Customer
 	Subscriptions []*Subscription
 	FetchedAt     time.Time // when the data was read from Recharge
+
+	// Stale is set when the card comes from a cache because Recharge could
+	// not be reached (down, too slow or the rate budget spent); FetchedAt
+	// then tells its age, and desks show it as possibly out of date.
+	Stale bool
 }
 
 // ActiveCount returns the number of active subscriptions on the card. The
@@ -162,6 +167,7 @@ type CardJSON struct {
 	Customer      CustomerSummary           `json:"customer"`
 	Subscriptions []SubscriptionTransaction `json:"subscriptions"`
 	FetchedAt     string                    `json:"fetchedAt"`
+	Stale         bool                      `json:"stale"`
 }
 
 // JSON returns the JSON form of c.
@@ -170,6 +176,7 @@ func (c *Card) JSON() CardJSON {
 		Customer:      c.Customer.Summary(),
 		Subscriptions: make([]SubscriptionTransaction, 0, len(c.Subscriptions)),
 		FetchedAt:     c.FetchedAt.UTC().Format(TimeLayout),
+		Stale:         c.Stale,
 	}
 	for _, s := range c.Subscriptions {
 		out.Subscriptions = append(out.Subscriptions, s.Transaction())
