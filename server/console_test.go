@@ -181,7 +181,7 @@ func TestProfilePages(t *testing.T) {
 		}, []string{"Not linked automatically"}},
 		{"no email", profNoEmail, []string{"This profile has no email", "Search Recharge"}, nil},
 		{"linked by hand", profManual, []string{
-			"Linked by agent@example.com", "to Recharge customer <strong class=\"mono\">183940004</strong>",
+			"Linked by hand", `by <span class="link-state__by">agent@example.com</span>`, "to Recharge customer <strong class=\"mono\">183940004</strong>",
 			"Vitamin D3 Gummies", `badge--expired">Expired</span>`, `id="count-active">0</dd>`,
 		}, []string{"Linked automatically:", "Search Recharge"}},
 		{"unlinked before", profUnlinked, []string{
@@ -241,7 +241,7 @@ func TestProfilePages(t *testing.T) {
 		}
 		p := b.Get("/profiles/" + profAlex)
 		mustNotContain(t, p.Body, "exactly one Recharge customer has this email")
-		mustContain(t, p.Body, "Linked automatically", "matched by email")
+		mustContain(t, p.Body, "Linked automatically", "on a unique email match")
 	})
 }
 
@@ -273,7 +273,7 @@ func TestLinkAndUnlink(t *testing.T) {
 		t.Fatalf("stored link = %+v, %v", l, err)
 	}
 	page := b.Get(samURL + "?msg=linked")
-	mustContain(t, page.Body, "Linked. The Subscription card is below.", "Linked by agent@example.com",
+	mustContain(t, page.Body, "Linked. The Subscription card is below.", "Linked by hand", "agent@example.com",
 		`id="customer-id">183940002</dd>`, "Vanilla Protein Powder")
 
 	// Linking it to the other account now is a conflict, shown, not stored.
@@ -490,7 +490,7 @@ func TestCardProblems(t *testing.T) {
 		if p.Status != http.StatusOK {
 			t.Fatalf("status %d", p.Status)
 		}
-		mustContain(t, p.Body, "Recharge is unavailable right now; try again shortly", "Linked by agent@example.com")
+		mustContain(t, p.Body, "Recharge is unavailable right now; try again shortly", "Linked by hand")
 		// Candidates and manual search say the same, and linking does not store anything.
 		p = b.Get("/profiles/" + profSam + "?find=sam%40example.com")
 		mustContain(t, p.Body, "Recharge is unavailable right now; try again shortly.")

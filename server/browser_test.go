@@ -1,0 +1,476 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"crypto/sha256"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// The browser tests drive the console in a real headless Chromium: the one
+// at $RECHARGEKIT_TEST_CHROME (scripts/test sets it after installing
+// Debian's chromium). They save screenshots to $RECHARGEKIT_ARTIFACTS_DIR,
+// default <module root>/artifacts/screenshots.
+
+// chromePath returns the browser to drive, or skips (fails under CI).
+func chromePath(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("RECHARGEKIT_TEST_CHROME")
+	if p == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("RECHARGEKIT_TEST_CHROME is not set under CI=true: the browser tests must run (scripts/test installs chromium)")
+		}
+		t.Skip("RECHARGEKIT_TEST_CHROME not set: skipping browser tests")
+	}
+	return p
+}
+
+// artifactsDir is where screenshots go.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("RECHARGEKIT_ARTIFACTS_DIR")
+	if dir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, "artifacts", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// chrome is one headless Chromium tab.
+type chrome struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string
+
+	mu       sync.Mutex
+	problems []string // CSP violations, script errors
+}
+
+// MustChrome starts Chromium for the test, bounded by timeout. Images from
+// the demo CDN (cdn.example-store.com, which does not exist) are answered
+// with generated product pictures, so the screenshots show what an agent
+// sees with a reachable CDN; everything else off this machine fails fast.
+func MustChrome(t *testing.T, e *env, timeout time.Duration) *chrome {
+	t.Helper()
+	exec := chromePath(t)
+	parent, cancelParent := context.WithTimeout(context.Background(), timeout)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(parent,
+		chromedp.ExecPath(exec),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+		cancelParent()
+	})
+	c := &chrome{t: t, ctx: ctx, base: e.Srv.URL, dir: artifactsDir(t)}
+
+	// Start the browser and the tab, then watch the page's log for CSP
+	// violations and its uncaught exceptions.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium at %s: %v", exec, err)
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			// CSP violations, and any failure to load our own assets. (A
+			// 403 page that a test opens on purpose is logged as an error
+			// too, and is not a problem.)
+			if strings.Contains(ev.Entry.Text, "Content Security Policy") || strings.Contains(ev.Entry.Text, "Refused to") ||
+				(ev.Entry.Level == cdplog.EntryLevelError && strings.Contains(ev.Entry.URL, "/static/")) {
+				c.problem("log: " + ev.Entry.Text + " " + ev.Entry.URL)
+			}
+		case *runtime.EventExceptionThrown:
+			c.problem("exception: " + ev.ExceptionDetails.Text)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, runtime.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{
+		Patterns: []*fetch.RequestPattern{{URLPattern: "https://cdn.example-store.com/*"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+				RequestID:       ev.RequestID,
+				ResponseCode:    200,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "image/png"}, {Name: "Cache-Control", Value: "max-age=3600"}},
+				Body:            productPicture(ev.Request.URL),
+			})
+		}
+	}()
+	return c
+}
+
+func (c *chrome) problem(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.problems = append(c.problems, s)
+}
+
+// checkProblems fails the test on any CSP violation or script error seen.
+func (c *chrome) checkProblems() {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.problems {
+		c.t.Errorf("browser: %s", p)
+	}
+	c.problems = nil
+}
+
+// do runs steps, failing the test on error.
+func (c *chrome) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	if err := chromedp.Do(c.ctx, steps...); err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text returns the visible text of the element matched by the CSS selector.
+func (c *chrome) text(sel string) string {
+	c.t.Helper()
+	s, err := chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		c.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (c *chrome) eval(expr string) bool {
+	c.t.Helper()
+	v, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](expr))
+	if err != nil {
+		c.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// imagesLoaded waits until every image on the page finished loading or failing.
+func (c *chrome) imagesLoaded() {
+	c.t.Helper()
+	if _, err := chromedp.Run(c.ctx, chromedp.Poll[bool](`Array.from(document.images).every(i => i.complete)`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		c.t.Fatalf("images did not load: %v", err)
+	}
+}
+
+// shoot saves a full-page PNG screenshot, or one of an element when sel is set.
+func (c *chrome) shoot(name, sel string) {
+	c.t.Helper()
+	var buf []byte
+	var err error
+	if sel == "" {
+		buf, err = chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
+	} else {
+		buf, err = chromedp.Run(c.ctx, chromedp.Screenshot(chromedp.CSS(sel), chromedp.NodeVisible))
+	}
+	if err != nil {
+		c.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if !bytes.HasPrefix(buf, []byte("\x89PNG")) {
+		c.t.Fatalf("screenshot %s is not a PNG", name)
+	}
+	path := filepath.Join(c.dir, name)
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Logf("screenshot: %s", path)
+}
+
+// signIn fills the sign-in form and waits for the profile list.
+func (c *chrome) signIn(email, password string) {
+	c.t.Helper()
+	c.do("sign in as "+email,
+		chromedp.Navigate(c.base+"/login"),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("profiles")),
+	)
+	if got := c.text("#whoami"); got != email {
+		c.t.Fatalf("signed in as %q, want %q", got, email)
+	}
+}
+
+func wantText(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s lacks %q; it reads:\n%s", what, w, got)
+		}
+	}
+}
+
+func TestBrowserAgent(t *testing.T) {
+	t.Parallel()
+	chromePath(t)
+	e := MustEnv(t)
+	c := MustChrome(t, e, 90*time.Second)
+
+	c.do("open the sign-in page", chromedp.Navigate(c.base+"/profiles/"+profAlex), chromedp.WaitVisible(chromedp.ID("login-form")))
+	c.shoot("01-sign-in.png", "")
+	c.signIn(agentEmail, agentPassword)
+	if c.eval(`!!document.querySelector('a[href="/admin/settings"]')`) {
+		t.Error("an agent sees the admin navigation")
+	}
+	c.shoot("02-profiles.png", "")
+
+	// Search the list.
+	c.do("search profiles",
+		chromedp.SendKeys(chromedp.ID("q"), "sam.t@example.org"),
+		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(chromedp.CSS(`#profiles a[href="/profiles/gladly-sam"]`)),
+	)
+	list := c.text("#profiles")
+	wantText(t, "search result", list, "Sam Taylor", "Not linked")
+	if strings.Contains(list, "Alex Rivera") {
+		t.Errorf("search for Sam shows Alex:\n%s", list)
+	}
+
+	// Alex Rivera's profile auto-links and shows the card.
+	c.do("open Alex Rivera",
+		chromedp.Navigate(c.base+"/profiles/"+profAlex),
+		chromedp.WaitVisible(chromedp.ID("card")),
+	)
+	wantText(t, "auto-link notice", c.text("#auto-linked"), "Linked automatically:", "exactly one Recharge customer has this email")
+	wantText(t, "customer summary", c.text("#customer"), "Alex Rivera", "183940021", "SUBSCRIPTIONS\n2", "ACTIVE\n1")
+	active := c.text(".sub--active")
+	wantText(t, "active subscription", active, "Dog Lovers T-Shirt", "Large / Heather Grey", "DOG-TEE-L", "7469727514801",
+		"ACTIVE", "25.00 USD", "× 1", "every 1 month", "NEXT BILLING DATE", "in 5 days", "CREATED", "UPDATED")
+	cancelled := c.text(".sub--cancelled")
+	wantText(t, "cancelled subscription", cancelled, "Cat Pajamas", "111-3", "CANCELLED", "49.50 USD", "every 30 days",
+		"CANCELLATION REASON", "Too many pajamas", "Will come back in winter", "20 days ago")
+	if strings.Contains(cancelled, "NEXT BILLING DATE") {
+		t.Error("the cancelled subscription shows a next billing date")
+	}
+	wantText(t, "fetched time", c.text("#fetched"), "Fetched just now")
+	// The stylesheet applied under the CSP: the cancelled badge is red, the
+	// active one green, the cancelled panel muted.
+	if !c.eval(`getComputedStyle(document.querySelector('.badge--cancelled')).color === 'rgb(185, 28, 28)'`) ||
+		!c.eval(`getComputedStyle(document.querySelector('.badge--active')).color === 'rgb(21, 128, 61)'`) ||
+		!c.eval(`getComputedStyle(document.querySelector('.sub--cancelled .sub__media')).filter.includes('grayscale')`) {
+		t.Error("the stylesheet did not apply: badges or the muted cancelled panel look wrong")
+	}
+	c.imagesLoaded()
+	if !c.eval(`document.querySelector('.sub--active .sub__img').naturalWidth > 0`) {
+		t.Error("the product image did not load")
+	}
+	c.shoot("03-card-alex.png", "")
+	c.shoot("04-subscription-active.png", ".sub--active")
+	c.shoot("05-subscription-cancelled.png", ".sub--cancelled")
+	c.do("narrow screen", chromedp.EmulateViewport(390, 844))
+	if !c.eval(`document.documentElement.scrollWidth <= 390`) {
+		t.Error("the card overflows a 390px-wide screen")
+	}
+	c.shoot("03b-card-alex-phone.png", "")
+	c.do("wide screen", chromedp.EmulateReset())
+
+	// Sam Taylor: two candidates; link one by hand.
+	c.do("open Sam Taylor",
+		chromedp.Navigate(c.base+"/profiles/"+profSam),
+		chromedp.WaitVisible(chromedp.ID("candidates")),
+	)
+	wantText(t, "candidates", c.text("#candidates"),
+		"Not linked automatically: more than one Recharge customer matches.",
+		"email sam.taylor@example.com matches", "email sam.t@example.org matches")
+	c.shoot("06-candidates-sam.png", "")
+	c.do("link Sam to sam.t@example.org",
+		chromedp.Click(chromedp.CSS(`li.match[data-customer-id="183940002"] button`)),
+		chromedp.WaitVisible(chromedp.ID("card")),
+	)
+	wantText(t, "link state", c.text("#link-state"), "Linked by hand", "by agent@example.com", "183940002")
+	wantText(t, "flash", c.text(".flash"), "Linked.")
+	if l, err := e.Store.Link(context.Background(), profSam); err != nil || l.CustomerID != 183940002 || l.Method != rechargekit.LinkManual {
+		t.Errorf("stored link = %+v, %v", l, err)
+	}
+	c.shoot("07-linked-sam.png", "")
+
+	// Unlink through the confirmation page.
+	c.do("ask to unlink",
+		chromedp.Click(chromedp.ID("unlink")),
+		chromedp.WaitVisible(chromedp.ID("confirm-unlink")),
+	)
+	wantText(t, "confirmation", c.text("#confirm-unlink"), "Unlink Sam Taylor?", "183940002", "never linked automatically again")
+	c.shoot("08-unlink-confirm.png", "")
+	c.do("confirm",
+		chromedp.Click(chromedp.ID("confirm")),
+		chromedp.WaitVisible(chromedp.ID("was-unlinked")),
+	)
+	wantText(t, "after unlink", c.text("#link-state"), "Not linked", "Unlinked before: only linked by hand.")
+	if _, err := e.Store.Link(context.Background(), profSam); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+		t.Errorf("still linked: %v", err)
+	}
+
+	// Manual search on the profile with no match.
+	c.do("manual search",
+		chromedp.Navigate(c.base+"/profiles/"+profNoMatch),
+		chromedp.WaitVisible(chromedp.ID("search")),
+		chromedp.SendKeys(chromedp.ID("find"), "shopify:7923224739991"),
+		chromedp.Submit(chromedp.ID("find")),
+		chromedp.WaitVisible(chromedp.ID("find-results")),
+	)
+	wantText(t, "search results", c.text("#find-results"), "Alex Rivera", "Shopify customer id 7923224739991 matches")
+
+	// An agent cannot reach admin pages.
+	c.do("agent opens settings",
+		chromedp.Navigate(c.base+"/admin/settings"),
+		chromedp.WaitVisible(chromedp.CSS(".error-page")),
+	)
+	wantText(t, "admin page for an agent", c.text(".error-page"), "403", "Admins only")
+	c.shoot("09-agent-forbidden.png", "")
+	c.checkProblems()
+}
+
+func TestBrowserAdmin(t *testing.T) {
+	t.Parallel()
+	chromePath(t)
+	e := MustEnv(t)
+	c := MustChrome(t, e, 60*time.Second)
+	c.signIn(adminEmail, adminPassword)
+	c.do("open settings",
+		chromedp.Click(chromedp.CSS(`a[href="/admin/settings"]`)),
+		chromedp.WaitVisible(chromedp.ID("settings-form")),
+	)
+	wantText(t, "settings", c.text("#auto-link-state"), "Auto-linking is on.")
+	c.do("switch auto-linking off",
+		chromedp.Click(chromedp.CSS(".switch__track")),
+		chromedp.Click(chromedp.ID("save-settings")),
+		chromedp.WaitVisible(chromedp.CSS(".flash--success")),
+	)
+	wantText(t, "settings after saving", c.text("#auto-link-state"), "Auto-linking is off.")
+	if s, err := e.Store.Settings(context.Background()); err != nil || s.AutoLink {
+		t.Errorf("settings = %+v, %v: want auto-linking off", s, err)
+	}
+	c.shoot("10-admin-settings.png", "")
+
+	// With auto-linking off, Alex's profile shows the candidate instead.
+	c.do("open Alex Rivera",
+		chromedp.Navigate(c.base+"/profiles/"+profAlex),
+		chromedp.WaitVisible(chromedp.ID("candidates")),
+	)
+	wantText(t, "candidates with auto-linking off", c.text("#candidates"), "auto-linking is off", "email alex.rivera@example.com matches")
+
+	c.do("sign out",
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+	)
+	c.checkProblems()
+}
+
+// productPicture draws a small product tile for an image URL: a soft
+// background and a rounded product shape, colored from the URL so each
+// product looks different.
+func productPicture(u string) []byte {
+	sum := sha256.Sum256([]byte(u))
+	hue := float64(binary.BigEndian.Uint16(sum[:2])%360) / 360
+	bg := hsl(hue, .55, .92)
+	fg := hsl(hue, .45, .55)
+	hi := hsl(hue, .5, .75)
+	const n = 192
+	img := image.NewRGBA(image.Rect(0, 0, n, n))
+	for y := range n {
+		for x := range n {
+			c := bg
+			// A rounded rectangle "product" with a lighter label band.
+			dx, dy := math.Abs(float64(x)-96), math.Abs(float64(y)-100)
+			r := 18.0
+			qx, qy := math.Max(dx-(52-r), 0), math.Max(dy-(62-r), 0)
+			if math.Hypot(qx, qy) <= r {
+				c = fg
+				if y > 86 && y < 122 {
+					c = hi
+				}
+			}
+			// A soft shadow under it.
+			if c == bg && y > 160 && y < 172 && dx < 56 {
+				c = hsl(hue, .3, .85)
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, img)
+	return buf.Bytes()
+}
+
+func hsl(h, s, l float64) color.RGBA {
+	f := func(n float64) uint8 {
+		k := math.Mod(n+h*12, 12)
+		a := s * math.Min(l, 1-l)
+		return uint8(math.Round(255 * (l - a*math.Max(-1, math.Min(math.Min(k-3, 9-k), 1)))))
+	}
+	return color.RGBA{f(0), f(8), f(4), 255}
+}
