@@ -3,9 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
