@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	cdplog "github.com/chromedp/cdproto/log"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -141,6 +142,11 @@ func MustChrome(t *testing.T, e *env, timeout time.Duration) *chrome {
 			}
 		case *runtime.EventExceptionThrown:
 			c.problem("exception: " + ev.ExceptionDetails.Text)
+		case *cdppage.EventJavascriptDialogOpening:
+			// No page of the console opens a dialog by itself: one is
+			// injected script, or a confirm() no test should meet.
+			c.problem("dialog: " + ev.Message)
+			go chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: false})
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -398,8 +404,27 @@ func TestBrowserAdmin(t *testing.T) {
 	t.Parallel()
 	chromePath(t)
 	e := MustEnv(t)
+	MustHostileProfile(t, e)
 	c := MustChrome(t, e, 60*time.Second)
 	c.signIn(adminEmail, adminPassword)
+
+	// Hostile Recharge data and overlong words: inert and laid out.
+	c.do("open the hostile profile",
+		chromedp.Navigate(c.base+"/profiles/mallory"),
+		chromedp.WaitVisible(chromedp.ID("card")),
+	)
+	c.imagesLoaded()
+	wantText(t, "hostile card", c.text("#card"), "Tee <script>alert(1)</script>", "Reason <script>alert(1)</script>")
+	if !c.eval(`document.scripts.length === 1 && document.scripts[0].src.includes('/static/app.js')`) ||
+		!c.eval(`document.querySelectorAll('[onerror], img[src^="javascript"], img[src^="data"]').length === 0`) ||
+		!c.eval(`document.querySelectorAll('.sub__img').length === 0 && document.querySelectorAll('.sub__placeholder').length === 2`) {
+		t.Error("hostile Recharge data made live markup")
+	}
+	if !c.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
+		t.Error("overlong words make the page scroll sideways")
+	}
+	c.shoot("11-hostile-data.png", "")
+	c.checkProblems()
 	c.do("open settings",
 		chromedp.Click(chromedp.CSS(`a[href="/admin/settings"]`)),
 		chromedp.WaitVisible(chromedp.ID("settings-form")),
@@ -422,6 +447,14 @@ func TestBrowserAdmin(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("candidates")),
 	)
 	wantText(t, "candidates with auto-linking off", c.text("#candidates"), "auto-linking is off", "email alex.rivera@example.com matches")
+
+	// The other admin pages render (screenshots for a look).
+	c.do("open users", chromedp.Click(chromedp.CSS(`a[href="/admin/users"]`)), chromedp.WaitVisible(chromedp.ID("users")))
+	wantText(t, "users", c.text("#users"), adminEmail, agentEmail)
+	c.shoot("12-admin-users.png", "")
+	c.do("open the audit log", chromedp.Click(chromedp.CSS(`a[href="/admin/audit"]`)), chromedp.WaitVisible(chromedp.ID("audit")))
+	wantText(t, "audit", c.text("#audit"), "setting", "auto_link", "link", "mallory")
+	c.shoot("13-admin-audit.png", "")
 
 	c.do("sign out",
 		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
@@ -232,6 +233,16 @@ func TestProfilePages(t *testing.T) {
 			t.Errorf("status %d", p.Status)
 		}
 		mustContain(t, p.Body, "Profile not found", agentEmail)
+	})
+
+	t.Run("fetched time", func(t *testing.T) {
+		// The card was fetched at the real time; the page's clock is two
+		// minutes later. (Sessions last 12 hours, so this one survives.)
+		e.Clock.Add(2 * time.Minute)
+		p := b.Get("/profiles/" + profManual)
+		if !regexp.MustCompile(`Fetched <time datetime="[0-9T:-]+Z" title="[0-9-]+ [0-9:]+ UTC" data-relative>2 minutes ago</time>`).MatchString(p.Body) {
+			t.Errorf("no \"fetched 2 minutes ago\" with the exact UTC time:\n%s", p.Body)
+		}
 	})
 
 	t.Run("auto-link is audited and shown once", func(t *testing.T) {
@@ -483,6 +494,16 @@ func TestCardProblems(t *testing.T) {
 		mustContain(t, p.Body, "This customer no longer exists in Recharge", `href="/profiles/gladly-nomatch/unlink"`)
 	})
 
+	t.Run("token refused", func(t *testing.T) {
+		e.Sim.SetFaults(rechargetest.Faults{Status: http.StatusUnauthorized})
+		defer e.Sim.SetFaults(rechargetest.Faults{})
+		p := b.Get("/profiles/" + profManual)
+		if p.Status != http.StatusOK {
+			t.Fatalf("status %d", p.Status)
+		}
+		mustContain(t, p.Body, "Recharge refused rechargekit's API token", "Linked by hand")
+	})
+
 	t.Run("Recharge unavailable", func(t *testing.T) {
 		e.Sim.SetFaults(rechargetest.Faults{Status: http.StatusServiceUnavailable})
 		defer e.Sim.SetFaults(rechargetest.Faults{})
@@ -501,25 +522,41 @@ func TestCardProblems(t *testing.T) {
 	})
 }
 
-func TestHostileRechargeData(t *testing.T) {
-	t.Parallel()
-	e := MustEnv(t)
-	const evil = `<script>alert(1)</script>`
+// hostile is the markup the hostile customer's texts carry.
+const hostile = `<script>alert(1)</script>`
+
+// longWord is an unbroken string longer than any screen is wide.
+var longWord = strings.Repeat("Supercalifragilistic", 12)
+
+// MustHostileProfile adds to the simulator a customer whose every text is
+// markup (and whose images are javascript: and data: URLs), and a desk
+// profile "mallory" with its email, also with markup and overlong words.
+func MustHostileProfile(tb testing.TB, e *env) int64 {
+	tb.Helper()
 	id := e.Sim.AddCustomer(rechargetest.SeedCustomer{
-		FirstName: evil, LastName: `"><img src=x onerror=alert(2)>`, Email: "mallory@example.com",
-		Phone: "+1 555\u202e0100\x07", ExternalID: "ext-" + evil,
+		FirstName: hostile, LastName: `"><img src=x onerror=alert(2)>`, Email: "mallory@example.com",
+		Phone: "+1 555\u202e0100\x07", ExternalID: "ext-" + hostile,
 		Subscriptions: []rechargetest.SeedSubscription{
-			{ProductID: "1", ProductTitle: "Tee " + evil, VariantTitle: "Size " + evil, SKU: "SKU" + evil, Price: "9.00",
+			{ProductID: "1", ProductTitle: "Tee " + hostile, VariantTitle: "Size " + hostile, SKU: "SKU" + hostile, Price: "9.00",
 				Image: "javascript:alert(3)", Interval: 1, Unit: "month", PastCharges: 1},
 			{ProductID: "2", ProductTitle: "Mug", Price: "5.00", Image: "data:text/html,<script>alert(4)</script>",
 				Interval: 1, Unit: "month", PastCharges: 1, Status: "cancelled",
-				CancellationReason: "Reason " + evil, CancellationComments: "Comment " + evil + "\x00\x1b[31m"},
+				CancellationReason: "Reason " + hostile, CancellationComments: "Comment " + hostile + "\x00\x1b[31m " + longWord},
 		},
 	})
 	if err := e.Store.UpsertProfile(context.Background(), &rechargekit.Profile{
-		ID: "mallory", Name: "Mallory " + evil, Emails: []string{"mallory@example.com"}}); err != nil {
-		t.Fatal(err)
+		ID: "mallory", Name: "Mallory " + hostile + " " + longWord,
+		Emails: []string{"mallory@example.com", longWord + "@example.com"}}); err != nil {
+		tb.Fatal(err)
 	}
+	return id
+}
+
+func TestHostileRechargeData(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t)
+	id := MustHostileProfile(t, e)
+	evil := hostile
 	b := e.Browser(t).MustLogin(agentEmail, agentPassword)
 	p := b.Get("/profiles/mallory")
 	if p.Status != http.StatusOK {

@@ -84,7 +84,7 @@ type profileData struct {
 	AutoLinked  bool
 
 	Card      *cardView
-	CardState string // "" (card shown), "missing", "upstream" or "error"
+	CardState string // "" (card shown), "missing", "upstream", "refused" or "error"
 	CardError string
 
 	Candidates      []matchView
@@ -139,6 +139,9 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 			d.CardState = "missing"
 		case rechargekit.EUPSTREAM:
 			d.CardState = "upstream"
+		case rechargekit.EUNAUTHORIZED:
+			d.CardState = "refused"
+			c.log.ErrorContext(ctx, "recharge refused the token", "during", "card", "profile_id", id, "error", v.CardErr)
 		default:
 			d.CardState = "error"
 			c.log.ErrorContext(ctx, "card failed", "profile_id", id, "error", v.CardErr)
