@@ -1,0 +1,506 @@
+package cards
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// Defaults of CachedOptions and NewMemoryCache.
+const (
+	// DefaultCardTTL is how long a cached card is served without asking
+	// Recharge. Webhooks invalidate changed cards sooner.
+	DefaultCardTTL = 60 * time.Second
+	// DefaultStaleFor is how long an expired card is kept to be served,
+	// marked stale, when Recharge cannot be reached.
+	DefaultStaleFor = 24 * time.Hour
+	// DefaultStaleMargin is how long before the caller's deadline a lookup
+	// stops waiting for Recharge and answers from the cache instead.
+	DefaultStaleMargin = 250 * time.Millisecond
+	// DefaultFetchTimeout bounds a fetch when the caller's context has no
+	// deadline, and every background refresh.
+	DefaultFetchTimeout = 15 * time.Second
+	// DefaultMemoryCacheEntries bounds the in-memory cache.
+	DefaultMemoryCacheEntries = 10000
+)
+
+// CachedOptions configures a Cached service. Zero values take the defaults.
+type CachedOptions struct {
+	// TTL is how long a card is served from the cache (DefaultCardTTL).
+	TTL time.Duration
+	// StaleFor is how old a card may be and still be served, marked stale,
+	// when Recharge fails (DefaultStaleFor). Caches that expire entries
+	// themselves (Redis) should keep them at least this long.
+	StaleFor time.Duration
+	// RefreshAfter is the age after which a lookup that finds a fresh card
+	// also refreshes it in the background, so that customers who are looked
+	// at often rarely wait for Recharge. Zero means three quarters of the
+	// TTL; a negative value turns refreshing ahead off.
+	RefreshAfter time.Duration
+	// StaleMargin is how long before the caller's deadline a lookup that
+	// has a stale card to fall back on stops waiting for Recharge
+	// (DefaultStaleMargin).
+	StaleMargin time.Duration
+	// FetchTimeout bounds a fetch when the caller's context has no
+	// deadline, and every background refresh (DefaultFetchTimeout).
+	FetchTimeout time.Duration
+	// Now is the clock that ages cards (time.Now when nil). Deadlines
+	// follow the wall clock, as contexts do.
+	Now func() time.Time
+	// Logger receives cache failures (slog.Default() when nil).
+	Logger *slog.Logger
+}
+
+// CacheStats counts what a Cached service did since it was created.
+type CacheStats struct {
+	Hits          int64 // lookups answered from the cache, fresh
+	Misses        int64 // lookups that needed Recharge
+	Fetches       int64 // fetches from Recharge for lookups (one per single flight)
+	Coalesced     int64 // lookups that waited for a fetch another lookup started
+	Stale         int64 // lookups answered with a stale card
+	Errors        int64 // lookups answered with an error (ENOTFOUND included)
+	Refreshes     int64 // background refreshes started
+	Invalidations int64 // Invalidate calls
+	CacheErrors   int64 // failures of the CardCache itself (reads count as misses)
+}
+
+// Cached is a rechargekit.CardService that keeps cards in a CardCache in
+// front of another CardService (normally a Service over Recharge):
+//
+//   - a card younger than the TTL is served from the cache, without
+//     asking Recharge; webhooks call Invalidate when a customer changes;
+//   - concurrent misses for one customer make one fetch (single flight);
+//   - when Recharge fails (EUPSTREAM: down, too slow, budget spent; or
+//     EUNAUTHORIZED) or the caller's deadline draws near, a card younger
+//     than StaleFor is served with Stale set instead of an error;
+//   - a customer Recharge no longer knows (ENOTFOUND) is dropped.
+//
+// FindCustomers is passed through uncached: searches feed auto-linking,
+// which must see current emails. Create it with NewCached; it is safe for
+// concurrent use. Close stops background refreshes.
+type Cached struct {
+	svc          rechargekit.CardService
+	cache        rechargekit.CardCache
+	ttl          time.Duration
+	staleFor     time.Duration
+	refreshAfter time.Duration
+	margin       time.Duration
+	fetchTimeout time.Duration
+	now          func() time.Time
+	log          *slog.Logger
+
+	mu         sync.Mutex
+	flights    map[int64]*flight
+	refreshing map[int64]bool
+	closed     bool
+	bg         sync.WaitGroup
+	bgCtx      context.Context
+	bgCancel   context.CancelFunc
+
+	hits, misses, fetches, coalesced, stale, errs, refreshes, invalidations, cacheErrs atomic.Int64
+}
+
+var _ rechargekit.CardService = (*Cached)(nil)
+
+// NewCached returns a Cached service reading through svc and keeping cards
+// in cache.
+func NewCached(svc rechargekit.CardService, cache rechargekit.CardCache, opts CachedOptions) *Cached {
+	c := &Cached{
+		svc:          svc,
+		cache:        cache,
+		ttl:          opts.TTL,
+		staleFor:     opts.StaleFor,
+		refreshAfter: opts.RefreshAfter,
+		margin:       opts.StaleMargin,
+		fetchTimeout: opts.FetchTimeout,
+		now:          opts.Now,
+		log:          opts.Logger,
+		flights:      map[int64]*flight{},
+		refreshing:   map[int64]bool{},
+	}
+	if c.ttl <= 0 {
+		c.ttl = DefaultCardTTL
+	}
+	if c.staleFor <= 0 {
+		c.staleFor = DefaultStaleFor
+	}
+	c.staleFor = max(c.staleFor, c.ttl)
+	switch {
+	case c.refreshAfter == 0:
+		c.refreshAfter = c.ttl * 3 / 4
+	case c.refreshAfter >= c.ttl:
+		c.refreshAfter = -1
+	}
+	if c.margin <= 0 {
+		c.margin = DefaultStaleMargin
+	}
+	if c.fetchTimeout <= 0 {
+		c.fetchTimeout = DefaultFetchTimeout
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	return c
+}
+
+// NewCachedService is the usual wiring in one call: a Service over src with
+// a Cached in front of it. A nil cache means an in-memory one of
+// DefaultMemoryCacheEntries cards.
+func NewCachedService(src rechargekit.RechargeSource, cache rechargekit.CardCache, opts CachedOptions) *Cached {
+	svc := New(src)
+	svc.Now = opts.Now
+	svc.Logger = opts.Logger
+	if cache == nil {
+		cache = NewMemoryCache(DefaultMemoryCacheEntries)
+	}
+	return NewCached(svc, cache, opts)
+}
+
+// Stats returns the counters.
+func (c *Cached) Stats() CacheStats {
+	return CacheStats{
+		Hits:          c.hits.Load(),
+		Misses:        c.misses.Load(),
+		Fetches:       c.fetches.Load(),
+		Coalesced:     c.coalesced.Load(),
+		Stale:         c.stale.Load(),
+		Errors:        c.errs.Load(),
+		Refreshes:     c.refreshes.Load(),
+		Invalidations: c.invalidations.Load(),
+		CacheErrors:   c.cacheErrs.Load(),
+	}
+}
+
+// Close cancels background refreshes and fetches in progress, and waits
+// for them to end. Call it at shutdown: after Close, a lookup that misses
+// the cache can only be answered stale (or fail).
+func (c *Cached) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.bgCancel()
+	c.bg.Wait()
+	return nil
+}
+
+// FindCustomers passes the search through to the wrapped service.
+func (c *Cached) FindCustomers(ctx context.Context, q rechargekit.CustomerSearch) ([]*rechargekit.Match, error) {
+	return c.svc.FindCustomers(ctx, q)
+}
+
+// Invalidate marks the customer's cached card out of date, so that the next
+// lookup reads Recharge again (the card stays available as a stale
+// fallback), and makes the next lookup start a fetch of its own rather
+// than join one that began before the change. Webhooks call it; it is
+// idempotent.
+func (c *Cached) Invalidate(ctx context.Context, customerID int64) error {
+	c.invalidations.Add(1)
+	c.mu.Lock()
+	delete(c.flights, customerID)
+	c.mu.Unlock()
+	if err := c.cache.Invalidate(ctx, customerID); err != nil {
+		c.cacheErrs.Add(1)
+		return fmt.Errorf("cards: invalidate the card of customer %d: %w", customerID, err)
+	}
+	return nil
+}
+
+// Card returns the customer's card from the cache when it is fresh, and
+// otherwise from the wrapped service, falling back to a stale card as
+// described on Cached.
+// Errors: EINVALID, ENOTFOUND, EUNAUTHORIZED, EUPSTREAM.
+func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
+	if customerID <= 0 {
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "recharge customer id must be a positive number")
+	}
+	entry, err := c.cache.Get(ctx, customerID)
+	if err != nil {
+		c.cacheErrs.Add(1)
+		c.log.WarnContext(ctx, "card cache read failed; asking Recharge",
+			"customer_id", customerID, "correlation_id", rechargekit.CorrelationID(ctx), "error", err)
+		entry = nil
+	}
+	now := c.now()
+	if entry != nil && entry.Card != nil && !entry.Invalid {
+		if age := now.Sub(entry.StoredAt); age < c.ttl {
+			c.hits.Add(1)
+			if c.refreshAfter > 0 && age >= c.refreshAfter {
+				c.refresh(customerID, entry.Gen)
+			}
+			return entry.Card, nil
+		}
+	}
+	c.misses.Add(1)
+	var fallback *rechargekit.Card
+	if entry != nil && entry.Card != nil && now.Sub(entry.StoredAt) < c.staleFor {
+		fallback = entry.Card
+	}
+	var gen uint64
+	if entry != nil {
+		gen = entry.Gen
+	}
+	f := c.join(ctx, customerID, gen)
+	card, err := c.await(ctx, f, fallback)
+	if err != nil {
+		c.errs.Add(1)
+	}
+	return card, err
+}
+
+// flight is one fetch of a card that several lookups may wait for.
+type flight struct {
+	done chan struct{}
+	card *rechargekit.Card
+	err  error
+}
+
+// join returns the customer's fetch in progress, or starts one. The fetch
+// runs on its own goroutine with the first caller's values and deadline
+// (FetchTimeout when it has none) but not its cancellation, so that callers
+// who stop waiting (to answer stale) do not waste the calls already made:
+// the card still lands in the cache for the next lookup.
+func (c *Cached) join(ctx context.Context, customerID int64, gen uint64) *flight {
+	c.mu.Lock()
+	if f, ok := c.flights[customerID]; ok {
+		c.mu.Unlock()
+		c.coalesced.Add(1)
+		return f
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flights[customerID] = f
+	c.bg.Add(1)
+	c.mu.Unlock()
+	c.fetches.Add(1)
+
+	deadline := time.Now().Add(c.fetchTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	stop := context.AfterFunc(c.bgCtx, cancel) // Close cancels it
+	go func() {
+		defer c.bg.Done()
+		defer cancel()
+		defer stop()
+		start := c.now()
+		card, err := c.svc.Card(fctx, customerID)
+		c.store(fctx, customerID, card, err, start, gen)
+		f.card, f.err = card, err
+		c.mu.Lock()
+		if c.flights[customerID] == f {
+			delete(c.flights, customerID)
+		}
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	return f
+}
+
+// store records a fetch's outcome in the cache: the card, or the customer's
+// removal when Recharge no longer knows it.
+func (c *Cached) store(ctx context.Context, customerID int64, card *rechargekit.Card, err error, start time.Time, gen uint64) {
+	var cerr error
+	switch {
+	case err == nil && card != nil:
+		cerr = c.cache.Set(ctx, card, start, gen)
+	case rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND:
+		cerr = c.cache.Delete(ctx, customerID)
+	}
+	if cerr != nil {
+		c.cacheErrs.Add(1)
+		c.log.WarnContext(ctx, "card cache write failed", "customer_id", customerID, "error", cerr)
+	}
+}
+
+// await waits for f, or, when there is a stale card to fall back on, until
+// StaleMargin before ctx's deadline, whichever comes first.
+func (c *Cached) await(ctx context.Context, f *flight, fallback *rechargekit.Card) (*rechargekit.Card, error) {
+	var cutoff <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok && fallback != nil {
+		t := time.NewTimer(time.Until(dl) - c.margin)
+		defer t.Stop()
+		cutoff = t.C
+	}
+	select {
+	case <-f.done:
+		if f.err == nil {
+			return f.card, nil
+		}
+		return c.fallBack(fallback, f.err)
+	case <-cutoff:
+		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge did not answer in time"))
+	case <-ctx.Done():
+		return c.fallBack(fallback, rechargekit.WrapError(rechargekit.EUPSTREAM, "the lookup ran out of time", ctx.Err()))
+	}
+}
+
+// fallBack answers a failed fetch: with the stale card when the failure
+// is Recharge's (or our token's) and there is one, else with the error.
+func (c *Cached) fallBack(fallback *rechargekit.Card, err error) (*rechargekit.Card, error) {
+	switch rechargekit.ErrorCode(err) {
+	case rechargekit.EUPSTREAM, rechargekit.EUNAUTHORIZED:
+		if fallback != nil {
+			c.stale.Add(1)
+			cp := *fallback
+			cp.Stale = true
+			return &cp, nil
+		}
+	}
+	return nil, err
+}
+
+// refresh fetches the card again in the background, marked as background
+// work so that a shared rate limiter lets agents' lookups go first. At most
+// one refresh per customer runs at a time.
+func (c *Cached) refresh(customerID int64, gen uint64) {
+	c.mu.Lock()
+	if c.closed || c.refreshing[customerID] {
+		c.mu.Unlock()
+		return
+	}
+	c.refreshing[customerID] = true
+	c.bg.Add(1)
+	c.mu.Unlock()
+	c.refreshes.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.refreshing, customerID)
+			c.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(rechargekit.WithBackground(c.bgCtx), c.fetchTimeout)
+		defer cancel()
+		start := c.now()
+		card, err := c.svc.Card(ctx, customerID)
+		if err != nil && rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+			c.log.DebugContext(ctx, "background card refresh failed", "customer_id", customerID, "error", err)
+			return
+		}
+		c.store(ctx, customerID, card, err, start, gen)
+	}()
+}
+
+// MemoryCache is an in-memory rechargekit.CardCache holding at most a fixed
+// number of customers, least recently used first out. It suits a single
+// replica; several replicas share the redis package's cache instead. Cards
+// are stored and returned as they are, not copied.
+type MemoryCache struct {
+	max int
+
+	mu    sync.Mutex
+	ll    *list.List // of *memEntry, most recently used first
+	items map[int64]*list.Element
+	seq   uint64 // the last generation handed out
+}
+
+type memEntry struct {
+	id int64
+	e  rechargekit.CacheEntry
+}
+
+var _ rechargekit.CardCache = (*MemoryCache)(nil)
+
+// NewMemoryCache returns a cache of at most maxEntries customers
+// (DefaultMemoryCacheEntries when maxEntries < 1).
+func NewMemoryCache(maxEntries int) *MemoryCache {
+	if maxEntries < 1 {
+		maxEntries = DefaultMemoryCacheEntries
+	}
+	return &MemoryCache{max: maxEntries, ll: list.New(), items: map[int64]*list.Element{}}
+}
+
+// Len returns the number of customers held (cards and bare marks).
+func (m *MemoryCache) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ll.Len()
+}
+
+// Get implements rechargekit.CardCache.
+func (m *MemoryCache) Get(ctx context.Context, customerID int64) (*rechargekit.CacheEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	el, ok := m.items[customerID]
+	if !ok {
+		return nil, nil
+	}
+	m.ll.MoveToFront(el)
+	e := el.Value.(*memEntry).e
+	return &e, nil
+}
+
+// Set implements rechargekit.CardCache.
+func (m *MemoryCache) Set(ctx context.Context, card *rechargekit.Card, storedAt time.Time, gen uint64) error {
+	if card == nil {
+		return errors.New("cards: memory cache: nil card")
+	}
+	id := card.Customer.ID
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	el, ok := m.items[id]
+	if !ok {
+		// Nothing held: a first fetch (gen 0), or the entry was evicted or
+		// deleted since the fetch's Get, in which case an invalidation may
+		// have been lost with it.
+		m.insert(id, rechargekit.CacheEntry{Card: card, StoredAt: storedAt, Invalid: gen != 0})
+		return nil
+	}
+	cur := &el.Value.(*memEntry).e
+	invalid := cur.Gen != gen
+	if cur.Card != nil && cur.StoredAt.After(storedAt) && (!cur.Invalid || invalid) {
+		return nil // a later fetch already stored a card at least as good
+	}
+	cur.Card, cur.StoredAt, cur.Invalid = card, storedAt, invalid
+	m.ll.MoveToFront(el)
+	return nil
+}
+
+// Invalidate implements rechargekit.CardCache.
+func (m *MemoryCache) Invalidate(ctx context.Context, customerID int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	if el, ok := m.items[customerID]; ok {
+		e := &el.Value.(*memEntry).e
+		e.Gen, e.Invalid = m.seq, true
+		return nil
+	}
+	m.insert(customerID, rechargekit.CacheEntry{Gen: m.seq, Invalid: true})
+	return nil
+}
+
+// Delete implements rechargekit.CardCache.
+func (m *MemoryCache) Delete(ctx context.Context, customerID int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	if el, ok := m.items[customerID]; ok {
+		el.Value.(*memEntry).e = rechargekit.CacheEntry{Gen: m.seq, Invalid: true}
+		return nil
+	}
+	m.insert(customerID, rechargekit.CacheEntry{Gen: m.seq, Invalid: true})
+	return nil
+}
+
+// insert adds an entry at the front and evicts the least recently used
+// ones beyond the bound. The caller holds mu.
+func (m *MemoryCache) insert(id int64, e rechargekit.CacheEntry) {
+	m.items[id] = m.ll.PushFront(&memEntry{id: id, e: e})
+	for m.ll.Len() > m.max {
+		last := m.ll.Back()
+		m.ll.Remove(last)
+		delete(m.items, last.Value.(*memEntry).id)
+	}
+}
