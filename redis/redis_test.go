@@ -1,0 +1,311 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/cards/cachetest"
+	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+)
+
+// testRedisEnv names the Redis the tests use, e.g. redis://127.0.0.1:6379/0.
+const testRedisEnv = "RECHARGEKIT_TEST_REDIS"
+
+// MustRedis connects to the test Redis and returns a key prefix unique to
+// the test; every key under it is deleted when the test ends. Without
+// RECHARGEKIT_TEST_REDIS the test is skipped, except on CI, where it fails.
+func MustRedis(tb testing.TB) (*Client, string) {
+	tb.Helper()
+	url := os.Getenv(testRedisEnv)
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s is not set: CI must run the Redis tests", testRedisEnv)
+		}
+		tb.Skipf("%s not set: skipping the tests that need a real Redis", testRedisEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Open(ctx, url)
+	if err != nil {
+		tb.Fatalf("open the test Redis: %v", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "rechargekit-test:" + hex.EncodeToString(b[:]) + ":"
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := c.rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if len(keys) > 0 {
+			c.rdb.Del(ctx, keys...)
+		}
+		_ = c.Close()
+	})
+	return c, prefix
+}
+
+func TestOpenRefusesBadURLsWithoutEchoingThem(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cret-password"
+	for _, u := range []string{"", "http://example.com", "redis://user:" + secret + "@[::1:6379/0", "redis://127.0.0.1:6379/notadb?password=" + secret} {
+		_, err := Open(context.Background(), u)
+		if err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("Open's error repeats the password: %v", err)
+		}
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	// Port 1 on loopback refuses connections at once.
+	_, err := Open(ctx, "redis://:hunter2@127.0.0.1:1/0")
+	if err == nil {
+		t.Fatal("Open of a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error repeats the password: %v", err)
+	}
+}
+
+func TestCardCacheConformance(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	var mu sync.Mutex
+	n := 0
+	cachetest.Run(t, func(t *testing.T) rechargekit.CardCache {
+		mu.Lock()
+		n++
+		p := prefix + "card" + string(rune('a'+n)) + ":"
+		mu.Unlock()
+		return NewCardCache(c, CardCacheOptions{Prefix: p})
+	})
+}
+
+func TestCardCacheExpiresAfterTheStaleWindow(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	cc := NewCardCache(c, CardCacheOptions{Prefix: prefix + "card:", StaleFor: time.Hour})
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	cachetest.MustSet(t, cc, cachetest.Card(7, at), at, 0)
+	ttl, err := c.rdb.PTTL(context.Background(), prefix+"card:7").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("key TTL = %v, want the stale window (1h)", ttl)
+	}
+}
+
+func TestCardCacheIgnoresRecordsItCannotRead(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	cc := NewCardCache(c, CardCacheOptions{Prefix: prefix + "card:"})
+	ctx := context.Background()
+	for name, card := range map[string]string{
+		"another version": `{"v":99,"customer":{"ID":8}}`,
+		"garbage":         `{"v":1,`,
+	} {
+		c.rdb.HSet(ctx, prefix+"card:8", "card", card, "stored", "1700000000000000", "gen", "3", "invalid", "0")
+		e := cachetest.MustGet(t, cc, 8)
+		if e == nil || e.Card != nil || e.Gen != 3 {
+			t.Errorf("%s: entry = %+v, want no card and generation 3", name, e)
+		}
+	}
+}
+
+func TestLimiterKeyHidesTheToken(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	const token = "sk_live_very_secret_token"
+	l := NewLimiter(c, token, LimiterOptions{Prefix: prefix + "rl:"})
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := c.rdb.Keys(context.Background(), prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("keys = %v, want one bucket", keys)
+	}
+	if strings.Contains(keys[0], token) || !strings.HasPrefix(keys[0], prefix+"rl:") || len(keys[0]) != len(prefix+"rl:")+64 {
+		t.Errorf("bucket key %q: want the prefix and a SHA-256 in hex, never the token", keys[0])
+	}
+}
+
+func TestLimiterGivesUpWhenTheWaitPassesTheDeadline(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	l := NewLimiter(c, "tok", LimiterOptions{Prefix: prefix, BucketSize: 5, PerSecond: 1, Headroom: 1})
+	ctx := context.Background()
+	for i := range 4 { // 5 minus the headroom: admitted at once
+		if err := l.Wait(ctx); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	err := l.Wait(short) // the next slot is about a second away
+	if !errors.Is(err, ErrBudgetExhausted) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrBudgetExhausted and context.DeadlineExceeded", err)
+	}
+	if short.Err() != nil {
+		t.Error("Wait waited for the deadline instead of giving up at once")
+	}
+	// Giving up reserved nothing.
+	level, err := l.Level(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if level > 4.01 {
+		t.Errorf("level = %.2f after a refused wait, want at most 4", level)
+	}
+}
+
+func TestLimiterLetsLookupsGoBeforeBackgroundWork(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	l := NewLimiter(c, "tok", LimiterOptions{Prefix: prefix, BucketSize: 10, PerSecond: 2, BackgroundShare: 0.5})
+	ctx := context.Background()
+	for range 6 { // above the background share (5)
+		if err := l.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bg, cancel := context.WithTimeout(rechargekit.WithBackground(ctx), 100*time.Millisecond)
+	defer cancel()
+	if err := l.Wait(bg); !errors.Is(err, ErrBudgetExhausted) {
+		t.Fatalf("background Wait with the bucket above its share: %v, want ErrBudgetExhausted", err)
+	}
+	fg, cancel2 := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel2()
+	if err := l.Wait(fg); err != nil {
+		t.Fatalf("a lookup's Wait with room in the bucket: %v, want admitted", err)
+	}
+}
+
+func TestLimiterReleasesACancelledReservation(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	l := NewLimiter(c, "tok", LimiterOptions{Prefix: prefix, BucketSize: 3, PerSecond: 0.5, Headroom: 1})
+	ctx := context.Background()
+	for range 2 {
+		if err := l.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(cctx) }() // reserves a slot two seconds away
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		level, err := l.Level(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if level > 2.5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never reserved its slot")
+		}
+		<-time.After(2 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	level, err := l.Level(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if level > 2.01 {
+		t.Errorf("level = %.2f after the waiter left, want its reservation given back (at most 2)", level)
+	}
+}
+
+func TestLimiterObserveFillsTheSharedBucket(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	l := NewLimiter(c, "tok", LimiterOptions{Prefix: prefix, BucketSize: 40, PerSecond: 2})
+	ctx := context.Background()
+	l.Observe(5, 40) // below half: ignored
+	if level, _ := l.Level(ctx); level != 0 {
+		t.Errorf("level = %.2f after a low report, want 0", level)
+	}
+	l.Observe(1, 1) // a 429: full
+	level, err := l.Level(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if level < 39 {
+		t.Errorf("level = %.2f after a 429, want about 40", level)
+	}
+}
+
+// Three replicas, each with its own Redis connection and Recharge client,
+// share one token's budget against one simulator whose bucket matches: no
+// request may see a 429.
+func TestLimiterKeepsReplicasInsideOneBudget(t *testing.T) {
+	t.Parallel()
+	_, prefix := MustRedis(t)
+	const (
+		size     = 10
+		rate     = 20.0
+		replicas = 3
+		perRep   = 15
+	)
+	sim := rechargetest.NewServer(t, rechargetest.Config{BucketSize: size, LeakPerSecond: rate})
+	id := sim.AddCustomer(rechargetest.SeedCustomer{Email: "budget@example.com"})
+
+	var wg sync.WaitGroup
+	errs := make(chan error, replicas*perRep)
+	for range replicas {
+		rc, _ := MustRedis(t) // a connection of its own, as another process would have
+		lim := NewLimiter(rc, rechargetest.DefaultToken, LimiterOptions{Prefix: prefix, BucketSize: size, PerSecond: rate})
+		client := sim.Client(recharge.WithLimiter(lim), recharge.WithMaxRetries(0))
+		for range 5 {
+			wg.Go(func() {
+				for range perRep / 5 {
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+					_, _, err := client.Customers.Get(ctx, id, nil)
+					cancel()
+					if err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("request failed: %v", err)
+	}
+	st := sim.Stats()
+	if st.RateLimited != 0 || st.ByStatus["429"] != 0 {
+		t.Errorf("the simulator answered %d 429s, want 0: the replicas overran the shared budget", st.RateLimited)
+	}
+	if want := replicas * perRep; st.ByStatus["200"] != want {
+		t.Errorf("%d requests answered 200, want %d (%v)", st.ByStatus["200"], want, st.ByStatus)
+	}
+}
