@@ -240,6 +240,41 @@ func (t *APIToken) Validate() error {
 	return checkText("API token hash", t.Hash, MaxTextLength, true)
 }
 
+// PhoneDigits returns the decimal digits of a phone number, the form
+// profile search compares phones in ("+1 (555) 010-0" -> "15550100").
+func PhoneDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// PhoneQueryDigits returns the digits of a profile search q when q looks
+// like a phone number (digits and phone punctuation only, at least three
+// digits), else "": see LinkStore.SearchProfiles.
+func PhoneQueryDigits(q string) string {
+	for _, r := range q {
+		if !strings.ContainsRune("0123456789+-.() ", r) {
+			return ""
+		}
+	}
+	if d := PhoneDigits(q); len(d) >= 3 {
+		return d
+	}
+	return ""
+}
+
+// OnOff names a switch's state in audit details ("auto_link: off -> on").
+func OnOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
 // LinkStore keeps profiles, links, unlink tombstones, the audit log, users,
 // sessions, API tokens and settings. sqlite and postgres implement it and
 // both pass the storetest conformance suite.

@@ -140,3 +140,21 @@ func FuzzNormalizeProfile(f *testing.F) {
 		}
 	})
 }
+
+func TestPhoneQueryDigits(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ q, want string }{
+		{"555 0100", "5550100"},
+		{"+1 (555) 010-0", "15550100"},
+		{"12", ""},      // too short to be a phone
+		{"sam 555", ""}, // not only phone characters
+		{"a@example.com", ""},
+	} {
+		if got := rechargekit.PhoneQueryDigits(tt.q); got != tt.want {
+			t.Errorf("PhoneQueryDigits(%q) = %q, want %q", tt.q, got, tt.want)
+		}
+	}
+	if got := rechargekit.PhoneDigits("+1 (555) 010-0"); got != "15550100" {
+		t.Errorf("PhoneDigits = %q", got)
+	}
+}

@@ -74,7 +74,7 @@ func (s *Store) UpsertProfile(ctx context.Context, p *rechargekit.Profile) error
 		}
 		lower, dig := make([]string, len(n.Phones)), make([]string, len(n.Phones))
 		for i, ph := range n.Phones {
-			lower[i], dig[i] = strings.ToLower(ph), digits(ph)
+			lower[i], dig[i] = strings.ToLower(ph), rechargekit.PhoneDigits(ph)
 		}
 		_, err = tx.Exec(ctx, `
 			INSERT INTO profile_phones (profile_id, position, phone, phone_lower, phone_digits)
@@ -128,7 +128,7 @@ func (s *Store) SearchProfiles(ctx context.Context, q string, limit int) ([]*rec
 		              AND (strpos(f.phone_lower, $1) > 0 OR ($2 <> '' AND strpos(f.phone_digits, $2) > 0)))
 		ORDER BY p.name_lower, p.name, p.id
 		LIMIT $3`,
-		strings.ToLower(q), phoneQuery(q), limit)
+		strings.ToLower(q), rechargekit.PhoneQueryDigits(q), limit)
 	if err != nil {
 		return nil, wrap("search profiles", err)
 	}
@@ -140,31 +140,6 @@ func (s *Store) SearchProfiles(ctx context.Context, q string, limit int) ([]*rec
 		out = []*rechargekit.Profile{}
 	}
 	return out, nil
-}
-
-// digits returns the decimal digits of s.
-func digits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// phoneQuery returns the digits of q when q looks like a phone number
-// (digits and phone punctuation only, at least three digits), else "".
-func phoneQuery(q string) string {
-	for _, r := range q {
-		if !strings.ContainsRune("0123456789+-.() ", r) {
-			return ""
-		}
-	}
-	if d := digits(q); len(d) >= 3 {
-		return d
-	}
-	return ""
 }
 
 // Link returns the profile's current link.
@@ -424,17 +399,10 @@ func (s *Store) UpdateSettings(ctx context.Context, st *rechargekit.Settings, by
 		}
 		return appendAudit(ctx, tx, &rechargekit.AuditEntry{
 			At: now, Actor: by, Action: rechargekit.AuditSettingChange,
-			Detail: fmt.Sprintf("%s: %s -> %s", settingAutoLink, onOff(cur.AutoLink), onOff(st.AutoLink)),
+			Detail: fmt.Sprintf("%s: %s -> %s", settingAutoLink, rechargekit.OnOff(cur.AutoLink), rechargekit.OnOff(st.AutoLink)),
 		})
 	})
 	return wrap("update settings", err)
-}
-
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
 }
 
 // CreateUser adds a user.
