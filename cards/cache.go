@@ -27,6 +27,9 @@ const (
 	// DefaultFetchTimeout bounds a fetch when the caller's context has no
 	// deadline, and every background refresh.
 	DefaultFetchTimeout = 15 * time.Second
+	// DefaultMaxFetches is how many fetches may run at once before lookups
+	// that have a stale card to show are answered with it at once.
+	DefaultMaxFetches = 16
 	// DefaultMemoryCacheEntries bounds the in-memory cache.
 	DefaultMemoryCacheEntries = 10000
 )
@@ -51,6 +54,13 @@ type CachedOptions struct {
 	// FetchTimeout bounds a fetch when the caller's context has no
 	// deadline, and every background refresh (DefaultFetchTimeout).
 	FetchTimeout time.Duration
+	// MaxFetches is how many fetches (and refreshes) may run at once
+	// before a lookup that has a stale card answers with it at once instead
+	// of starting one more (DefaultMaxFetches; negative: no limit). Lookups
+	// with nothing cached still fetch. Under a burst, Recharge's budget
+	// (40 requests, 3 a card) then goes to whole cards instead of being
+	// spread over many lookups that each get one call of three and fail.
+	MaxFetches int
 	// Now is the clock that ages cards (time.Now when nil). Deadlines
 	// follow the wall clock, as contexts do.
 	Now func() time.Time
@@ -80,6 +90,9 @@ type CacheStats struct {
 //   - when Recharge fails (EUPSTREAM: down, too slow, budget spent; or
 //     EUNAUTHORIZED) or the caller's deadline draws near, a card younger
 //     than StaleFor is served with Stale set instead of an error;
+//   - when MaxFetches fetches are running (a burst), a lookup that has a
+//     stale card answers with it at once rather than start another fetch
+//     that Recharge's budget could only partly serve;
 //   - a customer Recharge no longer knows (ENOTFOUND) is dropped.
 //
 // FindCustomers is passed through uncached: searches feed auto-linking,
@@ -93,12 +106,14 @@ type Cached struct {
 	refreshAfter time.Duration
 	margin       time.Duration
 	fetchTimeout time.Duration
+	maxFetches   int
 	now          func() time.Time
 	log          *slog.Logger
 
 	mu         sync.Mutex
 	flights    map[int64]*flight
 	refreshing map[int64]bool
+	running    int // fetches and refreshes in progress
 	closed     bool
 	bg         sync.WaitGroup
 	bgCtx      context.Context
@@ -120,6 +135,7 @@ func NewCached(svc rechargekit.CardService, cache rechargekit.CardCache, opts Ca
 		refreshAfter: opts.RefreshAfter,
 		margin:       opts.StaleMargin,
 		fetchTimeout: opts.FetchTimeout,
+		maxFetches:   opts.MaxFetches,
 		now:          opts.Now,
 		log:          opts.Logger,
 		flights:      map[int64]*flight{},
@@ -143,6 +159,9 @@ func NewCached(svc rechargekit.CardService, cache rechargekit.CardCache, opts Ca
 	}
 	if c.fetchTimeout <= 0 {
 		c.fetchTimeout = DefaultFetchTimeout
+	}
+	if c.maxFetches == 0 {
+		c.maxFetches = DefaultMaxFetches
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -250,7 +269,10 @@ func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card,
 	if entry != nil {
 		gen = entry.Gen
 	}
-	f := c.join(ctx, customerID, gen)
+	f := c.join(ctx, customerID, gen, fallback != nil)
+	if f == nil { // enough fetches running: the stale card now
+		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is busy"))
+	}
 	card, err := c.await(ctx, f, fallback)
 	if err != nil {
 		c.errs.Add(1)
@@ -265,20 +287,26 @@ type flight struct {
 	err  error
 }
 
-// join returns the customer's fetch in progress, or starts one. The fetch
+// join returns the customer's fetch in progress, or starts one; or nil,
+// when the caller could answer stale and MaxFetches are running. The fetch
 // runs on its own goroutine with the first caller's values and deadline
 // (FetchTimeout when it has none) but not its cancellation, so that callers
 // who stop waiting (to answer stale) do not waste the calls already made:
 // the card still lands in the cache for the next lookup.
-func (c *Cached) join(ctx context.Context, customerID int64, gen uint64) *flight {
+func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, canWait bool) *flight {
 	c.mu.Lock()
 	if f, ok := c.flights[customerID]; ok {
 		c.mu.Unlock()
 		c.coalesced.Add(1)
 		return f
 	}
+	if canWait && c.busy() {
+		c.mu.Unlock()
+		return nil
+	}
 	f := &flight{done: make(chan struct{})}
 	c.flights[customerID] = f
+	c.running++
 	c.bg.Add(1)
 	c.mu.Unlock()
 	c.fetches.Add(1)
@@ -301,10 +329,16 @@ func (c *Cached) join(ctx context.Context, customerID int64, gen uint64) *flight
 		if c.flights[customerID] == f {
 			delete(c.flights, customerID)
 		}
+		c.running--
 		c.mu.Unlock()
 		close(f.done)
 	}()
 	return f
+}
+
+// busy reports whether MaxFetches fetches are running. The caller holds mu.
+func (c *Cached) busy() bool {
+	return c.maxFetches > 0 && c.running >= c.maxFetches
 }
 
 // store records a fetch's outcome in the cache: the card, or the customer's
@@ -365,11 +399,12 @@ func (c *Cached) fallBack(fallback *rechargekit.Card, err error) (*rechargekit.C
 // one refresh per customer runs at a time.
 func (c *Cached) refresh(customerID int64, gen uint64) {
 	c.mu.Lock()
-	if c.closed || c.refreshing[customerID] {
+	if c.closed || c.refreshing[customerID] || c.busy() {
 		c.mu.Unlock()
 		return
 	}
 	c.refreshing[customerID] = true
+	c.running++
 	c.bg.Add(1)
 	c.mu.Unlock()
 	c.refreshes.Add(1)
@@ -378,6 +413,7 @@ func (c *Cached) refresh(customerID int64, gen uint64) {
 		defer func() {
 			c.mu.Lock()
 			delete(c.refreshing, customerID)
+			c.running--
 			c.mu.Unlock()
 		}()
 		ctx, cancel := context.WithTimeout(rechargekit.WithBackground(c.bgCtx), c.fetchTimeout)

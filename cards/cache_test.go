@@ -283,6 +283,38 @@ func TestCachedAnswersStaleBeforeTheDeadline(t *testing.T) {
 	}
 }
 
+func TestCachedAnswersStaleWhenFetchesAreBusy(t *testing.T) {
+	t.Parallel()
+	started := make(chan int, 4)
+	f := &fakeCards{started: started}
+	c, clock := newCached(t, f, cards.CachedOptions{TTL: time.Minute, MaxFetches: 1})
+	MustCard(t, c, 42)
+	<-started
+	clock.Advance(2 * time.Minute)
+	release := make(chan struct{})
+	f.setBlock(release)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { _, errs[0] = c.Card(context.Background(), 44) }) // nothing cached: fetches
+	<-started
+	// One fetch is running: 42's expired card is answered at once, no fetch.
+	if card := MustCard(t, c, 42); !card.Stale || f.Calls() != 2 {
+		t.Fatalf("got %+v after %d calls; want the stale card without a fetch", card, f.Calls())
+	}
+	// A customer with nothing to fall back on still fetches.
+	wg.Go(func() { _, errs[1] = c.Card(context.Background(), 45) })
+	<-started
+	close(release)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if f.Calls() != 3 {
+		t.Errorf("%d fetches, want 3", f.Calls())
+	}
+}
+
 func TestCachedNoFallbackIsAnError(t *testing.T) {
 	t.Parallel()
 	f := &fakeCards{err: rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is unavailable")}
