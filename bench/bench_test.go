@@ -1,0 +1,85 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rechargekit/rechargekit/bench"
+)
+
+// A tiny run: the report must be complete and consistent. Timing is not
+// checked; the numbers depend on the machine.
+func TestRunSmall(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := bench.Run(ctx, bench.Options{
+		Customers:          40,
+		Heavy:              2,
+		HeavySubscriptions: 60,
+		Concurrency:        8,
+		ColdConcurrency:    2,
+		Duration:           300 * time.Millisecond,
+		Latency:            2 * time.Millisecond,
+		Burst:              10,
+		Deadline:           2 * time.Second,
+		Seed:               1,
+		Out:                &out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantModes := []string{"rechargekit warm", "naive", "rechargekit cold", "burst, cold", "burst, expired cards"}
+	if len(rep.Rows) != len(wantModes) {
+		t.Fatalf("%d rows, want %d: %+v", len(rep.Rows), len(wantModes), rep.Rows)
+	}
+	rows := map[string]bench.Row{}
+	for i, r := range rep.Rows {
+		if r.Mode != wantModes[i] {
+			t.Errorf("row %d is %q, want %q", i, r.Mode, wantModes[i])
+		}
+		if r.Lookups == 0 || r.OK+r.Failed+r.Empty != r.Lookups || r.Stale > r.OK {
+			t.Errorf("%s: inconsistent counts %+v", r.Mode, r)
+		}
+		if r.Empty != 0 {
+			t.Errorf("%s: %d lookups found no customer; every customer looked up exists", r.Mode, r.Empty)
+		}
+		if r.Client.P50 > r.Client.P99 || r.Client.P99 > r.Client.Max {
+			t.Errorf("%s: percentiles out of order: %+v", r.Mode, r.Client)
+		}
+		if !strings.Contains(out.String(), r.Mode) {
+			t.Errorf("the table has no %q row", r.Mode)
+		}
+		rows[r.Mode] = r
+	}
+	if w := rows["rechargekit warm"]; w.OK == 0 || w.RechargeCalls != 0 || w.Failed != 0 {
+		t.Errorf("warm: %+v, want answers from the cache alone", w)
+	}
+	if c := rows["rechargekit cold"]; c.OK == 0 || c.RechargeCalls == 0 {
+		t.Errorf("cold: %+v, want cards read from Recharge", c)
+	}
+	if b := rows["burst, cold"]; b.Lookups != 10 || !b.Burst {
+		t.Errorf("burst: %+v, want 10 lookups at once", b)
+	}
+	if rep.Store.Heavy != 2 || rep.Store.Customers != 42 || rep.Store.WarmUpCalls == 0 {
+		t.Errorf("store = %+v", rep.Store)
+	}
+	for _, want := range []string{"answers/s", "server p50", "Recharge calls/answer", "429s reaching a desk: 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the printed report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRunStopsWithTheContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := bench.Run(ctx, bench.Options{Customers: 10, Heavy: -1, Burst: -1, Duration: time.Second, Latency: time.Millisecond}); err == nil {
+		t.Fatal("Run with a cancelled context succeeded")
+	}
+}
