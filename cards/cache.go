@@ -55,11 +55,12 @@ type CachedOptions struct {
 	// deadline, and every background refresh (DefaultFetchTimeout).
 	FetchTimeout time.Duration
 	// MaxFetches is how many fetches (and refreshes) may run at once
-	// before a lookup that has a stale card answers with it at once instead
-	// of starting one more (DefaultMaxFetches; negative: no limit). Lookups
-	// with nothing cached still fetch. Under a burst, Recharge's budget
-	// (40 requests, 3 a card) then goes to whole cards instead of being
-	// spread over many lookups that each get one call of three and fail.
+	// (DefaultMaxFetches; negative: no limit). When that many run, a
+	// lookup that has a stale card answers with it at once, and one with
+	// nothing cached waits for a fetch to end (or for its deadline). Under
+	// a burst, Recharge's budget (40 requests, 3 a card) then goes to whole
+	// cards instead of being spread over many fetches that each get one
+	// call of three and fail.
 	MaxFetches int
 	// Now is the clock that ages cards (time.Now when nil). Deadlines
 	// follow the wall clock, as contexts do.
@@ -90,9 +91,10 @@ type CacheStats struct {
 //   - when Recharge fails (EUPSTREAM: down, too slow, budget spent; or
 //     EUNAUTHORIZED) or the caller's deadline draws near, a card younger
 //     than StaleFor is served with Stale set instead of an error;
-//   - when MaxFetches fetches are running (a burst), a lookup that has a
-//     stale card answers with it at once rather than start another fetch
-//     that Recharge's budget could only partly serve;
+//   - at most MaxFetches fetches run at once: under a burst, a lookup
+//     that has a stale card answers with it at once, and one that has
+//     nothing cached waits its turn, rather than start another fetch that
+//     Recharge's budget could only partly serve;
 //   - a customer Recharge no longer knows (ENOTFOUND) is dropped.
 //
 // FindCustomers is passed through uncached: searches feed auto-linking,
@@ -113,13 +115,15 @@ type Cached struct {
 	mu         sync.Mutex
 	flights    map[int64]*flight
 	refreshing map[int64]bool
-	running    int // fetches and refreshes in progress
+	slots      chan struct{} // one per fetch or refresh in progress; nil: no limit
 	closed     bool
 	bg         sync.WaitGroup
 	bgCtx      context.Context
 	bgCancel   context.CancelFunc
 
 	hits, misses, fetches, coalesced, stale, errs, refreshes, invalidations, cacheErrs atomic.Int64
+
+	lastCacheLog atomic.Int64 // unix nanoseconds of the last cache failure logged
 }
 
 var _ rechargekit.CardService = (*Cached)(nil)
@@ -162,6 +166,9 @@ func NewCached(svc rechargekit.CardService, cache rechargekit.CardCache, opts Ca
 	}
 	if c.maxFetches == 0 {
 		c.maxFetches = DefaultMaxFetches
+	}
+	if c.maxFetches > 0 {
+		c.slots = make(chan struct{}, c.maxFetches)
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -245,9 +252,7 @@ func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card,
 	}
 	entry, err := c.cache.Get(ctx, customerID)
 	if err != nil {
-		c.cacheErrs.Add(1)
-		c.log.WarnContext(ctx, "card cache read failed; asking Recharge",
-			"customer_id", customerID, "correlation_id", rechargekit.CorrelationID(ctx), "error", err)
+		c.cacheFailed(ctx, "card cache read failed; asking Recharge", customerID, err)
 		entry = nil
 	}
 	now := c.now()
@@ -269,8 +274,12 @@ func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card,
 	if entry != nil {
 		gen = entry.Gen
 	}
-	f := c.join(ctx, customerID, gen, fallback != nil)
-	if f == nil { // enough fetches running: the stale card now
+	f, err := c.join(ctx, customerID, gen, fallback != nil)
+	if err != nil {
+		c.errs.Add(1)
+		return nil, err
+	}
+	if f == nil { // MaxFetches running: the stale card now
 		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is busy"))
 	}
 	card, err := c.await(ctx, f, fallback)
@@ -287,28 +296,69 @@ type flight struct {
 	err  error
 }
 
-// join returns the customer's fetch in progress, or starts one; or nil,
-// when the caller could answer stale and MaxFetches are running. The fetch
+// join returns the customer's fetch in progress, or starts one. When
+// MaxFetches run, it returns nil for a caller that can answer stale, and
+// otherwise waits for a slot until ctx ends (then EUPSTREAM). The fetch
 // runs on its own goroutine with the first caller's values and deadline
 // (FetchTimeout when it has none) but not its cancellation, so that callers
 // who stop waiting (to answer stale) do not waste the calls already made:
 // the card still lands in the cache for the next lookup.
-func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, canWait bool) *flight {
+func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, hasFallback bool) (*flight, error) {
 	c.mu.Lock()
 	if f, ok := c.flights[customerID]; ok {
 		c.mu.Unlock()
 		c.coalesced.Add(1)
-		return f
+		return f, nil
 	}
-	if canWait && c.busy() {
-		c.mu.Unlock()
-		return nil
+	if c.tryAcquire() {
+		defer c.mu.Unlock()
+		return c.start(ctx, customerID, gen), nil
 	}
+	c.mu.Unlock()
+	if hasFallback {
+		return nil, nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is busy: too many lookups are waiting for it", ctx.Err())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.flights[customerID]; ok { // started while we waited
+		<-c.slots
+		c.coalesced.Add(1)
+		return f, nil
+	}
+	return c.start(ctx, customerID, gen), nil
+}
+
+// tryAcquire takes a fetch slot if one is free.
+func (c *Cached) tryAcquire() bool {
+	if c.slots == nil {
+		return true
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// releaseSlot gives a fetch slot back.
+func (c *Cached) releaseSlot() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// start begins a fetch. The caller holds mu and a fetch slot, which the
+// fetch gives back when it ends.
+func (c *Cached) start(ctx context.Context, customerID int64, gen uint64) *flight {
 	f := &flight{done: make(chan struct{})}
 	c.flights[customerID] = f
-	c.running++
 	c.bg.Add(1)
-	c.mu.Unlock()
 	c.fetches.Add(1)
 
 	deadline := time.Now().Add(c.fetchTimeout)
@@ -329,16 +379,24 @@ func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, canWait
 		if c.flights[customerID] == f {
 			delete(c.flights, customerID)
 		}
-		c.running--
 		c.mu.Unlock()
+		c.releaseSlot()
 		close(f.done)
 	}()
 	return f
 }
 
-// busy reports whether MaxFetches fetches are running. The caller holds mu.
-func (c *Cached) busy() bool {
-	return c.maxFetches > 0 && c.running >= c.maxFetches
+// cacheFailed counts a failure of the CardCache and logs it, at most once
+// every ten seconds: when Redis is down, every lookup fails the same way.
+func (c *Cached) cacheFailed(ctx context.Context, msg string, customerID int64, err error) {
+	c.cacheErrs.Add(1)
+	now := time.Now().UnixNano()
+	last := c.lastCacheLog.Load()
+	if now-last < int64(10*time.Second) || !c.lastCacheLog.CompareAndSwap(last, now) {
+		return
+	}
+	c.log.WarnContext(ctx, msg, "customer_id", customerID, "correlation_id", rechargekit.CorrelationID(ctx),
+		"failures", c.cacheErrs.Load(), "error", err)
 }
 
 // store records a fetch's outcome in the cache: the card, or the customer's
@@ -352,8 +410,7 @@ func (c *Cached) store(ctx context.Context, customerID int64, card *rechargekit.
 		cerr = c.cache.Delete(ctx, customerID)
 	}
 	if cerr != nil {
-		c.cacheErrs.Add(1)
-		c.log.WarnContext(ctx, "card cache write failed", "customer_id", customerID, "error", cerr)
+		c.cacheFailed(ctx, "card cache write failed", customerID, cerr)
 	}
 }
 
@@ -399,12 +456,11 @@ func (c *Cached) fallBack(fallback *rechargekit.Card, err error) (*rechargekit.C
 // one refresh per customer runs at a time.
 func (c *Cached) refresh(customerID int64, gen uint64) {
 	c.mu.Lock()
-	if c.closed || c.refreshing[customerID] || c.busy() {
+	if c.closed || c.refreshing[customerID] || !c.tryAcquire() {
 		c.mu.Unlock()
 		return
 	}
 	c.refreshing[customerID] = true
-	c.running++
 	c.bg.Add(1)
 	c.mu.Unlock()
 	c.refreshes.Add(1)
@@ -413,8 +469,8 @@ func (c *Cached) refresh(customerID int64, gen uint64) {
 		defer func() {
 			c.mu.Lock()
 			delete(c.refreshing, customerID)
-			c.running--
 			c.mu.Unlock()
+			c.releaseSlot()
 		}()
 		ctx, cancel := context.WithTimeout(rechargekit.WithBackground(c.bgCtx), c.fetchTimeout)
 		defer cancel()

@@ -285,7 +285,7 @@ func TestCachedAnswersStaleBeforeTheDeadline(t *testing.T) {
 
 func TestCachedAnswersStaleWhenFetchesAreBusy(t *testing.T) {
 	t.Parallel()
-	started := make(chan int, 4)
+	started := make(chan int, 8)
 	f := &fakeCards{started: started}
 	c, clock := newCached(t, f, cards.CachedOptions{TTL: time.Minute, MaxFetches: 1})
 	MustCard(t, c, 42)
@@ -302,9 +302,15 @@ func TestCachedAnswersStaleWhenFetchesAreBusy(t *testing.T) {
 	if card := MustCard(t, c, 42); !card.Stale || f.Calls() != 2 {
 		t.Fatalf("got %+v after %d calls; want the stale card without a fetch", card, f.Calls())
 	}
-	// A customer with nothing to fall back on still fetches.
+	// A customer with nothing to fall back on waits for its turn: until
+	// its deadline, it fails then ...
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Card(short, 46); rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM || f.Calls() != 2 {
+		t.Fatalf("got %v after %d calls; want EUPSTREAM (busy) without a fetch", err, f.Calls())
+	}
+	// ... or until the running fetch ends, and then fetches.
 	wg.Go(func() { _, errs[1] = c.Card(context.Background(), 45) })
-	<-started
 	close(release)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -431,6 +437,36 @@ func TestCachedRefreshesAheadInTheBackground(t *testing.T) {
 	defer f.mu.Unlock()
 	if want := []bool{false, true}; !cmp.Equal(f.background, want) {
 		t.Errorf("IsBackground of the calls = %v, want %v: refreshes must yield to lookups", f.background, want)
+	}
+}
+
+// downCache is a CardCache whose store is unreachable.
+type downCache struct{}
+
+var errDown = errors.New("cache down")
+
+func (downCache) Get(context.Context, int64) (*rechargekit.CacheEntry, error) { return nil, errDown }
+func (downCache) Set(context.Context, *rechargekit.Card, time.Time, uint64) error {
+	return errDown
+}
+func (downCache) Invalidate(context.Context, int64) error { return errDown }
+func (downCache) Delete(context.Context, int64) error     { return errDown }
+
+func TestCachedWorksWithoutItsCache(t *testing.T) {
+	t.Parallel()
+	f := &fakeCards{}
+	c := cards.NewCached(f, downCache{}, cards.CachedOptions{Logger: quietLogger()})
+	t.Cleanup(func() { _ = c.Close() })
+	for want := 1; want <= 2; want++ {
+		if card := MustCard(t, c, 42); card.Customer.FirstName != "v"+strconv.Itoa(want) {
+			t.Fatalf("got %q, want v%d straight from Recharge", card.Customer.FirstName, want)
+		}
+	}
+	if err := c.Invalidate(context.Background(), 42); !errors.Is(err, errDown) {
+		t.Errorf("Invalidate = %v, want the cache's error (so the webhook is delivered again)", err)
+	}
+	if s := c.Stats(); s.CacheErrors != 5 {
+		t.Errorf("stats.CacheErrors = %d, want 5 (two reads, two writes, one invalidation)", s.CacheErrors)
 	}
 }
 
