@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -13,9 +15,17 @@ import (
 	"github.com/rechargekit/rechargekit"
 )
 
-// DefaultStaleFor is how long the Redis cache keeps a customer's entry
-// after its last write: the stale window of cards.DefaultStaleFor.
-const DefaultStaleFor = 24 * time.Hour
+// Defaults of CardCacheOptions.
+const (
+	// DefaultStaleFor is how long the Redis cache keeps a customer's entry
+	// after its last write: the stale window of cards.DefaultStaleFor.
+	DefaultStaleFor = 24 * time.Hour
+	// DefaultNearFor is how long a replica keeps an entry it read from
+	// Redis, decoded, in its own memory.
+	DefaultNearFor = time.Second
+	// DefaultNearEntries bounds that copy.
+	DefaultNearEntries = 10000
+)
 
 // CardCacheOptions configures a CardCache.
 type CardCacheOptions struct {
@@ -25,6 +35,17 @@ type CardCacheOptions struct {
 	// StaleFor is how long an entry lives after its last write
 	// (DefaultStaleFor): at least the cards.Cached stale window.
 	StaleFor time.Duration
+	// NearFor is how long an entry read from Redis is kept, decoded, in
+	// this process (DefaultNearFor; negative: not at all), so that a card
+	// many agents open at once costs one Redis read and one decode a
+	// second rather than one per lookup. Writes through this replica show
+	// at once; a change written through another replica (a webhook it
+	// received) shows here within NearFor.
+	NearFor time.Duration
+	// NearEntries bounds the near copy (DefaultNearEntries).
+	NearEntries int
+	// Now is the near copy's clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // CardCache is a rechargekit.CardCache on Redis, shared by every replica.
@@ -37,18 +58,41 @@ type CardCache struct {
 	rdb      *goredis.Client
 	prefix   string
 	staleFor time.Duration
+	nearFor  time.Duration
+	nearMax  int
+	now      func() time.Time
+
+	mu     sync.Mutex
+	near   map[int64]nearEntry
+	writes atomic.Uint64 // bumped by every write, so a read that raced one is not kept
+}
+
+// nearEntry is an entry kept in process, and when it was read.
+type nearEntry struct {
+	e  rechargekit.CacheEntry
+	at time.Time
 }
 
 var _ rechargekit.CardCache = (*CardCache)(nil)
 
 // NewCardCache returns a card cache on c.
 func NewCardCache(c *Client, opts CardCacheOptions) *CardCache {
-	cc := &CardCache{rdb: c.rdb, prefix: opts.Prefix, staleFor: opts.StaleFor}
+	cc := &CardCache{rdb: c.rdb, prefix: opts.Prefix, staleFor: opts.StaleFor, nearFor: opts.NearFor,
+		nearMax: opts.NearEntries, now: opts.Now, near: map[int64]nearEntry{}}
 	if cc.prefix == "" {
 		cc.prefix = KeyPrefix + "card:"
 	}
 	if cc.staleFor <= 0 {
 		cc.staleFor = DefaultStaleFor
+	}
+	if cc.nearFor == 0 {
+		cc.nearFor = DefaultNearFor
+	}
+	if cc.nearMax <= 0 {
+		cc.nearMax = DefaultNearEntries
+	}
+	if cc.now == nil {
+		cc.now = time.Now
 	}
 	return cc
 }
@@ -75,6 +119,66 @@ type cardRecord struct {
 // Get implements rechargekit.CardCache. A card that cannot be decoded (an
 // older release's record, say) reads as no card.
 func (c *CardCache) Get(ctx context.Context, customerID int64) (*rechargekit.CacheEntry, error) {
+	if e, ok := c.nearGet(customerID); ok {
+		return e, nil
+	}
+	seq := c.writes.Load()
+	e, err := c.read(ctx, customerID)
+	if err == nil && e != nil {
+		c.nearPut(customerID, e, seq)
+	}
+	return e, err
+}
+
+func (c *CardCache) nearGet(customerID int64) (*rechargekit.CacheEntry, bool) {
+	if c.nearFor < 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.near[customerID]
+	if !ok || c.now().Sub(n.at) >= c.nearFor {
+		return nil, false
+	}
+	e := n.e
+	return &e, true
+}
+
+// nearPut keeps e unless a write happened since the read began (seq): the
+// read may predate it.
+func (c *CardCache) nearPut(customerID int64, e *rechargekit.CacheEntry, seq uint64) {
+	if c.nearFor < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writes.Load() != seq {
+		return
+	}
+	if len(c.near) >= c.nearMax {
+		// Drop about a tenth, oldest first would need an index; any will do
+		// for a copy that lives a second.
+		n := 0
+		for id := range c.near {
+			delete(c.near, id)
+			if n++; n >= max(1, c.nearMax/10) {
+				break
+			}
+		}
+	}
+	c.near[customerID] = nearEntry{e: *e, at: c.now()}
+}
+
+// forget drops the near copy of a customer being written.
+func (c *CardCache) forget(customerID int64) {
+	c.mu.Lock()
+	c.writes.Add(1)
+	delete(c.near, customerID)
+	c.mu.Unlock()
+}
+
+// read reads the customer's entry from Redis.
+func (c *CardCache) read(ctx context.Context, customerID int64) (*rechargekit.CacheEntry, error) {
 	vals, err := c.rdb.HMGet(ctx, c.key(customerID), "card", "stored", "gen", "invalid").Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis: read the card of customer %d: %w", customerID, err)
@@ -146,6 +250,8 @@ func (c *CardCache) Set(ctx context.Context, card *rechargekit.Card, storedAt ti
 	if err != nil {
 		return fmt.Errorf("redis: encode the card of customer %d: %w", card.Customer.ID, err)
 	}
+	c.forget(card.Customer.ID)
+	defer c.forget(card.Customer.ID)
 	err = setScript.Run(ctx, c.rdb, []string{c.key(card.Customer.ID)},
 		string(b), storedAt.UnixMicro(), strconv.FormatUint(gen, 10), c.staleFor.Milliseconds()).Err()
 	if err != nil {
@@ -156,6 +262,8 @@ func (c *CardCache) Set(ctx context.Context, card *rechargekit.Card, storedAt ti
 
 // Invalidate implements rechargekit.CardCache.
 func (c *CardCache) Invalidate(ctx context.Context, customerID int64) error {
+	c.forget(customerID)
+	defer c.forget(customerID)
 	if err := invalidateScript.Run(ctx, c.rdb, []string{c.key(customerID)}, c.staleFor.Milliseconds(), "0").Err(); err != nil {
 		return fmt.Errorf("redis: invalidate the card of customer %d: %w", customerID, err)
 	}
@@ -164,6 +272,8 @@ func (c *CardCache) Invalidate(ctx context.Context, customerID int64) error {
 
 // Delete implements rechargekit.CardCache.
 func (c *CardCache) Delete(ctx context.Context, customerID int64) error {
+	c.forget(customerID)
+	defer c.forget(customerID)
 	if err := invalidateScript.Run(ctx, c.rdb, []string{c.key(customerID)}, c.staleFor.Milliseconds(), "1").Err(); err != nil {
 		return fmt.Errorf("redis: drop the card of customer %d: %w", customerID, err)
 	}

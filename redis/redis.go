@@ -55,6 +55,7 @@ func Open(ctx context.Context, rawURL string) (*Client, error) {
 	opt.ReadTimeout = time.Second
 	opt.WriteTimeout = time.Second
 	opt.ContextTimeoutEnabled = true
+	opt.PoolSize = 100
 	c := &Client{rdb: goredis.NewClient(opt), addr: opt.Addr}
 	if err := c.Ping(ctx); err != nil {
 		_ = c.rdb.Close()

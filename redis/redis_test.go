@@ -132,6 +132,43 @@ func TestCardCacheIgnoresRecordsItCannotRead(t *testing.T) {
 	}
 }
 
+// Two replicas share the cache; each keeps what it read for NearFor.
+func TestCardCacheNearCopy(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	var mu sync.Mutex
+	now := time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	opts := CardCacheOptions{Prefix: prefix + "card:", NearFor: time.Second, Now: clock}
+	a, b := NewCardCache(c, opts), NewCardCache(c, opts)
+	at := now.Truncate(time.Microsecond)
+	cachetest.MustSet(t, a, cachetest.Card(9, at), at, 0)
+	if e := cachetest.MustGet(t, b, 9); e == nil || e.Invalid {
+		t.Fatalf("b read %+v, want the valid card", e)
+	}
+	cachetest.MustInvalidate(t, a, 9) // the webhook reached replica a
+	if e := cachetest.MustGet(t, a, 9); !e.Invalid {
+		t.Fatal("a does not see its own invalidation at once")
+	}
+	if e := cachetest.MustGet(t, b, 9); e.Invalid {
+		t.Fatal("b saw the invalidation before NearFor passed: is the near copy used?")
+	}
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	if e := cachetest.MustGet(t, b, 9); !e.Invalid {
+		t.Fatal("b still serves its near copy after NearFor")
+	}
+	cachetest.MustSet(t, b, cachetest.Card(9, at.Add(time.Second)), at.Add(time.Second), cachetest.MustGet(t, b, 9).Gen)
+	if e := cachetest.MustGet(t, b, 9); e.Invalid || !e.StoredAt.Equal(at.Add(time.Second)) {
+		t.Fatalf("b does not see its own write at once: %+v", e)
+	}
+}
+
 func TestLimiterKeyHidesTheToken(t *testing.T) {
 	t.Parallel()
 	c, prefix := MustRedis(t)
