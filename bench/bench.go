@@ -105,7 +105,9 @@ type Options struct {
 	// Redis cache (redis.NewCardCache) measures the Redis round trip too.
 	Cache rechargekit.CardCache
 	// Limiter, when set, paces the rechargekit client instead of its own
-	// leaky bucket (a redis.Limiter, say).
+	// leaky bucket (a redis.Limiter, say). Unlike the client's own bucket,
+	// which each mode starts afresh, its budget carries over from one mode
+	// to the next.
 	Limiter recharge.Limiter
 	// Seed makes the generated store and the lookup order repeatable.
 	Seed int64
