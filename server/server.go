@@ -22,6 +22,10 @@ type Config struct {
 	Gladly     http.Handler
 	GladlyPath string // default "/gladly/lookup"
 
+	// Webhooks receives Recharge webhooks (recharge.WebhookHandler),
+	// mounted at POST /webhooks/recharge; nil: not mounted.
+	Webhooks http.Handler
+
 	// Ready reports whether the service can answer: nil when Recharge
 	// accepts the token and is reachable. Its result is cached for
 	// ReadyTTL so that probes do not spend the Recharge rate budget.
@@ -90,6 +94,9 @@ func New(cfg Config) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	if cfg.Webhooks != nil {
+		mux.Handle("POST /webhooks/recharge", cfg.Webhooks)
+	}
 	if cfg.Gladly != nil {
 		mux.Handle(cfg.GladlyPath, cfg.Gladly)
 	}

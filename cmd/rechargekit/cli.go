@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // Main runs one subcommand. Its writers and environment are injected so that
@@ -165,4 +166,19 @@ func (m *Main) prog() string {
 		return m.Prog
 	}
 	return "rechargekit"
+}
+
+// durationFlag defines a duration flag whose default comes from an
+// environment variable when it is set, so that flags and environment
+// configure the same setting.
+func (m *Main) durationFlag(fs *flag.FlagSet, p *time.Duration, name, env string, def time.Duration, usage string) error {
+	if v := m.Getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("$%s: %w", env, err)
+		}
+		def = d
+	}
+	fs.DurationVar(p, name, def, usage+" ($"+env+")")
+	return nil
 }

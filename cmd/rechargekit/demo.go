@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rechargekit/rechargekit/gladly"
-	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
 
@@ -52,7 +51,22 @@ func (c *demoCommand) run(ctx context.Context) error {
 		key = randomKey()
 	}
 
-	sim := rechargetest.New(rechargetest.Config{Latency: c.latency})
+	// Listen first: the simulator sends its webhooks to the demo's own
+	// /webhooks/recharge, so a change in the simulated store shows on the
+	// next look at the card, as it does with Recharge.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another demo running? pass --addr 127.0.0.1:0 for any free port)", c.addr, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	webhookSecret := randomKey()
+
+	sim := rechargetest.New(rechargetest.Config{
+		Latency:       c.latency,
+		WebhookURL:    base + "/webhooks/recharge",
+		WebhookSecret: webhookSecret,
+	})
 	defer sim.Close()
 	sim.Load(rechargetest.DemoSeed())
 	simLn, err := net.Listen("tcp", c.simAddr)
@@ -85,22 +99,19 @@ func (c *demoCommand) run(ctx context.Context) error {
 		return fmt.Errorf("seed the demo desk: %w", err)
 	}
 
-	client := recharge.NewClient(rechargetest.DefaultToken, recharge.WithBaseURL(simURL), recharge.WithLogger(logger))
-	h, err := newApp(appConfig{
-		client:     client,
-		logger:     logger,
-		store:      store,
-		gladlyPath: gladly.DefaultPath,
-		gladly:     gladly.Config{SigningKey: key},
+	a, err := newApp(ctx, appConfig{
+		token:         rechargetest.DefaultToken,
+		baseURL:       simURL,
+		logger:        logger,
+		store:         store,
+		webhookSecret: webhookSecret,
+		gladlyPath:    gladly.DefaultPath,
+		gladly:        gladly.Config{SigningKey: key},
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another demo running? pass --addr 127.0.0.1:0 for any free port)", c.addr, err)
-	}
-	base := "http://" + ln.Addr().String()
+	defer a.Close()
 	w := c.m.Stdout
 	fmt.Fprintf(w, "rechargekit demo %s: a simulated Recharge store, its agent console and its Gladly Lookup Adaptor\n\n", version())
 	fmt.Fprintf(w, "  Console          %s/login\n", base)
@@ -132,7 +143,7 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "Other demo customers: sam.taylor@example.com and sam.t@example.org (two accounts, one person),\n"+
 		"priya.patel@example.org (only an expired subscription), customer id %d (60 subscriptions).\n"+
 		"Press Ctrl-C to stop.\n", rechargetest.DemoManySubscriptionsID)
-	return c.m.serve(ctx, "demo", ln, h)
+	return c.m.serve(ctx, "demo", ln, a.handler)
 }
 
 // randomKey returns 24 random bytes in hex: a signing key for the demo.

@@ -102,14 +102,25 @@ func (c *lookupCommand) run(ctx context.Context) error {
 
 // rechargeClient builds a Recharge client from RECHARGE_API_URL and RECHARGE_API_TOKEN.
 func (m *Main) rechargeClient(logger *slog.Logger) (*recharge.Client, error) {
+	token, err := m.rechargeToken()
+	if err != nil {
+		return nil, err
+	}
+	return recharge.NewClient(token, recharge.WithBaseURL(m.rechargeURL()), recharge.WithLogger(logger)), nil
+}
+
+// rechargeToken returns RECHARGE_API_TOKEN, or an error saying how to set it.
+func (m *Main) rechargeToken() (string, error) {
 	token := strings.TrimSpace(m.Getenv("RECHARGE_API_TOKEN"))
 	if token == "" {
-		return nil, fmt.Errorf("RECHARGE_API_TOKEN is not set: export the store's Recharge API token (or run 'rechargekit simulate' and use its token)")
+		return "", fmt.Errorf("RECHARGE_API_TOKEN is not set: export the store's Recharge API token (or run 'rechargekit simulate' and use its token)")
 	}
-	return recharge.NewClient(token,
-		recharge.WithBaseURL(m.envOr("RECHARGE_API_URL", recharge.DefaultBaseURL)),
-		recharge.WithLogger(logger),
-	), nil
+	return token, nil
+}
+
+// rechargeURL returns RECHARGE_API_URL, or Recharge's own API.
+func (m *Main) rechargeURL() string {
+	return m.envOr("RECHARGE_API_URL", recharge.DefaultBaseURL)
 }
 
 // logger returns a one-shot command's logger: text on stderr, warnings and

@@ -61,17 +61,19 @@ func newLookupStack(t *testing.T, deadline time.Duration, clientToken string) *l
 	if clientToken == "" {
 		clientToken = rechargetest.DefaultToken
 	}
-	client := recharge.NewClient(clientToken, recharge.WithBaseURL(sim.URL), recharge.WithClock(clock.now, clock.sleep))
-	h, err := newApp(appConfig{
-		client:     client,
-		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	a, err := newApp(context.Background(), appConfig{
+		token:         clientToken,
+		baseURL:       sim.URL,
+		clientOptions: []recharge.Option{recharge.WithClock(clock.now, clock.sleep)},
+		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		gladlyPath: gladly.DefaultPath,
 		gladly:     gladly.Config{SigningKey: stackKey, Deadline: deadline},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	t.Cleanup(func() { a.Close() })
+	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)
 	return &lookupStack{sim: sim, gladly: &gladly.Client{URL: srv.URL + gladly.DefaultPath, SigningKey: stackKey}}
 }

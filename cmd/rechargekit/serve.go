@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
-	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge"
-	"github.com/rechargekit/rechargekit/server"
 )
 
 // serveCommand runs the production server against a real Recharge store.
@@ -26,6 +23,8 @@ type serveCommand struct {
 
 	secureCookies  bool
 	frameAncestors string
+	cardTTL        time.Duration
+	staleFor       time.Duration
 }
 
 func (c *serveCommand) parseFlags(args []string) error {
@@ -36,6 +35,12 @@ func (c *serveCommand) parseFlags(args []string) error {
 	fs.DurationVar(&c.timeWindow, "signature-window", gladly.DefaultTimeWindow, "how far Gladly-Time may be from the server clock")
 	fs.BoolVar(&c.secureCookies, "secure-cookies", c.m.Getenv("COOKIE_SECURE") == "true", "mark console cookies Secure even without TLS in front ($COOKIE_SECURE=true)")
 	fs.StringVar(&c.frameAncestors, "frame-ancestors", c.m.Getenv("FRAME_ANCESTORS"), "origins allowed to embed the console in a frame, e.g. https://desk.example.com ($FRAME_ANCESTORS; default none)")
+	if err := c.m.durationFlag(fs, &c.cardTTL, "card-ttl", "CARD_TTL", cards.DefaultCardTTL, "how long a card is served from the cache before Recharge is asked again"); err != nil {
+		return err
+	}
+	if err := c.m.durationFlag(fs, &c.staleFor, "stale-for", "CARD_STALE_FOR", cards.DefaultStaleFor, "how old a cached card may be and still be served, marked stale, when Recharge fails"); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,6 +50,9 @@ func (c *serveCommand) parseFlags(args []string) error {
 	if c.deadline <= 0 || c.deadline > gladly.MaxDeadline {
 		return fmt.Errorf("--lookup-deadline must be between 0 and %s", gladly.MaxDeadline)
 	}
+	if c.cardTTL <= 0 || c.staleFor < c.cardTTL {
+		return fmt.Errorf("--card-ttl must be positive and --stale-for at least as long")
+	}
 	if !strings.HasPrefix(c.gladlyPath, "/") {
 		return fmt.Errorf("--gladly-path must start with /")
 	}
@@ -53,11 +61,8 @@ func (c *serveCommand) parseFlags(args []string) error {
 
 func (c *serveCommand) run(ctx context.Context) error {
 	logger := c.m.jsonLogger()
-	client, err := c.m.rechargeClient(logger)
+	token, err := c.m.rechargeToken()
 	if err != nil {
-		return err
-	}
-	if err := checkToken(ctx, client, logger); err != nil {
 		return err
 	}
 	dbURL := c.m.Getenv("DATABASE_URL")
@@ -70,10 +75,20 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if key == "" {
 		logger.Warn("GLADLY_SIGNING_KEY is not set: lookups are accepted unsigned; set it to the Gladly app's signing key in production")
 	}
-	h, err := newApp(appConfig{
-		client:         client,
+	webhookSecret := c.m.Getenv("RECHARGE_WEBHOOK_SECRET")
+	if webhookSecret == "" {
+		logger.Warn("RECHARGE_WEBHOOK_SECRET is not set: Recharge webhooks are refused, so cards refresh only when their TTL runs out")
+	}
+	redisURL := c.m.Getenv("REDIS_URL")
+	a, err := newApp(ctx, appConfig{
+		token:          token,
+		baseURL:        c.m.rechargeURL(),
 		logger:         logger,
 		store:          store,
+		redisURL:       redisURL,
+		cardTTL:        c.cardTTL,
+		staleFor:       c.staleFor,
+		webhookSecret:  webhookSecret,
 		secureCookies:  c.secureCookies,
 		frameAncestors: c.frameAncestors,
 		gladlyPath:     c.gladlyPath,
@@ -88,13 +103,18 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer a.Close()
+	if err := checkToken(ctx, a.client, logger); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
 	logger.Info("rechargekit serving", "addr", "http://"+ln.Addr().String(), "lookup_path", c.gladlyPath,
-		"signed_lookups", key != "", "database", describeDatabase(dbURL), "version", version())
-	return c.m.serve(ctx, "serve", ln, h)
+		"signed_lookups", key != "", "database", describeDatabase(dbURL), "shared_cache", redisURL != "",
+		"card_ttl", c.cardTTL.String(), "version", version())
+	return c.m.serve(ctx, "serve", ln, a.handler)
 }
 
 // checkToken asks Recharge who the token belongs to and logs its scopes, so
@@ -122,50 +142,4 @@ func checkToken(ctx context.Context, client *recharge.Client, logger *slog.Logge
 		logger.Warn("the Recharge API token lacks read_orders: cards will show no product images")
 	}
 	return nil
-}
-
-// appConfig is what demo and serve have in common: one Recharge client, the
-// store, the Lookup Adaptor's settings and a logger.
-type appConfig struct {
-	client         *recharge.Client
-	logger         *slog.Logger
-	store          rechargekit.LinkStore // nil: no console or JSON API
-	secureCookies  bool
-	frameAncestors string
-	gladlyPath     string
-	gladly         gladly.Config
-}
-
-// newApp wires the card service, the Lookup Adaptor, the console and the
-// HTTP server.
-func newApp(cfg appConfig) (http.Handler, error) {
-	svc := cards.New(&recharge.Source{Client: cfg.client, Logger: cfg.logger})
-	svc.Logger = cfg.logger
-	var profiles rechargekit.ProfileService
-	if cfg.store != nil {
-		profiles = &cards.Profiles{Cards: svc, Store: cfg.store, Logger: cfg.logger}
-	}
-	gcfg := cfg.gladly
-	gcfg.Service = svc
-	gcfg.Logger = cfg.logger
-	gh, err := gladly.NewHandler(gcfg)
-	if err != nil {
-		return nil, fmt.Errorf("configure the lookup adaptor: %w", err)
-	}
-	return server.New(server.Config{
-		Gladly:         gh,
-		GladlyPath:     cfg.gladlyPath,
-		Store:          cfg.store,
-		Profiles:       profiles,
-		Cards:          svc,
-		SecureCookies:  cfg.secureCookies,
-		FrameAncestors: cfg.frameAncestors,
-		Logger:         cfg.logger,
-		Ready: func(ctx context.Context) error {
-			if _, _, err := cfg.client.TokenInformation(ctx); err != nil {
-				return fmt.Errorf("recharge: %w", err)
-			}
-			return nil
-		},
-	}), nil
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/cards"
+	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/redis"
+	"github.com/rechargekit/rechargekit/server"
+)
+
+// appConfig is what demo and serve have in common.
+type appConfig struct {
+	token         string            // Recharge API token
+	baseURL       string            // Recharge API base URL
+	clientOptions []recharge.Option // extra client options (tests: a fake clock)
+	logger        *slog.Logger
+
+	store rechargekit.LinkStore // nil: no console or JSON API
+
+	redisURL      string        // "": in-memory cache, per-replica rate budget
+	cardTTL       time.Duration // 0: cards.DefaultCardTTL
+	staleFor      time.Duration // 0: cards.DefaultStaleFor
+	webhookSecret string        // "": /webhooks/recharge refuses every delivery
+
+	secureCookies  bool
+	frameAncestors string
+	gladlyPath     string
+	gladly         gladly.Config
+}
+
+// app is the wired service: the HTTP handler and what must be closed.
+type app struct {
+	handler http.Handler
+	client  *recharge.Client
+	cards   *cards.Cached
+	closers []func() error
+}
+
+// Close stops background work and releases connections.
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// newApp wires the Recharge client (paced by a Redis-shared budget when
+// REDIS_URL is set), the card cache, the card service, the Lookup Adaptor,
+// the webhook receiver, the console and the HTTP server.
+func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
+	a := &app{}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	opts := []recharge.Option{recharge.WithBaseURL(cfg.baseURL), recharge.WithLogger(cfg.logger)}
+	var cache rechargekit.CardCache
+	var rc *redis.Client
+	if cfg.redisURL != "" {
+		if rc, err = redis.Open(ctx, cfg.redisURL); err != nil {
+			return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
+		}
+		a.closers = append(a.closers, rc.Close)
+		cache = redis.NewCardCache(rc, redis.CardCacheOptions{StaleFor: cfg.staleFor})
+		// One budget per token for every replica; while Redis is away each
+		// replica falls back to its own bucket.
+		opts = append(opts, recharge.WithLimiter(redis.NewLimiter(rc, cfg.token, redis.LimiterOptions{
+			Fallback: recharge.NewLeakyBucket(recharge.DefaultBucketSize, recharge.DefaultLeakRate, nil, nil),
+			Logger:   cfg.logger,
+		})))
+	}
+	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)
+	a.cards = cards.NewCachedService(&recharge.Source{Client: a.client, Logger: cfg.logger}, cache,
+		cards.CachedOptions{TTL: cfg.cardTTL, StaleFor: cfg.staleFor, Logger: cfg.logger})
+	a.closers = append(a.closers, a.cards.Close)
+
+	var profiles rechargekit.ProfileService
+	if cfg.store != nil {
+		profiles = &cards.Profiles{Cards: a.cards, Store: cfg.store, Logger: cfg.logger}
+	}
+	gcfg := cfg.gladly
+	gcfg.Service = a.cards
+	gcfg.Logger = cfg.logger
+	gh, err := gladly.NewHandler(gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure the lookup adaptor: %w", err)
+	}
+	a.handler = server.New(server.Config{
+		Gladly:     gh,
+		GladlyPath: cfg.gladlyPath,
+		Webhooks: &recharge.WebhookHandler{
+			Verifier: recharge.WebhookVerifier{Secret: cfg.webhookSecret},
+			OnEvent:  recharge.InvalidateOnEvent(a.cards.Invalidate),
+			Logger:   cfg.logger,
+		},
+		Store:          cfg.store,
+		Profiles:       profiles,
+		Cards:          a.cards,
+		SecureCookies:  cfg.secureCookies,
+		FrameAncestors: cfg.frameAncestors,
+		Logger:         cfg.logger,
+		Ready: func(ctx context.Context) error {
+			if rc != nil {
+				if err := rc.Ping(ctx); err != nil {
+					return fmt.Errorf("redis: %w", err)
+				}
+			}
+			if _, _, err := a.client.TokenInformation(ctx); err != nil {
+				return fmt.Errorf("recharge: %w", err)
+			}
+			return nil
+		},
+	})
+	return a, nil
+}
