@@ -66,8 +66,8 @@ func newLookupStack(t *testing.T, deadline time.Duration, clientToken string) *l
 		baseURL:       sim.URL,
 		clientOptions: []recharge.Option{recharge.WithClock(clock.now, clock.sleep)},
 		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		gladlyPath: gladly.DefaultPath,
-		gladly:     gladly.Config{SigningKey: stackKey, Deadline: deadline},
+		gladlyPath:    gladly.DefaultPath,
+		gladly:        gladly.Config{SigningKey: stackKey, Deadline: deadline},
 	})
 	if err != nil {
 		t.Fatal(err)
