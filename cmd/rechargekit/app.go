@@ -20,6 +20,8 @@ import (
 type appConfig struct {
 	token         string            // Recharge API token
 	baseURL       string            // Recharge API base URL
+	bucketSize    int               // the token's Recharge bucket: 0 means Recharge's default 40
+	perSecond     float64           // and its leak rate: 0 means 2 a second
 	clientOptions []recharge.Option // extra client options (tests: a fake clock)
 	logger        *slog.Logger
 
@@ -63,7 +65,11 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 			a.Close()
 		}
 	}()
-	opts := []recharge.Option{recharge.WithBaseURL(cfg.baseURL), recharge.WithLogger(cfg.logger)}
+	if cfg.bucketSize == 0 {
+		cfg.bucketSize, cfg.perSecond = recharge.DefaultBucketSize, recharge.DefaultLeakRate
+	}
+	opts := []recharge.Option{recharge.WithBaseURL(cfg.baseURL), recharge.WithLogger(cfg.logger),
+		recharge.WithRateLimit(cfg.bucketSize, cfg.perSecond)}
 	var cache rechargekit.CardCache
 	var rc *redis.Client
 	if cfg.redisURL != "" {
@@ -75,8 +81,10 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		// One budget per token for every replica; while Redis is away each
 		// replica falls back to its own bucket.
 		opts = append(opts, recharge.WithLimiter(redis.NewLimiter(rc, cfg.token, redis.LimiterOptions{
-			Fallback: recharge.NewLeakyBucket(recharge.DefaultBucketSize, recharge.DefaultLeakRate, nil, nil),
-			Logger:   cfg.logger,
+			BucketSize: cfg.bucketSize,
+			PerSecond:  cfg.perSecond,
+			Fallback:   recharge.NewLeakyBucket(cfg.bucketSize, cfg.perSecond, nil, nil),
+			Logger:     cfg.logger,
 		})))
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)

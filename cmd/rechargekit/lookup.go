@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -106,7 +107,29 @@ func (m *Main) rechargeClient(logger *slog.Logger) (*recharge.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return recharge.NewClient(token, recharge.WithBaseURL(m.rechargeURL()), recharge.WithLogger(logger)), nil
+	size, perSecond, err := m.rateLimit()
+	if err != nil {
+		return nil, err
+	}
+	return recharge.NewClient(token, recharge.WithBaseURL(m.rechargeURL()), recharge.WithLogger(logger),
+		recharge.WithRateLimit(size, perSecond)), nil
+}
+
+// rateLimit returns the token's Recharge bucket from RECHARGE_RATE_LIMIT,
+// "<bucket size>/<requests per second>" (e.g. "40/4" for a token with twice
+// the leak rate), or Recharge's default 40/2.
+func (m *Main) rateLimit() (size int, perSecond float64, err error) {
+	v := m.Getenv("RECHARGE_RATE_LIMIT")
+	if v == "" {
+		return recharge.DefaultBucketSize, recharge.DefaultLeakRate, nil
+	}
+	a, b, ok := strings.Cut(v, "/")
+	size, err1 := strconv.Atoi(strings.TrimSpace(a))
+	perSecond, err2 := strconv.ParseFloat(strings.TrimSpace(b), 64)
+	if !ok || err1 != nil || err2 != nil || size < 1 || !(perSecond > 0) || math.IsInf(perSecond, 0) {
+		return 0, 0, fmt.Errorf("RECHARGE_RATE_LIMIT must be <bucket size>/<requests per second>, e.g. 40/2, not %q", v)
+	}
+	return size, perSecond, nil
 }
 
 // rechargeToken returns RECHARGE_API_TOKEN, or an error saying how to set it.

@@ -65,6 +65,10 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	bucketSize, perSecond, err := c.m.rateLimit()
+	if err != nil {
+		return err
+	}
 	dbURL := c.m.Getenv("DATABASE_URL")
 	store, err := openStore(ctx, dbURL)
 	if err != nil {
@@ -83,6 +87,8 @@ func (c *serveCommand) run(ctx context.Context) error {
 	a, err := newApp(ctx, appConfig{
 		token:          token,
 		baseURL:        c.m.rechargeURL(),
+		bucketSize:     bucketSize,
+		perSecond:      perSecond,
 		logger:         logger,
 		store:          store,
 		redisURL:       redisURL,

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+)
+
+func TestWebhooksInstall(t *testing.T) {
+	t.Parallel()
+	// A higher-limit token (RECHARGE_RATE_LIMIT) so that the 50 calls
+	// below do not wait for Recharge's default 2 a second.
+	sim := rechargetest.NewServer(t, rechargetest.Config{BucketSize: 100, LeakPerSecond: 100})
+	env := map[string]string{"RECHARGE_API_URL": sim.URL, "RECHARGE_API_TOKEN": rechargetest.DefaultToken,
+		"RECHARGE_RATE_LIMIT": "100/100"}
+	hook := "https://rk.example.com/webhooks/recharge"
+
+	code, stdout, stderr := run(t, env, "webhooks", "install", "--url", hook)
+	if code != 0 {
+		t.Fatalf("install exited %d: %s", code, stderr)
+	}
+	if got := strings.Count(stdout, "added "); got != len(recharge.CardTopics) {
+		t.Errorf("added %d webhooks, want %d:\n%s", got, len(recharge.CardTopics), stdout)
+	}
+	for _, topic := range []string{"subscription/updated", "customer/updated", "charge/created", "address/updated"} {
+		if !strings.Contains(stdout, topic) {
+			t.Errorf("install output lacks %s", topic)
+		}
+	}
+	// Installing again adds nothing.
+	code, stdout, _ = run(t, env, "webhooks", "install", "--url", hook)
+	if code != 0 || strings.Contains(stdout, "added ") || !strings.Contains(stdout, "0 webhook(s) added") {
+		t.Errorf("second install: %d\n%s", code, stdout)
+	}
+	code, stdout, _ = run(t, env, "webhooks", "install", "--url", hook, "--uninstall")
+	if code != 0 || strings.Count(stdout, "removed ") != len(recharge.CardTopics) {
+		t.Errorf("uninstall: %d\n%s", code, stdout)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"webhooks"}, "usage: rechargekit webhooks install"},
+		{[]string{"webhooks", "install"}, "--url must be an absolute http(s) URL"},
+		{[]string{"webhooks", "install", "--url", "/webhooks/recharge"}, "--url must be an absolute"},
+	} {
+		if code, _, stderr := run(t, env, tt.args...); code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q", tt.args, code, stderr)
+		}
+	}
+}
+
+func TestBenchSmoke(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := run(t, nil, "bench", "--customers", "30", "--concurrency", "4", "--duration", "200ms",
+		"--latency", "1ms", "--burst", "20")
+	if code != 0 {
+		t.Fatalf("bench exited %d: %s", code, stderr)
+	}
+	for _, want := range []string{"naive", "rechargekit cold", "rechargekit warm", "burst", "p99", "Recharge calls"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("bench table lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, stderr := run(t, nil, "bench", "--concurrency", "0"); code != 2 || !strings.Contains(stderr, "must be positive") {
+		t.Errorf("bad flags: exit %d, %q", code, stderr)
+	}
+}
+
+func TestRateLimitSetting(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		v        string
+		size     int
+		rate     float64
+		wantFail bool
+	}{
+		{"", 40, 2, false},
+		{"40/4", 40, 4, false},
+		{" 80 / 2.5 ", 80, 2.5, false},
+		{"40", 0, 0, true},
+		{"0/2", 0, 0, true},
+		{"40/0", 0, 0, true},
+		{"40/x", 0, 0, true},
+	} {
+		m := &Main{Getenv: func(string) string { return tt.v }}
+		size, rate, err := m.rateLimit()
+		if (err != nil) != tt.wantFail || size != tt.size || rate != tt.rate {
+			t.Errorf("RECHARGE_RATE_LIMIT=%q: %d, %v, %v", tt.v, size, rate, err)
+		}
+	}
+}
