@@ -417,6 +417,11 @@ const (
 	AttrRechargeCustomerID       = "rechargeCustomerId"
 	AttrSubscriptionsTotalCount  = "subscriptionsTotalCount"
 	AttrSubscriptionsActiveCount = "subscriptionsActiveCount"
+	// AttrDataAsOf is when the card's data was read from Recharge (UTC,
+	// rechargekit.TimeLayout). It is sent with every DETAILED answer, so an
+	// agent can see the age of a card served from the cache while Recharge
+	// is unavailable.
+	AttrDataAsOf = "rechargeDataAsOf"
 )
 
 // BasicResult maps a Recharge customer to a BASIC result: id, name (omitted
@@ -451,6 +456,9 @@ func BasicResult(c *rechargekit.Customer) Result {
 // the customer has none.
 func DetailedResult(card *rechargekit.Card) Result {
 	r := BasicResult(&card.Customer)
+	if !card.FetchedAt.IsZero() {
+		r.CustomAttributes[AttrDataAsOf] = card.FetchedAt.UTC().Format(rechargekit.TimeLayout)
+	}
 	r.Transactions = make([]rechargekit.SubscriptionTransaction, 0, len(card.Subscriptions))
 	for _, s := range card.Subscriptions {
 		if s != nil {

@@ -236,12 +236,12 @@ func TestBasicResult(t *testing.T) {
 
 func TestDetailedResultNoSubscriptions(t *testing.T) {
 	t.Parallel()
-	card := &rechargekit.Card{Customer: rechargekit.Customer{ID: 3}, FetchedAt: time.Now()}
+	card := &rechargekit.Card{Customer: rechargekit.Customer{ID: 3}, FetchedAt: time.Date(2026, 3, 4, 10, 0, 0, 5e8, time.FixedZone("", 3600))}
 	got, err := json.Marshal(DetailedResult(card))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"externalCustomerId":"3","customAttributes":{"rechargeCustomerId":"3"},"transactions":[]}`
+	want := `{"externalCustomerId":"3","customAttributes":{"rechargeCustomerId":"3","rechargeDataAsOf":"2026-03-04T09:00:00Z"},"transactions":[]}`
 	if string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

@@ -274,6 +274,7 @@ func newCustomerView(cu *rechargekit.Customer) customerView {
 type cardView struct {
 	Customer customerView
 	Fetched  timeView
+	Stale    bool // served from the cache because Recharge could not answer
 	Subs     []subView
 }
 
@@ -307,7 +308,7 @@ type subView struct {
 }
 
 func newCardView(card *rechargekit.Card, now time.Time) *cardView {
-	v := &cardView{Customer: newCustomerView(&card.Customer), Fetched: newTimeView(card.FetchedAt, now)}
+	v := &cardView{Customer: newCustomerView(&card.Customer), Fetched: newTimeView(card.FetchedAt, now), Stale: card.Stale}
 	for _, s := range card.Subscriptions {
 		v.Subs = append(v.Subs, newSubView(s, now))
 	}
