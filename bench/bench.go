@@ -21,6 +21,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -516,11 +517,18 @@ func (r *runner) measure(ctx context.Context, m mode) (*Row, error) {
 	)
 	lookup := func(id int64) {
 		t0 := time.Now()
-		resp, err := r.glad.Detailed(ctx, strconv.FormatInt(id, 10), rechargekit.Profile{ID: "bench"})
+		// The load generator shares the machine with the server it
+		// measures, so it does not decode the answer: the adaptor writes
+		// {"results":[]} for no customer and {"results":[{...}]} for one.
+		var body []byte
+		req, err := gladly.DetailedRequest(strconv.FormatInt(id, 10), rechargekit.Profile{ID: "bench"})
+		if err == nil {
+			body, err = r.glad.SendRaw(ctx, req)
+		}
 		o := outcome{client: time.Since(t0)}
 		switch {
 		case err != nil:
-		case len(resp.Results) == 1:
+		case bytes.HasPrefix(body, []byte(`{"results":[{`)):
 			o.ok = true
 		default:
 			o.empty = true

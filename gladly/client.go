@@ -74,6 +74,29 @@ func (e *ResponseError) Error() string {
 // carried by ctx (rechargekit.WithCorrelationID), or a new one. A non-200
 // answer is a *ResponseError.
 func (c *Client) Lookup(ctx context.Context, req *LookupRequest) (*LookupResponse, error) {
+	var out LookupResponse
+	if err := c.Send(ctx, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Send sends req like Lookup and decodes a 200 answer into v.
+func (c *Client) Send(ctx context.Context, req *LookupRequest, v any) error {
+	data, err := c.SendRaw(ctx, req)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("gladly: lookup: decode answer: %w", err)
+	}
+	return nil
+}
+
+// SendRaw sends req like Lookup and returns a 200 answer's body undecoded,
+// for a caller that must spend as little as possible on it (a load
+// generator sharing the machine with the server it measures).
+func (c *Client) SendRaw(ctx context.Context, req *LookupRequest) ([]byte, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("gladly: lookup: encode request: %w", err)
@@ -138,11 +161,7 @@ func (c *Client) Lookup(ctx context.Context, req *LookupRequest) (*LookupRespons
 		}
 		return nil, e
 	}
-	var out LookupResponse
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("gladly: lookup: decode answer: %w", err)
-	}
-	return &out, nil
+	return data, nil
 }
 
 // AutoLink sends the auto-link suggestion Gladly sends for an unlinked
@@ -173,6 +192,16 @@ func (c *Client) Search(ctx context.Context, query map[string]string) (*LookupRe
 // Detailed sends the DETAILED lookup Gladly sends for a profile linked to
 // externalCustomerID.
 func (c *Client) Detailed(ctx context.Context, externalCustomerID string, profile rechargekit.Profile) (*LookupResponse, error) {
+	req, err := DetailedRequest(externalCustomerID, profile)
+	if err != nil {
+		return nil, err
+	}
+	return c.Lookup(ctx, req)
+}
+
+// DetailedRequest returns the DETAILED lookup Gladly sends for a profile
+// linked to externalCustomerID.
+func DetailedRequest(externalCustomerID string, profile rechargekit.Profile) (*LookupRequest, error) {
 	q, err := profileQuery(profile)
 	if err != nil {
 		return nil, err
@@ -180,7 +209,7 @@ func (c *Client) Detailed(ctx context.Context, externalCustomerID string, profil
 	if q[QueryExternalCustomerID], err = json.Marshal(externalCustomerID); err != nil {
 		return nil, fmt.Errorf("gladly: detailed: %w", err)
 	}
-	return c.Lookup(ctx, &LookupRequest{LookupLevel: LevelDetailed, Query: q, UniqueMatchRequired: true})
+	return &LookupRequest{LookupLevel: LevelDetailed, Query: q, UniqueMatchRequired: true}, nil
 }
 
 // profileQuery is the query Gladly builds from a profile: id and name when
