@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
 )
@@ -21,8 +22,33 @@ type Source struct {
 	Client *Client
 	Logger *slog.Logger // nil: no logs
 
+	// ProductTTL is how long a product image learned from a charge line or
+	// the catalog is remembered (DefaultProductTTL when zero), so that a
+	// subscription whose product is absent from its customer's newest
+	// charges still shows an image, and a catalog store is not asked for
+	// the same product on every lookup. Images change far less often than
+	// subscriptions, hence the longer life than a card's.
+	ProductTTL time.Duration
+	// Now is the clock of the product cache (time.Now when nil).
+	Now func() time.Time
+
 	catalogMu sync.Mutex
 	catalog   catalogState
+
+	imagesMu sync.Mutex
+	images   map[string]productImage // by "v:"+variant id and "p:"+product id
+}
+
+// DefaultProductTTL is how long a Source remembers a product's image.
+const DefaultProductTTL = 24 * time.Hour
+
+// maxProductImages bounds the product cache; past it the cache starts over.
+const maxProductImages = 100_000
+
+// productImage is a remembered product image.
+type productImage struct {
+	url string
+	at  time.Time
 }
 
 var _ rechargekit.RechargeSource = (*Source)(nil)
@@ -145,8 +171,72 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 		charges = nil
 	}
 	out := DomainSubscriptions(subs, charges)
+	s.rememberImages(out)
+	s.fillRememberedImages(out)
 	s.fillCatalogImages(ctx, out)
 	return out, nil
+}
+
+func (s *Source) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// imageKeys returns the product cache keys of a subscription's product:
+// its variant's first, then its product's.
+func imageKeys(p rechargekit.Product) []string {
+	var keys []string
+	if p.VariantID != "" {
+		keys = append(keys, "v:"+p.VariantID)
+	}
+	if p.ID != "" {
+		keys = append(keys, "p:"+p.ID)
+	}
+	return keys
+}
+
+// rememberImages keeps the images the subscriptions carry, by variant and
+// by product.
+func (s *Source) rememberImages(subs []*rechargekit.Subscription) {
+	now := s.now()
+	s.imagesMu.Lock()
+	defer s.imagesMu.Unlock()
+	for _, sub := range subs {
+		if sub.Product.ImageURL == "" {
+			continue
+		}
+		if s.images == nil || len(s.images) >= maxProductImages {
+			s.images = make(map[string]productImage)
+		}
+		for _, k := range imageKeys(sub.Product) {
+			s.images[k] = productImage{url: sub.Product.ImageURL, at: now}
+		}
+	}
+}
+
+// fillRememberedImages gives subscriptions still lacking an image the one
+// remembered for their variant, or else their product, while it is fresh.
+func (s *Source) fillRememberedImages(subs []*rechargekit.Subscription) {
+	ttl := s.ProductTTL
+	if ttl <= 0 {
+		ttl = DefaultProductTTL
+	}
+	now := s.now()
+	s.imagesMu.Lock()
+	defer s.imagesMu.Unlock()
+	for _, sub := range subs {
+		if sub.Product.ImageURL != "" {
+			continue
+		}
+		for _, k := range imageKeys(sub.Product) {
+			if img, ok := s.images[k]; ok && now.Sub(img.at) < ttl {
+				sub.Product.ImageURL = img.url
+				break
+			}
+		}
+	}
 }
 
 // fillCatalogImages gives subscriptions still lacking an image the catalog
@@ -178,6 +268,7 @@ func (s *Source) fillCatalogImages(ctx context.Context, subs []*rechargekit.Subs
 		s.noteCatalog(ctx, err)
 		s.catalogMu.Unlock()
 		applyCatalog(subs, products)
+		s.rememberImages(subs)
 		return
 	}
 	s.catalogMu.Unlock()
@@ -186,6 +277,7 @@ func (s *Source) fillCatalogImages(ctx context.Context, subs []*rechargekit.Subs
 	s.noteCatalog(ctx, err)
 	s.catalogMu.Unlock()
 	applyCatalog(subs, products)
+	s.rememberImages(subs)
 }
 
 // noteCatalog records the outcome of a /products call. The caller holds catalogMu.
