@@ -1,0 +1,1293 @@
+package main
+
+// TestReplicas runs three `rechargekit serve` processes against one
+// PostgreSQL schema, one Redis and one Recharge simulator, drives a
+// concurrent load of Gladly lookups and JSON API links and unlinks across
+// them, and then checks the shared state: every acknowledged change is in
+// the database, with one audit entry per change and none more, and the
+// replicas together stayed inside the token's Recharge budget.
+//
+// The test binary is its own rechargekit binary: TestMain runs Main when
+// RECHARGEKIT_TEST_MAIN=1, so the replicas are real OS processes that
+// share nothing but the services they are given.
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/postgres"
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+	"github.com/rechargekit/rechargekit/redis"
+	"github.com/rechargekit/rechargekit/server"
+)
+
+// replicaMainEnv makes the test binary run Main instead of the tests.
+const replicaMainEnv = "RECHARGEKIT_TEST_MAIN"
+
+// TestMain lets the test binary stand in for the rechargekit binary: with
+// RECHARGEKIT_TEST_MAIN=1 it runs the command line after "--" exactly as
+// main does (signals cancel the context), so TestReplicas can start real
+// processes without building anything.
+func TestMain(m *testing.M) {
+	if os.Getenv(replicaMainEnv) == "1" {
+		os.Exit(replicaMain(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// replicaMain runs the rechargekit command line that follows "--" in args.
+func replicaMain(args []string) int {
+	i := slices.Index(args, "--")
+	if i < 0 {
+		fmt.Fprintf(os.Stderr, "%s=1 but no \"--\" before the rechargekit arguments\n", replicaMainEnv)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The test holds the other end of stdin. Should it die without
+	// stopping the replica (a test timeout, say), EOF stops the replica
+	// too, instead of leaving it running.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Prog: "rechargekit"}
+	return m.Run(ctx, args[i+1:])
+}
+
+// The load. Recharge's budget for one token is 40 requests and 2 a second;
+// a cold card costs 3 calls.
+//
+// The warm-up links one profile to each hot customer, all at once across
+// the replicas: with the replicas' start-up checks that is more calls than
+// one bucket holds (about 45), so replicas pacing themselves apart would
+// overrun Recharge and see 429s, while the shared budget makes the last few
+// wait a few seconds (links have no 5 s deadline, unlike Gladly lookups).
+// Then cold customers arrive one every coldEvery, 3 calls each, slower than
+// the bucket drains, and last one that all replicas look up at once: no
+// lookup should have to wait for budget past its deadline, so a 503 here
+// is a finding, not bad luck.
+const (
+	replicaCount   = 3
+	hotCustomers   = 12 // fetched by the warm-up; every link goes to one of them
+	coldCustomers  = 5  // first looked up during the load, one at a time
+	coldEvery      = 2 * time.Second
+	serialProfiles = 24 // one writer each, operations sent to changing replicas
+	raceProfiles   = 8  // rounds of concurrent operations on two or three replicas
+	lookupWorkers  = 4
+	loadFor        = (coldCustomers + 1) * coldEvery // serial and race work continue until then, within their bounds
+
+	minSerialOps, maxSerialOps   = 6, 100
+	minRaceRounds, maxRaceRounds = 3, 50
+	maxLookups                   = 20000
+
+	replicaStartTimeout = 60 * time.Second
+	replicaStopTimeout  = 20 * time.Second
+	requestTimeout      = 15 * time.Second
+)
+
+func TestReplicas(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the multi-replica test stops its replicas with SIGTERM, which Windows lacks")
+	}
+	env := requireReplicaServices(t)
+	dbURL := mustReplicaSchema(t, env["RECHARGEKIT_TEST_POSTGRES"])
+	redisURL := env["RECHARGEKIT_TEST_REDIS"]
+	ctx := context.Background()
+
+	// Secrets unique to this run: the shared limiter is keyed on the
+	// token, and the logs are checked for every one of them.
+	rechargeToken := "rk-replicas-" + randomHex(8)
+	signingKey := "gladly-key-" + randomHex(8)
+	webhookSecret := "webhook-secret-" + randomHex(8)
+
+	// Customers with ids no other test or run uses: the card cache keys
+	// in Redis are named by customer id alone.
+	seed := rechargetest.GenerateSeed(hotCustomers+1+coldCustomers, 5)
+	base := int64(5_000_000_000) + mrand.Int64N(4_000_000_000)/100*100
+	var ids []int64
+	for i := range seed.Customers {
+		seed.Customers[i].ID = base + int64(i)
+		ids = append(ids, seed.Customers[i].ID)
+	}
+	hot, raceCold, cold := ids[:hotCustomers], ids[hotCustomers], ids[hotCustomers+1:]
+	cleanRedisKeys(t, redisURL, rechargeToken, ids)
+
+	sim := rechargetest.NewServer(t, rechargetest.Config{Tokens: []string{rechargeToken}})
+	sim.Load(seed)
+	subsTotal := map[int64]int{}
+	for _, c := range sim.Customers(0) {
+		subsTotal[c.ID] = c.SubscriptionsTotal
+	}
+	for _, id := range ids {
+		if subsTotal[id] == 0 {
+			t.Fatalf("the generated customer %d has no subscriptions in the simulator", id)
+		}
+	}
+
+	replicaEnv := map[string]string{
+		"RECHARGE_API_URL":        sim.URL,
+		"RECHARGE_API_TOKEN":      rechargeToken,
+		"DATABASE_URL":            dbURL,
+		"REDIS_URL":               redisURL,
+		"GLADLY_SIGNING_KEY":      signingKey,
+		"RECHARGE_WEBHOOK_SECRET": webhookSecret,
+		"LISTEN_ADDR":             "127.0.0.1:0",
+		"LOG_LEVEL":               "info",
+		// Cards stay fresh for the whole test, so no refresh-ahead adds
+		// Recharge calls whatever the machine's speed: the call count
+		// below then depends on the load alone.
+		"CARD_TTL":       "10m",
+		"CARD_STALE_FOR": "",
+		// Settings a developer's shell might carry, cleared.
+		"GLADLY_BASIC_USER": "", "GLADLY_BASIC_PASSWORD": "", "COOKIE_SECURE": "", "FRAME_ANCESTORS": "",
+	}
+	// All three start at once on an empty schema: they race to migrate it.
+	var reps []*replica
+	for i := range replicaCount {
+		reps = append(reps, startReplica(t, fmt.Sprintf("replica-%d", i+1), replicaEnv))
+	}
+	readyzCalls := 0
+	for _, r := range reps {
+		r.waitServing(t)
+		readyzCalls += r.waitReady(t)
+	}
+
+	store, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("open the replicas' schema: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	apiToken, apiHash := server.NewAPIToken()
+	const tokenName = "replicas-test"
+	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: tokenName, Hash: apiHash}, "test"); err != nil {
+		t.Fatalf("create the API token: %v", err)
+	}
+	actor := "api:" + tokenName
+
+	hc := &http.Client{Timeout: requestTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	t.Cleanup(hc.CloseIdleConnections)
+	api := &apiClient{hc: hc, token: apiToken}
+	for _, r := range reps {
+		r.gladly = &gladly.Client{URL: r.url + gladly.DefaultPath, SigningKey: signingKey, HTTPClient: hc}
+	}
+	lookups := &lookupLog{subsTotal: subsTotal}
+
+	// Profiles: created on one replica (201), saved again on the next (200).
+	var models []*profileModel
+	for i := range serialProfiles {
+		models = append(models, &profileModel{id: fmt.Sprintf("serial-%02d", i), ordered: true})
+	}
+	for i := range raceProfiles {
+		models = append(models, &profileModel{id: fmt.Sprintf("race-%02d", i)})
+	}
+	for i, m := range models {
+		m.name = "Profile " + m.id
+		for k, want := range []int{http.StatusCreated, http.StatusOK} {
+			if err := api.putProfile(ctx, reps[(i+k)%replicaCount], m.id, m.name, want); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Warm-up: serial profile k is linked to hot customer k on replica
+	// k%3, all at once. Linking reads the card, so each hot customer is
+	// fetched once, by one replica, and lands in Redis, where the other
+	// replicas find it.
+	warm := make([]linkAnswer, len(hot))
+	fire(len(hot), func(k int) { warm[k] = api.link(ctx, reps[k%replicaCount], models[k].id, hot[k], actor) })
+	for k, a := range warm {
+		if a.err != nil || a.status != http.StatusOK || a.customer != hot[k] {
+			t.Fatalf("warm-up link: %s (%v); want 200 naming customer %d", a.raw, a.err, hot[k])
+		}
+		m := models[k]
+		m.linked = hot[k]
+		m.audit = append(m.audit, auditStep{rechargekit.AuditLink, hot[k]})
+		m.steps++
+	}
+	mustCardsInRedis(t, redisURL, hot)
+
+	// The load: lookups round-robin over the replicas, serial and racing
+	// link work, and cold customers arriving one at a time.
+	loadStart := time.Now()
+	deadline := loadStart.Add(loadFor)
+	var pool customerPool
+	pool.add(hot...)
+	var stopLookups atomic.Bool
+	var rr atomic.Uint64
+	var lookupsDone sync.WaitGroup
+	for w := range lookupWorkers {
+		lookupsDone.Go(func() {
+			rng := mrand.New(mrand.NewPCG(uint64(w), 1))
+			for n := 0; !stopLookups.Load() && n < maxLookups/lookupWorkers; n++ {
+				lookups.do(ctx, reps[rr.Add(1)%replicaCount], pool.pick(rng))
+			}
+		})
+	}
+	var coldDone, linksDone sync.WaitGroup
+	coldDone.Go(func() {
+		// Cold customers, each first looked up by one replica, and last
+		// one looked up by all three replicas at once.
+		tick := time.NewTicker(coldEvery)
+		defer tick.Stop()
+		for i, id := range cold {
+			<-tick.C
+			lookups.do(ctx, reps[i%replicaCount], id)
+			pool.add(id)
+		}
+		<-tick.C
+		fire(replicaCount, func(k int) { lookups.do(ctx, reps[k], raceCold) })
+		pool.add(raceCold)
+	})
+	for i, m := range models {
+		linksDone.Go(func() {
+			w := &linkWorker{t: t, ctx: ctx, api: api, reps: reps, m: m, customers: hot, actor: actor,
+				rng: mrand.New(mrand.NewPCG(uint64(i), 2)), offset: i}
+			if m.ordered {
+				w.serial(deadline)
+			} else {
+				w.race(deadline)
+			}
+		})
+	}
+	linksDone.Wait()
+	linkTime := time.Since(loadStart)
+	coldDone.Wait()
+	stopLookups.Store(true)
+	lookupsDone.Wait()
+	loadTime := time.Since(loadStart)
+
+	// Graceful shutdown: SIGTERM, exit 0.
+	for _, r := range reps {
+		r.stop(t)
+	}
+
+	// Lookups: every one answered in full, none refused or failed.
+	if p := lookups.problems(); len(p) > 0 {
+		t.Errorf("%d of %d lookups went wrong (a 503 means neither the budget nor the cache could serve):\n%s",
+			lookups.failed(), lookups.total(), strings.Join(p, "\n"))
+	}
+	if got, least := lookups.total(), len(ids)+replicaCount; got < least {
+		t.Errorf("only %d lookups ran, want at least %d", got, least)
+	}
+
+	// The shared budget held: Recharge never refused a request, and warm
+	// lookups cost nothing. Each replica checks its token at start-up and
+	// on /readyz and may probe the catalog once; each customer costs at
+	// most 3 calls per replica that fetched it (only the racing cold one
+	// can be fetched by several: single flight is per process).
+	stats := sim.Stats()
+	if stats.ByStatus["429"] != 0 || stats.RateLimited != 0 {
+		t.Errorf("Recharge answered 429 %d times (rate limited %d): the replicas overran the shared budget; by route %v",
+			stats.ByStatus["429"], stats.RateLimited, stats.ByRoute)
+	}
+	// A replica asks GET /products once in its life, the first time a
+	// subscription lacks an image, to learn whether the store has a
+	// catalog; the simulator is a Shopify store, which answers 422.
+	probes := stats.ByRoute["GET /products"]
+	if probes > replicaCount {
+		t.Errorf("GET /products was asked %d times, want at most once per replica (%d)", probes, replicaCount)
+	}
+	for status, n := range stats.ByStatus {
+		if status != "200" && (status != "422" || n > probes) {
+			t.Errorf("Recharge answered %s %d times; want only 200s, and 422s to the catalog probe (by route %v)", status, n, stats.ByRoute)
+		}
+	}
+	maxCalls := replicaCount + readyzCalls + 3*(len(hot)+len(cold)) + 3*replicaCount + replicaCount
+	if stats.Requests > maxCalls {
+		t.Errorf("%d Recharge calls for %d lookups, want at most %d: warm lookups must not call Recharge; by route %v",
+			stats.Requests, lookups.total(), maxCalls, stats.ByRoute)
+	}
+
+	// The database tells the story the API told.
+	wantActions := map[string]int{}
+	linked := 0
+	for _, m := range models {
+		checkStoredProfile(t, ctx, store, m, actor)
+		for _, a := range m.audit {
+			wantActions[a.Action]++
+		}
+		if m.linked != 0 {
+			linked++
+		}
+	}
+	checkSchemaTotals(t, ctx, dbURL, wantActions, linked)
+
+	// The replicas' logs: no errors, no secrets.
+	secrets := map[string]string{"Recharge token": rechargeToken, "Gladly signing key": signingKey,
+		"webhook secret": webhookSecret, "API token": apiToken}
+	for _, r := range reps {
+		r.checkLogs(t, secrets)
+	}
+
+	serialOps, raceRounds := 0, 0
+	for _, m := range models {
+		if m.ordered {
+			serialOps += m.steps
+		} else {
+			raceRounds += m.steps
+		}
+	}
+	t.Logf("load of %s: %d lookups; %d serial operations on %d profiles and %d racing rounds on %d profiles, done after %s; "+
+		"Recharge: %d calls (at most %d allowed), statuses %v",
+		loadTime.Round(time.Millisecond), lookups.total(), serialOps, serialProfiles, raceRounds, raceProfiles,
+		linkTime.Round(time.Millisecond), stats.Requests, maxCalls, stats.ByStatus)
+}
+
+// requireReplicaServices returns the PostgreSQL and Redis the test needs.
+// Without them it skips, except in CI, where a skipped test would hide a
+// broken deployment story.
+func requireReplicaServices(t *testing.T) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	var missing []string
+	for _, name := range []string{"RECHARGEKIT_TEST_POSTGRES", "RECHARGEKIT_TEST_REDIS"} {
+		if env[name] = os.Getenv(name); env[name] == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not set: CI must run the multi-replica test", strings.Join(missing, " and "))
+		}
+		t.Skipf("%s not set: skipping the multi-replica test (it needs PostgreSQL and Redis)", strings.Join(missing, " and "))
+	}
+	return env
+}
+
+// mustReplicaSchema creates a schema of the test's own, dropped when the
+// test ends, and returns dsn with search_path set to it, the DATABASE_URL
+// every replica is given.
+func mustReplicaSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		t.Fatalf("RECHARGEKIT_TEST_POSTGRES must be a postgres:// URL (DATABASE_URL takes only that form)")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse RECHARGEKIT_TEST_POSTGRES: %v", err)
+	}
+	schema := "rk_replicas_" + randomHex(8)
+	exec := func(ctx context.Context, sql string) error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// cleanRedisKeys deletes, when the test ends, the keys the replicas wrote
+// for this run: the cards of its customers and its token's bucket. Other
+// tests share the Redis, so nothing else is touched.
+func cleanRedisKeys(t *testing.T, redisURL, token string, customers []int64) {
+	t.Helper()
+	opts, err := goredis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatalf("parse RECHARGEKIT_TEST_REDIS: %v", err)
+	}
+	sum := sha256.Sum256([]byte(token))
+	keys := []string{redis.KeyPrefix + "ratelimit:" + hex.EncodeToString(sum[:])}
+	for _, id := range customers {
+		keys = append(keys, redis.KeyPrefix+"card:"+strconv.FormatInt(id, 10))
+	}
+	t.Cleanup(func() {
+		c := goredis.NewClient(opts)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.Del(ctx, keys...).Err(); err != nil {
+			t.Errorf("delete the test's Redis keys: %v", err)
+		}
+	})
+}
+
+// mustCardsInRedis checks that the shared cache holds each customer's card.
+func mustCardsInRedis(t *testing.T, redisURL string, customers []int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rc, err := redis.Open(ctx, redisURL)
+	if err != nil {
+		t.Fatalf("open the test Redis: %v", err)
+	}
+	defer rc.Close()
+	cache := redis.NewCardCache(rc, redis.CardCacheOptions{NearFor: -1})
+	for _, id := range customers {
+		e, err := cache.Get(ctx, id)
+		switch {
+		case err != nil:
+			t.Fatalf("read the card of customer %d from Redis: %v", id, err)
+		case e == nil || e.Card == nil || e.Invalid:
+			t.Fatalf("customer %d was looked up but its card is not in the shared cache: %+v", id, e)
+		case e.Card.Customer.ID != id:
+			t.Fatalf("the shared cache holds customer %d's card under %d", e.Card.Customer.ID, id)
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// fire runs f(0..n-1) in goroutines released together, and waits for them.
+func fire(n int, f func(k int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() {
+			<-start
+			f(k)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+// replica is one `rechargekit serve` process.
+type replica struct {
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser // held open while the test runs: see replicaMain
+	logs   *lineLog       // stderr: JSON log lines
+	stdout *syncBuffer
+	url    string
+	gladly *gladly.Client
+
+	done     chan struct{} // closed when the process has exited
+	waitErr  error
+	stopOnce sync.Once
+}
+
+// startReplica starts `serve` in a new process of the test binary; the
+// process is stopped (and its exit checked) when the test ends.
+func startReplica(t *testing.T, name string, env map[string]string) *replica {
+	t.Helper()
+	r := &replica{name: name, logs: newLineLog(), stdout: &syncBuffer{}, done: make(chan struct{})}
+	r.cmd = exec.Command(os.Args[0], "-test.run=^$", "--", "serve")
+	r.cmd.Env = append(os.Environ(), replicaMainEnv+"=1")
+	for k, v := range env {
+		r.cmd.Env = append(r.cmd.Env, k+"="+v)
+	}
+	r.cmd.Stdout = r.stdout
+	r.cmd.Stderr = r.logs
+	var err error
+	if r.stdin, err = r.cmd.StdinPipe(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		r.waitErr = r.cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// waitServing waits for the "rechargekit serving" log line and takes the
+// replica's URL from it.
+func (r *replica) waitServing(t *testing.T) {
+	t.Helper()
+	select {
+	case r.url = <-r.logs.serving:
+	case <-r.done:
+		t.Fatalf("%s exited before serving (%v); stderr:\n%s", r.name, r.waitErr, r.logs.tail(40))
+	case <-time.After(replicaStartTimeout):
+		t.Fatalf("%s did not log that it serves within %s; stderr:\n%s", r.name, replicaStartTimeout, r.logs.tail(40))
+	}
+}
+
+// waitReady polls /readyz until it answers 200 and returns how many times
+// it asked (each asks Recharge for the token's information).
+func (r *replica) waitReady(t *testing.T) int {
+	t.Helper()
+	deadline := time.NewTimer(replicaStartTimeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for n := 1; ; n++ {
+		resp, err := http.Get(r.url + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return n
+			}
+			err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		select {
+		case <-poll.C:
+		case <-r.done:
+			t.Fatalf("%s exited while starting (%v); stderr:\n%s", r.name, r.waitErr, r.logs.tail(40))
+		case <-deadline.C:
+			t.Fatalf("%s not ready within %s: %v", r.name, replicaStartTimeout, err)
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit with status 0; a
+// replica that does not exit in time is killed and the test fails.
+func (r *replica) stop(t *testing.T) {
+	t.Helper()
+	r.stopOnce.Do(func() {
+		select {
+		case <-r.done:
+			t.Errorf("%s exited before it was stopped (%v); stderr:\n%s", r.name, r.waitErr, r.logs.tail(40))
+			return
+		default:
+		}
+		if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Errorf("send SIGTERM to %s: %v", r.name, err)
+		}
+		select {
+		case <-r.done:
+		case <-time.After(replicaStopTimeout):
+			r.cmd.Process.Kill()
+			<-r.done
+			t.Errorf("%s did not exit within %s of SIGTERM: killed; stderr:\n%s", r.name, replicaStopTimeout, r.logs.tail(40))
+			return
+		}
+		if r.waitErr != nil {
+			t.Errorf("%s exited with %v after SIGTERM, want status 0; stderr:\n%s", r.name, r.waitErr, r.logs.tail(40))
+		}
+	})
+}
+
+// checkLogs fails the test for an error logged by the replica, or for a
+// secret in its output.
+func (r *replica) checkLogs(t *testing.T, secrets map[string]string) {
+	t.Helper()
+	all := r.logs.String() + r.stdout.String()
+	for what, s := range secrets {
+		if strings.Contains(all, s) {
+			t.Errorf("%s wrote the %s to its output", r.name, what)
+		}
+	}
+	var errs []string
+	for line := range strings.Lines(r.logs.String()) {
+		var rec struct {
+			Level string `json:"level"`
+		}
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			errs = append(errs, "not a JSON log line: "+strings.TrimSpace(line))
+		} else if rec.Level == "ERROR" {
+			errs = append(errs, strings.TrimSpace(line))
+		}
+	}
+	if len(errs) > 0 {
+		t.Errorf("%s logged %d errors:\n%s", r.name, len(errs), strings.Join(errs[:min(len(errs), 20)], "\n"))
+	}
+}
+
+// lineLog collects a replica's stderr and reports the address from its
+// "rechargekit serving" line.
+type lineLog struct {
+	mu      sync.Mutex
+	all     bytes.Buffer
+	partial []byte
+	sent    bool
+	serving chan string
+}
+
+func newLineLog() *lineLog { return &lineLog{serving: make(chan string, 1)} }
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all.Write(p)
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := l.partial[:i]
+		if !l.sent && bytes.Contains(line, []byte(`"msg":"rechargekit serving"`)) {
+			var rec struct {
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(line, &rec) == nil && strings.HasPrefix(rec.Addr, "http://") {
+				l.sent = true
+				l.serving <- rec.Addr
+			}
+		}
+		l.partial = l.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.all.String()
+}
+
+// tail returns the last n lines, for failure messages.
+func (l *lineLog) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(l.String(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// customerPool is the set of customers lookups pick from; it grows as cold
+// customers arrive.
+type customerPool struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (p *customerPool) add(ids ...int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ids = append(p.ids, ids...)
+}
+
+func (p *customerPool) pick(rng *mrand.Rand) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ids[rng.IntN(len(p.ids))]
+}
+
+// lookupLog sends DETAILED lookups and keeps what went wrong.
+type lookupLog struct {
+	subsTotal map[int64]int // read only
+
+	mu       sync.Mutex
+	n, bad   int
+	byStatus map[int]int
+	notes    []string
+}
+
+// do sends a DETAILED lookup for customer id to r and checks the answer:
+// one result, the customer asked for, all its subscriptions.
+func (l *lookupLog) do(ctx context.Context, r *replica, id int64) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	ext := strconv.FormatInt(id, 10)
+	resp, err := r.gladly.Detailed(ctx, ext, rechargekit.Profile{ID: "desk-" + ext})
+	var problem string
+	status := http.StatusOK
+	var re *gladly.ResponseError
+	switch {
+	case errors.As(err, &re):
+		status, problem = re.StatusCode, re.Error()
+	case err != nil:
+		status, problem = 0, err.Error()
+	case len(resp.Results) != 1 || resp.Results[0].ExternalCustomerID != ext:
+		problem = fmt.Sprintf("%d results, want exactly customer %s", len(resp.Results), ext)
+	case len(resp.Results[0].Transactions) != l.subsTotal[id]:
+		problem = fmt.Sprintf("%d transactions, want %d", len(resp.Results[0].Transactions), l.subsTotal[id])
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	if l.byStatus == nil {
+		l.byStatus = map[int]int{}
+	}
+	l.byStatus[status]++
+	if problem != "" {
+		l.bad++
+		if len(l.notes) < 20 {
+			l.notes = append(l.notes, fmt.Sprintf("%s: customer %d: %s", r.name, id, problem))
+		}
+	}
+}
+
+func (l *lookupLog) problems() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bad == 0 {
+		return nil
+	}
+	return append(slices.Clone(l.notes), fmt.Sprintf("answers by status: %v", l.byStatus))
+}
+
+func (l *lookupLog) total() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+func (l *lookupLog) failed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bad
+}
+
+// apiClient calls the JSON API with a bearer token.
+type apiClient struct {
+	hc    *http.Client
+	token string
+}
+
+// call sends a request and returns the status and body.
+func (c *apiClient) call(ctx context.Context, method, u string, body any) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, u, err)
+	}
+	return resp.StatusCode, b, nil
+}
+
+func (c *apiClient) putProfile(ctx context.Context, r *replica, id, name string, wantStatus int) error {
+	u := r.url + "/api/profiles/" + id
+	status, body, err := c.call(ctx, http.MethodPut, u, server.ProfileRequest{Name: name, Phones: []string{"+1 555 0100"}})
+	if err != nil {
+		return err
+	}
+	var p server.ProfileJSON
+	if status != wantStatus || json.Unmarshal(body, &p) != nil || p.ID != id || p.Name != name {
+		return fmt.Errorf("%s: PUT %s = %d %s, want %d and the profile", r.name, u, status, body, wantStatus)
+	}
+	return nil
+}
+
+// linkAnswer is what the API said to a link or an unlink.
+type linkAnswer struct {
+	status   int
+	customer int64  // the link in a 200 answer
+	code     string // the error code of a 4xx answer
+	err      error  // no usable answer
+	raw      string
+}
+
+func (c *apiClient) link(ctx context.Context, r *replica, profile string, customer int64, actor string) linkAnswer {
+	u := r.url + "/api/profiles/" + profile + "/link"
+	status, body, err := c.call(ctx, http.MethodPost, u,
+		server.LinkRequest{RechargeCustomerID: strconv.FormatInt(customer, 10)})
+	a := decodeAnswer(r, http.MethodPost, u, status, body, err)
+	if a.err == nil && status == http.StatusOK {
+		var l server.LinkJSON
+		if err := json.Unmarshal(body, &l); err != nil {
+			a.err = fmt.Errorf("%s: POST %s = 200 %s: %v", r.name, u, body, err)
+		} else if a.customer, err = strconv.ParseInt(l.RechargeCustomerID, 10, 64); err != nil ||
+			l.Method != rechargekit.LinkManual || l.By != actor {
+			a.err = fmt.Errorf("%s: POST %s = 200 %s: want a manual link by %s", r.name, u, body, actor)
+		}
+	}
+	return a
+}
+
+func (c *apiClient) unlink(ctx context.Context, r *replica, profile string) linkAnswer {
+	u := r.url + "/api/profiles/" + profile + "/link"
+	status, body, err := c.call(ctx, http.MethodDelete, u, nil)
+	return decodeAnswer(r, http.MethodDelete, u, status, body, err)
+}
+
+func decodeAnswer(r *replica, method, u string, status int, body []byte, err error) linkAnswer {
+	a := linkAnswer{status: status, err: err, raw: fmt.Sprintf("%s: %s %s = %d %s", r.name, method, u, status, body)}
+	if err != nil || status < 400 {
+		return a
+	}
+	var e struct {
+		Error server.ErrorJSON `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
+		a.err = fmt.Errorf("%s: not an API error", a.raw)
+	}
+	a.code = e.Error.Code
+	return a
+}
+
+// card reads GET /api/profiles/{id}/card.
+func (c *apiClient) card(ctx context.Context, r *replica, profile string) (*server.CardResponse, error) {
+	u := r.url + "/api/profiles/" + profile + "/card"
+	status, body, err := c.call(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	var cr server.CardResponse
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("%s: GET %s = %d %s", r.name, u, status, body)
+	}
+	if err := json.Unmarshal(body, &cr); err != nil {
+		return nil, fmt.Errorf("%s: GET %s: %v", r.name, u, err)
+	}
+	return &cr, nil
+}
+
+// auditStep is an audit entry as the test predicts it.
+type auditStep struct {
+	Action   string
+	Customer int64
+}
+
+// profileModel is what the acknowledged answers say about one profile.
+// Only its own worker touches it.
+type profileModel struct {
+	id           string
+	ordered      bool // serial: the audit's order is known exactly
+	name         string
+	linked       int64 // 0: unlinked
+	everUnlinked bool
+	audit        []auditStep
+	steps        int // operations (serial) or rounds (race) acknowledged
+}
+
+// linkWorker drives one profile's operations.
+type linkWorker struct {
+	t         *testing.T
+	ctx       context.Context
+	api       *apiClient
+	reps      []*replica
+	m         *profileModel
+	customers []int64
+	actor     string
+	rng       *mrand.Rand
+	offset    int
+}
+
+func (w *linkWorker) rep(k int) *replica { return w.reps[(w.offset+k)%len(w.reps)] }
+
+// otherCustomer returns a customer other than those given.
+func (w *linkWorker) otherCustomer(not ...int64) int64 {
+	for {
+		c := w.customers[w.rng.IntN(len(w.customers))]
+		if !slices.Contains(not, c) {
+			return c
+		}
+	}
+}
+
+// serial sends one operation at a time, each to the next replica, and
+// predicts every answer: with a single writer the outcome of each
+// operation is determined. After each, another replica must show the
+// change.
+func (w *linkWorker) serial(deadline time.Time) {
+	m := w.m
+	for op := 0; op < maxSerialOps && (op < minSerialOps || time.Now().Before(deadline)); op++ {
+		r := w.rep(op)
+		var a linkAnswer
+		wantStatus, wantCode := 0, ""
+		switch p := w.rng.IntN(100); {
+		case p < 15: // rename, on another replica than the last change
+			name := fmt.Sprintf("Profile %s v%d", m.id, op)
+			if err := w.api.putProfile(w.ctx, r, m.id, name, http.StatusOK); err != nil {
+				w.t.Error(err)
+				return
+			}
+			m.name = name
+			m.steps++
+			if !w.checkCard(w.rep(op + 1)) {
+				return
+			}
+			continue
+		case m.linked == 0 && p < 90, m.linked != 0 && p < 40:
+			// Link: made when unlinked; refused when linked elsewhere;
+			// a no-op when already linked to that customer.
+			c := w.otherCustomer(m.linked)
+			if m.linked != 0 && p < 25 {
+				c = m.linked
+			}
+			a = w.api.link(w.ctx, r, m.id, c, w.actor)
+			switch {
+			case m.linked == 0:
+				wantStatus = http.StatusOK
+				m.linked = c
+				m.audit = append(m.audit, auditStep{rechargekit.AuditLink, c})
+			case m.linked == c:
+				wantStatus = http.StatusOK
+			default:
+				wantStatus, wantCode = http.StatusConflict, rechargekit.ECONFLICT
+				m.audit = append(m.audit, auditStep{rechargekit.AuditLinkConflict, c})
+			}
+			if wantStatus == http.StatusOK && a.err == nil && a.status == http.StatusOK && a.customer != m.linked {
+				w.t.Errorf("%s: the answer names customer %d, want %d", a.raw, a.customer, m.linked)
+				return
+			}
+		default: // unlink: made when linked, 404 when not
+			a = w.api.unlink(w.ctx, r, m.id)
+			if m.linked != 0 {
+				wantStatus = http.StatusNoContent
+				m.audit = append(m.audit, auditStep{rechargekit.AuditUnlink, m.linked})
+				m.linked, m.everUnlinked = 0, true
+			} else {
+				wantStatus, wantCode = http.StatusNotFound, rechargekit.ENOTFOUND
+			}
+		}
+		if a.err != nil || a.status != wantStatus || a.code != wantCode {
+			w.t.Errorf("%s (err %v); want %d %s", a.raw, a.err, wantStatus, wantCode)
+			return
+		}
+		m.steps++
+		if !w.checkCard(w.rep(op + 1)) {
+			return
+		}
+	}
+}
+
+// race runs rounds of concurrent operations on the profile, each on a
+// different replica, and works out from the answers what must have
+// happened: the answers of a round are consistent with exactly one order.
+func (w *linkWorker) race(deadline time.Time) {
+	m := w.m
+	for round := 0; round < maxRaceRounds && (round < minRaceRounds || time.Now().Before(deadline)); round++ {
+		var ok bool
+		if m.linked == 0 {
+			if w.rng.IntN(4) == 0 {
+				ok = w.raceSameLinks()
+			} else {
+				ok = w.raceLinks(2 + w.rng.IntN(2))
+			}
+		} else {
+			if w.rng.IntN(2) == 0 {
+				ok = w.raceUnlinkAndLink()
+			} else {
+				ok = w.raceUnlinks()
+			}
+		}
+		if !ok {
+			return
+		}
+		m.steps++
+		if !w.checkCard(w.rep(round + 2)) {
+			return
+		}
+	}
+}
+
+// raceLinks links the unlinked profile to n different customers at once
+// on n replicas: exactly one wins, the others are refused and audited.
+func (w *linkWorker) raceLinks(n int) bool {
+	m := w.m
+	var cs []int64
+	for range n {
+		cs = append(cs, w.otherCustomer(cs...))
+	}
+	answers := make([]linkAnswer, n)
+	fire(n, func(k int) { answers[k] = w.api.link(w.ctx, w.rep(k), m.id, cs[k], w.actor) })
+	winner := -1
+	for k, a := range answers {
+		switch {
+		case a.err != nil:
+			w.t.Errorf("racing links of %s: %s: %v", m.id, a.raw, a.err)
+			return false
+		case a.status == http.StatusOK && winner < 0 && a.customer == cs[k]:
+			winner = k
+		case a.status == http.StatusConflict && a.code == rechargekit.ECONFLICT:
+		default:
+			w.t.Errorf("racing links of %s to %v: answers %v; want one 200 naming its customer and 409s", m.id, cs, raws(answers))
+			return false
+		}
+	}
+	if winner < 0 {
+		w.t.Errorf("racing links of %s to %v: no link was made: %v", m.id, cs, raws(answers))
+		return false
+	}
+	m.linked = cs[winner]
+	m.audit = append(m.audit, auditStep{rechargekit.AuditLink, cs[winner]})
+	for k, c := range cs {
+		if k != winner {
+			m.audit = append(m.audit, auditStep{rechargekit.AuditLinkConflict, c})
+		}
+	}
+	return true
+}
+
+// raceSameLinks links the unlinked profile to one customer from two
+// replicas at once: both succeed, and one link (one audit entry) is made.
+func (w *linkWorker) raceSameLinks() bool {
+	m := w.m
+	c := w.otherCustomer()
+	answers := make([]linkAnswer, 2)
+	fire(2, func(k int) { answers[k] = w.api.link(w.ctx, w.rep(k), m.id, c, w.actor) })
+	for _, a := range answers {
+		if a.err != nil || a.status != http.StatusOK || a.customer != c {
+			w.t.Errorf("two links of %s to the same customer %d: %v; want both 200 (%v)", m.id, c, raws(answers), a.err)
+			return false
+		}
+	}
+	m.linked = c
+	m.audit = append(m.audit, auditStep{rechargekit.AuditLink, c})
+	return true
+}
+
+// raceUnlinkAndLink unlinks the linked profile on one replica while
+// linking it to another customer on another. The unlink always succeeds;
+// the link succeeds when it came second and is refused when it came first.
+func (w *linkWorker) raceUnlinkAndLink() bool {
+	m := w.m
+	old, c := m.linked, w.otherCustomer(m.linked)
+	var un, ln linkAnswer
+	fire(2, func(k int) {
+		if k == 0 {
+			un = w.api.unlink(w.ctx, w.rep(0), m.id)
+		} else {
+			ln = w.api.link(w.ctx, w.rep(1), m.id, c, w.actor)
+		}
+	})
+	if un.err != nil || un.status != http.StatusNoContent {
+		w.t.Errorf("unlink racing a link of %s: %s (%v); want 204", m.id, un.raw, un.err)
+		return false
+	}
+	m.everUnlinked = true
+	switch {
+	case ln.err == nil && ln.status == http.StatusOK && ln.customer == c:
+		m.audit = append(m.audit, auditStep{rechargekit.AuditUnlink, old}, auditStep{rechargekit.AuditLink, c})
+		m.linked = c
+	case ln.err == nil && ln.status == http.StatusConflict && ln.code == rechargekit.ECONFLICT:
+		m.audit = append(m.audit, auditStep{rechargekit.AuditLinkConflict, c}, auditStep{rechargekit.AuditUnlink, old})
+		m.linked = 0
+	default:
+		w.t.Errorf("link racing an unlink of %s: %s (%v); want 200 or 409", m.id, ln.raw, ln.err)
+		return false
+	}
+	return true
+}
+
+// raceUnlinks unlinks the linked profile from two replicas at once: one
+// unlinks it, the other finds it unlinked.
+func (w *linkWorker) raceUnlinks() bool {
+	m := w.m
+	answers := make([]linkAnswer, 2)
+	fire(2, func(k int) { answers[k] = w.api.unlink(w.ctx, w.rep(k), m.id) })
+	got := []int{answers[0].status, answers[1].status}
+	slices.Sort(got)
+	if answers[0].err != nil || answers[1].err != nil ||
+		!slices.Equal(got, []int{http.StatusNoContent, http.StatusNotFound}) {
+		w.t.Errorf("two unlinks of %s at once: %v; want one 204 and one 404", m.id, raws(answers))
+		return false
+	}
+	m.audit = append(m.audit, auditStep{rechargekit.AuditUnlink, m.linked})
+	m.linked, m.everUnlinked = 0, true
+	return true
+}
+
+// checkCard reads the profile's card on r, another replica than the one
+// that made the last change, and compares it with the model.
+func (w *linkWorker) checkCard(r *replica) bool {
+	m := w.m
+	cr, err := w.api.card(w.ctx, r, m.id)
+	if err != nil {
+		w.t.Error(err)
+		return false
+	}
+	var problems []string
+	if cr.Profile.Name != m.name {
+		problems = append(problems, fmt.Sprintf("name %q, want %q", cr.Profile.Name, m.name))
+	}
+	if cr.WasUnlinked != m.everUnlinked || cr.AutoLinked {
+		problems = append(problems, fmt.Sprintf("wasUnlinked %v autoLinked %v, want %v false", cr.WasUnlinked, cr.AutoLinked, m.everUnlinked))
+	}
+	if cr.CardError != nil {
+		problems = append(problems, fmt.Sprintf("card error %+v", *cr.CardError))
+	}
+	want := strconv.FormatInt(m.linked, 10)
+	switch {
+	case m.linked == 0 && (cr.Link != nil || cr.Card != nil):
+		problems = append(problems, fmt.Sprintf("link %+v and a card, want unlinked", cr.Link))
+	case m.linked == 0:
+	case cr.Link == nil || cr.Link.RechargeCustomerID != want || cr.Link.Method != rechargekit.LinkManual || cr.Link.By != w.actor:
+		problems = append(problems, fmt.Sprintf("link %+v, want a manual link to %s by %s", cr.Link, want, w.actor))
+	case cr.Card == nil || cr.Card.Customer.RechargeCustomerID != want || cr.Card.Stale:
+		problems = append(problems, fmt.Sprintf("card %+v, want customer %s's fresh card", cr.Card, want))
+	}
+	if len(problems) > 0 {
+		w.t.Errorf("%s: profile %s after %d steps: %s", r.name, m.id, m.steps, strings.Join(problems, "; "))
+		return false
+	}
+	return true
+}
+
+func raws(answers []linkAnswer) []string {
+	var out []string
+	for _, a := range answers {
+		out = append(out, a.raw)
+	}
+	return out
+}
+
+// checkStoredProfile compares the store with what the API acknowledged:
+// the profile, its link, its tombstone, and its audit trail, which must
+// tell the same story, entry for entry, in an order that could happen.
+func checkStoredProfile(t *testing.T, ctx context.Context, store *postgres.Store, m *profileModel, actor string) {
+	t.Helper()
+	if p, err := store.Profile(ctx, m.id); err != nil || p.Name != m.name {
+		t.Errorf("stored profile %s = %+v, %v; want the name %q", m.id, p, err, m.name)
+	}
+	l, err := store.Link(ctx, m.id)
+	switch {
+	case m.linked == 0 && rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND:
+		t.Errorf("profile %s: stored link %+v, %v; the acknowledged operations leave it unlinked", m.id, l, err)
+	case m.linked != 0 && (err != nil || l.CustomerID != m.linked || l.Method != rechargekit.LinkManual || l.By != actor):
+		t.Errorf("profile %s: stored link %+v, %v; the acknowledged operations leave it linked to %d by %s", m.id, l, err, m.linked, actor)
+	}
+	if was, err := store.WasUnlinked(ctx, m.id); err != nil || was != m.everUnlinked {
+		t.Errorf("profile %s: WasUnlinked = %v, %v; want %v", m.id, was, err, m.everUnlinked)
+	}
+
+	entries, err := store.Audit(ctx, rechargekit.AuditFilter{ProfileID: m.id, Limit: 1000})
+	if err != nil {
+		t.Errorf("audit of %s: %v", m.id, err)
+		return
+	}
+	slices.Reverse(entries) // oldest first
+	var got []auditStep
+	for _, e := range entries {
+		if e.Actor != actor {
+			t.Errorf("profile %s: audit entry %+v is by %q, want %q", m.id, e, e.Actor, actor)
+		}
+		got = append(got, auditStep{e.Action, e.CustomerID})
+	}
+	if bad := replayAudit(got, m.linked); bad != "" {
+		t.Errorf("profile %s: the audit trail cannot have happened: %s\n%v", m.id, bad, got)
+	}
+	want := m.audit
+	if !m.ordered {
+		// Concurrent operations: the entries are right in number and kind,
+		// and replayAudit checked that their order is a possible one.
+		got, want = sortedSteps(got), sortedSteps(want)
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("profile %s: audit trail differs from the acknowledged operations (-want +got):\n%s", m.id, diff)
+	}
+}
+
+// replayAudit runs the entries through the link rules, starting unlinked:
+// a link only of an unlinked profile, a conflict only against another
+// customer's link, an unlink only of the customer linked. It returns what
+// broke the rules, or "" when the trail ends linked to final.
+func replayAudit(steps []auditStep, final int64) string {
+	var linked int64
+	for i, s := range steps {
+		switch {
+		case s.Action == rechargekit.AuditLink && linked == 0:
+			linked = s.Customer
+		case s.Action == rechargekit.AuditLinkConflict && linked != 0 && linked != s.Customer:
+		case s.Action == rechargekit.AuditUnlink && linked != 0 && linked == s.Customer:
+			linked = 0
+		default:
+			return fmt.Sprintf("entry %d %+v while linked to %d", i, s, linked)
+		}
+	}
+	if linked != final {
+		return fmt.Sprintf("the trail ends linked to %d, the store holds %d", linked, final)
+	}
+	return ""
+}
+
+func sortedSteps(steps []auditStep) []auditStep {
+	out := slices.Clone(steps)
+	slices.SortFunc(out, func(a, b auditStep) int {
+		if c := strings.Compare(a.Action, b.Action); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Customer, b.Customer)
+	})
+	return out
+}
+
+// checkSchemaTotals checks the whole schema: the audit holds no link
+// entries beyond those of the test's profiles, and the links table no
+// more rows than the profiles linked.
+func checkSchemaTotals(t *testing.T, ctx context.Context, dbURL string, wantActions map[string]int, wantLinks int) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Errorf("connect to the replicas' schema: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT action, count(*) FROM audit WHERE action IN ('link', 'unlink', 'link_conflict') GROUP BY action`)
+	if err != nil {
+		t.Errorf("count audit entries: %v", err)
+		return
+	}
+	got := map[string]int{}
+	for rows.Next() {
+		var action string
+		var n int
+		if err := rows.Scan(&action, &n); err != nil {
+			t.Errorf("count audit entries: %v", err)
+			return
+		}
+		got[action] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Errorf("count audit entries: %v", err)
+	}
+	if diff := gocmp.Diff(wantActions, got); diff != "" {
+		t.Errorf("audit entries by action in the schema (-acknowledged +stored):\n%s", diff)
+	}
+	var links int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM links`).Scan(&links); err != nil {
+		t.Errorf("count links: %v", err)
+	} else if links != wantLinks {
+		t.Errorf("%d links stored, the acknowledged operations leave %d", links, wantLinks)
+	}
+}
