@@ -3,10 +3,12 @@ package rechargekit
 import (
 	"cmp"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Card is the Subscription card of one Recharge customer: the customer
@@ -100,7 +102,10 @@ type TransactionProduct struct {
 	ImageURL    *string `json:"imageUrl"`
 }
 
-// Transaction returns the JSON form of s.
+// Transaction returns the JSON form of s. As spec/gladly-lookup.md section
+// 12 says, a cancelled subscription has no next billing date and only a
+// cancelled one has a cancellation date, whatever Recharge's data holds;
+// an image URL that is not absolute http(s) is left out.
 func (s *Subscription) Transaction() SubscriptionTransaction {
 	t := SubscriptionTransaction{
 		Type:                       "SUBSCRIPTION",
@@ -123,13 +128,36 @@ func (s *Subscription) Transaction() SubscriptionTransaction {
 			Name:        str(s.Product.Name),
 			VariantName: str(s.Product.VariantName),
 			SKU:         str(s.Product.SKU),
-			ImageURL:    str(s.Product.ImageURL),
+			ImageURL:    str(SafeURL(s.Product.ImageURL)),
 		}},
 	}
-	if s.CancelledAt != nil {
-		t.CanceledAt = timeStr(*s.CancelledAt)
+	if s.IsCancelled() {
+		t.NextBillingDate = nil
+		if s.CancelledAt != nil {
+			t.CanceledAt = timeStr(*s.CancelledAt)
+		}
 	}
 	return t
+}
+
+// SafeURL returns u, normalized, when it is an absolute http or https URL
+// without credentials, spaces or control characters and at most 2,048
+// bytes long, else "". Recharge data is untrusted: a javascript: or data:
+// URL must not reach a page, ours or a desk's.
+func SafeURL(u string) string {
+	u = strings.TrimSpace(u)
+	if u == "" || len(u) > 2048 || strings.IndexFunc(u, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
+		return ""
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || p.User != nil {
+		return ""
+	}
+	switch strings.ToLower(p.Scheme) {
+	case "http", "https":
+		return p.String()
+	}
+	return ""
 }
 
 // CustomerSummary is the JSON form of a card's customer. Its count keys are

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,30 @@ func TestCardJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustGolden(t, "card.golden", append(got, '\n'))
+}
+
+func TestTransactionFollowsStatus(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 3, 11, 10, 19, 18, 0, time.UTC)
+	tests := []struct {
+		name                   string
+		sub                    rechargekit.Subscription
+		wantNext, wantCanceled bool
+		wantImage              bool
+	}{
+		{"active keeps its next date, drops a leftover cancelled_at", rechargekit.Subscription{Status: "active", NextChargeDate: "2025-04-01", CancelledAt: &at, Product: rechargekit.Product{ImageURL: "https://cdn.example.com/a.png"}}, true, false, true},
+		{"cancelled drops a next date", rechargekit.Subscription{Status: "cancelled", NextChargeDate: "2025-04-01", CancelledAt: &at}, false, true, false},
+		{"expired keeps no cancelled date", rechargekit.Subscription{Status: "expired", CancelledAt: &at}, false, false, false},
+		{"a javascript: image is dropped", rechargekit.Subscription{Status: "active", Product: rechargekit.Product{ImageURL: "javascript:alert(1)"}}, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx := tt.sub.Transaction()
+			if (tx.NextBillingDate != nil) != tt.wantNext || (tx.CanceledAt != nil) != tt.wantCanceled || (tx.Products[0].ImageURL != nil) != tt.wantImage {
+				t.Errorf("nextBillingDate %v, canceledAt %v, imageUrl %v", tx.NextBillingDate, tx.CanceledAt, tx.Products[0].ImageURL)
+			}
+		})
+	}
 }
 
 func TestTransactionKeysAlwaysPresent(t *testing.T) {
@@ -189,6 +214,35 @@ func TestDistinctEmails(t *testing.T) {
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, rechargekit.DistinctEmails(tt.in, tt.max)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestSafeURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"https://cdn.example.com/a.png?v=1", "https://cdn.example.com/a.png?v=1"},
+		{"http://cdn.example.com/a.png", "http://cdn.example.com/a.png"},
+		{"  HTTPS://cdn.example.com/a.png ", "https://cdn.example.com/a.png"},
+		{"javascript:alert(1)", ""},
+		{"JaVaScRiPt:alert(1)", ""},
+		{" javascript:alert(1)", ""},
+		{"java\tscript:alert(1)", ""},
+		{"data:image/png;base64,AAAA", ""},
+		{"data:text/html,<script>alert(1)</script>", ""},
+		{"file:///etc/passwd", ""},
+		{"ftp://example.com/a.png", ""},
+		{"//evil.example/a.png", ""},
+		{"/relative.png", ""},
+		{"https:///nohost.png", ""},
+		{"https://user:pw@example.com/a.png", ""},
+		{"https://example.com/a b.png", ""},
+		{"https://example.com/\x00.png", ""},
+		{"", ""},
+		{"https://example.com/" + strings.Repeat("a", 3000), ""},
+	} {
+		if got := rechargekit.SafeURL(tc.in); got != tc.want {
+			t.Errorf("rechargekit.SafeURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

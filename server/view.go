@@ -89,25 +89,6 @@ func isBidiControl(r rune) bool {
 	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
-// safeImageURL returns u when it is an absolute http or https URL with a
-// host, else "": product images come from Recharge, which is untrusted, and
-// only web images may load (no javascript:, data:, file: or relative URLs).
-func safeImageURL(u string) string {
-	u = strings.TrimSpace(u)
-	if u == "" || len(u) > 2048 || strings.IndexFunc(u, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
-		return ""
-	}
-	p, err := url.Parse(u)
-	if err != nil || p.Host == "" || p.User != nil {
-		return ""
-	}
-	switch strings.ToLower(p.Scheme) {
-	case "http", "https":
-		return p.String()
-	}
-	return ""
-}
-
 // initials returns up to two letters for an avatar.
 func initials(name string) string {
 	var out []rune
@@ -333,7 +314,7 @@ func newSubView(s *rechargekit.Subscription, now time.Time) subView {
 		SKU:         cleanText(s.Product.SKU),
 		ProductID:   cleanText(s.Product.ID),
 		VariantID:   cleanText(s.Product.VariantID),
-		ImageURL:    safeImageURL(s.Product.ImageURL),
+		ImageURL:    rechargekit.SafeURL(s.Product.ImageURL),
 		Price:       strings.TrimSpace(cleanText(s.Price) + " " + cleanText(s.Currency)),
 		Interval:    interval(s.ChargeIntervalFrequency, s.IntervalUnit),
 		NextBilling: newDateView(s.NextChargeDate, now),
