@@ -34,6 +34,7 @@ type Source struct {
 
 	catalogMu sync.Mutex
 	catalog   catalogState
+	probing   bool // a lookup is learning whether the store has a catalog
 
 	imagesMu sync.Mutex
 	images   map[string]productImage // by "v:"+variant id and "p:"+product id
@@ -171,7 +172,7 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 		charges = nil
 	}
 	out := DomainSubscriptions(subs, charges)
-	s.rememberImages(out)
+	s.rememberImages(out) // only images from the charges: none is filled from memory yet
 	s.fillRememberedImages(out)
 	s.fillCatalogImages(ctx, out)
 	return out, nil
@@ -243,8 +244,10 @@ func (s *Source) fillRememberedImages(subs []*rechargekit.Subscription) {
 // image, on stores that have a catalog. The first call learns whether the
 // store has one and remembers a definite "no" (any 4xx but 429 and 409) for
 // the Source's lifetime, so a Shopify store costs one /products call ever.
-// The probe runs under the lock so that concurrent lookups ask only once;
-// after a transient failure the next lookup probes again.
+// While one lookup probes, the others skip catalog images rather than wait
+// for it: no lock is held across a Recharge call, so a slow catalog never
+// holds another lookup past its deadline. After a transient failure the
+// next lookup probes again.
 func (s *Source) fillCatalogImages(ctx context.Context, subs []*rechargekit.Subscription) {
 	var ids []string
 	seen := map[string]bool{}
@@ -258,26 +261,22 @@ func (s *Source) fillCatalogImages(ctx context.Context, subs []*rechargekit.Subs
 		return
 	}
 	s.catalogMu.Lock()
-	switch s.catalog {
-	case catalogUnavailable:
+	if s.catalog == catalogUnavailable || (s.catalog == catalogUnknown && s.probing) {
 		s.catalogMu.Unlock()
-		return
-	case catalogUnknown:
-		// Probe under the lock so that concurrent lookups ask only once.
-		products, err := s.fetchCatalog(ctx, ids)
-		s.noteCatalog(ctx, err)
-		s.catalogMu.Unlock()
-		applyCatalog(subs, products)
-		s.rememberImages(subs)
 		return
 	}
+	probe := s.catalog == catalogUnknown
+	s.probing = s.probing || probe
 	s.catalogMu.Unlock()
+
 	products, err := s.fetchCatalog(ctx, ids)
 	s.catalogMu.Lock()
+	if probe {
+		s.probing = false
+	}
 	s.noteCatalog(ctx, err)
 	s.catalogMu.Unlock()
-	applyCatalog(subs, products)
-	s.rememberImages(subs)
+	s.rememberImages(applyCatalog(subs, products))
 }
 
 // noteCatalog records the outcome of a /products call. The caller holds catalogMu.
@@ -321,18 +320,21 @@ func (s *Source) fetchCatalog(ctx context.Context, ids []string) (map[string]*Pr
 	return out, nil
 }
 
-func applyCatalog(subs []*rechargekit.Subscription, products map[string]*Product) {
-	if len(products) == 0 {
-		return
-	}
+// applyCatalog gives subscriptions without an image their catalog image
+// and returns those it filled.
+func applyCatalog(subs []*rechargekit.Subscription, products map[string]*Product) []*rechargekit.Subscription {
+	var filled []*rechargekit.Subscription
 	for _, sub := range subs {
 		if sub.Product.ImageURL != "" {
 			continue
 		}
 		if p := products[sub.Product.ID]; p != nil {
-			sub.Product.ImageURL = p.ImageURL(sub.Product.VariantID)
+			if sub.Product.ImageURL = p.ImageURL(sub.Product.VariantID); sub.Product.ImageURL != "" {
+				filled = append(filled, sub)
+			}
 		}
 	}
+	return filled
 }
 
 // domainError maps a client error to the domain's codes, with a message

@@ -85,3 +85,37 @@ func TestSourceRemembersChargeImagesOnShopify(t *testing.T) {
 		t.Errorf("image = %q, want the one learned from another customer's charge %q", img, charged)
 	}
 }
+
+// A lookup never waits for another lookup's catalog probe: with the probe
+// stuck on a slow /products, a second lookup returns at once without
+// catalog images (before, it queued behind the probe's lock).
+func TestSourceDoesNotWaitForAnotherCatalogProbe(t *testing.T) {
+	t.Parallel()
+	sim := rechargetest.NewServer(t, rechargetest.Config{Platform: rechargetest.PlatformCustom})
+	sim.Load(imageSeed())
+	sim.SetFaults(rechargetest.Faults{Delay: time.Minute, Route: "GET /products"})
+	src := &recharge.Source{Client: sim.Client()}
+
+	probeCtx, stopProbe := context.WithCancel(context.Background())
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		src.Subscriptions(probeCtx, 101)
+	}()
+	defer func() { stopProbe(); <-probed }()
+	for sim.Stats().ByRoute["GET /products"] == 0 { // the probe is now stuck in /products
+		select {
+		case <-probed:
+			t.Fatal("the probe ended before reaching /products")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+
+	subs, err := src.Subscriptions(context.Background(), 102)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 1 || subs[0].Product.ImageURL != "" {
+		t.Errorf("subscriptions = %+v, want one without an image", subs)
+	}
+}
