@@ -103,7 +103,7 @@ func TestSourceDoesNotWaitForAnotherCatalogProbe(t *testing.T) {
 		src.Subscriptions(probeCtx, 101)
 	}()
 	defer func() { stopProbe(); <-probed }()
-	for sim.Stats().ByRoute["GET /products"] == 0 { // the probe is now stuck in /products
+	for sim.Stats().FaultsInjected == 0 { // then the probe is stuck in /products
 		select {
 		case <-probed:
 			t.Fatal("the probe ended before reaching /products")
@@ -114,6 +114,11 @@ func TestSourceDoesNotWaitForAnotherCatalogProbe(t *testing.T) {
 	subs, err := src.Subscriptions(context.Background(), 102)
 	if err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-probed:
+		t.Error("the second lookup returned only after the probe had ended: it waited for it")
+	default:
 	}
 	if len(subs) != 1 || subs[0].Product.ImageURL != "" {
 		t.Errorf("subscriptions = %+v, want one without an image", subs)
