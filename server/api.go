@@ -109,7 +109,7 @@ func (c *console) bearer(next apiHandler) http.Handler {
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 200 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit"`)
-			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "send an API token: Authorization: Bearer TOKEN"))
+			c.apiError(w, r, &rechargekit.Error{Code: rechargekit.EUNAUTHORIZED, Message: "send an API token: Authorization: Bearer TOKEN", Err: errBearer})
 			return
 		}
 		tok, err := c.cfg.Store.APITokenByHash(r.Context(), HashAPIToken(token))
@@ -117,7 +117,7 @@ func (c *console) bearer(next apiHandler) http.Handler {
 		case "":
 		case rechargekit.ENOTFOUND:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit", error="invalid_token"`)
-			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "the API token is not valid (revoked or mistyped)"))
+			c.apiError(w, r, &rechargekit.Error{Code: rechargekit.EUNAUTHORIZED, Message: "the API token is not valid (revoked or mistyped)", Err: errBearer})
 			return
 		default:
 			c.apiError(w, r, fmt.Errorf("server: look up API token: %w", err))
@@ -135,6 +135,13 @@ func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errTooLarge) {
 		code, msg = codeTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxAPIBody)
 	}
+	if code == rechargekit.EUNAUTHORIZED && !errors.Is(err, errBearer) {
+		// Past the bearer check, only Recharge refusing rechargekit's own
+		// token says "unauthorized": for the desk calling us that is
+		// Recharge being unavailable, not its token being wrong.
+		code = rechargekit.EUPSTREAM
+		c.log.ErrorContext(r.Context(), "api: Recharge refused the API token: check RECHARGE_API_TOKEN and its scopes", "path", r.URL.Path, "error", err)
+	}
 	status, ok := apiStatus[code]
 	if !ok {
 		code, status = rechargekit.EINTERNAL, http.StatusInternalServerError
@@ -147,6 +154,10 @@ func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 var errTooLarge = errors.New("request body too large")
+
+// errBearer marks the API's own authentication failures (a missing or
+// unknown bearer token), the only ones answered 401.
+var errBearer = errors.New("api token refused")
 
 // decodeJSON reads one JSON object into v: the body capped at maxAPIBody,
 // unknown fields and trailing data refused.

@@ -436,7 +436,9 @@ func TestAPIErrorTable(t *testing.T) {
 		msg    string
 	}{
 		{"invalid", rechargekit.Errorf(rechargekit.EINVALID, "bad input"), 400, "invalid", "bad input"},
-		{"unauthorized", rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "no"), 401, "unauthorized", "no"},
+		// The desk's own token was accepted: an EUNAUTHORIZED from the
+		// service is Recharge refusing rechargekit's token, a 503 for the desk.
+		{"recharge refused our token", rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Recharge refused the API token"), 503, "upstream", "Recharge refused the API token"},
 		{"not found", rechargekit.Errorf(rechargekit.ENOTFOUND, "gone"), 404, "not_found", "gone"},
 		{"conflict", rechargekit.Errorf(rechargekit.ECONFLICT, "clash"), 409, "conflict", "clash"},
 		{"upstream", rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is down"), 503, "upstream", "Recharge is down"},
