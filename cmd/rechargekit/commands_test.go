@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -91,5 +92,22 @@ func TestRateLimitSetting(t *testing.T) {
 		if (err != nil) != tt.wantFail || size != tt.size || rate != tt.rate {
 			t.Errorf("RECHARGE_RATE_LIMIT=%q: %d, %v, %v", tt.v, size, rate, err)
 		}
+	}
+}
+
+func TestDatabaseURLRefused(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{"host=db user=u password=s3cret dbname=x", "mysql://u:s3cret@db/x"} {
+		code, _, stderr := run(t, map[string]string{"DATABASE_URL": url}, "migrate")
+		if code != 1 || !strings.Contains(stderr, "DATABASE_URL must be a postgres:// URL or a SQLite file path") || strings.Contains(stderr, "s3cret") {
+			t.Errorf("DATABASE_URL=%q: exit %d, stderr %q", url, code, stderr)
+		}
+		if _, err := os.Stat(url); err == nil { // a SQLite file named after the DSN
+			os.Remove(url)
+			t.Errorf("DATABASE_URL=%q created a file of that name", url)
+		}
+	}
+	if !isPostgres("POSTGRES://db/x") {
+		t.Error("the postgres scheme is case-insensitive")
 	}
 }

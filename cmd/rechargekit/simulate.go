@@ -92,7 +92,15 @@ func (c *simulateCommand) run(ctx context.Context) error {
 // serve serves h on ln until ctx ends, then shuts down gracefully, giving
 // in-flight requests up to 10 seconds to finish.
 func (m *Main) serve(ctx context.Context, name string, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Bounded reads and writes: a client that sends or reads slowly cannot
+	// hold a connection (a lookup answers within 15 s at most).
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if m.ready != nil {

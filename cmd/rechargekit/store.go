@@ -21,12 +21,18 @@ func openStore(ctx context.Context, databaseURL string) (rechargekit.LinkStore, 
 	if databaseURL == "" {
 		databaseURL = defaultDatabase
 	}
-	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+	if isPostgres(databaseURL) {
 		s, err := postgres.Open(ctx, databaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("open the PostgreSQL database: %w", err)
 		}
 		return s, nil
+	}
+	if strings.Contains(databaseURL, "://") || strings.ContainsAny(databaseURL, "= ") {
+		// Neither a postgres URL nor a plain path (a key=value DSN, another
+		// scheme): refuse it rather than create a SQLite file named after
+		// it, and never echo it, since it may hold a password.
+		return nil, fmt.Errorf("DATABASE_URL must be a postgres:// URL or a SQLite file path")
 	}
 	s, err := sqlite.Open(ctx, databaseURL)
 	if err != nil {
@@ -40,10 +46,16 @@ func describeDatabase(databaseURL string) string {
 	if databaseURL == "" {
 		databaseURL = defaultDatabase
 	}
-	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+	if isPostgres(databaseURL) {
 		return "PostgreSQL"
 	}
 	return "SQLite " + databaseURL
+}
+
+// isPostgres reports whether a DATABASE_URL names PostgreSQL.
+func isPostgres(databaseURL string) bool {
+	u := strings.ToLower(databaseURL)
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
 // migrateCommand brings the database schema up to date and exits.
