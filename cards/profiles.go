@@ -107,8 +107,14 @@ func (p *Profiles) autoLink(ctx context.Context, v *rechargekit.ProfileView) err
 	}
 	switch err := p.Store.CreateLink(ctx, l); rechargekit.ErrorCode(err) {
 	case "":
-		v.Link, v.AutoLinked = l, true
-		p.logger().InfoContext(ctx, "auto-linked profile", "profile_id", l.ProfileID, "customer_id", l.CustomerID)
+		// On success l holds the stored link: an agent may have linked the
+		// profile to the same customer by hand a moment before, in which
+		// case nothing was linked automatically.
+		v.Link = l
+		if l.Method == rechargekit.LinkAuto && l.By == ActorAuto {
+			v.AutoLinked = true
+			p.logger().InfoContext(ctx, "auto-linked profile", "profile_id", l.ProfileID, "customer_id", l.CustomerID)
+		}
 	case rechargekit.ECONFLICT:
 		// Someone linked or unlinked it meanwhile: show what is stored now.
 		if v.Link, err = p.link(ctx, v.Profile.ID); err != nil {
