@@ -569,7 +569,7 @@ func (m *MemoryCache) Invalidate(ctx context.Context, customerID int64) error {
 		e.Gen, e.Invalid = m.seq, true
 		return nil
 	}
-	m.insert(customerID, rechargekit.CacheEntry{Gen: m.seq, Invalid: true})
+	m.insertMark(customerID)
 	return nil
 }
 
@@ -582,8 +582,25 @@ func (m *MemoryCache) Delete(ctx context.Context, customerID int64) error {
 		el.Value.(*memEntry).e = rechargekit.CacheEntry{Gen: m.seq, Invalid: true}
 		return nil
 	}
-	m.insert(customerID, rechargekit.CacheEntry{Gen: m.seq, Invalid: true})
+	m.insertMark(customerID)
 	return nil
+}
+
+// insertMark records an invalidation of a customer the cache holds no card
+// for, so that a fetch in flight does not store its older card as current.
+// The mark goes to the back of the LRU list: a billing run's thousands of
+// charge webhooks for customers nobody is looking at must not push the
+// cards agents are using out of the cache. The caller holds mu.
+func (m *MemoryCache) insertMark(id int64) {
+	m.items[id] = m.ll.PushBack(&memEntry{id: id, e: rechargekit.CacheEntry{Gen: m.seq, Invalid: true}})
+	for m.ll.Len() > m.max {
+		last := m.ll.Back()
+		if last == m.items[id] && m.ll.Len() > 1 {
+			last = last.Prev() // keep the mark just made; drop the next least used
+		}
+		m.ll.Remove(last)
+		delete(m.items, last.Value.(*memEntry).id)
+	}
 }
 
 // insert adds an entry at the front and evicts the least recently used

@@ -687,3 +687,31 @@ func TestWebhookInvalidationEndToEnd(t *testing.T) {
 		t.Fatalf("after a late, repeated event the card says %q (stale %v), want cancelled and fresh", got, card.Stale)
 	}
 }
+
+// Invalidations of customers the cache does not hold (a billing run's
+// webhooks) must not evict the cards in use.
+func TestMemoryCacheMarksDoNotEvictCards(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := cards.NewMemoryCache(3)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for id := int64(1); id <= 2; id++ {
+		if err := m.Set(ctx, &rechargekit.Card{Customer: rechargekit.Customer{ID: id}}, now, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id := int64(100); id < 150; id++ {
+		if err := m.Invalidate(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id := int64(1); id <= 2; id++ {
+		e, err := m.Get(ctx, id)
+		if err != nil || e == nil || e.Card == nil {
+			t.Errorf("card %d evicted by marks: %+v, %v", id, e, err)
+		}
+	}
+	if m.Len() > 3 {
+		t.Errorf("Len = %d, want at most 3", m.Len())
+	}
+}
