@@ -32,6 +32,12 @@ const (
 	DefaultLeakRate   = 2.0
 )
 
+// MinRequestTime is the time a request needs after its wait for the bucket:
+// a limiter does not reserve a slot whose wait would leave less than this
+// before the context's deadline, since the request would be cancelled on
+// its way and the slot, in a budget shared by every lookup, wasted.
+const MinRequestTime = 250 * time.Millisecond
+
 // LeakyBucket is a client-side copy of Recharge's leaky bucket: each
 // request adds one unit, the bucket drains at Rate units per second, and a
 // request that would overflow it waits until there is room. Waiters reserve
@@ -95,7 +101,7 @@ func (b *LeakyBucket) Wait(ctx context.Context) error {
 		return nil
 	}
 	wait := time.Duration(over / b.rate * float64(time.Second))
-	if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) {
+	if dl, ok := ctx.Deadline(); ok && now.Add(wait+MinRequestTime).After(dl) {
 		b.mu.Unlock()
 		return fmt.Errorf("recharge: rate limit: a %v wait would pass the context deadline: %w", wait.Round(time.Millisecond), context.DeadlineExceeded)
 	}

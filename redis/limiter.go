@@ -202,6 +202,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `)
 
+// minRequestTime is the time a request needs after its wait (the value of
+// recharge.MinRequestTime; adapters do not import each other).
+const minRequestTime = 250 * time.Millisecond
+
 // Wait implements recharge.Limiter. A lookup (foreground) reserves its
 // slot and sleeps until it, or, when that would pass ctx's deadline (or
 // MaxWait), returns at once an error wrapping ErrBudgetExhausted and
@@ -216,7 +220,9 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	for {
 		limit, most := l.fgLimit, l.maxWait
 		if dl, ok := ctx.Deadline(); ok {
-			most = min(most, time.Until(dl))
+			// Leave the request time to run after its wait, or the slot
+			// is spent on a request cancelled on its way.
+			most = max(0, min(most, time.Until(dl)-minRequestTime))
 		}
 		reserve := most.Milliseconds()
 		if bg {
