@@ -104,8 +104,10 @@ type TransactionProduct struct {
 
 // Transaction returns the JSON form of s. As spec/gladly-lookup.md section
 // 12 says, a cancelled subscription has no next billing date and only a
-// cancelled one has a cancellation date, whatever Recharge's data holds;
-// an image URL that is not absolute http(s) is left out.
+// cancelled one has a cancellation date, whatever Recharge's data holds.
+// Image URLs are checked where they enter (recharge.Images.Best keeps
+// only absolute http(s) ones), not on every answer: this is the warm
+// lookup's hot path.
 func (s *Subscription) Transaction() SubscriptionTransaction {
 	t := SubscriptionTransaction{
 		Type:                       "SUBSCRIPTION",
@@ -128,7 +130,7 @@ func (s *Subscription) Transaction() SubscriptionTransaction {
 			Name:        str(s.Product.Name),
 			VariantName: str(s.Product.VariantName),
 			SKU:         str(s.Product.SKU),
-			ImageURL:    str(SafeURL(s.Product.ImageURL)),
+			ImageURL:    str(s.Product.ImageURL),
 		}},
 	}
 	if s.IsCancelled() {

@@ -124,3 +124,19 @@ func TestSourceDoesNotWaitForAnotherCatalogProbe(t *testing.T) {
 		t.Errorf("subscriptions = %+v, want one without an image", subs)
 	}
 }
+
+func TestImagesBestKeepsOnlyWebURLs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		im   recharge.Images
+		want string
+	}{
+		{recharge.Images{Medium: "javascript:alert(1)", Small: "https://cdn.example.com/s.png"}, "https://cdn.example.com/s.png"},
+		{recharge.Images{Medium: "data:image/png;base64,AA", Original: "/relative.png"}, ""},
+		{recharge.Images{Medium: " https://cdn.example.com/m.png "}, "https://cdn.example.com/m.png"},
+	} {
+		if got := tt.im.Best(); got != tt.want {
+			t.Errorf("Best(%+v) = %q, want %q", tt.im, got, tt.want)
+		}
+	}
+}

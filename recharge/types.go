@@ -3,6 +3,8 @@ package recharge
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/rechargekit/rechargekit"
 )
 
 // The resource types below follow the 2021-11 shapes of spec/recharge-api.md
@@ -348,7 +350,9 @@ type Images struct {
 // the size the Subscription card shows (spec/gladly-lookup.md section 12).
 func (im Images) Best() string {
 	for _, u := range []string{im.Medium, im.Small, im.Original, im.Large} {
-		if u = strings.TrimSpace(u); u != "" {
+		// Recharge data is untrusted: only an absolute http(s) URL is an
+		// image a page may load.
+		if u = rechargekit.SafeURL(u); u != "" {
 			return u
 		}
 	}
