@@ -92,6 +92,7 @@ type Handler struct {
 	maxBodyBytes int64
 	now          func() time.Time
 	log          *slog.Logger
+	memo         answerMemo
 }
 
 // NewHandler returns a Handler for cfg, with defaults applied.
@@ -386,11 +387,11 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 	if card == nil || card.Customer.ID != id {
 		return nil, rechargekit.Errorf(rechargekit.EINTERNAL, "card service answered the wrong customer for %d", id)
 	}
-	res := DetailedResult(card)
-	// Gladly checks that the id it asked for comes back unchanged.
-	res.ExternalCustomerID = req.ExternalCustomerID
-	resp.Results = append(resp.Results, res)
-	return resp, nil
+	body, err := h.memo.detailedAnswer(card, req.ExternalCustomerID)
+	if err != nil {
+		return nil, rechargekit.WrapError(rechargekit.EINTERNAL, "could not encode the answer", err)
+	}
+	return &LookupResponse{encoded: body}, nil
 }
 
 // failLookup maps a lookup error to its answer: one table from error codes
@@ -432,12 +433,21 @@ func (x *exchange) fail(status int, attr, code, detail string) {
 
 // writeJSON writes v as the answer with the given status.
 func (x *exchange) writeJSON(status int, v any) {
+	if r, ok := v.(*LookupResponse); ok && r.encoded != nil {
+		x.writeBody(status, r.encoded)
+		return
+	}
 	body, err := json.Marshal(v)
 	if err != nil {
 		x.log.Error("gladly lookup: encode answer", "err", err)
 		status = http.StatusInternalServerError
 		body = []byte(`{"errors":[{"code":"` + CodeInternal + `","detail":"internal error"}]}`)
 	}
+	x.writeBody(status, body)
+}
+
+// writeBody writes an encoded JSON answer.
+func (x *exchange) writeBody(status int, body []byte) {
 	h := x.w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -375,6 +375,10 @@ func truncate(s string, n int) string {
 // with the single key "results". "No match" is an empty list, never null.
 type LookupResponse struct {
 	Results []Result `json:"results"`
+
+	// encoded, when set, is this answer already encoded (a memoized
+	// DETAILED answer); the handler writes it as is.
+	encoded []byte
 }
 
 // Result is one customer in a lookup answer (spec sections 4 and 11).

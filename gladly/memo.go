@@ -1,0 +1,56 @@
+package gladly
+
+import (
+	"encoding/json"
+	"sync"
+	"weak"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// maxMemoAnswers bounds the answer memo; past it the memo starts over.
+const maxMemoAnswers = 4096
+
+// answerMemo keeps the encoded DETAILED answer of each card, so that a
+// warm lookup, which gets the very card the cache holds, writes bytes
+// already made instead of building and encoding the answer again: the
+// encoding of a card with many subscriptions was most of a warm lookup's
+// work and garbage. Cards are never changed once built (a stale answer is
+// a marked copy, a new card), so a card's identity and the requested id
+// decide the answer. Keys hold the card weakly: the memo never keeps a
+// card alive after the cache has let it go.
+type answerMemo struct {
+	mu      sync.Mutex
+	answers map[memoKey][]byte
+}
+
+type memoKey struct {
+	card weak.Pointer[rechargekit.Card]
+	id   string // the requested externalCustomerId, echoed as sent
+}
+
+// detailedAnswer returns the encoded DETAILED answer for card, as asked for
+// with externalID.
+func (m *answerMemo) detailedAnswer(card *rechargekit.Card, externalID string) ([]byte, error) {
+	key := memoKey{card: weak.Make(card), id: externalID}
+	m.mu.Lock()
+	body, ok := m.answers[key]
+	m.mu.Unlock()
+	if ok {
+		return body, nil
+	}
+	res := DetailedResult(card)
+	// Gladly checks that the id it asked for comes back unchanged.
+	res.ExternalCustomerID = externalID
+	body, err := json.Marshal(&LookupResponse{Results: []Result{res}})
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if m.answers == nil || len(m.answers) >= maxMemoAnswers {
+		m.answers = make(map[memoKey][]byte)
+	}
+	m.answers[key] = body
+	m.mu.Unlock()
+	return body, nil
+}
