@@ -226,16 +226,18 @@ func TestLenientShapes(t *testing.T) {
 
 func TestImagesBest(t *testing.T) {
 	t.Parallel()
+	const cdn = "https://cdn.example.com/"
 	tests := []struct {
 		name string
 		in   Images
 		want string
 	}{
-		{"medium first", Images{Small: "s", Medium: "m", Large: "l", Original: "o"}, "m"},
-		{"then small", Images{Small: "s", Large: "l", Original: "o"}, "s"},
-		{"then original", Images{Large: "l", Original: "o"}, "o"},
-		{"then large", Images{Large: "l"}, "l"},
-		{"blank skipped", Images{Medium: "  ", Large: "l"}, "l"},
+		{"medium first", Images{Small: cdn + "s", Medium: cdn + "m", Large: cdn + "l", Original: cdn + "o"}, cdn + "m"},
+		{"then small", Images{Small: cdn + "s", Large: cdn + "l", Original: cdn + "o"}, cdn + "s"},
+		{"then original", Images{Large: cdn + "l", Original: cdn + "o"}, cdn + "o"},
+		{"then large", Images{Large: cdn + "l"}, cdn + "l"},
+		{"blank skipped", Images{Medium: "  ", Large: cdn + "l"}, cdn + "l"},
+		{"not a web URL skipped", Images{Medium: "javascript:alert(1)", Small: "/relative.png", Large: cdn + "l"}, cdn + "l"},
 		{"none", Images{}, ""},
 	}
 	for _, tt := range tests {
@@ -249,19 +251,19 @@ func TestProductImageURL(t *testing.T) {
 	t.Parallel()
 	var p Product
 	in := `{"external_product_id":"p1","title":"T","images":[
-		{"medium":"second.png","sort_order":2},{"small":"first.png","sort_order":"1"},{"sort_order":0}],
-		"variants":[{"external_variant_id":"v1","sku":"S1","image":{"large":"variant.png"},"prices":{"unit_price":9.5,"compare_at_price":"10.00"}},
+		{"medium":"https://cdn.example.com/second.png","sort_order":2},{"small":"https://cdn.example.com/first.png","sort_order":"1"},{"sort_order":0}],
+		"variants":[{"external_variant_id":"v1","sku":"S1","image":{"large":"https://cdn.example.com/variant.png"},"prices":{"unit_price":9.5,"compare_at_price":"10.00"}},
 		{"external_variant_id":"v2"}]}`
 	if err := json.Unmarshal([]byte(in), &p); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.ImageURL("v1"); got != "variant.png" {
+	if got := p.ImageURL("v1"); got != "https://cdn.example.com/variant.png" {
 		t.Errorf("ImageURL(v1) = %q", got)
 	}
-	if got := p.ImageURL("v2"); got != "first.png" {
+	if got := p.ImageURL("v2"); got != "https://cdn.example.com/first.png" {
 		t.Errorf("ImageURL(v2) = %q, want the lowest sort order with an image", got)
 	}
-	if got := p.ImageURL(""); got != "first.png" {
+	if got := p.ImageURL(""); got != "https://cdn.example.com/first.png" {
 		t.Errorf("ImageURL(\"\") = %q", got)
 	}
 	if p.Variants[0].Prices.UnitPrice != "9.5" {
