@@ -1,17 +1,12 @@
 package postgres
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io/fs"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/storetest"
 )
@@ -37,41 +32,7 @@ func testDSN(tb testing.TB) string {
 // tests and runs never see each other's tables.
 func MustSchemaURL(tb testing.TB) string {
 	tb.Helper()
-	dsn := testDSN(tb)
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "rk_test_" + hex.EncodeToString(b)
-
-	exec := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	if err := exec(tb.Context(), "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("create schema %s: %v", schema, err)
-	}
-	tb.Cleanup(func() {
-		// t.Context is already cancelled when cleanups run.
-		if err := exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			tb.Fatalf("parse RECHARGEKIT_TEST_POSTGRES: %v", err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema // key=value form
+	return storetest.MustPostgresSchema(tb, testDSN(tb))
 }
 
 // MustOpen opens a store on url and closes it when the test ends (before

@@ -24,7 +24,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -48,6 +47,7 @@ import (
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/redis"
 	"github.com/rechargekit/rechargekit/server"
+	"github.com/rechargekit/rechargekit/storetest"
 )
 
 // replicaMainEnv makes the test binary run Main instead of the tests.
@@ -394,36 +394,7 @@ func mustReplicaSchema(t *testing.T, dsn string) string {
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		t.Fatalf("RECHARGEKIT_TEST_POSTGRES must be a postgres:// URL (DATABASE_URL takes only that form)")
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse RECHARGEKIT_TEST_POSTGRES: %v", err)
-	}
-	schema := "rk_replicas_" + randomHex(8)
-	exec := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return storetest.MustPostgresSchema(t, dsn)
 }
 
 // cleanRedisKeys deletes, when the test ends, the keys the replicas wrote
