@@ -138,7 +138,7 @@ func getOne[T any](ctx context.Context, c *Client, method, path string, q url.Va
 	}
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
-		return nil, resp, &decodeError{method, path, fmt.Errorf("%s: %w", key, err)}
+		return nil, resp, c.decodeFailure(method, path, fmt.Errorf("%s: %w", key, err))
 	}
 	return v, resp, nil
 }

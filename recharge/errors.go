@@ -362,6 +362,27 @@ func (e *decodeError) truncated() bool {
 		errors.Is(e.err, errReadBody)
 }
 
+// decodeFailure is the decodeError of a success body that did not decode.
+// The lenient decoders quote the values they refuse, and a body may carry
+// anything, the token too when a proxy echoes it, so the token is removed
+// from the text; errors.Is and errors.As still reach err.
+func (c *Client) decodeFailure(method, path string, err error) *decodeError {
+	if c.token != "" && strings.Contains(err.Error(), c.token) {
+		err = &redactedError{err: err, text: strings.ReplaceAll(err.Error(), c.token, "[redacted]")}
+	}
+	return &decodeError{method, path, err}
+}
+
+// redactedError is err with the token removed from its text.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e *redactedError) Error() string { return e.text }
+
+func (e *redactedError) Unwrap() error { return e.err }
+
 // errReadBody wraps failures while reading a body (a Content-Length
 // mismatch, a reset connection).
 var errReadBody = errors.New("read body")

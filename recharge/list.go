@@ -29,7 +29,7 @@ func listPage[T any](ctx context.Context, c *Client, path string, q url.Values, 
 	}
 	var items []*T
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, resp, &decodeError{http.MethodGet, path, fmt.Errorf("%s: %w", key, err)}
+		return nil, resp, c.decodeFailure(http.MethodGet, path, fmt.Errorf("%s: %w", key, err))
 	}
 	if items == nil {
 		items = []*T{}
