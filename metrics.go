@@ -65,10 +65,11 @@ const (
 	CacheRefresh = "refresh" // refreshed in the background ahead of expiry
 )
 
-// Webhook delivery outcomes for Metrics.Webhook.
+// Webhook delivery outcomes for Metrics.Webhook. A delivery refused for a
+// bad signature counts under the topic "unknown": its topic header is
+// untrusted.
 const (
-	WebhookAccepted     = "accepted"      // verified, and the customer's card invalidated
-	WebhookIgnored      = "ignored"       // verified, but about nothing a card shows
+	WebhookAccepted     = "accepted"      // verified and handled (the customer's card invalidated, if any)
 	WebhookBadSignature = "bad_signature" // refused: missing or wrong signature
 	WebhookBadRequest   = "bad_request"   // refused: not a webhook we can read
 	WebhookFailed       = "failed"        // verified, but invalidating the card failed

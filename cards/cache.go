@@ -67,6 +67,9 @@ type CachedOptions struct {
 	Now func() time.Time
 	// Logger receives cache failures (slog.Default() when nil).
 	Logger *slog.Logger
+	// Metrics counts how cards are served (hit, miss, shared, stale,
+	// refresh); nil counts nothing.
+	Metrics rechargekit.Metrics
 }
 
 // CacheStats counts what a Cached service did since it was created.
@@ -111,6 +114,7 @@ type Cached struct {
 	maxFetches   int
 	now          func() time.Time
 	log          *slog.Logger
+	metrics      rechargekit.Metrics
 
 	mu         sync.Mutex
 	flights    map[int64]*flight
@@ -142,6 +146,7 @@ func NewCached(svc rechargekit.CardService, cache rechargekit.CardCache, opts Ca
 		maxFetches:   opts.MaxFetches,
 		now:          opts.Now,
 		log:          opts.Logger,
+		metrics:      opts.Metrics,
 		flights:      map[int64]*flight{},
 		refreshing:   map[int64]bool{},
 	}
@@ -172,6 +177,9 @@ func NewCached(svc rechargekit.CardService, cache rechargekit.CardCache, opts Ca
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.metrics == nil {
+		c.metrics = rechargekit.NopMetrics{}
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -259,6 +267,7 @@ func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card,
 	if entry != nil && entry.Card != nil && !entry.Invalid {
 		if age := now.Sub(entry.StoredAt); age < c.ttl {
 			c.hits.Add(1)
+			c.metrics.CardCache(rechargekit.CacheHit)
 			if c.refreshAfter > 0 && age >= c.refreshAfter {
 				c.refresh(customerID, entry.Gen)
 			}
@@ -308,6 +317,7 @@ func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, hasFall
 	if f, ok := c.flights[customerID]; ok {
 		c.mu.Unlock()
 		c.coalesced.Add(1)
+		c.metrics.CardCache(rechargekit.CacheShared)
 		return f, nil
 	}
 	if c.tryAcquire() {
@@ -328,6 +338,7 @@ func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, hasFall
 	if f, ok := c.flights[customerID]; ok { // started while we waited
 		<-c.slots
 		c.coalesced.Add(1)
+		c.metrics.CardCache(rechargekit.CacheShared)
 		return f, nil
 	}
 	return c.start(ctx, customerID, gen), nil
@@ -360,6 +371,7 @@ func (c *Cached) start(ctx context.Context, customerID int64, gen uint64) *fligh
 	c.flights[customerID] = f
 	c.bg.Add(1)
 	c.fetches.Add(1)
+	c.metrics.CardCache(rechargekit.CacheMiss)
 
 	deadline := time.Now().Add(c.fetchTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -443,6 +455,7 @@ func (c *Cached) fallBack(fallback *rechargekit.Card, err error) (*rechargekit.C
 	case rechargekit.EUPSTREAM, rechargekit.EUNAUTHORIZED:
 		if fallback != nil {
 			c.stale.Add(1)
+			c.metrics.CardCache(rechargekit.CacheStale)
 			cp := *fallback
 			cp.Stale = true
 			return &cp, nil
@@ -464,6 +477,7 @@ func (c *Cached) refresh(customerID int64, gen uint64) {
 	c.bg.Add(1)
 	c.mu.Unlock()
 	c.refreshes.Add(1)
+	c.metrics.CardCache(rechargekit.CacheRefresh)
 	go func() {
 		defer c.bg.Done()
 		defer func() {

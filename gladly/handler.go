@@ -72,6 +72,10 @@ type Config struct {
 	// Logger receives one line per request and the errors worth an
 	// operator's attention (slog.Default() when nil). Secrets never reach it.
 	Logger *slog.Logger
+
+	// Metrics counts each lookup by level and outcome, with its duration
+	// (nil counts nothing).
+	Metrics rechargekit.Metrics
 }
 
 // Handler answers Gladly lookups (POST, any path it is mounted on; see
@@ -92,6 +96,7 @@ type Handler struct {
 	maxBodyBytes int64
 	now          func() time.Time
 	log          *slog.Logger
+	metrics      rechargekit.Metrics
 	memo         answerMemo
 }
 
@@ -113,6 +118,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 		maxBodyBytes: cfg.MaxBodyBytes,
 		now:          cfg.Now,
 		log:          cfg.Logger,
+		metrics:      cfg.Metrics,
+	}
+	if h.metrics == nil {
+		h.metrics = rechargekit.NopMetrics{}
 	}
 	if h.window <= 0 {
 		h.window = DefaultTimeWindow
@@ -137,9 +146,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 type exchange struct {
 	w      http.ResponseWriter
 	log    *slog.Logger
-	status int
-	level  string
-	kind   string
+	status  int
+	level   string
+	kind    string
+	outcome string // for the metrics; derived from status when unset
 }
 
 // ServeHTTP answers one lookup.
@@ -164,12 +174,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case x.status >= 400:
 			level = slog.LevelWarn
 		}
+		took := time.Since(start)
 		x.log.Log(r.Context(), level, "gladly lookup",
 			"method", r.Method,
 			"lookup_level", x.level,
 			"kind", x.kind,
 			"status", x.status,
-			"duration", time.Since(start))
+			"duration", took)
+		h.metrics.Lookup(rechargekit.DeskGladly, metricLevel(x.level), x.metricOutcome(), took)
 	}()
 
 	ctx, cancel := context.WithTimeout(rechargekit.WithCorrelationID(r.Context(), corr), h.deadline)
@@ -214,7 +226,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.failLookup(x, err)
 		return
 	}
+	switch {
+	case resp.stale:
+		x.outcome = rechargekit.OutcomeStale
+	case resp.encoded == nil && len(resp.Results) == 0:
+		x.outcome = rechargekit.OutcomeNotFound
+	}
 	x.writeJSON(http.StatusOK, resp)
+}
+
+// metricLevel is the lookup level label: Gladly's level, or "unknown" for a
+// request refused before its level was read.
+func metricLevel(level string) string {
+	if level == LevelBasic || level == LevelDetailed {
+		return level
+	}
+	return "unknown"
+}
+
+// metricOutcome is the exchange's outcome label.
+func (x *exchange) metricOutcome() string {
+	switch {
+	case x.outcome != "":
+		return x.outcome
+	case x.status >= 200 && x.status < 300:
+		return rechargekit.OutcomeOK
+	case x.status >= 400 && x.status < 500:
+		return rechargekit.OutcomeBadRequest
+	default:
+		return rechargekit.OutcomeError
+	}
 }
 
 // authenticate checks the static header and Basic credentials, and that a
@@ -391,7 +432,7 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 	if err != nil {
 		return nil, rechargekit.WrapError(rechargekit.EINTERNAL, "could not encode the answer", err)
 	}
-	return &LookupResponse{encoded: body}, nil
+	return &LookupResponse{encoded: body, stale: card.Stale}, nil
 }
 
 // failLookup maps a lookup error to its answer: one table from error codes
@@ -399,12 +440,15 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 // which Gladly would read as "no such customer".
 func (h *Handler) failLookup(x *exchange, err error) {
 	var pe *panicError
+	x.outcome = rechargekit.OutcomeOf(err)
 	switch {
 	case errors.Is(err, errDeadline):
+		x.outcome = rechargekit.OutcomeUnavailable
 		x.log.Warn("gladly lookup: deadline exceeded", "deadline", h.deadline, "err", err)
 		x.fail(http.StatusServiceUnavailable, "", CodeUpstreamUnavailable,
 			"the lookup did not finish within "+h.deadline.String())
 	case errors.As(err, &pe):
+		x.outcome = rechargekit.OutcomeError
 		x.log.Error("gladly lookup: service panicked", "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
 		x.fail(http.StatusInternalServerError, "", CodeInternal, "internal error")
 	default:

@@ -379,6 +379,9 @@ type LookupResponse struct {
 	// encoded, when set, is this answer already encoded (a memoized
 	// DETAILED answer); the handler writes it as is.
 	encoded []byte
+	// stale marks a DETAILED answer built from a card served past its TTL,
+	// for the lookup metrics.
+	stale bool
 }
 
 // Result is one customer in a lookup answer (spec sections 4 and 11).

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rechargekit/rechargekit"
 )
 
 // DefaultBaseURL is Recharge's API endpoint.
@@ -54,6 +56,8 @@ type Client struct {
 	jitter     func(n int64) int64
 	maxRetries int
 	userAgent  string
+	metrics    rechargekit.Metrics
+	health     healthTracker
 
 	// Set by options and resolved in NewClient.
 	rawBaseURL  string
@@ -133,6 +137,16 @@ func WithUserAgent(product string) Option {
 	return func(c *Client) { c.userAgentAd = strings.TrimSpace(product) }
 }
 
+// WithMetrics reports every request (route and status) and every wait for
+// the rate budget to m.
+func WithMetrics(m rechargekit.Metrics) Option {
+	return func(c *Client) {
+		if m != nil {
+			c.metrics = m
+		}
+	}
+}
+
 // withJitter makes backoff deterministic in tests.
 func withJitter(f func(n int64) int64) Option { return func(c *Client) { c.jitter = f } }
 
@@ -147,6 +161,7 @@ func NewClient(token string, opts ...Option) *Client {
 		sleep:      sleepContext,
 		jitter:     defaultJitter,
 		maxRetries: DefaultMaxRetries,
+		metrics:    rechargekit.NopMetrics{},
 		rawBaseURL: DefaultBaseURL,
 		bucketSize: DefaultBucketSize,
 		bucketRate: DefaultLeakRate,
@@ -297,12 +312,21 @@ func (c *Client) NewRequest(method, path string, query url.Values, body any) (*h
 // Response, when not nil, belongs to the last attempt.
 func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, error) {
 	path := req.URL.Path
+	var basePath string
+	if c.baseURL != nil {
+		basePath = c.baseURL.Path
+	}
+	route := routeOf(req.Method, basePath, path)
 	var (
 		lastResp *Response
 		lastErr  error
 	)
 	for attempt := 0; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
+		waitStart := c.now()
+		err := c.limiter.Wait(ctx)
+		sent := c.now()
+		c.metrics.RateLimitWait(sent.Sub(waitStart))
+		if err != nil {
 			if lastErr != nil {
 				// Keep both: the caller tests the last answer (IsRateLimited)
 				// and the context error (errors.Is).
@@ -316,6 +340,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 		if resp != nil {
 			hr = resp.Response
 		}
+		c.observe(route, sent, hr, err)
 		retry, reason := shouldRetry(req.Method, hr, err)
 		c.logAttempt(req.Method, path, resp, attempt, err)
 		if !retry {
@@ -340,6 +365,21 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 			return resp, fmt.Errorf("%w (while waiting to retry: %w)", err, serr)
 		}
 	}
+}
+
+// observe reports one attempt to the metrics and the health tracker.
+func (c *Client) observe(route string, sent time.Time, hr *http.Response, err error) {
+	now := c.now()
+	status := 0
+	if hr != nil {
+		status = hr.StatusCode
+		var de *decodeError
+		if errors.As(err, &de) && de.truncated() {
+			status = 0 // the answer did not arrive whole
+		}
+	}
+	c.metrics.RechargeCall(route, status, now.Sub(sent))
+	c.health.observe(now, hr, err)
 }
 
 // attempt sends one copy of req and reads its answer.

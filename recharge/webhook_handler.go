@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rechargekit/rechargekit"
 )
 
 // CardTopics are the webhook topics that change what a Subscription card
@@ -83,6 +85,10 @@ type WebhookHandler struct {
 	// Logger receives refused deliveries and OnEvent failures (nothing is
 	// logged when nil).
 	Logger *slog.Logger
+	// Metrics counts each delivery by topic and outcome (nil counts
+	// nothing). The topic of a delivery refused before its signature was
+	// verified is "unknown".
+	Metrics rechargekit.Metrics
 }
 
 // ServeHTTP implements http.Handler.
@@ -91,6 +97,12 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	metrics := h.Metrics
+	if metrics == nil {
+		metrics = rechargekit.NopMetrics{}
+	}
+	verifiedTopic, outcome := "unknown", rechargekit.WebhookBadRequest
+	defer func() { metrics.Webhook(verifiedTopic, outcome) }()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeWebhookAnswer(w, http.StatusMethodNotAllowed, "error", "method not allowed: use POST")
@@ -109,17 +121,20 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.Verifier.Verify(r.Header, body); err != nil {
+		outcome = rechargekit.WebhookBadSignature
 		log.WarnContext(r.Context(), "recharge webhook: refused", "topic", abbreviate(topic), "reason", err.Error(),
 			"remote", r.RemoteAddr)
 		writeWebhookAnswer(w, http.StatusUnauthorized, "error", "invalid or missing webhook signature")
 		return
 	}
+	verifiedTopic = topic
 	ev, err := ParseWebhook(topic, body)
 	if err != nil {
 		log.WarnContext(r.Context(), "recharge webhook: undecodable payload", "topic", abbreviate(topic), "error", err)
 		writeWebhookAnswer(w, http.StatusBadRequest, "error", "the payload could not be decoded")
 		return
 	}
+	outcome = rechargekit.WebhookAccepted
 	if h.OnEvent == nil {
 		writeWebhookAnswer(w, http.StatusOK, "status", "ok")
 		return
@@ -151,6 +166,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	select {
 	case err := <-done:
 		if err != nil {
+			outcome = rechargekit.WebhookFailed
 			log.ErrorContext(r.Context(), "recharge webhook: handling failed; Recharge will deliver it again",
 				"topic", ev.Topic, "customer_id", ev.CustomerID(), "error", err)
 			writeWebhookAnswer(w, http.StatusInternalServerError, "error", "the event could not be handled; deliver it again")

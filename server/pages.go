@@ -101,7 +101,9 @@ type profileData struct {
 func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	ctx := r.Context()
 	id := r.PathValue("id")
+	start := c.cfg.Now()
 	v, err := c.cfg.Profiles.Open(ctx, id)
+	c.countLookup(rechargekit.DeskConsole, start, v, err)
 	switch rechargekit.ErrorCode(err) {
 	case "":
 	case rechargekit.ENOTFOUND, rechargekit.EINVALID:

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
@@ -26,11 +25,23 @@ type Config struct {
 	// mounted at POST /webhooks/recharge; nil: not mounted.
 	Webhooks http.Handler
 
-	// Ready reports whether the service can answer: nil when Recharge
-	// accepts the token and is reachable. Its result is cached for
-	// ReadyTTL so that probes do not spend the Recharge rate budget.
-	Ready    func(ctx context.Context) error
-	ReadyTTL time.Duration // default 30s
+	// Ready checks the service's dependencies for GET /readyz. It is
+	// called on every probe, so each check must be cheap (a database
+	// round trip, a Redis PING, the Recharge client's last known state);
+	// nil means nothing to check. /readyz answers 503 when a Critical
+	// check fails, 200 "degraded" when only others do (Recharge failing:
+	// cards are then served stale and linking still works, so the replica
+	// should keep its traffic), and 200 "ready" otherwise.
+	Ready func(ctx context.Context) []Check
+
+	// Metrics receives the console's and the JSON API's card lookups
+	// (nil counts nothing).
+	Metrics rechargekit.Metrics
+	// MetricsHandler, when set, is served at GET /metrics (the metrics
+	// package's Registry.Handler); MetricsToken, when set, is the bearer
+	// token a scraper must send.
+	MetricsHandler http.Handler
+	MetricsToken   string
 
 	// Store keeps profiles, links, users, sessions, API tokens and
 	// settings. When it is nil the console and the JSON API are not
@@ -72,8 +83,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.ReadyTTL == 0 {
-		cfg.ReadyTTL = 30 * time.Second
+	if cfg.Metrics == nil {
+		cfg.Metrics = rechargekit.NopMetrics{}
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
@@ -85,15 +96,10 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	rc := &readyCache{check: cfg.Ready, ttl: cfg.ReadyTTL, now: cfg.Now}
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := rc.get(r.Context()); err != nil {
-			cfg.Logger.WarnContext(r.Context(), "not ready", "error", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.Handle("GET /readyz", &readiness{check: cfg.Ready, log: cfg.Logger})
+	if cfg.MetricsHandler != nil {
+		mux.Handle("GET /metrics", metricsHandler(cfg.MetricsHandler, cfg.MetricsToken))
+	}
 	if cfg.Webhooks != nil {
 		mux.Handle("POST /webhooks/recharge", cfg.Webhooks)
 	}
@@ -111,31 +117,61 @@ func New(cfg Config) http.Handler {
 	return logRequests(cfg.Logger, cfg.Now, mux)
 }
 
-// readyCache runs the readiness check at most once per ttl, and one at a time.
-type readyCache struct {
-	check func(context.Context) error
-	ttl   time.Duration
-	now   func() time.Time
-
-	mu      sync.Mutex
-	checked time.Time
-	err     error
+// Check is the state of one dependency, for GET /readyz.
+type Check struct {
+	Name string // "database", "redis", "recharge"
+	// OK is false when the dependency is failing.
+	OK bool
+	// State is a short fixed word: "ok", or what is wrong
+	// ("unavailable", "rate_limited", "timeout", "refused").
+	State string
+	// Message says what is wrong for an operator, in fixed words: never
+	// an upstream error's text, which could carry anything.
+	Message string
+	// Since is when the dependency entered State, when known.
+	Since time.Time
+	// Critical makes a failing check take the replica out of rotation
+	// (503). A failing non-critical check only marks it degraded.
+	Critical bool
 }
 
-func (c *readyCache) get(ctx context.Context) error {
-	if c.check == nil {
-		return nil
+// readiness serves GET /readyz.
+type readiness struct {
+	check func(context.Context) []Check
+	log   *slog.Logger
+}
+
+type checkJSON struct {
+	State   string `json:"state"`
+	Message string `json:"message,omitempty"`
+	Since   string `json:"since,omitempty"`
+}
+
+func (h *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, code := "ready", http.StatusOK
+	checks := map[string]checkJSON{}
+	if h.check != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		for _, c := range h.check(ctx) {
+			cj := checkJSON{State: c.State, Message: c.Message}
+			if !c.Since.IsZero() {
+				cj.Since = c.Since.UTC().Format(time.RFC3339)
+			}
+			checks[c.Name] = cj
+			if c.OK {
+				continue
+			}
+			h.log.WarnContext(r.Context(), "readiness check failing", "check", c.Name, "state", c.State, "message", c.Message)
+			if c.Critical {
+				status, code = "unavailable", http.StatusServiceUnavailable
+			} else if status == "ready" {
+				status = "degraded"
+			}
+		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.checked.IsZero() && c.now().Sub(c.checked) < c.ttl {
-		return c.err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	c.err = c.check(ctx)
-	c.checked = c.now()
-	return c.err
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

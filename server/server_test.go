@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,21 +42,16 @@ func get(t *testing.T, url string) (int, string) {
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	checks := 0
-	failing := errors.New("recharge: token refused")
-	var readyErr error
+	var checks []server.Check
+	set := func(cs ...server.Check) { mu.Lock(); defer mu.Unlock(); checks = cs }
 	logs := &syncBuffer{}
 	h := server.New(server.Config{
-		Ready: func(context.Context) error {
+		Ready: func(context.Context) []server.Check {
 			mu.Lock()
 			defer mu.Unlock()
-			checks++
-			return readyErr
+			return checks
 		},
-		ReadyTTL: time.Minute,
-		Now:      func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -65,27 +59,38 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code, body := get(t, srv.URL+"/healthz"); code != 200 || !strings.Contains(body, `"ok"`) {
 		t.Errorf("healthz = %d %s", code, body)
 	}
-	if code, body := get(t, srv.URL+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
-		t.Errorf("readyz = %d %s", code, body)
+	dbOK := server.Check{Name: "database", OK: true, State: "ok", Critical: true}
+	since := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		checks []server.Check
+		code   int
+		want   []string
+	}{
+		{"nothing to check", nil, 200, []string{`"status":"ready"`}},
+		{"all ok", []server.Check{dbOK, {Name: "recharge", OK: true, State: "ok"}}, 200,
+			[]string{`"status":"ready"`, `"database":{"state":"ok"}`}},
+		{"recharge failing: degraded, still in rotation",
+			[]server.Check{dbOK, {Name: "recharge", State: "refused", Message: "Recharge refuses the API token (401)", Since: since}}, 200,
+			[]string{`"status":"degraded"`, `"recharge":{"state":"refused","message":"Recharge refuses the API token (401)","since":"2026-01-01T10:00:00Z"}`}},
+		{"database failing: out of rotation",
+			[]server.Check{{Name: "database", State: "unavailable", Message: "the database does not answer", Critical: true}, {Name: "recharge", OK: true, State: "ok"}}, 503,
+			[]string{`"status":"unavailable"`, `"database":{"state":"unavailable"`}},
+	} {
+		set(tc.checks...)
+		code, body := get(t, srv.URL+"/readyz")
+		if code != tc.code {
+			t.Errorf("%s: readyz = %d %s, want %d", tc.name, code, body, tc.code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: readyz body %s lacks %s", tc.name, body, w)
+			}
+		}
 	}
-	// Within the TTL the cached answer is served, even though the check would now fail.
-	mu.Lock()
-	readyErr = failing
-	mu.Unlock()
-	if code, _ := get(t, srv.URL+"/readyz"); code != 200 {
-		t.Errorf("cached readyz = %d, want 200", code)
+	if !strings.Contains(logs.String(), "readiness check failing") {
+		t.Errorf("a failing check is not logged:\n%s", logs)
 	}
-	mu.Lock()
-	now = now.Add(2 * time.Minute)
-	mu.Unlock()
-	if code, body := get(t, srv.URL+"/readyz"); code != 503 || !strings.Contains(body, "token refused") {
-		t.Errorf("readyz after expiry = %d %s, want 503 with the reason", code, body)
-	}
-	mu.Lock()
-	if checks != 2 {
-		t.Errorf("checks = %d, want 2", checks)
-	}
-	mu.Unlock()
 	if code, _ := get(t, srv.URL+"/nope?token=secret-value"); code != 404 {
 		t.Errorf("unknown path = %d", code)
 	}
@@ -94,6 +99,41 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "path=/nope") || !strings.Contains(logs.String(), "status=404") {
 		t.Errorf("request log lacks path or status:\n%s", logs)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "rechargekit_up 1\n") })
+	for _, tc := range []struct {
+		name, token, auth string
+		code              int
+	}{
+		{"open when no token is set", "", "", 200},
+		{"right token", "scrape-secret", "Bearer scrape-secret", 200},
+		{"no token", "scrape-secret", "", 401},
+		{"wrong token", "scrape-secret", "Bearer nope", 401},
+		{"not a bearer", "scrape-secret", "Basic scrape-secret", 401},
+	} {
+		h := server.New(server.Config{MetricsHandler: metrics, MetricsToken: tc.token, Logger: slog.New(slog.DiscardHandler)})
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("%s: /metrics = %d, want %d", tc.name, rec.Code, tc.code)
+		}
+		if tc.code == 401 && strings.Contains(rec.Body.String(), "scrape-secret") {
+			t.Errorf("%s: the refusal echoes the token", tc.name)
+		}
+	}
+	// Not mounted without a handler.
+	rec := httptest.NewRecorder()
+	server.New(server.Config{Logger: slog.New(slog.DiscardHandler)}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 404 {
+		t.Errorf("/metrics without a handler = %d, want 404", rec.Code)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/metrics"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/redis"
 	"github.com/rechargekit/rechargekit/server"
@@ -36,6 +37,7 @@ type appConfig struct {
 	frameAncestors string
 	gladlyPath     string
 	gladly         gladly.Config
+	metricsToken   string // "": GET /metrics is open
 }
 
 // app is the wired service: the HTTP handler and what must be closed.
@@ -43,6 +45,7 @@ type app struct {
 	handler http.Handler
 	client  *recharge.Client
 	cards   *cards.Cached
+	metrics *metrics.Registry
 	closers []func() error
 }
 
@@ -68,8 +71,9 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	if cfg.bucketSize == 0 {
 		cfg.bucketSize, cfg.perSecond = recharge.DefaultBucketSize, recharge.DefaultLeakRate
 	}
+	a.metrics = metrics.New(recharge.CardTopics)
 	opts := []recharge.Option{recharge.WithBaseURL(cfg.baseURL), recharge.WithLogger(cfg.logger),
-		recharge.WithRateLimit(cfg.bucketSize, cfg.perSecond)}
+		recharge.WithRateLimit(cfg.bucketSize, cfg.perSecond), recharge.WithMetrics(a.metrics)}
 	var cache rechargekit.CardCache
 	var rc *redis.Client
 	if cfg.redisURL != "" {
@@ -89,8 +93,13 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)
 	a.cards = cards.NewCachedService(&recharge.Source{Client: a.client, Logger: cfg.logger}, cache,
-		cards.CachedOptions{TTL: cfg.cardTTL, StaleFor: cfg.staleFor, Logger: cfg.logger})
+		cards.CachedOptions{TTL: cfg.cardTTL, StaleFor: cfg.staleFor, Logger: cfg.logger, Metrics: a.metrics})
 	a.closers = append(a.closers, a.cards.Close)
+	if err := a.metrics.Register(metrics.StateGauge("rechargekit_recharge_state",
+		"What rechargekit's latest request to Recharge showed: 1 for the current state (ok, unknown, rate_limited, unavailable, timeout, refused), 0 for the others.",
+		recharge.HealthStates, func() string { return a.client.Health().State })); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 
 	var profiles rechargekit.ProfileService
 	if cfg.store != nil {
@@ -99,6 +108,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	gcfg := cfg.gladly
 	gcfg.Service = a.cards
 	gcfg.Logger = cfg.logger
+	gcfg.Metrics = a.metrics
 	gh, err := gladly.NewHandler(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure the lookup adaptor: %w", err)
@@ -110,6 +120,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 			Verifier: recharge.WebhookVerifier{Secret: cfg.webhookSecret},
 			OnEvent:  recharge.InvalidateOnEvent(a.cards.Invalidate),
 			Logger:   cfg.logger,
+			Metrics:  a.metrics,
 		},
 		Store:          cfg.store,
 		Profiles:       profiles,
@@ -117,17 +128,10 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		SecureCookies:  cfg.secureCookies,
 		FrameAncestors: cfg.frameAncestors,
 		Logger:         cfg.logger,
-		Ready: func(ctx context.Context) error {
-			if rc != nil {
-				if err := rc.Ping(ctx); err != nil {
-					return fmt.Errorf("redis: %w", err)
-				}
-			}
-			if _, _, err := a.client.TokenInformation(ctx); err != nil {
-				return fmt.Errorf("recharge: %w", err)
-			}
-			return nil
-		},
+		Ready:          newReadiness(cfg.store, rc, a.client).checks,
+		Metrics:        a.metrics,
+		MetricsHandler: a.metrics.Handler(),
+		MetricsToken:   cfg.metricsToken,
 	})
 	return a, nil
 }

@@ -98,6 +98,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		secureCookies:  c.secureCookies,
 		frameAncestors: c.frameAncestors,
 		gladlyPath:     c.gladlyPath,
+		metricsToken:   c.m.Getenv("METRICS_TOKEN"),
 		gladly: gladly.Config{
 			SigningKey:    key,
 			TimeWindow:    c.timeWindow,

@@ -279,11 +279,6 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.MaxInFlight = s.inFlight
 	}
 	s.ctl.Unlock()
-	defer func() {
-		s.ctl.Lock()
-		s.inFlight--
-		s.ctl.Unlock()
-	}()
 
 	if s.cfg.Latency > 0 && !sleepCtx(r.Context(), s.cfg.Latency) {
 		s.finish(w, r, reqID, pattern, "", response{status: 499}, false, start)
@@ -371,8 +366,12 @@ func faultResponse(status int) response {
 
 // finish writes the response with the headers Recharge puts on every
 // answer, and counts it.
+// The request stops counting as in flight when it is counted, before its
+// answer is written: a client that has read the answer then always sees it
+// counted and no longer in flight.
 func (s *Simulator) finish(w http.ResponseWriter, r *http.Request, reqID, pattern, token string, resp response, truncate bool, start time.Time) {
 	s.ctl.Lock()
+	s.inFlight--
 	s.stats.Requests++
 	s.stats.ByRoute[pattern]++
 	s.stats.ByStatus[strconv.Itoa(resp.status)]++
