@@ -439,7 +439,7 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, v any) (*Respon
 		return resp, &decodeError{req.Method, req.URL.Path, io.ErrUnexpectedEOF}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return resp, &decodeError{req.Method, req.URL.Path, err}
+		return resp, c.decodeFailure(req.Method, req.URL.Path, err)
 	}
 	return resp, nil
 }
