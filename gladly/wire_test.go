@@ -3,7 +3,6 @@ package gladly
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -268,62 +267,4 @@ func TestIsE164(t *testing.T) {
 			t.Errorf("IsE164(%q) = %v, want %v", in, got, want)
 		}
 	}
-}
-
-func FuzzParseRequest(f *testing.F) {
-	entries, _ := os.ReadDir(filepath.Join("testdata", "requests"))
-	for _, e := range entries {
-		if b, err := os.ReadFile(filepath.Join("testdata", "requests", e.Name())); err == nil {
-			f.Add(b)
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join("testdata", "signing", "request-body.json")); err == nil {
-		f.Add(b)
-	}
-	if dir, ok := findFixtures(); ok {
-		for _, p := range []string{
-			"data/pull/basic_lookup/auto_link_emails/expected_request_body.json",
-			"data/pull/detailed_orders_lookup/success/expected_request_body.json",
-			"data/pull/detailed_orders_lookup/with_externalId/expected_request_body.json",
-			"authentication/request_signing/request-body.json",
-		} {
-			if b, err := os.ReadFile(filepath.Join(dir, p)); err == nil {
-				f.Add(b)
-			}
-		}
-	}
-	for _, s := range []string{``, `{}`, `null`, `{"lookupLevel":"BASIC","query":{"emails":[null,"a"]}}`, `{"lookupLevel":"DETAILED","query":{"externalCustomerId":"1"}}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := ParseRequest(body)
-		if err != nil {
-			var re *RequestError
-			if !errors.As(err, &re) || !errors.Is(err, ErrInvalidRequest) {
-				t.Fatalf("error %v is not a *RequestError", err)
-			}
-			return
-		}
-		switch req.Kind {
-		case KindDetailed:
-			if req.Level != LevelDetailed || req.ExternalCustomerID == "" || !req.Search.IsZero() {
-				t.Fatalf("bad detailed request %+v", req)
-			}
-		case KindAutoLink:
-			if req.Level != LevelBasic || len(req.Search.Emails) > MaxAutoLinkEmails || req.Search.CustomerID != 0 {
-				t.Fatalf("bad auto-link request %+v", req)
-			}
-		case KindSearch:
-			if req.Level != LevelBasic || len(req.Search.Emails) > 1 || req.Search.CustomerID < 0 {
-				t.Fatalf("bad search request %+v", req)
-			}
-		default:
-			t.Fatalf("unknown kind in %+v", req)
-		}
-		for _, e := range req.Search.Emails {
-			if e == "" {
-				t.Fatalf("empty email in %+v", req)
-			}
-		}
-	})
 }
