@@ -343,37 +343,3 @@ func TestInstallWebhooksReportsRefusals(t *testing.T) {
 		t.Errorf("created %d before failing (%v); want the subscription and customer topics, then the charge refusal", len(created), err)
 	}
 }
-
-// FuzzWebhookHandler feeds signed bodies of any shape to the handler: it
-// must answer 200 or 400 and never panic.
-func FuzzWebhookHandler(f *testing.F) {
-	for _, seed := range []struct{ topic, body string }{
-		{"subscription/updated", `{"subscription":{"id":1,"customer_id":2}}`},
-		{"address/updated", `{"address":{"id":1,"customer_id":"2"}}`},
-		{"charge/paid", `{"charge":{"id":1,"customer":{"id":2}}}`},
-		{"", `{"customer":{"id":3}}`},
-		{"order/created", `[]`},
-		{"customer/updated", `{"customer":null}`},
-	} {
-		f.Add(seed.topic, []byte(seed.body))
-	}
-	f.Fuzz(func(t *testing.T, topic string, body []byte) {
-		h := &recharge.WebhookHandler{
-			Verifier: recharge.WebhookVerifier{Secret: hookSecret},
-			OnEvent:  recharge.InvalidateOnEvent(func(context.Context, int64) error { return nil }),
-		}
-		req := httptest.NewRequest(http.MethodPost, "/webhooks/recharge", bytes.NewReader(body))
-		req.Header.Set(recharge.HeaderTopic, strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return -1
-			}
-			return r
-		}, topic))
-		legacy(hookSecret)(req.Header, body)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 && rec.Code != 400 && rec.Code != 413 {
-			t.Fatalf("status %d for a signed body", rec.Code)
-		}
-	})
-}
