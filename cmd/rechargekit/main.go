@@ -23,10 +23,21 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
 	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Prog: progName()}
 	os.Exit(m.Run(ctx, os.Args[1:]))
+}
+
+// interruptContext returns a context that the first SIGINT or SIGTERM
+// cancels: serve then stops taking connections and lets the requests in
+// flight finish. The first signal also restores the default handling, so
+// a second one ends the process at once, for an operator who will not
+// wait for the drain; what was acknowledged is in the database either way.
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 // progName returns "go run ./cmd/rechargekit" when the binary was built by

@@ -25,6 +25,7 @@ type serveCommand struct {
 	frameAncestors string
 	cardTTL        time.Duration
 	staleFor       time.Duration
+	drain          drainOptions
 }
 
 func (c *serveCommand) parseFlags(args []string) error {
@@ -41,11 +42,21 @@ func (c *serveCommand) parseFlags(args []string) error {
 	if err := c.m.durationFlag(fs, &c.staleFor, "stale-for", "CARD_STALE_FOR", cards.DefaultStaleFor, "how old a cached card may be and still be served, marked stale, when Recharge fails"); err != nil {
 		return err
 	}
+	if err := c.m.durationFlag(fs, &c.drain.delay, "shutdown-delay", "SHUTDOWN_DELAY", 0, "after SIGTERM, keep serving this long with /readyz answering 503, so a load balancer stops sending traffic first"); err != nil {
+		return err
+	}
+	if err := c.m.durationFlag(fs, &c.drain.timeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", defaultShutdownTimeout, "then wait this long for the requests in flight before closing their connections"); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.drain.delay < 0 || c.drain.timeout < c.deadline {
+		// A shorter drain would cut lookups that are still inside their deadline.
+		return fmt.Errorf("--shutdown-delay must not be negative and --shutdown-timeout at least --lookup-deadline (%s)", c.deadline)
 	}
 	if c.deadline <= 0 || c.deadline > gladly.MaxDeadline {
 		return fmt.Errorf("--lookup-deadline must be between 0 and %s", gladly.MaxDeadline)
@@ -121,7 +132,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 	logger.Info("rechargekit serving", "addr", "http://"+ln.Addr().String(), "lookup_path", c.gladlyPath,
 		"signed_lookups", key != "", "database", describeDatabase(dbURL), "shared_cache", redisURL != "",
 		"card_ttl", c.cardTTL.String(), "version", version())
-	return c.m.serve(ctx, "serve", ln, a.handler)
+	return c.m.serveDrain(ctx, "serve", ln, a.handler, c.drain, logger)
 }
 
 // checkToken asks Recharge who the token belongs to and logs its scopes, so

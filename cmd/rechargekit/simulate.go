@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
@@ -87,37 +85,4 @@ func (c *simulateCommand) run(ctx context.Context) error {
 	fmt.Fprintf(c.m.Stdout, "Try:\n  RECHARGE_API_URL=%s RECHARGE_API_TOKEN=%s rechargekit lookup --email alex.rivera@example.com\n", url, c.token)
 	fmt.Fprintln(c.m.Stdout, "Test controls: GET /__sim/stats, POST /__sim/faults, POST /__sim/reset. Press Ctrl-C to stop.")
 	return c.m.serve(ctx, "simulate", ln, sim)
-}
-
-// serve serves h on ln until ctx ends, then shuts down gracefully, giving
-// in-flight requests up to 10 seconds to finish.
-func (m *Main) serve(ctx context.Context, name string, ln net.Listener, h http.Handler) error {
-	// Bounded reads and writes: a client that sends or reads slowly cannot
-	// hold a connection (a lookup answers within 15 s at most).
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	if m.ready != nil {
-		m.ready(name, "http://"+ln.Addr().String())
-	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down %s: %w", name, err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
