@@ -78,7 +78,7 @@ const (
 // NopMetrics discards every event: the default where no metrics are wanted.
 type NopMetrics struct{}
 
-func (NopMetrics) Lookup(desk, level, outcome string, took time.Duration) {}
+func (NopMetrics) Lookup(desk, level, outcome string, took time.Duration)    {}
 func (NopMetrics) RechargeCall(route string, status int, took time.Duration) {}
 func (NopMetrics) RateLimitWait(took time.Duration)                          {}
 func (NopMetrics) CardCache(result string)                                   {}

@@ -144,8 +144,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 
 // exchange is the state of one request, for the final log line.
 type exchange struct {
-	w      http.ResponseWriter
-	log    *slog.Logger
+	w       http.ResponseWriter
+	log     *slog.Logger
 	status  int
 	level   string
 	kind    string

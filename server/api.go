@@ -269,9 +269,7 @@ func (c *console) apiPutProfile(w http.ResponseWriter, r *http.Request, tok *rec
 }
 
 func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
-	start := c.cfg.Now()
-	v, err := c.cfg.Profiles.Open(r.Context(), r.PathValue("id"))
-	c.countLookup(rechargekit.DeskAPI, start, v, err)
+	v, err := c.openProfile(r, rechargekit.DeskAPI)
 	if err != nil {
 		c.apiError(w, r, err)
 		return

@@ -101,9 +101,7 @@ type profileData struct {
 func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	start := c.cfg.Now()
-	v, err := c.cfg.Profiles.Open(ctx, id)
-	c.countLookup(rechargekit.DeskConsole, start, v, err)
+	v, err := c.openProfile(r, rechargekit.DeskConsole)
 	switch rechargekit.ErrorCode(err) {
 	case "":
 	case rechargekit.ENOTFOUND, rechargekit.EINVALID:

@@ -15,6 +15,10 @@ import (
 	"github.com/rechargekit/rechargekit"
 )
 
+// DefaultLookupDeadline is the console's and the JSON API's deadline for
+// opening a profile: as long as a Gladly lookup's default.
+const DefaultLookupDeadline = 5 * time.Second
+
 // Config says what the server mounts.
 type Config struct {
 	// Gladly is the Lookup Adaptor, mounted at GladlyPath.
@@ -62,6 +66,11 @@ type Config struct {
 	// that embed the console in a frame (e.g. "https://desk.example.com");
 	// default "'none'": no framing.
 	FrameAncestors string
+	// LookupDeadline bounds opening a profile in the console or the JSON
+	// API, Recharge calls included: past it a cached card is served stale,
+	// or the card shows as unavailable. Default DefaultLookupDeadline.
+	LookupDeadline time.Duration
+
 	// SessionTTL is how long a console sign-in lasts; default 12h.
 	SessionTTL time.Duration
 
@@ -85,6 +94,9 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = rechargekit.NopMetrics{}
+	}
+	if cfg.LookupDeadline <= 0 {
+		cfg.LookupDeadline = DefaultLookupDeadline
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour

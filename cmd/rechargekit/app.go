@@ -37,7 +37,8 @@ type appConfig struct {
 	frameAncestors string
 	gladlyPath     string
 	gladly         gladly.Config
-	metricsToken   string // "": GET /metrics is open
+	metricsToken   string        // "": GET /metrics is open
+	lookupDeadline time.Duration // the console's and JSON API's; 0: server.DefaultLookupDeadline
 }
 
 // app is the wired service: the HTTP handler and what must be closed.
@@ -132,6 +133,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		Metrics:        a.metrics,
 		MetricsHandler: a.metrics.Handler(),
 		MetricsToken:   cfg.metricsToken,
+		LookupDeadline: cfg.lookupDeadline,
 	})
 	return a, nil
 }

@@ -110,6 +110,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		frameAncestors: c.frameAncestors,
 		gladlyPath:     c.gladlyPath,
 		metricsToken:   c.m.Getenv("METRICS_TOKEN"),
+		lookupDeadline: c.deadline,
 		gladly: gladly.Config{
 			SigningKey:    key,
 			TimeWindow:    c.timeWindow,

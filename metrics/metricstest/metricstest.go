@@ -49,7 +49,9 @@ func (r *Recorder) RateLimitWait(took time.Duration) {
 func (r *Recorder) CardCache(result string) { r.add("cache " + result) }
 
 // Webhook implements rechargekit.Metrics: counted as "webhook TOPIC OUTCOME".
-func (r *Recorder) Webhook(topic, outcome string) { r.add(fmt.Sprintf("webhook %s %s", topic, outcome)) }
+func (r *Recorder) Webhook(topic, outcome string) {
+	r.add(fmt.Sprintf("webhook %s %s", topic, outcome))
+}
 
 // Count returns how many events had the key (see each method for its form).
 func (r *Recorder) Count(key string) int {
