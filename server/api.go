@@ -91,7 +91,7 @@ type CardResponse struct {
 // apiHandler is an API handler for a request with a valid bearer token.
 type apiHandler func(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken)
 
-func (c *console) registerAPI(mux *http.ServeMux) {
+func (c *console) registerAPI(mux router) {
 	api := func(pattern string, h apiHandler) { mux.Handle(pattern, c.secure(c.bearer(h))) }
 	api("PUT /api/profiles/{id}", c.apiPutProfile)
 	api("GET /api/profiles/{id}/card", c.apiCard)

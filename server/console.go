@@ -31,12 +31,18 @@ const (
 	csrfField       = "csrf"
 )
 
-// Sign-in limits: per address and email, and per address alone (so that
-// one address cannot spray guesses over many emails).
+// Sign-in limits, each over a 15-minute window: per address and email;
+// per address alone (so that one address cannot spray guesses over many
+// emails); and per email alone (so that many addresses together cannot
+// guess one account's password faster than loginMaxAccountFailures a
+// window). The last lets anyone who knows an email lock its account for
+// up to one window; it is set high enough that a person mistyping never
+// reaches it.
 const (
-	loginMaxFailures   = 10
-	loginMaxIPFailures = 50
-	loginWindow        = 15 * time.Minute
+	loginMaxFailures        = 10
+	loginMaxIPFailures      = 50
+	loginMaxAccountFailures = 100
+	loginWindow             = 15 * time.Minute
 )
 
 // maxFormBytes caps console form bodies; every console form is tiny.
@@ -49,9 +55,10 @@ type console struct {
 	pages     map[string]*template.Template
 	assetVer  map[string]string // static file name -> short content hash, for cache busting
 	static    http.Handler
-	csp       string
+	framing   framing       // who may frame the console (see securityHeaders)
 	limiter   *loginLimiter // per address and email
 	ipLimiter *loginLimiter // per address
+	acctLimit *loginLimiter // per email, from every address
 }
 
 func newConsole(cfg Config) *console {
@@ -61,9 +68,10 @@ func newConsole(cfg Config) *console {
 		assetVer:  map[string]string{},
 		limiter:   newLoginLimiter(loginMaxFailures, loginWindow),
 		ipLimiter: newLoginLimiter(loginMaxIPFailures, loginWindow),
-		csp: "default-src 'self'; img-src 'self' https: http: data:; script-src 'self'; style-src 'self'; " +
-			"frame-ancestors " + cfg.FrameAncestors + "; form-action 'self'; base-uri 'none'",
+		acctLimit: newLoginLimiter(loginMaxAccountFailures, loginWindow),
 	}
+	// securityHeaders logs a refused value; here only the outcome matters.
+	c.framing, _ = parseFrameAncestors(cfg.FrameAncestors)
 	static, err := fs.Sub(assets, "static")
 	if err != nil {
 		panic(err) // unreachable: the directory is embedded
@@ -85,8 +93,15 @@ func newConsole(cfg Config) *console {
 	return c
 }
 
+// router is what the console registers its routes with: the server's
+// *http.ServeMux, or in tests a recorder that lists every route, so that
+// the security tests cover each one without a hand-kept list.
+type router interface {
+	Handle(pattern string, handler http.Handler)
+}
+
 // register mounts the console and the API on mux.
-func (c *console) register(mux *http.ServeMux) {
+func (c *console) register(mux router) {
 	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, c.secure(h)) }
 
 	mux.Handle("GET /static/", c.secure(http.HandlerFunc(c.serveStatic)))
@@ -125,21 +140,13 @@ func (c *console) register(mux *http.ServeMux) {
 	c.registerAPI(mux)
 }
 
-// secure sets the headers every console and API answer carries: a strict
-// Content-Security-Policy (no inline script or style anywhere), no MIME
-// sniffing, no referrer to other sites, and no caching of pages that hold
-// customer data.
+// secure keeps console and API answers, which hold customer data, out of
+// every cache; static files set their own caching. The security headers
+// every answer carries are set by securityHeaders, around the whole mux.
 func (c *console) secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", c.csp)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		if c.cfg.FrameAncestors == "'none'" {
-			h.Set("X-Frame-Options", "DENY")
-		}
 		if !strings.HasPrefix(r.URL.Path, "/static/") {
-			h.Set("Cache-Control", "no-store")
+			w.Header().Set("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -293,6 +300,12 @@ func (c *console) secureRequest(r *http.Request) bool {
 	return c.cfg.SecureCookies || r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
+// setCookie sets a console cookie: HttpOnly, SameSite=Lax, and Secure
+// over TLS. When another site may frame the console (Config.FrameAncestors),
+// the cookies are SameSite=None, Secure and Partitioned instead, since a
+// browser sends no Lax cookie to a cross-site frame; a framed console
+// therefore needs HTTPS, and its forms stay protected by their CSRF tokens
+// and the same-origin check.
 func (c *console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	ck := &http.Cookie{
 		Name:     name,
@@ -301,6 +314,9 @@ func (c *console) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 		Secure:   c.secureRequest(r),
+	}
+	if c.framing.crossSite {
+		ck.SameSite, ck.Secure, ck.Partitioned = http.SameSiteNoneMode, true, true
 	}
 	if value == "" {
 		ck.MaxAge = -1
@@ -349,9 +365,11 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The sign-in form had expired. Please sign in again."})
 		return
 	}
-	ip := clientIP(r)
-	key := ip + "\x00" + strings.ToLower(email)
-	if c.limiter.blocked(key, now) || c.ipLimiter.blocked(ip, now) {
+	ip, account := clientIP(r), strings.ToLower(email)
+	key := ip + "\x00" + account
+	// Checked before the password, so that past a limit even the right
+	// password is refused and the answer says nothing about it.
+	if c.limiter.blocked(key, now) || c.ipLimiter.blocked(ip, now) || c.acctLimit.blocked(account, now) {
 		c.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts", "ip", ip)
 		c.errorPage(w, r, nil, http.StatusTooManyRequests, "Too many attempts",
 			"There were too many failed sign-ins from here. Wait 15 minutes and try again, or ask an admin to reset your password.")
@@ -365,6 +383,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		c.limiter.fail(key, now)
 		c.ipLimiter.fail(ip, now)
+		c.acctLimit.fail(account, now)
 		c.log.InfoContext(r.Context(), "sign-in failed", "ip", ip)
 		c.renderLogin(w, r, http.StatusUnauthorized, loginData{Email: email, Next: next,
 			Error: "That email and password do not match an account."})

@@ -61,6 +61,7 @@ type env struct {
 	t        testing.TB
 	Sim      *rechargetest.Server
 	Store    *sqlite.Store
+	DBPath   string // the SQLite file; its -wal and -shm files sit beside it
 	Profiles *cards.Profiles
 	Clock    *clock
 	Srv      *httptest.Server
@@ -90,13 +91,14 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 	svc := cards.New(&recharge.Source{Client: client})
 	svc.Logger = discardLogger()
 
-	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "rechargekit.db"))
+	dbPath := filepath.Join(tb.TempDir(), "rechargekit.db")
+	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
 
-	e := &env{t: tb, Sim: sim, Store: store, Clock: &clock{now: time.Now().UTC()}, Logs: &syncBuffer{}}
+	e := &env{t: tb, Sim: sim, Store: store, DBPath: dbPath, Clock: &clock{now: time.Now().UTC()}, Logs: &syncBuffer{}}
 	e.Profiles = &cards.Profiles{Cards: svc, Store: store, Logger: discardLogger()}
 	e.AdminID = MustUser(tb, store, adminEmail, rechargekit.RoleAdmin, adminPassword)
 	e.AgentID = MustUser(tb, store, agentEmail, rechargekit.RoleAgent, agentPassword)

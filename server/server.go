@@ -126,7 +126,7 @@ func New(cfg Config) http.Handler {
 		}
 		newConsole(cfg).register(mux)
 	}
-	return logRequests(cfg.Logger, cfg.Now, mux)
+	return logRequests(cfg.Logger, cfg.Now, securityHeaders(cfg.FrameAncestors, cfg.Logger, mux))
 }
 
 // Check is the state of one dependency, for GET /readyz.

@@ -60,14 +60,21 @@ type matchRow struct {
 // path segment, so any id a desk uses makes a working link.
 func profileURL(id string) string { return "/profiles/" + url.PathEscape(id) }
 
+// maxShownRunes is how much of one untrusted text the console shows: more
+// than any real name, title or reason, far less than the 100 KB a broken
+// or hostile store could send.
+const maxShownRunes = 1000
+
 // cleanText makes untrusted text safe to lay out: control characters and
 // the Unicode bidirectional overrides (which can make text read backwards)
-// are dropped, and runs of whitespace become one space. Escaping itself is
-// html/template's job.
+// are dropped, runs of whitespace become one space, and text longer than
+// maxShownRunes is cut there and ends with "…". Escaping itself is
+// html/template's job; wrapping long words is the stylesheet's.
 func cleanText(s string) string {
 	var b strings.Builder
-	b.Grow(len(s))
+	b.Grow(min(len(s), 4*maxShownRunes))
 	space := false
+	n := 0
 	for _, r := range s {
 		switch {
 		case r == '\n' || r == '\t' || r == '\r' || unicode.IsSpace(r):
@@ -76,7 +83,15 @@ func cleanText(s string) string {
 		case unicode.IsControl(r), isBidiControl(r):
 			continue
 		}
-		if space && b.Len() > 0 {
+		space = space && b.Len() > 0
+		if space {
+			n++
+		}
+		if n++; n > maxShownRunes {
+			b.WriteString("…")
+			break
+		}
+		if space {
 			b.WriteByte(' ')
 		}
 		space = false

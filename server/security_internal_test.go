@@ -1,0 +1,189 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/sqlite"
+)
+
+func TestParseFrameAncestors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, ancestors, xfo string
+		crossSite, err     bool
+	}{
+		{in: "", ancestors: "'none'", xfo: "DENY"},
+		{in: "  ", ancestors: "'none'", xfo: "DENY"},
+		{in: "'none'", ancestors: "'none'", xfo: "DENY"},
+		{in: "'self'", ancestors: "'self'", xfo: "SAMEORIGIN"},
+		{in: "'SELF'", ancestors: "'SELF'", xfo: "SAMEORIGIN"},
+		{in: "https://desk.example.com", ancestors: "https://desk.example.com", crossSite: true},
+		{in: "https:", ancestors: "https:", crossSite: true},
+		{in: "*", ancestors: "*", crossSite: true},
+		{in: "'self'\thttps://*.gladly.com:443/", ancestors: "'self' https://*.gladly.com:443/", crossSite: true},
+		{in: "desk.example.com", ancestors: "desk.example.com", crossSite: true},
+		{in: "https://desk.example.com; script-src *", ancestors: "'none'", xfo: "DENY", err: true},
+		{in: "https://desk.example.com,https://b.example", ancestors: "'none'", xfo: "DENY", err: true},
+		{in: "'unsafe-inline'", ancestors: "'none'", xfo: "DENY", err: true},
+		{in: "'none' 'self'", ancestors: "'none'", xfo: "DENY", err: true},
+		{in: "https://desk.example.com\nX-Evil: 1", ancestors: "'none'", xfo: "DENY", err: true},
+		{in: "https://desk.example.com/'", ancestors: "'none'", xfo: "DENY", err: true},
+	} {
+		f, err := parseFrameAncestors(tc.in)
+		if (err != nil) != tc.err || f.ancestors != tc.ancestors || f.xfo != tc.xfo || f.crossSite != tc.crossSite {
+			t.Errorf("parseFrameAncestors(%q) = %+v, %v; want %q %q crossSite=%v err=%v",
+				tc.in, f, err, tc.ancestors, tc.xfo, tc.crossSite, tc.err)
+		}
+	}
+}
+
+func TestCleanTextCutsLongText(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("A", 100<<10)
+	got := cleanText(long)
+	if n := utf8.RuneCountInString(got); n != maxShownRunes+1 || !strings.HasSuffix(got, "…") {
+		t.Errorf("cleanText(100 KB) has %d characters, ends %q; want %d and an ellipsis", n, got[len(got)-6:], maxShownRunes+1)
+	}
+	exact := strings.Repeat("é", maxShownRunes)
+	if cleanText(exact) != exact {
+		t.Error("a text of exactly the limit was cut")
+	}
+	// The cut never leaves a space before the ellipsis.
+	spaced := strings.Repeat("a", maxShownRunes-1) + "   b c"
+	if got := cleanText(spaced); got != strings.Repeat("a", maxShownRunes-1)+"…" {
+		t.Errorf("cleanText(spaced) ends %q", got[len(got)-8:])
+	}
+	if got := cleanText(strings.Repeat("x\x00", 2000)); utf8.RuneCountInString(got) != maxShownRunes+1 {
+		t.Errorf("dropped characters count towards the limit: %d", utf8.RuneCountInString(got))
+	}
+}
+
+// settableClock is a clock a test moves by hand.
+type settableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settableClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *settableClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var loginCSRFRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// TestSignInRateLimitPerAccountAndAddress drives the real sign-in handler
+// with small limits (3 failures per address and account, 5 per address, 7
+// per account) and client addresses of the test's choosing: past each
+// limit even the right password gets 429 and no session; the limits are
+// per address-and-account, per address over every account, and per
+// account over every address; and they lift when the window has passed on
+// the server's clock (Config.Now). The production limits are 10, 50 and
+// 100 failures per 15 minutes (TestLoginRateLimit drives the first over
+// HTTP). Each replica counts on its own.
+func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	users := map[string]string{"agent@example.com": "agent password", "admin@example.com": "admin password"}
+	for email, pw := range users {
+		hash, err := HashPassword(pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.CreateUser(ctx, &rechargekit.User{Email: email, Role: rechargekit.RoleAgent, PasswordHash: hash}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	c := newConsole(Config{Store: store, Logger: slog.New(slog.DiscardHandler), Now: clk.now, SessionTTL: time.Hour, FrameAncestors: "'none'"})
+	c.limiter = newLoginLimiter(3, loginWindow)
+	c.ipLimiter = newLoginLimiter(5, loginWindow)
+	c.acctLimit = newLoginLimiter(7, loginWindow)
+	mux := http.NewServeMux()
+	c.register(mux)
+
+	// signIn signs in from addr through the form and returns the status.
+	signIn := func(addr, email, pw string) int {
+		t.Helper()
+		get := httptest.NewRequest(http.MethodGet, "/login", nil)
+		get.RemoteAddr = addr + ":40000"
+		form := httptest.NewRecorder()
+		mux.ServeHTTP(form, get)
+		m := loginCSRFRE.FindStringSubmatch(form.Body.String())
+		cookies := form.Result().Cookies()
+		if m == nil || len(cookies) == 0 {
+			t.Fatalf("no sign-in form: %d", form.Code)
+		}
+		body := url.Values{"email": {email}, "password": {pw}, "csrf": {m[1]}}.Encode()
+		post := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
+		post.RemoteAddr = addr + ":40001"
+		post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		post.AddCookie(cookies[0])
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, post)
+		session := false
+		for _, ck := range rec.Result().Cookies() {
+			session = session || (ck.Name == sessionCookie && ck.Value != "")
+		}
+		if session != (rec.Code == http.StatusSeeOther) {
+			t.Errorf("sign-in of %s from %s = %d with session cookie %v", email, addr, rec.Code, session)
+		}
+		return rec.Code
+	}
+	want := func(what string, got, want int) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s = %d, want %d", what, got, want)
+		}
+	}
+	const agent, admin = "agent@example.com", "admin@example.com"
+
+	// Per address and account.
+	for range 3 {
+		want("wrong password from A", signIn("192.0.2.1", agent, "wrong"), http.StatusUnauthorized)
+	}
+	want("right password from A past the limit", signIn("192.0.2.1", agent, users[agent]), http.StatusTooManyRequests)
+	want("email case does not dodge the limit", signIn("192.0.2.1", strings.ToUpper(agent), users[agent]), http.StatusTooManyRequests)
+	want("another account from A", signIn("192.0.2.1", admin, users[admin]), http.StatusSeeOther)
+	want("the account from B", signIn("192.0.2.2", agent, users[agent]), http.StatusSeeOther)
+
+	// Per address, over many accounts.
+	for i := range 5 {
+		want("guessing from C", signIn("192.0.2.3", "user"+string(rune('a'+i))+"@example.com", "guess"), http.StatusUnauthorized)
+	}
+	want("a right password from C past the address limit", signIn("192.0.2.3", admin, users[admin]), http.StatusTooManyRequests)
+	want("the same account from D", signIn("192.0.2.4", admin, users[admin]), http.StatusSeeOther)
+
+	// Per account, over many addresses: 3 failures from A so far, 4 more.
+	for _, addr := range []string{"198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.2"} {
+		want("guessing the agent's password from "+addr, signIn(addr, agent, "guess"), http.StatusUnauthorized)
+	}
+	want("the agent from a fresh address past the account limit", signIn("203.0.113.9", agent, users[agent]), http.StatusTooManyRequests)
+	want("another account from that address", signIn("203.0.113.9", admin, users[admin]), http.StatusSeeOther)
+
+	// The window passes on the server's clock.
+	clk.add(loginWindow - time.Second)
+	want("just before the window ends", signIn("203.0.113.9", agent, users[agent]), http.StatusTooManyRequests)
+	clk.add(time.Second)
+	want("after the window, from A", signIn("192.0.2.1", agent, users[agent]), http.StatusSeeOther)
+	want("after the window, from C", signIn("192.0.2.3", admin, users[admin]), http.StatusSeeOther)
+	want("after the window, from a fresh address", signIn("203.0.113.9", agent, users[agent]), http.StatusSeeOther)
+}
