@@ -119,7 +119,7 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "                   agent  %s  password %s\n", demoAgentEmail, agentPassword)
 	fmt.Fprintf(w, "  Lookup Adaptor   %s%s\n", base, gladly.DefaultPath)
 	fmt.Fprintf(w, "  Signing key      %s\n", key)
-	fmt.Fprintf(w, "  Health           %s/healthz  %s/readyz\n", base, base)
+	fmt.Fprintf(w, "  Health           %s/healthz  %s/readyz  metrics %s/metrics\n", base, base, base)
 	fmt.Fprintf(w, "  Recharge (sim)   %s  token %s  (test controls under /__sim/)\n", simURL, rechargetest.DefaultToken)
 	fmt.Fprintf(w, "  Database         SQLite %s\n\n", dbPath)
 	fmt.Fprintf(w, "Desk profiles in the console: %s/profiles\n", base)

@@ -7,10 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -260,38 +257,20 @@ func TestDemoThenGladlyLookup(t *testing.T) {
 	}
 }
 
-// consoleGet signs in to the console as a browser would (form with CSRF
-// token, cookie jar) and returns the body of path.
+// consoleGet signs in to the console as a browser would (signIn) and
+// returns the body of path.
 func consoleGet(t *testing.T, base, email, password, path string) string {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
+	resp, err := signIn(t, base, email, password).Get(base + path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Jar: jar}
-	body := func(resp *http.Response, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s = %d:\n%s", resp.Request.Method, resp.Request.URL, resp.StatusCode, b)
-		}
-		return string(b)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d:\n%s", path, resp.StatusCode, b)
 	}
-	login := body(c.Get(base + "/login"))
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(login)
-	if m == nil {
-		t.Fatalf("no CSRF token on the sign-in page:\n%s", login)
-	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{
-		"email": {email}, "password": {password}, "csrf": {m[1]}, "next": {path},
-	}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", base)
-	return body(c.Do(req))
+	return string(b)
 }
 
 func TestServe(t *testing.T) {
