@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -27,24 +25,6 @@ func TestCleanText(t *testing.T) {
 			t.Errorf("cleanText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-}
-
-func FuzzCleanText(f *testing.F) {
-	for _, s := range []string{"", "a\x00b", "\u202e", " x  y ", "\xff\xfe", "日本\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := cleanText(s)
-		if strings.IndexFunc(got, func(r rune) bool { return unicode.IsControl(r) || isBidiControl(r) }) >= 0 {
-			t.Errorf("cleanText(%q) = %q keeps a control character", s, got)
-		}
-		if strings.Contains(got, "  ") || strings.HasPrefix(got, " ") || strings.HasSuffix(got, " ") {
-			t.Errorf("cleanText(%q) = %q has loose spaces", s, got)
-		}
-		if !utf8.ValidString(got) && utf8.ValidString(s) {
-			t.Errorf("cleanText(%q) made invalid UTF-8", s)
-		}
-	})
 }
 
 func TestParseFind(t *testing.T) {
@@ -90,57 +70,6 @@ func TestParseFind(t *testing.T) {
 			}
 		})
 	}
-}
-
-func FuzzParseFind(f *testing.F) {
-	for _, s := range []string{"a@b.c", "123", "shopify:9", "shopify:", "x y", "", "SHOPIFY:1@2"} {
-		for _, by := range []string{"", "email", "recharge", "shopify", "other"} {
-			f.Add(s, by)
-		}
-	}
-	f.Fuzz(func(t *testing.T, text, by string) {
-		q, err := parseFind(text, by)
-		if err != nil {
-			if rechargekit.ErrorCode(err) != rechargekit.EINVALID {
-				t.Fatalf("parseFind(%q, %q) error %v is not EINVALID", text, by, err)
-			}
-			return
-		}
-		if q.IsZero() {
-			t.Fatalf("parseFind(%q, %q) = an empty search without error", text, by)
-		}
-		if q.CustomerID < 0 {
-			t.Fatalf("negative customer id %d", q.CustomerID)
-		}
-	})
-}
-
-func FuzzParseArgon2id(f *testing.F) {
-	h, err := HashPassword("pw")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, s := range []string{h, "", "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA",
-		"$argon2id$v=19$m=1,t=1,p=1$$", "$argon2id$v=19$m=9,m=9,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		p, salt, key, err := parseArgon2id(s)
-		if err != nil {
-			return
-		}
-		if p.memory == 0 || p.memory > maxArgonMemoryKiB || p.time == 0 || p.time > maxArgonTime ||
-			p.threads == 0 || p.threads > maxArgonThreads || p.memory < 8*uint32(p.threads) {
-			t.Fatalf("parseArgon2id(%q) accepted out-of-bounds parameters %+v", s, p)
-		}
-		if len(salt) < 8 || len(key) < 16 || len(key) > 64 {
-			t.Fatalf("parseArgon2id(%q) accepted salt %d, key %d bytes", s, len(salt), len(key))
-		}
-		// A parsed hash round-trips to the same text.
-		if got := encodeArgon2id(p, salt, key); got != s {
-			t.Fatalf("round trip of %q = %q", s, got)
-		}
-	})
 }
 
 func TestSafeNext(t *testing.T) {
