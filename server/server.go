@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -62,6 +63,12 @@ type Config struct {
 	// also set for a request that arrived over TLS or whose
 	// X-Forwarded-Proto is https (behind a TLS-terminating proxy).
 	SecureCookies bool
+	// TrustedProxies are the load balancers and reverse proxies in front
+	// of the service. When a request comes from one of them, the client's
+	// address (which the sign-in limits count by) is the rightmost
+	// X-Forwarded-For address that is not itself a trusted proxy; from
+	// anywhere else X-Forwarded-For is ignored. Empty: the peer address.
+	TrustedProxies []netip.Prefix
 	// FrameAncestors is the CSP frame-ancestors source list, for desks
 	// that embed the console in a frame (e.g. "https://desk.example.com");
 	// default "'none'": no framing.
