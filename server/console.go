@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -365,7 +366,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The sign-in form had expired. Please sign in again."})
 		return
 	}
-	ip, account := clientIP(r), strings.ToLower(email)
+	ip, account := c.clientIP(r), strings.ToLower(email)
 	key := ip + "\x00" + account
 	// Checked before the password, so that past a limit even the right
 	// password is refused and the answer says nothing about it.
@@ -464,14 +465,49 @@ func safeNext(next string) string {
 	return next
 }
 
-// clientIP is the peer address of the request. X-Forwarded-For is not
-// trusted: anyone can send it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIP is the address of the client: the peer address, or, when the
+// peer is one of Config.TrustedProxies, the rightmost X-Forwarded-For
+// address that is not itself a trusted proxy. Behind a load balancer
+// without it, every client would share the balancer's address, and one
+// person's failed sign-ins would lock everyone out. From any other peer
+// X-Forwarded-For is ignored: anyone can send it.
+func (c *console) clientIP(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		peer = r.RemoteAddr
 	}
-	return host
+	addr, err := netip.ParseAddr(peer)
+	if err != nil || !c.trustedProxy(addr) {
+		return peer
+	}
+	client := addr
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			if ap, err2 := netip.ParseAddrPort(strings.TrimSpace(hops[i])); err2 == nil {
+				hop, err = ap.Addr(), nil
+			}
+		}
+		if err != nil {
+			break // a hop the proxies did not write: trust nothing left of it
+		}
+		client = hop
+		if !c.trustedProxy(hop) {
+			break
+		}
+	}
+	return client.Unmap().WithZone("").String()
+}
+
+func (c *console) trustedProxy(addr netip.Addr) bool {
+	addr = addr.Unmap().WithZone("")
+	for _, p := range c.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // pageData is what every page template receives.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -85,6 +86,68 @@ func (c *settableClock) add(d time.Duration) {
 
 var loginCSRFRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
+// signInFrom signs in through the form from the peer addr (with an
+// X-Forwarded-For header when xff is set) and returns the status.
+func signInFrom(t *testing.T, h http.Handler, addr, xff, email, pw string) int {
+	t.Helper()
+	get := httptest.NewRequest(http.MethodGet, "/login", nil)
+	get.RemoteAddr = addr + ":40000"
+	form := httptest.NewRecorder()
+	h.ServeHTTP(form, get)
+	m := loginCSRFRE.FindStringSubmatch(form.Body.String())
+	cookies := form.Result().Cookies()
+	if m == nil || len(cookies) == 0 {
+		t.Fatalf("no sign-in form: %d", form.Code)
+	}
+	body := url.Values{"email": {email}, "password": {pw}, "csrf": {m[1]}}.Encode()
+	post := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
+	post.RemoteAddr = addr + ":40001"
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if xff != "" {
+		post.Header.Set("X-Forwarded-For", xff)
+	}
+	post.AddCookie(cookies[0])
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, post)
+	session := false
+	for _, ck := range rec.Result().Cookies() {
+		session = session || (ck.Name == sessionCookie && ck.Value != "")
+	}
+	if session != (rec.Code == http.StatusSeeOther) {
+		t.Errorf("sign-in of %s from %s (%s) = %d with session cookie %v", email, addr, xff, rec.Code, session)
+	}
+	return rec.Code
+}
+
+// mustConsole returns a console over a fresh SQLite store with the users
+// (email -> password, all agents), on clk.
+func mustConsole(t *testing.T, clk *settableClock, users map[string]string, configure func(*Config)) (*console, *http.ServeMux) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	for email, pw := range users {
+		hash, err := HashPassword(pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.CreateUser(ctx, &rechargekit.User{Email: email, Role: rechargekit.RoleAgent, PasswordHash: hash}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config{Store: store, Logger: slog.New(slog.DiscardHandler), Now: clk.now, SessionTTL: time.Hour, FrameAncestors: "'none'"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	c := newConsole(cfg)
+	mux := http.NewServeMux()
+	c.register(mux)
+	return c, mux
+}
+
 // TestSignInRateLimitPerAccountAndAddress drives the real sign-in handler
 // with small limits (3 failures per address and account, 5 per address, 7
 // per account) and client addresses of the test's choosing: past each
@@ -96,57 +159,16 @@ var loginCSRFRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // HTTP). Each replica counts on its own.
 func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rk.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	users := map[string]string{"agent@example.com": "agent password", "admin@example.com": "admin password"}
-	for email, pw := range users {
-		hash, err := HashPassword(pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.CreateUser(ctx, &rechargekit.User{Email: email, Role: rechargekit.RoleAgent, PasswordHash: hash}, "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	c := newConsole(Config{Store: store, Logger: slog.New(slog.DiscardHandler), Now: clk.now, SessionTTL: time.Hour, FrameAncestors: "'none'"})
+	c, mux := mustConsole(t, clk, users, nil)
 	c.limiter = newLoginLimiter(3, loginWindow)
 	c.ipLimiter = newLoginLimiter(5, loginWindow)
 	c.acctLimit = newLoginLimiter(7, loginWindow)
-	mux := http.NewServeMux()
-	c.register(mux)
 
-	// signIn signs in from addr through the form and returns the status.
 	signIn := func(addr, email, pw string) int {
 		t.Helper()
-		get := httptest.NewRequest(http.MethodGet, "/login", nil)
-		get.RemoteAddr = addr + ":40000"
-		form := httptest.NewRecorder()
-		mux.ServeHTTP(form, get)
-		m := loginCSRFRE.FindStringSubmatch(form.Body.String())
-		cookies := form.Result().Cookies()
-		if m == nil || len(cookies) == 0 {
-			t.Fatalf("no sign-in form: %d", form.Code)
-		}
-		body := url.Values{"email": {email}, "password": {pw}, "csrf": {m[1]}}.Encode()
-		post := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
-		post.RemoteAddr = addr + ":40001"
-		post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		post.AddCookie(cookies[0])
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, post)
-		session := false
-		for _, ck := range rec.Result().Cookies() {
-			session = session || (ck.Name == sessionCookie && ck.Value != "")
-		}
-		if session != (rec.Code == http.StatusSeeOther) {
-			t.Errorf("sign-in of %s from %s = %d with session cookie %v", email, addr, rec.Code, session)
-		}
-		return rec.Code
+		return signInFrom(t, mux, addr, "", email, pw)
 	}
 	want := func(what string, got, want int) {
 		t.Helper()
@@ -186,4 +208,55 @@ func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 	want("after the window, from A", signIn("192.0.2.1", agent, users[agent]), http.StatusSeeOther)
 	want("after the window, from C", signIn("192.0.2.3", admin, users[admin]), http.StatusSeeOther)
 	want("after the window, from a fresh address", signIn("203.0.113.9", agent, users[agent]), http.StatusSeeOther)
+}
+
+func TestClientIPBehindTrustedProxies(t *testing.T) {
+	t.Parallel()
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	for _, tc := range []struct {
+		name, remote, xff, want string
+		trusted                 []netip.Prefix
+	}{
+		{"no proxies configured: the peer", "198.51.100.7:1234", "203.0.113.1", "198.51.100.7", nil},
+		{"an untrusted peer's header is ignored", "198.51.100.7:1234", "203.0.113.1", "198.51.100.7", proxies},
+		{"a trusted proxy: the client it names", "10.0.0.1:1234", "203.0.113.1", "203.0.113.1", proxies},
+		{"a chain of proxies", "10.0.0.1:1234", "203.0.113.1, 10.2.3.4, 10.9.9.9", "203.0.113.1", proxies},
+		{"a spoofed left part is not believed", "10.0.0.1:1234", "1.2.3.4, 203.0.113.1", "203.0.113.1", proxies},
+		{"several headers", "10.0.0.1:1234", "1.2.3.4|203.0.113.9, 10.1.1.1", "203.0.113.9", proxies},
+		{"IPv6 client", "[fd00::1]:1234", "2001:db8::7", "2001:db8::7", proxies},
+		{"IPv4-mapped proxy", "[::ffff:10.0.0.1]:1234", "203.0.113.1", "203.0.113.1", proxies},
+		{"a client with a port", "10.0.0.1:1234", "203.0.113.1:5555", "203.0.113.1", proxies},
+		{"garbage from the proxy: the proxy", "10.0.0.1:1234", "not an address", "10.0.0.1", proxies},
+		{"only proxies: the leftmost", "10.0.0.1:1234", "10.0.0.2", "10.0.0.2", proxies},
+		{"no header from a proxy: the proxy", "10.0.0.1:1234", "", "10.0.0.1", proxies},
+	} {
+		c := &console{cfg: Config{TrustedProxies: tc.trusted}}
+		r := httptest.NewRequest(http.MethodPost, "/login", nil)
+		r.RemoteAddr = tc.remote
+		for _, h := range strings.Split(tc.xff, "|") {
+			if h != "" {
+				r.Header.Add("X-Forwarded-For", h)
+			}
+		}
+		if got := c.clientIP(r); got != tc.want {
+			t.Errorf("%s: clientIP = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+
+	// Behind a load balancer, one client's failures lock only that client.
+	users := map[string]string{"agent@example.com": "agent password"}
+	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	c, mux := mustConsole(t, clk, users, func(cfg *Config) { cfg.TrustedProxies = proxies })
+	c.limiter = newLoginLimiter(2, loginWindow)
+	for range 2 {
+		if got := signInFrom(t, mux, "10.0.0.1", "203.0.113.1", "agent@example.com", "wrong"); got != http.StatusUnauthorized {
+			t.Fatalf("wrong password = %d", got)
+		}
+	}
+	if got := signInFrom(t, mux, "10.0.0.1", "203.0.113.1", "agent@example.com", users["agent@example.com"]); got != http.StatusTooManyRequests {
+		t.Errorf("the guessing client = %d, want 429", got)
+	}
+	if got := signInFrom(t, mux, "10.0.0.1", "203.0.113.2", "agent@example.com", users["agent@example.com"]); got != http.StatusSeeOther {
+		t.Errorf("another client through the same balancer = %d, want 303", got)
+	}
 }
