@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
@@ -35,6 +36,7 @@ type appConfig struct {
 
 	secureCookies  bool
 	frameAncestors string
+	trustedProxies []netip.Prefix // proxies whose X-Forwarded-For names the client
 	gladlyPath     string
 	gladly         gladly.Config
 	metricsToken   string        // "": GET /metrics is open
@@ -128,6 +130,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		Cards:          a.cards,
 		SecureCookies:  cfg.secureCookies,
 		FrameAncestors: cfg.frameAncestors,
+		TrustedProxies: cfg.trustedProxies,
 		Logger:         cfg.logger,
 		Ready:          newReadiness(cfg.store, rc, a.client).checks,
 		Metrics:        a.metrics,

@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -420,5 +422,36 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", logText)
+	}
+}
+
+// TestTrustedProxiesSetting: serve reads the load balancers whose
+// X-Forwarded-For names the client (for the sign-in limits) from
+// --trusted-proxies or $TRUSTED_PROXIES, as addresses or CIDR ranges, and
+// refuses anything else.
+func TestTrustedProxiesSetting(t *testing.T) {
+	t.Parallel()
+	parse := func(env map[string]string, args ...string) (*serveCommand, error) {
+		c := &serveCommand{m: &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}}
+		return c, c.parseFlags(args)
+	}
+	c, err := parse(nil, "--trusted-proxies", "10.0.0.0/8, 192.0.2.1 fd00::/8,10.1.2.3/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"),
+		netip.MustParsePrefix("fd00::/8"), netip.MustParsePrefix("10.0.0.0/8")}
+	if !slices.Equal(c.trustedProxies, want) {
+		t.Errorf("trusted proxies = %v, want %v", c.trustedProxies, want)
+	}
+	c, err = parse(map[string]string{"TRUSTED_PROXIES": "172.16.0.0/12"})
+	if err != nil || len(c.trustedProxies) != 1 || c.trustedProxies[0] != netip.MustParsePrefix("172.16.0.0/12") {
+		t.Errorf("from $TRUSTED_PROXIES: %v, %v", c.trustedProxies, err)
+	}
+	if c, err := parse(nil); err != nil || c.trustedProxies != nil {
+		t.Errorf("default: %v, %v; want none", c.trustedProxies, err)
+	}
+	if _, err := parse(nil, "--trusted-proxies", "10.0.0.0/8,load-balancer"); err == nil || !strings.Contains(err.Error(), "load-balancer") {
+		t.Errorf("a host name: %v, want an error naming it", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type serveCommand struct {
 
 	secureCookies  bool
 	frameAncestors string
+	trustedProxies []netip.Prefix
 	cardTTL        time.Duration
 	staleFor       time.Duration
 	drain          drainOptions
@@ -36,6 +38,7 @@ func (c *serveCommand) parseFlags(args []string) error {
 	fs.DurationVar(&c.timeWindow, "signature-window", gladly.DefaultTimeWindow, "how far Gladly-Time may be from the server clock")
 	fs.BoolVar(&c.secureCookies, "secure-cookies", c.m.Getenv("COOKIE_SECURE") == "true", "mark console cookies Secure even without TLS in front ($COOKIE_SECURE=true)")
 	fs.StringVar(&c.frameAncestors, "frame-ancestors", c.m.Getenv("FRAME_ANCESTORS"), "origins allowed to embed the console in a frame, e.g. https://desk.example.com ($FRAME_ANCESTORS; default none)")
+	proxies := fs.String("trusted-proxies", c.m.Getenv("TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of the load balancers in front, whose X-Forwarded-For names the client for the sign-in limits ($TRUSTED_PROXIES; default none)")
 	if err := c.m.durationFlag(fs, &c.cardTTL, "card-ttl", "CARD_TTL", cards.DefaultCardTTL, "how long a card is served from the cache before Recharge is asked again"); err != nil {
 		return err
 	}
@@ -53,6 +56,17 @@ func (c *serveCommand) parseFlags(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, p := range strings.FieldsFunc(*proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, err2 := netip.ParseAddr(p)
+			if err2 != nil {
+				return fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR range", p)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
 	}
 	if c.drain.delay < 0 || c.drain.timeout < c.deadline {
 		// A shorter drain would cut lookups that are still inside their deadline.
@@ -108,6 +122,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		webhookSecret:  webhookSecret,
 		secureCookies:  c.secureCookies,
 		frameAncestors: c.frameAncestors,
+		trustedProxies: c.trustedProxies,
 		gladlyPath:     c.gladlyPath,
 		metricsToken:   c.m.Getenv("METRICS_TOKEN"),
 		lookupDeadline: c.deadline,
