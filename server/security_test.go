@@ -66,8 +66,8 @@ func checkSecurityHeaders(tb testing.TB, what string, h http.Header) {
 
 // TestSecurityHeadersOnEveryAnswer: every kind of answer the service gives
 // (console page, redirect, static file, error pages, JSON API, Lookup
-// Adaptor, webhooks, health, and the mux's own 404 and 405 when there is
-// no console) carries the CSP without inline script, X-Frame-Options,
+// Adaptor, webhooks, metrics, health, and the mux's own 404 and 405 when
+// there is no console) carries the CSP without inline script, X-Frame-Options,
 // nosniff and Referrer-Policy.
 func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	t.Parallel()
@@ -78,7 +78,10 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	webhooks := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 	})
-	e := MustEnv(t, envOptions{Config: func(c *server.Config) { c.Gladly, c.Webhooks = lookup, webhooks }})
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "rechargekit_up 1\n") })
+	e := MustEnv(t, envOptions{Config: func(c *server.Config) {
+		c.Gladly, c.Webhooks, c.MetricsHandler, c.MetricsToken = lookup, webhooks, metrics, "scrape-token"
+	}})
 	broken := MustEnv(t, envOptions{Profiles: failingProfiles{err: errors.New("boom")}})
 	bare := httptest.NewServer(server.New(server.Config{Logger: discardLogger(), Gladly: lookup}))
 	t.Cleanup(bare.Close)
@@ -123,6 +126,12 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 		{"JSON API 404", func() page { return desk.Get("/api/nothing") }, 404},
 		{"Lookup Adaptor answer", func() page { return raw(http.MethodPost, e.Srv.URL+"/gladly/lookup") }, 200},
 		{"webhook refusal", func() page { return raw(http.MethodPost, e.Srv.URL+"/webhooks/recharge") }, 401},
+		{"metrics", func() page {
+			b := e.Browser(t)
+			b.Header.Set("Authorization", "Bearer scrape-token")
+			return b.Get("/metrics")
+		}, 200},
+		{"metrics refusal", func() page { return anon.Get("/metrics") }, 401},
 		{"healthz", func() page { return anon.Get("/healthz") }, 200},
 		{"readyz", func() page { return anon.Get("/readyz") }, 200},
 		{"mux 404 without a console", func() page { return raw(http.MethodGet, bare.URL+"/login") }, 404},
