@@ -11,6 +11,16 @@ import (
 
 type settingsData struct {
 	AutoLink bool
+	Status   []statusRow // the readiness checks; none when there is nothing to check
+}
+
+// statusRow is one dependency on the admin's status panel.
+type statusRow struct {
+	Name    string
+	OK      bool
+	State   string
+	Message string
+	Since   timeView
 }
 
 func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) {
@@ -19,8 +29,14 @@ func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) 
 		c.internalError(w, r, s, fmt.Errorf("server: read settings: %w", err))
 		return
 	}
-	c.render(w, r, http.StatusOK, "settings", withAuth(&pageData{Title: "Settings", Nav: "settings", Flash: flashFor(r),
-		Data: settingsData{AutoLink: st.AutoLink}}, s))
+	d := settingsData{AutoLink: st.AutoLink}
+	if c.cfg.Ready != nil {
+		now := c.cfg.Now()
+		for _, ch := range c.cfg.Ready(r.Context()) {
+			d.Status = append(d.Status, statusRow{Name: ch.Name, OK: ch.OK, State: ch.State, Message: ch.Message, Since: newTimeView(ch.Since, now)})
+		}
+	}
+	c.render(w, r, http.StatusOK, "settings", withAuth(&pageData{Title: "Settings", Nav: "settings", Flash: flashFor(r), Data: d}, s))
 }
 
 func (c *console) saveSettings(w http.ResponseWriter, r *http.Request, s *auth) {

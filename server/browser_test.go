@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/server"
 )
 
 // The browser tests drive the console in a real headless Chromium: the one
@@ -403,7 +404,16 @@ func TestBrowserAgent(t *testing.T) {
 func TestBrowserAdmin(t *testing.T) {
 	t.Parallel()
 	chromePath(t)
-	e := MustEnv(t)
+	e := MustEnv(t, envOptions{Config: func(c *server.Config) {
+		// The status panel on Settings, as when Recharge answers 429s.
+		since := time.Now().Add(-4 * time.Minute)
+		c.Ready = func(context.Context) []server.Check {
+			return []server.Check{
+				{Name: "database", OK: true, State: "ok", Critical: true},
+				{Name: "recharge", State: "rate_limited", Message: "Recharge is answering 429: the API token's rate budget is spent", Since: since},
+			}
+		}
+	}})
 	MustHostileProfile(t, e)
 	c := MustChrome(t, e, 60*time.Second)
 	c.signIn(adminEmail, adminPassword)
@@ -430,6 +440,7 @@ func TestBrowserAdmin(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("settings-form")),
 	)
 	wantText(t, "settings", c.text("#auto-link-state"), "Auto-linking is on.")
+	wantText(t, "status panel", c.text("#status-recharge"), "RATE_LIMITED", "rate budget is spent", "4 minutes ago")
 	c.do("switch auto-linking off",
 		chromedp.Click(chromedp.CSS(".switch__track")),
 		chromedp.Click(chromedp.ID("save-settings")),

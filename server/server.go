@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rechargekit/rechargekit"
 )
@@ -242,6 +243,24 @@ func logRequests(logger *slog.Logger, now func() time.Time, next http.Handler) h
 		logger.Log(r.Context(), level, "request",
 			"method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration_ms", float64(now().Sub(start).Microseconds())/1000,
-			"correlation_id", r.Header.Get("Gladly-Correlation-Id"))
+			"correlation_id", correlationID(r))
 	})
+}
+
+// maxCorrelationID caps the desk's correlation id in the request log: it
+// is the caller's text, and Gladly's are 36 characters.
+const maxCorrelationID = 64
+
+// correlationID is the request's Gladly-Correlation-Id for the log, cut to
+// maxCorrelationID bytes at a character boundary.
+func correlationID(r *http.Request) string {
+	id := r.Header.Get("Gladly-Correlation-Id")
+	if len(id) <= maxCorrelationID {
+		return id
+	}
+	id = id[:maxCorrelationID]
+	for len(id) > 0 && !utf8.ValidString(id) {
+		id = id[:len(id)-1]
+	}
+	return id + "…"
 }

@@ -100,6 +100,15 @@ func TestHealthAndReadiness(t *testing.T) {
 	if !strings.Contains(logs.String(), "path=/nope") || !strings.Contains(logs.String(), "status=404") {
 		t.Errorf("request log lacks path or status:\n%s", logs)
 	}
+	// The desk's correlation id is logged, cut to 64 bytes.
+	req, _ := http.NewRequest("GET", srv.URL+"/healthz", nil)
+	req.Header.Set("Gladly-Correlation-Id", strings.Repeat("c", 70000))
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if strings.Contains(logs.String(), strings.Repeat("c", 65)) || !strings.Contains(logs.String(), strings.Repeat("c", 64)+"…") {
+		t.Errorf("a long correlation id is not cut in the log")
+	}
 }
 
 func TestMetricsEndpoint(t *testing.T) {
