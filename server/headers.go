@@ -68,6 +68,13 @@ func parseFrameAncestors(raw string) (framing, error) {
 	return f, nil
 }
 
+// CheckFrameAncestors reports whether raw is a frame-ancestors source list
+// Config.FrameAncestors accepts, for refusing a bad setting at start-up.
+func CheckFrameAncestors(raw string) error {
+	_, err := parseFrameAncestors(raw)
+	return err
+}
+
 // frameAncestors returns the framing for cfg, logging (once, at start-up)
 // a value it had to refuse: the console then refuses to be framed.
 func frameAncestors(raw string, log *slog.Logger) framing {

@@ -455,3 +455,25 @@ func TestTrustedProxiesSetting(t *testing.T) {
 		t.Errorf("a host name: %v, want an error naming it", err)
 	}
 }
+
+// TestFrameAncestorsSetting: serve refuses, at start-up, a frame-ancestors
+// value that is not a CSP source list (one that could smuggle another
+// directive into the policy), instead of silently refusing all framing.
+func TestFrameAncestorsSetting(t *testing.T) {
+	t.Parallel()
+	parse := func(env map[string]string, args ...string) error {
+		c := &serveCommand{m: &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}}
+		return c.parseFlags(args)
+	}
+	for _, ok := range []string{"", "'none'", "'self'", "https://desk.example.com", "'self' https://*.gladly.com"} {
+		if err := parse(map[string]string{"FRAME_ANCESTORS": ok}); err != nil {
+			t.Errorf("FRAME_ANCESTORS=%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"https://desk.example.com; script-src 'unsafe-inline'", "'unsafe-inline'", "'none' https://x.example"} {
+		err := parse(nil, "--frame-ancestors", bad)
+		if err == nil || !strings.Contains(err.Error(), "frame-ancestors") {
+			t.Errorf("--frame-ancestors %q: %v, want a clear error", bad, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/server"
 )
 
 // serveCommand runs the production server against a real Recharge store.
@@ -77,6 +78,9 @@ func (c *serveCommand) parseFlags(args []string) error {
 	}
 	if c.cardTTL <= 0 || c.staleFor < c.cardTTL {
 		return fmt.Errorf("--card-ttl must be positive and --stale-for at least as long")
+	}
+	if err := server.CheckFrameAncestors(c.frameAncestors); err != nil {
+		return fmt.Errorf("--frame-ancestors ($FRAME_ANCESTORS): %w", err)
 	}
 	if !strings.HasPrefix(c.gladlyPath, "/") {
 		return fmt.Errorf("--gladly-path must start with /")
