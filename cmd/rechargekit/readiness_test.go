@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+	"github.com/rechargekit/rechargekit/server"
+)
+
+// settingsStore is a LinkStore whose Settings fails on demand; readiness
+// calls nothing else.
+type settingsStore struct {
+	rechargekit.LinkStore
+	mu   sync.Mutex
+	down bool
+}
+
+func (s *settingsStore) Settings(context.Context) (*rechargekit.Settings, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, errors.New("dial tcp 10.0.0.5:5432: connect: connection refused")
+	}
+	return &rechargekit.Settings{}, nil
+}
+
+// TestReadiness checks the checks behind /readyz: the database is critical
+// and its failure is described in fixed words; Recharge's state comes from
+// the client's own requests, and a quiet client is probed at most once per
+// probeEvery.
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	sim := rechargetest.NewServer(t, rechargetest.Config{})
+	sim.Load(rechargetest.DemoSeed())
+	// One clock for the client (its health's times) and the readiness.
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	advance := func(d time.Duration) { clock.mu.Lock(); clock.t = clock.t.Add(d); clock.mu.Unlock() }
+	client := sim.Client(recharge.WithMaxRetries(0), recharge.WithClock(clock.now, clock.sleep))
+	store := &settingsStore{}
+	r := newReadiness(store, nil, client)
+	r.now = clock.now
+	byName := func() map[string]server.Check {
+		out := map[string]server.Check{}
+		for _, c := range r.checks(context.Background()) {
+			out[c.Name] = c
+		}
+		return out
+	}
+
+	// No request yet: one probe, and the database is fine.
+	cs := byName()
+	if db := cs["database"]; !db.OK || !db.Critical {
+		t.Errorf("database = %+v, want ok and critical", db)
+	}
+	if _, ok := cs["redis"]; ok {
+		t.Error("a redis check without Redis")
+	}
+	if rc := cs["recharge"]; !rc.OK || rc.State != recharge.HealthOK || rc.Critical {
+		t.Errorf("recharge = %+v, want ok, not critical", rc)
+	}
+	if n := sim.Stats().ByRoute["GET /token_information"]; n != 1 {
+		t.Errorf("token_information calls = %d, want 1 probe", n)
+	}
+
+	// The client's own traffic is recent: no probe, its state is reported.
+	sim.SetFaults(rechargetest.Faults{Status: 503})
+	if _, _, err := client.Customers.Get(context.Background(), rechargetest.DemoAlexRiveraID, nil); err == nil {
+		t.Fatal("no error under a 503 fault")
+	}
+	cs = byName()
+	if rc := cs["recharge"]; rc.OK || rc.State != recharge.HealthUnavailable || rc.Message == "" || rc.Since.IsZero() {
+		t.Errorf("recharge = %+v, want unavailable with a message and since", rc)
+	}
+	if n := sim.Stats().ByRoute["GET /token_information"]; n != 1 {
+		t.Errorf("token_information calls = %d, want no new probe", n)
+	}
+
+	// Quiet for longer than probeQuiet: one probe sees Recharge back.
+	sim.SetFaults(rechargetest.Faults{})
+	advance(probeQuiet + time.Second)
+	if rc := byName()["recharge"]; rc.State != recharge.HealthOK {
+		t.Errorf("after a probe, recharge = %+v, want ok", rc)
+	}
+	advance(probeQuiet + time.Second)
+	sim.SetFaults(rechargetest.Faults{Status: 401})
+	byName()
+	advance(probeEvery / 2)
+	if rc := byName()["recharge"]; rc.State != recharge.HealthRefused {
+		t.Errorf("after a probe under 401, recharge = %+v, want refused", rc)
+	}
+	if n := sim.Stats().ByRoute["GET /token_information"]; n != 3 {
+		t.Errorf("token_information calls = %d, want 3 (one per quiet period)", n)
+	}
+	// Still refused and quiet: a probe leaves Since where it was, so the
+	// next check would probe again at once, but probeEvery holds it off.
+	advance(probeQuiet + time.Second)
+	byName()
+	advance(time.Second)
+	byName()
+	if n := sim.Stats().ByRoute["GET /token_information"]; n != 4 {
+		t.Errorf("token_information calls = %d, want 4 (at most one per probeEvery)", n)
+	}
+
+	// The database down: critical, and its error text is not shown.
+	store.mu.Lock()
+	store.down = true
+	store.mu.Unlock()
+	db := byName()["database"]
+	if db.OK || !db.Critical || db.State != "unavailable" || db.Message != "the database does not answer" {
+		t.Errorf("database down = %+v", db)
+	}
+}
