@@ -124,11 +124,12 @@ func parseArgon2id(s string) (argon2Params, []byte, []byte, error) {
 	}
 	b64 := base64.RawStdEncoding.Strict()
 	salt, err := b64.DecodeString(parts[4])
-	if err != nil || len(salt) < 8 || len(salt) > 64 {
+	// The decoder skips line breaks; re-encoding keeps one spelling per hash.
+	if err != nil || len(salt) < 8 || len(salt) > 64 || b64.EncodeToString(salt) != parts[4] {
 		return p, nil, nil, errors.New("bad argon2 salt")
 	}
 	key, err := b64.DecodeString(parts[5])
-	if err != nil || len(key) < 16 || len(key) > 64 {
+	if err != nil || len(key) < 16 || len(key) > 64 || b64.EncodeToString(key) != parts[5] {
 		return p, nil, nil, errors.New("bad argon2 key")
 	}
 	return p, salt, key, nil
