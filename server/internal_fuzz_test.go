@@ -113,3 +113,31 @@ func FuzzParseArgon2id(f *testing.F) {
 		}
 	})
 }
+
+// TestParseArgon2idOneSpelling is the regression test of a FuzzParseArgon2id
+// finding: the base64 decoder skips line breaks, so a stored hash with one
+// inside its salt or key was accepted as another spelling of the same hash.
+// The input is also in testdata/fuzz/FuzzParseArgon2id.
+func TestParseArgon2idOneSpelling(t *testing.T) {
+	t.Parallel()
+	h, err := HashPassword("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := parseArgon2id(h); err != nil {
+		t.Fatalf("parseArgon2id(%q): %v", h, err)
+	}
+	salt := strings.LastIndex(h, "$") - 4 // inside the salt
+	for _, s := range []string{
+		h + "\n",
+		h[:len(h)-3] + "\n" + h[len(h)-3:],
+		h[:len(h)-3] + "\r\n" + h[len(h)-3:],
+		h[:salt] + "\n" + h[salt:],
+		// The fuzzer's input.
+		"$argon2id$v=19$m=10,t=1,p=1$00000000000$0000000000000000000000\n0",
+	} {
+		if _, _, _, err := parseArgon2id(s); err == nil {
+			t.Errorf("parseArgon2id(%q) accepted a line break", s)
+		}
+	}
+}
