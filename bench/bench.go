@@ -42,6 +42,7 @@ import (
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/metrics"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -467,6 +468,8 @@ type mode struct {
 // its own (a full budget, no client-side state from the previous mode).
 func (r *runner) stack(naive bool) (http.Handler, *cards.Cached, error) {
 	o := r.opts
+	// Metrics as serve records them, so their cost is in the figures.
+	m := metrics.New(recharge.CardTopics)
 	var svc rechargekit.CardService
 	var cached *cards.Cached
 	if naive {
@@ -478,16 +481,17 @@ func (r *runner) stack(naive bool) (http.Handler, *cards.Cached, error) {
 		// admitted together can reach Recharge in another order than they
 		// left, and a bucket paced to the last unit then overflows.
 		copts := []recharge.Option{recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(r.http),
-			recharge.WithRateLimit(max(o.BucketSize-1, 1), o.LeakPerSecond), recharge.WithLogger(o.Logger)}
+			recharge.WithRateLimit(max(o.BucketSize-1, 1), o.LeakPerSecond), recharge.WithLogger(o.Logger),
+			recharge.WithMetrics(m)}
 		if o.Limiter != nil {
 			copts = append(copts, recharge.WithLimiter(o.Limiter))
 		}
 		client := recharge.NewClient(benchToken, copts...)
 		cached = cards.NewCachedService(&recharge.Source{Client: client, Logger: o.Logger}, r.cache,
-			cards.CachedOptions{TTL: o.TTL, Logger: o.Logger})
+			cards.CachedOptions{TTL: o.TTL, Logger: o.Logger, Metrics: m})
 		svc = cached
 	}
-	h, err := gladly.NewHandler(gladly.Config{Service: svc, SigningKey: signingKey, Deadline: o.Deadline, Logger: o.Logger})
+	h, err := gladly.NewHandler(gladly.Config{Service: svc, SigningKey: signingKey, Deadline: o.Deadline, Logger: o.Logger, Metrics: m})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench: configure the lookup adaptor: %w", err)
 	}
