@@ -269,7 +269,9 @@ func (c *console) apiPutProfile(w http.ResponseWriter, r *http.Request, tok *rec
 }
 
 func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
-	v, err := c.openProfile(r, rechargekit.DeskAPI)
+	ctx, cancel := c.withDeadline(r)
+	defer cancel()
+	v, err := c.openProfile(ctx, r, rechargekit.DeskAPI)
 	if err != nil {
 		c.apiError(w, r, err)
 		return
@@ -328,7 +330,9 @@ func (c *console) apiLink(w http.ResponseWriter, r *http.Request, tok *rechargek
 		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "rechargeCustomerId must be a Recharge customer id: a positive number in a string"))
 		return
 	}
-	l, err := c.cfg.Profiles.Link(r.Context(), r.PathValue("id"), id, apiActor(tok))
+	ctx, cancel := c.withDeadline(r)
+	defer cancel()
+	l, err := c.cfg.Profiles.Link(ctx, r.PathValue("id"), id, apiActor(tok))
 	if err != nil {
 		c.apiError(w, r, err)
 		return

@@ -8,13 +8,18 @@ import (
 	"github.com/rechargekit/rechargekit"
 )
 
-// openProfile opens the request's profile ({id}) for a desk: under the
-// lookup deadline, so that a slow Recharge yields a stale card or a clear
-// "unavailable" in time instead of a hanging page, and counted in the
-// metrics.
-func (c *console) openProfile(r *http.Request, desk string) (*rechargekit.ProfileView, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.LookupDeadline)
-	defer cancel()
+// withDeadline bounds a request that calls Recharge (opening a profile,
+// searching, linking) by the lookup deadline, so that a slow Recharge
+// yields a stale card or a clear "unavailable" in time instead of a
+// hanging page.
+func (c *console) withDeadline(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), c.cfg.LookupDeadline)
+}
+
+// openProfile opens the request's profile ({id}) for a desk and counts the
+// lookup in the metrics; ctx should carry the lookup deadline
+// (withDeadline).
+func (c *console) openProfile(ctx context.Context, r *http.Request, desk string) (*rechargekit.ProfileView, error) {
 	start := c.cfg.Now()
 	v, err := c.cfg.Profiles.Open(ctx, r.PathValue("id"))
 	c.countLookup(desk, start, v, err)

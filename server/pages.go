@@ -99,9 +99,11 @@ type profileData struct {
 }
 
 func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
-	ctx := r.Context()
+	// One deadline for the card and the manual search alike.
+	ctx, cancel := c.withDeadline(r)
+	defer cancel()
 	id := r.PathValue("id")
-	v, err := c.openProfile(r, rechargekit.DeskConsole)
+	v, err := c.openProfile(ctx, r, rechargekit.DeskConsole)
 	switch rechargekit.ErrorCode(err) {
 	case "":
 	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
@@ -198,7 +200,9 @@ func (c *console) linkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
 		http.Redirect(w, r, back+"?msg=invalid", http.StatusSeeOther)
 		return
 	}
-	_, err = c.cfg.Profiles.Link(r.Context(), id, cid, s.User.Email)
+	ctx, cancel := c.withDeadline(r)
+	defer cancel()
+	_, err = c.cfg.Profiles.Link(ctx, id, cid, s.User.Email)
 	msg := "linked"
 	switch rechargekit.ErrorCode(err) {
 	case "":

@@ -342,3 +342,55 @@ func grepLines(s string, subs ...string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestSlowRechargeSearchAndLink: with Recharge slower than the deadline,
+// the console's manual search and a link by hand (console and JSON API)
+// also answer in time, with a clear "unavailable", and link nothing.
+func TestSlowRechargeSearchAndLink(t *testing.T) {
+	t.Parallel()
+	s := newFaultStack(t)
+	// A profile with no email, so opening it asks Recharge nothing, and
+	// only the search does.
+	code, _ := s.put(t, "/api/profiles/walk-in", `{"name":"Walk-in"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create profile: %d", code)
+	}
+	s.sim.SetFaults(rechargetest.Faults{Delay: time.Minute})
+
+	code, page := s.get(t, s.console, "/profiles/walk-in?find=alex.rivera%40example.com&by=email", "")
+	if code != http.StatusOK || !strings.Contains(page, `id="find-error"`) || !strings.Contains(page, "Recharge is unavailable right now") {
+		t.Errorf("manual search under a slow Recharge: %d, want 200 with the unavailable message:\n%s", code, page)
+	}
+	code, body := s.post(t, "/api/profiles/walk-in/link", `{"rechargeCustomerId":"183940021"}`)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"upstream"`) {
+		t.Errorf("API link under a slow Recharge: %d %s, want 503 upstream", code, body)
+	}
+	code, raw := s.get(t, &http.Client{Timeout: 3 * faultDeadline}, "/api/profiles/walk-in/card", s.token)
+	if code != http.StatusOK || !strings.Contains(raw, `"link":null`) {
+		t.Errorf("after the failed link: %d %s, want the profile unlinked", code, raw)
+	}
+}
+
+func (s *faultStack) send(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 3 * faultDeadline}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (s *faultStack) put(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	return s.send(t, http.MethodPut, path, body)
+}
+
+func (s *faultStack) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	return s.send(t, http.MethodPost, path, body)
+}
