@@ -29,8 +29,9 @@ var (
 	waitBuckets   = []float64{.001, .01, .1, .25, .5, 1, 2.5, 5, 10}
 )
 
-// delayedWait is the wait for the rate budget that counts as a delay.
-const delayedWait = time.Millisecond
+// delayedWait is the wait for the rate budget that counts as a delay:
+// long enough that scheduling and GC pauses on a busy machine do not.
+const delayedWait = 10 * time.Millisecond
 
 // Registry holds rechargekit's collectors. Create it with New; it is safe
 // for concurrent use.
@@ -85,7 +86,7 @@ func New(webhookTopics []string) *Registry {
 		}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rechargekit_card_cache_total",
-			Help: "How cards were served: hit (cached, fresh), miss (fetched), shared (joined another lookup's fetch), stale (cached, past its TTL, because Recharge failed), refresh (renewed in the background).",
+			Help: "Card cache events: hit (served from the cache within its TTL), miss (a fetch from Recharge started), shared (a lookup joined a fetch in progress), stale (a card past its TTL served because Recharge failed; the lookup also counted miss or shared), refresh (a background refresh started).",
 		}, []string{"result"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rechargekit_webhooks_total",

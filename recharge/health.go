@@ -29,6 +29,9 @@ type Health struct {
 	Since  time.Time // when the client entered State (zero for HealthUnknown)
 	Status int       // the HTTP status that put it there, 0 when none arrived
 	LastOK time.Time // when Recharge last answered well; zero if never
+	// LastSeen is when the latest request's outcome was recorded, good or
+	// bad: how recent the state is.
+	LastSeen time.Time
 }
 
 // Message describes the state for an operator, in fixed words (never
@@ -68,6 +71,7 @@ func (t *healthTracker) observe(now time.Time, resp *http.Response, err error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.h.LastSeen = now
 	if state == HealthOK {
 		t.h.LastOK = now
 	}

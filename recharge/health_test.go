@@ -2,6 +2,7 @@ package recharge_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -103,11 +104,28 @@ func TestHealthAndMetrics(t *testing.T) {
 	if h := c.Health(); h.State != recharge.HealthOK || rec.Count("call GET /customers/{id} 404") != 1 {
 		t.Errorf("after a 404: health %+v, counts %v", h, rec.Counts())
 	}
-	// A caller that gives up says nothing about Recharge.
+	// A caller that gives up while its request is at Recharge says nothing
+	// about Recharge.
+	srv.SetFaults(rechargetest.Faults{Delay: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- get(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().InFlight == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the delayed request never reached the simulator")
+		}
+		time.Sleep(time.Millisecond) // a poll interval, not a wait for an event
+	}
 	cancel()
-	_ = get(ctx)
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled call: %v, want context.Canceled", err)
+	}
 	if h := c.Health(); h.State != recharge.HealthOK {
 		t.Errorf("after a cancelled call: health %+v", h)
+	}
+	// It was a request all the same: counted, without an answer (status 0).
+	if got := rec.Count("call GET /customers/{id} 0"); got != 4 {
+		t.Errorf("calls without an answer = %d, want 4 (2 truncated, 1 slow, 1 cancelled)", got)
 	}
 }

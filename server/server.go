@@ -35,9 +35,10 @@ type Config struct {
 	// called on every probe, so each check must be cheap (a database
 	// round trip, a Redis PING, the Recharge client's last known state);
 	// nil means nothing to check. /readyz answers 503 when a Critical
-	// check fails, 200 "degraded" when only others do (Recharge failing:
-	// cards are then served stale and linking still works, so the replica
-	// should keep its traffic), and 200 "ready" otherwise.
+	// check fails (the replica should lose its traffic), 200 "degraded"
+	// when only others do (it should keep it: cmd/rechargekit marks no
+	// shared dependency critical, since it would fail for every replica
+	// alike), and 200 "ready" otherwise.
 	Ready func(ctx context.Context) []Check
 
 	// Metrics receives the console's and the JSON API's card lookups

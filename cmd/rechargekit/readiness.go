@@ -36,16 +36,19 @@ func newReadiness(store rechargekit.LinkStore, rc *redis.Client, client *recharg
 	return &readiness{store: store, redis: rc, client: client, now: time.Now}
 }
 
-// checks implements server.Config.Ready. The database is critical (no
-// links, sign-ins or audit without it); Redis is not (cards then come from
-// Recharge and each replica paces itself); nor is Recharge (cards are served
-// stale and links still work).
+// checks implements server.Config.Ready. No dependency is critical: the
+// database, Redis and Recharge are shared by every replica, so when one
+// fails it fails for all, and taking them all out of rotation would stop
+// what still works (Gladly lookups need no database; cards are served
+// stale without Recharge; each replica paces itself without Redis). They
+// are reported, and /readyz says "degraded". Only a shutdown drain (see
+// shutdown.go) answers 503.
 func (r *readiness) checks(ctx context.Context) []server.Check {
 	var out []server.Check
 	if r.store != nil {
-		c := server.Check{Name: "database", OK: true, State: "ok", Critical: true}
+		c := server.Check{Name: "database", OK: true, State: "ok"}
 		if _, err := r.store.Settings(ctx); err != nil {
-			c.OK, c.State, c.Message = false, "unavailable", "the database does not answer"
+			c.OK, c.State, c.Message = false, "unavailable", "the database does not answer: sign-ins, profiles and links fail; Gladly lookups still answer"
 		}
 		out = append(out, c)
 	}
@@ -64,16 +67,14 @@ func (r *readiness) checks(ctx context.Context) []server.Check {
 	return append(out, c)
 }
 
-// recharge returns the client's view of Recharge, probing first when the
-// client has been quiet.
+// recharge returns the client's view of Recharge. When the client has made
+// no request for probeQuiet, it first probes (at most once per probeEvery)
+// and waits for the probe while ctx allows; a probe the caller stops
+// waiting for still finishes and lands in the client's health.
 func (r *readiness) recharge(ctx context.Context) recharge.Health {
 	h := r.client.Health()
 	now := r.now()
-	last := h.Since
-	if h.LastOK.After(last) {
-		last = h.LastOK
-	}
-	if h.State != recharge.HealthUnknown && now.Sub(last) < probeQuiet {
+	if h.State != recharge.HealthUnknown && now.Sub(h.LastSeen) < probeQuiet {
 		return h
 	}
 	r.mu.Lock()
@@ -83,8 +84,16 @@ func (r *readiness) recharge(ctx context.Context) recharge.Health {
 	}
 	r.lastProbe = now
 	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	_, _, _ = r.client.TokenInformation(ctx) // its result lands in Health
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+		defer cancel()
+		_, _, _ = r.client.TokenInformation(pctx) // its result lands in Health
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	return r.client.Health()
 }
