@@ -23,6 +23,12 @@ type Main struct {
 	// ready, when set, receives the base URL of a server started by demo,
 	// serve or simulate once it listens. Tests use it instead of sleeping.
 	ready func(name, url string)
+
+	// stopSignals, when set, restores the default handling of SIGINT and
+	// SIGTERM (interruptContext's stop). A server calls it as soon as its
+	// drain begins, before it stops taking connections, so that a second
+	// signal during the drain ends the process.
+	stopSignals func()
 }
 
 // command is one subcommand: it parses its own flags and runs.

@@ -25,7 +25,7 @@ import (
 func main() {
 	ctx, stop := interruptContext()
 	defer stop()
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Prog: progName()}
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Prog: progName(), stopSignals: stop}
 	os.Exit(m.Run(ctx, os.Args[1:]))
 }
 
@@ -34,6 +34,9 @@ func main() {
 // flight finish. The first signal also restores the default handling, so
 // a second one ends the process at once, for an operator who will not
 // wait for the drain; what was acknowledged is in the database either way.
+// AfterFunc runs stop on its own goroutine, so a server also calls stop
+// itself (Main.stopSignals) before it closes its listener: otherwise a
+// second signal could arrive before the handling is restored, and be lost.
 func interruptContext() (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	context.AfterFunc(ctx, stop)

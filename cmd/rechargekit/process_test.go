@@ -68,7 +68,7 @@ func replicaMain(args []string) int {
 		io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Prog: "rechargekit"}
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Prog: "rechargekit", stopSignals: stop}
 	return m.Run(ctx, args[i+1:])
 }
 

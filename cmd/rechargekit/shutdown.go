@@ -66,6 +66,9 @@ func (m *Main) serveDrain(ctx context.Context, name string, ln net.Listener, h h
 		return err
 	case <-ctx.Done():
 	}
+	if m.stopSignals != nil {
+		m.stopSignals() // a second signal now ends the process
+	}
 
 	d.draining.Store(true)
 	if opts.delay > 0 {
