@@ -38,6 +38,7 @@ type faultStack struct {
 	base    string
 	desk    *gladly.Client
 	console *http.Client
+	api     *http.Client // for the JSON API: fails a request after three deadlines
 	token   string
 	logs    *syncBuffer
 }
@@ -90,6 +91,7 @@ func newFaultStack(t *testing.T) *faultStack {
 		base:    srv.URL,
 		desk:    &gladly.Client{URL: srv.URL + gladly.DefaultPath, SigningKey: stackKey},
 		console: signIn(t, srv.URL, "agent@example.com", password),
+		api:     &http.Client{Timeout: 3 * faultDeadline},
 		token:   token,
 		logs:    logs,
 	}
@@ -132,19 +134,29 @@ func signIn(t *testing.T, base, email, password string) *http.Client {
 	return c
 }
 
-func (s *faultStack) get(t *testing.T, c *http.Client, path, bearer string) (int, string) {
+// do sends one request with c: with the bearer token when one is given,
+// and a JSON body when body is not empty. It returns the status and body.
+func (s *faultStack) do(t *testing.T, c *http.Client, method, path, bearer, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.base+path, nil)
+	req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func (s *faultStack) get(t *testing.T, c *http.Client, path, bearer string) (int, string) {
+	t.Helper()
+	return s.do(t, c, http.MethodGet, path, bearer, "")
 }
 
 // faultCase is one Recharge failure and what each desk must show.
@@ -260,7 +272,7 @@ func TestFaultSuite(t *testing.T) {
 			}
 
 			// JSON API.
-			code, raw := s.get(t, &http.Client{Timeout: 3 * faultDeadline}, "/api/profiles/alex/card", s.token)
+			code, raw := s.get(t, s.api, "/api/profiles/alex/card", s.token)
 			var card server.CardResponse
 			if err := json.Unmarshal([]byte(raw), &card); code != http.StatusOK || err != nil {
 				t.Fatalf("api: %d %v %s", code, err, raw)
@@ -365,32 +377,18 @@ func TestSlowRechargeSearchAndLink(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"upstream"`) {
 		t.Errorf("API link under a slow Recharge: %d %s, want 503 upstream", code, body)
 	}
-	code, raw := s.get(t, &http.Client{Timeout: 3 * faultDeadline}, "/api/profiles/walk-in/card", s.token)
+	code, raw := s.get(t, s.api, "/api/profiles/walk-in/card", s.token)
 	if code != http.StatusOK || !strings.Contains(raw, `"link":null`) {
 		t.Errorf("after the failed link: %d %s, want the profile unlinked", code, raw)
 	}
 }
 
-func (s *faultStack) send(t *testing.T, method, path, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 3 * faultDeadline}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func (s *faultStack) put(t *testing.T, path, body string) (int, string) {
 	t.Helper()
-	return s.send(t, http.MethodPut, path, body)
+	return s.do(t, s.api, http.MethodPut, path, s.token, body)
 }
 
 func (s *faultStack) post(t *testing.T, path, body string) (int, string) {
 	t.Helper()
-	return s.send(t, http.MethodPost, path, body)
+	return s.do(t, s.api, http.MethodPost, path, s.token, body)
 }
