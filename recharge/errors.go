@@ -204,6 +204,7 @@ func flattenValue(dec *json.Decoder, field string, depth int, out *[]errorLine) 
 					return err
 				}
 				key, _ := kt.(string)
+				key = oneLine(key) // a key is printed too: no line breaks in it either
 				sub := key
 				if field != "" {
 					sub = field + "." + key
