@@ -168,9 +168,34 @@ type checkJSON struct {
 	Since   string `json:"since,omitempty"`
 }
 
+// drainingKey marks a request's context as served during a shutdown drain.
+type drainingKey struct{}
+
+// Draining returns ctx marked as served while the process shuts down. The
+// process's drain wrapper marks every request once draining has begun;
+// GET /readyz then answers 503 with a failing critical "shutdown" check, so
+// that load balancers move traffic to another replica while the requests
+// in flight finish.
+func Draining(ctx context.Context) context.Context {
+	return context.WithValue(ctx, drainingKey{}, true)
+}
+
+func isDraining(ctx context.Context) bool {
+	d, _ := ctx.Value(drainingKey{}).(bool)
+	return d
+}
+
 func (h *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, code := "ready", http.StatusOK
 	checks := map[string]checkJSON{}
+	if isDraining(r.Context()) {
+		// The dependencies are not checked: the answer is 503 whatever
+		// they say, and a slow one must not hold a drain.
+		checks["shutdown"] = checkJSON{State: "draining", Message: "shutting down: send requests to another replica"}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": checks})
+		return
+	}
 	if h.check != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -108,6 +109,44 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), strings.Repeat("c", 65)) || !strings.Contains(logs.String(), strings.Repeat("c", 64)+"…") {
 		t.Errorf("a long correlation id is not cut in the log")
+	}
+}
+
+// TestReadinessWhileDraining: a request that serve's drain wrapper marks
+// gets 503 with the failing critical "shutdown" check, without running the
+// dependency checks (a slow one must not hold the drain), and the answer
+// carries the security headers and a request log line like any other.
+func TestReadinessWhileDraining(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	h := server.New(server.Config{
+		Ready: func(context.Context) []server.Check {
+			t.Error("dependency checks run while draining")
+			return nil
+		},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	req := httptest.NewRequest("GET", "/readyz", nil)
+	req = req.WithContext(server.Draining(req.Context()))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var got struct {
+		Status string
+		Checks map[string]struct{ State, Message string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("readyz body %q: %v", rec.Body, err)
+	}
+	if rec.Code != 503 || got.Status != "unavailable" || got.Checks["shutdown"].State != "draining" || got.Checks["shutdown"].Message == "" {
+		t.Errorf("readyz while draining = %d %s, want 503 unavailable with shutdown draining", rec.Code, rec.Body)
+	}
+	for _, hdr := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Cache-Control"} {
+		if rec.Header().Get(hdr) == "" {
+			t.Errorf("readyz while draining lacks %s", hdr)
+		}
+	}
+	if !strings.Contains(logs.String(), "path=/readyz") || !strings.Contains(logs.String(), "status=503") {
+		t.Errorf("no request log line for the draining readyz:\n%s", logs)
 	}
 }
 

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/rechargekit/rechargekit/server"
 )
 
 // defaultShutdownTimeout bounds the wait for the requests in flight after
@@ -102,12 +103,10 @@ func (m *Main) serveDrain(ctx context.Context, name string, ln net.Listener, h h
 	return nil
 }
 
-// drainingReadyz is the /readyz answer once draining has begun.
-const drainingReadyz = `{"status":"unavailable","checks":{"shutdown":{"state":"draining","message":"shutting down: send requests to another replica"}}}` + "\n"
-
-// drainHandler counts the requests in flight and, once draining, answers
-// /readyz with 503 and closes each connection after its answer, so that
-// clients and load balancers move to another replica.
+// drainHandler counts the requests in flight and, once draining, marks
+// each request's context with server.Draining, so that /readyz answers 503,
+// and closes each connection after its answer, so that clients and load
+// balancers move to another replica.
 type drainHandler struct {
 	next     http.Handler
 	draining atomic.Bool
@@ -119,15 +118,7 @@ func (d *drainHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer d.inFlight.Add(-1)
 	if d.draining.Load() {
 		w.Header().Set("Connection", "close")
-		if r.URL.Path == "/readyz" {
-			// The shape of server's /readyz, with the drain as a failing
-			// critical check.
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, drainingReadyz)
-			return
-		}
+		r = r.WithContext(server.Draining(r.Context()))
 	}
 	d.next.ServeHTTP(w, r)
 }

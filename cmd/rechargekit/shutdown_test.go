@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rechargekit/rechargekit/server"
 )
 
 // TestServeDrainDelay: during the shutdown delay /readyz answers 503 while
@@ -26,14 +28,14 @@ func TestServeDrainDelay(t *testing.T) {
 		<-release
 		io.WriteString(w, "slow done")
 	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ready") })
+	mux.Handle("/readyz", server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})) // the real /readyz
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	delayEnd := make(chan time.Time)
 	base, cancel, done := startDrainServer(t, mux, drainOptions{delay: time.Hour, timeout: time.Minute,
 		after: func(time.Duration) <-chan time.Time { return delayEnd }})
 
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	if status, body := get(t, hc, base+"/readyz"); status != http.StatusOK || body != "ready" {
+	if status, body := get(t, hc, base+"/readyz"); status != http.StatusOK || !strings.Contains(body, `"status":"ready"`) {
 		t.Fatalf("/readyz before the signal = %d %q, want 200", status, body)
 	}
 	slow := make(chan string, 1)
