@@ -346,8 +346,16 @@ type LinkStore interface {
 	// Session returns a session by token hash if it expires after now.
 	// Errors: ENOTFOUND (unknown or expired).
 	Session(ctx context.Context, tokenHash string, now time.Time) (*Session, error)
+	// ExtendSession moves the expiry of a session that is still valid at
+	// now to until, and never earlier than it was: a console session
+	// slides forward while it is used (the idle timeout). Errors: EINVALID
+	// (until not after now), ENOTFOUND (unknown or expired by now).
+	ExtendSession(ctx context.Context, tokenHash string, now, until time.Time) error
 	// DeleteSession removes a session (sign-out); missing is not an error.
 	DeleteSession(ctx context.Context, tokenHash string) error
+	// DeleteUserSessions removes every session of a user ("sign out
+	// everywhere") and returns how many there were.
+	DeleteUserSessions(ctx context.Context, userID int64) (int, error)
 
 	// CreateAPIToken stores a token's hash and appends an AuditTokenChange
 	// entry; on success t.ID and t.CreatedAt are set.

@@ -575,6 +575,33 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 	return wrap("delete session", err)
 }
 
+// ExtendSession moves a valid session's expiry forward to until.
+func (s *Store) ExtendSession(ctx context.Context, tokenHash string, now, until time.Time) error {
+	now, until = truncate(now), truncate(until)
+	if !until.After(now) {
+		return rechargekit.Errorf(rechargekit.EINVALID, "a session must be extended past now")
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE sessions SET expires_at = GREATEST(expires_at, $1) WHERE token_hash = $2 AND expires_at > $3`,
+		until, tokenHash, now)
+	if err != nil {
+		return wrap("extend session", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return rechargekit.Errorf(rechargekit.ENOTFOUND, "no such session, or it has expired")
+	}
+	return nil
+}
+
+// DeleteUserSessions removes every session of a user.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	if err != nil {
+		return 0, wrap("delete user sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // CreateAPIToken stores a token's hash.
 func (s *Store) CreateAPIToken(ctx context.Context, t *rechargekit.APIToken, by string) error {
 	if err := t.Validate(); err != nil {

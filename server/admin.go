@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
 )
@@ -134,6 +135,36 @@ func (c *console) deleteUser(w http.ResponseWriter, r *http.Request, s *auth) {
 	default:
 		c.internalError(w, r, s, fmt.Errorf("server: delete user %d: %w", id, err))
 	}
+}
+
+// endSessions signs a user out everywhere: every console session of theirs
+// ends at once (a lost laptop, a shared desk). An admin may do it to
+// themselves, which ends this session too.
+func (c *console) endSessions(w http.ResponseWriter, r *http.Request, s *auth) {
+	id, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
+	if err != nil || id <= 0 {
+		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
+		return
+	}
+	if _, err := c.cfg.Store.UserByID(r.Context(), id); rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
+		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
+		return
+	} else if err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: find user %d: %w", id, err))
+		return
+	}
+	n, err := c.cfg.Store.DeleteUserSessions(r.Context(), id)
+	if err != nil {
+		c.internalError(w, r, s, fmt.Errorf("server: end sessions of user %d: %w", id, err))
+		return
+	}
+	c.log.InfoContext(r.Context(), "user signed out everywhere", "user_id", id, "sessions", n, "by_user_id", s.User.ID)
+	if id == s.User.ID {
+		c.setCookie(w, r, sessionCookie, "", time.Time{})
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/admin/users?msg=sessions_ended", http.StatusSeeOther)
 }
 
 type tokensData struct {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -243,6 +244,83 @@ func TestSessionRotationExpiryAndSignOut(t *testing.T) {
 		// A state-changing request with an expired session is refused, not redirected.
 		if p := b.Post("/profiles/"+profSam+"/link", url.Values{"customer_id": {"183940001"}}); p.Status != http.StatusForbidden {
 			t.Errorf("POST with an expired session = %d, want 403", p.Status)
+		}
+	})
+
+	t.Run("idle timeout", func(t *testing.T) {
+		e := MustEnv(t, envOptions{Config: func(c *server.Config) { c.SessionTTL, c.SessionIdle = 12*time.Hour, 30*time.Minute }})
+		b := e.Browser(t).MustLogin(agentEmail, agentPassword)
+		if ck := b.Cookie(sessionCookie); ck == nil {
+			t.Fatal("no session cookie")
+		}
+		// In use: each request moves the end 30 minutes on.
+		for i := range 4 {
+			e.Clock.Add(29 * time.Minute)
+			if p := b.Get("/profiles"); p.Status != http.StatusOK {
+				t.Fatalf("request %d, 29 minutes after the one before = %d, want 200", i+1, p.Status)
+			}
+		}
+		// Left alone past the idle timeout: signed out.
+		e.Clock.Add(31 * time.Minute)
+		if p := b.Get("/profiles"); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Resp.Header.Get("Location"), "/login") {
+			t.Errorf("31 idle minutes later = %d %q, want a redirect to sign in", p.Status, p.Resp.Header.Get("Location"))
+		}
+	})
+
+	t.Run("idle timeout slides only to the sign-in's end", func(t *testing.T) {
+		e := MustEnv(t, envOptions{Config: func(c *server.Config) { c.SessionTTL, c.SessionIdle = 2*time.Hour, 30*time.Minute }})
+		b := e.Browser(t).MustLogin(agentEmail, agentPassword)
+		for range 5 { // 100 busy minutes
+			e.Clock.Add(20 * time.Minute)
+			if p := b.Get("/profiles"); p.Status != http.StatusOK {
+				t.Fatalf("busy session = %d, want 200", p.Status)
+			}
+		}
+		e.Clock.Add(19 * time.Minute)
+		if p := b.Get("/profiles"); p.Status != http.StatusOK {
+			t.Fatalf("busy session at 1h59 = %d, want 200", p.Status)
+		}
+		e.Clock.Add(2 * time.Minute)
+		if p := b.Get("/profiles"); p.Status != http.StatusSeeOther {
+			t.Errorf("busy session past its 2h = %d, want a redirect to sign in", p.Status)
+		}
+	})
+
+	t.Run("sign out everywhere", func(t *testing.T) {
+		e := MustEnv(t)
+		admin := e.Browser(t).MustLogin(adminEmail, adminPassword)
+		laptop := e.Browser(t).MustLogin(agentEmail, agentPassword)
+		phone := e.Browser(t).MustLogin(agentEmail, agentPassword)
+		p := admin.PostWithCSRF("/admin/users", fmt.Sprintf("/admin/users/%d/sessions/end", e.AgentID), nil)
+		if p.Resp.Header.Get("Location") != "/admin/users?msg=sessions_ended" {
+			t.Errorf("sign the agent out everywhere = %d %q", p.Status, p.Resp.Header.Get("Location"))
+		}
+		for name, b := range map[string]*browser{"laptop": laptop, "phone": phone} {
+			if p := b.Get("/profiles"); p.Status != http.StatusSeeOther {
+				t.Errorf("the agent's %s session still works: %d", name, p.Status)
+			}
+		}
+		if p := admin.Get("/admin/users"); p.Status != http.StatusOK {
+			t.Errorf("the admin's own session ended too: %d", p.Status)
+		}
+		if !strings.Contains(e.Logs.String(), "user signed out everywhere") {
+			t.Error("signing a user out everywhere is not logged")
+		}
+		// Themselves: this session ends too, and the browser goes to sign in.
+		other := e.Browser(t).MustLogin(adminEmail, adminPassword)
+		p = admin.PostWithCSRF("/admin/users", fmt.Sprintf("/admin/users/%d/sessions/end", e.AdminID), nil)
+		if p.Status != http.StatusSeeOther || p.Resp.Header.Get("Location") != "/login" {
+			t.Errorf("sign yourself out everywhere = %d %q, want a redirect to sign in", p.Status, p.Resp.Header.Get("Location"))
+		}
+		for name, b := range map[string]*browser{"this": admin, "another": other} {
+			if p := b.Get("/admin/users"); p.Status != http.StatusSeeOther {
+				t.Errorf("the admin's %s session still works: %d", name, p.Status)
+			}
+		}
+		// An unknown user.
+		b := e.Browser(t).MustLogin(adminEmail, adminPassword)
+		if p := b.PostWithCSRF("/admin/users", "/admin/users/999999/sessions/end", nil); p.Resp.Header.Get("Location") != "/admin/users?msg=user_missing" {
+			t.Errorf("an unknown user = %d %q", p.Status, p.Resp.Header.Get("Location"))
 		}
 	})
 

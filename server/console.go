@@ -63,6 +63,13 @@ type console struct {
 }
 
 func newConsole(cfg Config) *console {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	cfg.SessionIdle = min(cfg.SessionIdle, cfg.SessionTTL)
 	c := &console{
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -127,6 +134,7 @@ func (c *console) register(mux router) {
 	page("GET /admin/users", c.admin(c.usersPage))
 	page("POST /admin/users", c.admin(c.addUser))
 	page("POST /admin/users/{uid}/delete", c.admin(c.deleteUser))
+	page("POST /admin/users/{uid}/sessions/end", c.admin(c.endSessions))
 	page("GET /admin/tokens", c.admin(c.tokensPage))
 	page("POST /admin/tokens", c.admin(c.addToken))
 	page("POST /admin/tokens/{tid}/revoke", c.admin(c.revokeToken))
@@ -256,7 +264,57 @@ func (c *console) session(r *http.Request) (*auth, error) {
 	default:
 		return nil, fmt.Errorf("server: read user of session: %w", err)
 	}
+	if !c.slide(ctx, sess) {
+		return nil, nil
+	}
 	return &auth{User: u, Session: sess}, nil
+}
+
+// DefaultSessionIdle is how long a console session lasts without a
+// request, unless Config.SessionIdle says otherwise: long enough for an
+// agent between two customers, short enough that a console left open on
+// a shared desk signs itself out.
+const DefaultSessionIdle = time.Hour
+
+// DefaultSessionTTL is how long a console sign-in lasts at most, unless
+// Config.SessionTTL says otherwise: a working day and then some.
+const DefaultSessionTTL = 12 * time.Hour
+
+// sessionExpiry is when a session used at now ends: SessionIdle later, but
+// never past SessionTTL after it was created.
+func (c *console) sessionExpiry(created, now time.Time) time.Time {
+	return minTime(now.Add(c.cfg.SessionIdle), created.Add(c.cfg.SessionTTL)).UTC()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// slide moves a session in use forward by the idle timeout. The store is
+// written only once the expiry would move by a minute or more (a tenth of
+// the idle timeout when shorter), not on every request. It reports false
+// when the session ended meanwhile (signed out elsewhere, or expired); a
+// store that fails to write keeps the session as it was, with a warning.
+func (c *console) slide(ctx context.Context, sess *rechargekit.Session) bool {
+	now := c.cfg.Now()
+	until := c.sessionExpiry(sess.CreatedAt, now)
+	if until.Sub(sess.ExpiresAt) < min(time.Minute, c.cfg.SessionIdle/10) {
+		return true
+	}
+	err := c.cfg.Store.ExtendSession(ctx, sess.TokenHash, now, until)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+		sess.ExpiresAt = until
+	case rechargekit.ENOTFOUND:
+		return false
+	default:
+		c.log.WarnContext(ctx, "could not extend a console session; it ends at its current expiry",
+			"user_id", sess.UserID, "expires_at", sess.ExpiresAt, "error", err)
+	}
+	return true
 }
 
 // csrfOK parses the form (capped) and compares its CSRF field with want in
@@ -405,13 +463,14 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		UserID:    u.ID,
 		CSRFToken: randomToken(),
 		CreatedAt: now.UTC(),
-		ExpiresAt: now.Add(c.cfg.SessionTTL).UTC(),
+		ExpiresAt: c.sessionExpiry(now, now),
 	}
 	if err := c.cfg.Store.CreateSession(r.Context(), sess); err != nil {
 		c.internalError(w, r, nil, fmt.Errorf("server: create session: %w", err))
 		return
 	}
-	c.setCookie(w, r, sessionCookie, token, sess.ExpiresAt)
+	// The cookie lasts the whole sign-in; the server ends it sooner when idle.
+	c.setCookie(w, r, sessionCookie, token, now.Add(c.cfg.SessionTTL))
 	c.setCookie(w, r, loginCSRFCookie, "", time.Time{})
 	c.log.InfoContext(r.Context(), "signed in", "user_id", u.ID, "role", u.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -538,6 +597,7 @@ var flashes = map[string]flash{
 	"invalid":          {"error", "That is not a valid Recharge customer id."},
 	"settings_saved":   {"success", "Settings saved."},
 	"user_deleted":     {"success", "User deleted. Their sessions have ended."},
+	"sessions_ended":   {"success", "Signed out everywhere: that user's sessions have ended."},
 	"self_delete":      {"error", "You cannot delete your own account while signed in with it."},
 	"user_missing":     {"error", "That user no longer exists."},
 	"token_revoked":    {"success", "API token revoked. Requests using it are refused from now on."},

@@ -80,8 +80,13 @@ type Config struct {
 	// or the card shows as unavailable. Default DefaultLookupDeadline.
 	LookupDeadline time.Duration
 
-	// SessionTTL is how long a console sign-in lasts; default 12h.
+	// SessionTTL is how long a console sign-in lasts at most, however
+	// busy; default DefaultSessionTTL.
 	SessionTTL time.Duration
+	// SessionIdle ends a console session that has made no request for
+	// this long; default DefaultSessionIdle, and never more than
+	// SessionTTL.
+	SessionIdle time.Duration
 
 	Logger *slog.Logger
 	// Now is the server's clock (request timing, sessions, "fetched 2
@@ -106,9 +111,6 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.LookupDeadline <= 0 {
 		cfg.LookupDeadline = DefaultLookupDeadline
-	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 12 * time.Hour
 	}
 	if strings.TrimSpace(cfg.FrameAncestors) == "" {
 		cfg.FrameAncestors = "'none'"

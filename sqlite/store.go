@@ -554,6 +554,46 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 	return wrap("delete session", err)
 }
 
+// ExtendSession moves a valid session's expiry forward to until.
+func (s *Store) ExtendSession(ctx context.Context, tokenHash string, now, until time.Time) error {
+	now, until = truncate(now), truncate(until)
+	if !until.After(now) {
+		return rechargekit.Errorf(rechargekit.EINVALID, "a session must be extended past now")
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// Times are stored as fixed-width text that sorts as it reads, so
+		// max() keeps the later one.
+		res, err := tx.ExecContext(ctx, `
+			UPDATE sessions SET expires_at = max(expires_at, ?) WHERE token_hash = ? AND expires_at > ?`,
+			formatTime(until), tokenHash, formatTime(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = rechargekit.Errorf(rechargekit.ENOTFOUND, "no such session, or it has expired")
+			}
+			return err
+		}
+		return nil
+	})
+	return wrap("extend session", err)
+}
+
+// DeleteUserSessions removes every session of a user.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), wrap("delete user sessions", err)
+}
+
 // CreateAPIToken stores a token's hash.
 func (s *Store) CreateAPIToken(ctx context.Context, t *rechargekit.APIToken, by string) error {
 	if err := t.Validate(); err != nil {

@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.LinkStore) {
 		{"Sessions/CreateGetExpireDelete", testSessions},
 		{"Sessions/Invalid", testSessionsInvalid},
 		{"Sessions/PurgeExpired", testSessionsPurge},
+		{"Sessions/Extend", testSessionsExtend},
+		{"Sessions/DeleteUserSessions", testDeleteUserSessions},
 		{"APITokens/CreateLookupRevoke", testAPITokens},
 		{"APITokens/Invalid", testAPITokensInvalid},
 	}
@@ -825,6 +827,69 @@ func testUserDelete(t *testing.T, s rechargekit.LinkStore) {
 	}
 	// The email is free again.
 	MustCreateUser(t, s, &rechargekit.User{Email: "GONE@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"})
+}
+
+// testSessionsExtend: a valid session's expiry slides forward, never back,
+// and an expired one cannot be brought back.
+func testSessionsExtend(t *testing.T, s rechargekit.LinkStore) {
+	ctx := t.Context()
+	u := &rechargekit.User{Email: "x@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
+	MustCreateUser(t, s, u)
+	created := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	sess := &rechargekit.Session{TokenHash: "hash-x", UserID: u.ID, CSRFToken: "c", CreatedAt: created, ExpiresAt: created.Add(time.Hour)}
+	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
+
+	now := created.Add(50 * time.Minute)
+	mustOK(t, "ExtendSession", s.ExtendSession(ctx, "hash-x", now, now.Add(time.Hour)))
+	got, err := s.Session(ctx, "hash-x", created.Add(90*time.Minute)) // past the first expiry
+	mustOK(t, "Session after ExtendSession", err)
+	if got != nil && !got.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Errorf("ExpiresAt after ExtendSession = %v, want %v", got.ExpiresAt, now.Add(time.Hour))
+	}
+	// An earlier time never shortens it.
+	mustOK(t, "ExtendSession(earlier)", s.ExtendSession(ctx, "hash-x", now, now.Add(time.Minute)))
+	if got, err := s.Session(ctx, "hash-x", now.Add(30*time.Minute)); err != nil || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Errorf("after ExtendSession to an earlier time: %+v, %v; want the expiry kept at %v", got, err, now.Add(time.Hour))
+	}
+	wantCode(t, "ExtendSession(until not after now)", s.ExtendSession(ctx, "hash-x", now, now), rechargekit.EINVALID)
+	wantCode(t, "ExtendSession(unknown)", s.ExtendSession(ctx, "hash-none", now, now.Add(time.Hour)), rechargekit.ENOTFOUND)
+	// Expired by now: not extended, still expired.
+	late := now.Add(2 * time.Hour)
+	wantCode(t, "ExtendSession(expired)", s.ExtendSession(ctx, "hash-x", late, late.Add(time.Hour)), rechargekit.ENOTFOUND)
+	_, err = s.Session(ctx, "hash-x", late)
+	wantCode(t, "Session after extending an expired one", err, rechargekit.ENOTFOUND)
+}
+
+// testDeleteUserSessions: every session of one user ends, and only theirs.
+func testDeleteUserSessions(t *testing.T, s rechargekit.LinkStore) {
+	ctx := t.Context()
+	a := &rechargekit.User{Email: "a@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
+	b := &rechargekit.User{Email: "b@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
+	MustCreateUser(t, s, a)
+	MustCreateUser(t, s, b)
+	now := time.Now().UTC()
+	for _, sess := range []*rechargekit.Session{
+		{TokenHash: "a-1", UserID: a.ID, CSRFToken: "c"}, {TokenHash: "a-2", UserID: a.ID, CSRFToken: "c"},
+		{TokenHash: "b-1", UserID: b.ID, CSRFToken: "c"},
+	} {
+		sess.CreatedAt, sess.ExpiresAt = now, now.Add(time.Hour)
+		mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
+	}
+	n, err := s.DeleteUserSessions(ctx, a.ID)
+	mustOK(t, "DeleteUserSessions", err)
+	if n != 2 {
+		t.Errorf("DeleteUserSessions = %d, want 2", n)
+	}
+	for _, h := range []string{"a-1", "a-2"} {
+		_, err := s.Session(ctx, h, now)
+		wantCode(t, "Session "+h+" after DeleteUserSessions", err, rechargekit.ENOTFOUND)
+	}
+	if _, err := s.Session(ctx, "b-1", now); err != nil {
+		t.Errorf("another user's session after DeleteUserSessions: %v", err)
+	}
+	if n, err := s.DeleteUserSessions(ctx, a.ID); err != nil || n != 0 {
+		t.Errorf("DeleteUserSessions again = %d, %v; want 0, nil", n, err)
+	}
 }
 
 func testSessions(t *testing.T, s rechargekit.LinkStore) {

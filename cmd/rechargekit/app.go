@@ -41,6 +41,8 @@ type appConfig struct {
 	gladly         gladly.Config
 	metricsToken   string        // "": GET /metrics is open
 	lookupDeadline time.Duration // the console's and JSON API's; 0: server.DefaultLookupDeadline
+	sessionIdle    time.Duration // 0: server.DefaultSessionIdle
+	sessionTTL     time.Duration // 0: server.DefaultSessionTTL
 }
 
 // app is the wired service: the HTTP handler and what must be closed.
@@ -137,6 +139,8 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		MetricsHandler: a.metrics.Handler(),
 		MetricsToken:   cfg.metricsToken,
 		LookupDeadline: cfg.lookupDeadline,
+		SessionIdle:    cfg.sessionIdle,
+		SessionTTL:     cfg.sessionTTL,
 	})
 	return a, nil
 }

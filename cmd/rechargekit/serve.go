@@ -29,6 +29,8 @@ type serveCommand struct {
 	cardTTL        time.Duration
 	staleFor       time.Duration
 	drain          drainOptions
+	sessionIdle    time.Duration
+	sessionTTL     time.Duration
 }
 
 func (c *serveCommand) parseFlags(args []string) error {
@@ -44,6 +46,12 @@ func (c *serveCommand) parseFlags(args []string) error {
 		return err
 	}
 	if err := c.m.durationFlag(fs, &c.staleFor, "stale-for", "CARD_STALE_FOR", cards.DefaultStaleFor, "how old a cached card may be and still be served, marked stale, when Recharge fails"); err != nil {
+		return err
+	}
+	if err := c.m.durationFlag(fs, &c.sessionIdle, "session-idle-timeout", "SESSION_IDLE_TIMEOUT", server.DefaultSessionIdle, "sign a console user out after this long without a request"); err != nil {
+		return err
+	}
+	if err := c.m.durationFlag(fs, &c.sessionTTL, "session-lifetime", "SESSION_LIFETIME", server.DefaultSessionTTL, "sign a console user out this long after signing in, however busy"); err != nil {
 		return err
 	}
 	if err := c.m.durationFlag(fs, &c.drain.delay, "shutdown-delay", "SHUTDOWN_DELAY", 0, "after SIGTERM, keep serving this long with /readyz answering 503, so a load balancer stops sending traffic first"); err != nil {
@@ -78,6 +86,9 @@ func (c *serveCommand) parseFlags(args []string) error {
 	}
 	if c.cardTTL <= 0 || c.staleFor < c.cardTTL {
 		return fmt.Errorf("--card-ttl must be positive and --stale-for at least as long")
+	}
+	if c.sessionIdle < time.Minute || c.sessionTTL < c.sessionIdle {
+		return fmt.Errorf("--session-idle-timeout must be at least 1m and --session-lifetime at least as long")
 	}
 	if err := server.CheckFrameAncestors(c.frameAncestors); err != nil {
 		return fmt.Errorf("--frame-ancestors ($FRAME_ANCESTORS): %w", err)
@@ -130,6 +141,8 @@ func (c *serveCommand) run(ctx context.Context) error {
 		gladlyPath:     c.gladlyPath,
 		metricsToken:   c.m.Getenv("METRICS_TOKEN"),
 		lookupDeadline: c.deadline,
+		sessionIdle:    c.sessionIdle,
+		sessionTTL:     c.sessionTTL,
 		gladly: gladly.Config{
 			SigningKey:    key,
 			TimeWindow:    c.timeWindow,

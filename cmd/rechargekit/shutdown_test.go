@@ -153,9 +153,10 @@ func get(t *testing.T, hc *http.Client, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestShutdownSettings: the drain settings come from flags or the
-// environment, and a drain shorter than a lookup's deadline is refused.
-func TestShutdownSettings(t *testing.T) {
+// TestServeSettings: the drain and session settings come from flags or
+// the environment; a drain shorter than a lookup's deadline, or a session
+// idle timeout under a minute or past the session's lifetime, is refused.
+func TestServeSettings(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
@@ -167,6 +168,8 @@ func TestShutdownSettings(t *testing.T) {
 		{"timeout below a longer deadline", map[string]string{"SHUTDOWN_TIMEOUT": "12s"}, []string{"--lookup-deadline", "15s"}, "--shutdown-timeout at least --lookup-deadline (15s)"},
 		{"negative delay", map[string]string{"SHUTDOWN_DELAY": "-1s"}, nil, "--shutdown-delay must not be negative"},
 		{"not a duration", map[string]string{"SHUTDOWN_DELAY": "soon"}, nil, "$SHUTDOWN_DELAY"},
+		{"idle timeout too short", map[string]string{"SESSION_IDLE_TIMEOUT": "10s"}, nil, "--session-idle-timeout must be at least 1m"},
+		{"lifetime shorter than the idle timeout", nil, []string{"--session-idle-timeout", "2h", "--session-lifetime", "1h"}, "--session-lifetime at least as long"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"RECHARGE_API_TOKEN": "t"}
@@ -186,5 +189,14 @@ func TestShutdownSettings(t *testing.T) {
 	c = &serveCommand{m: &Main{Stderr: io.Discard, Getenv: func(string) string { return "" }}}
 	if err := c.parseFlags(nil); err != nil || c.drain.delay != 0 || c.drain.timeout != defaultShutdownTimeout {
 		t.Errorf("defaults: %v, %+v; want no delay and a %s timeout", err, c.drain, defaultShutdownTimeout)
+	}
+	if c.sessionIdle != server.DefaultSessionIdle || c.sessionTTL != server.DefaultSessionTTL {
+		t.Errorf("session defaults: idle %s, lifetime %s; want %s and %s", c.sessionIdle, c.sessionTTL, server.DefaultSessionIdle, server.DefaultSessionTTL)
+	}
+	c = &serveCommand{m: &Main{Stderr: io.Discard, Getenv: func(k string) string {
+		return map[string]string{"SESSION_IDLE_TIMEOUT": "15m", "SESSION_LIFETIME": "8h"}[k]
+	}}}
+	if err := c.parseFlags(nil); err != nil || c.sessionIdle != 15*time.Minute || c.sessionTTL != 8*time.Hour {
+		t.Errorf("sessions from the environment: %v, idle %s, lifetime %s; want 15m and 8h", err, c.sessionIdle, c.sessionTTL)
 	}
 }
