@@ -1,10 +1,11 @@
 // Package redis lets several rechargekit replicas share state through
-// Redis: the card cache (CardCache, a rechargekit.CardCache) and one Recharge
+// Redis: the card cache (CardCache, a rechargekit.CardCache), one Recharge
 // rate budget per API token (Limiter, a recharge.Limiter), so that N
 // replicas together stay inside Recharge's 40-request bucket draining at 2
-// per second.
+// per second, and the console's failed sign-in counts (SignInFailures, a
+// server.SignInFailures), so that N replicas allow no more guesses than one.
 //
-// Both are optional: a single replica keeps cards in memory and paces
+// All are optional: a single replica keeps cards in memory and paces
 // itself with the recharge client's own leaky bucket. Wiring, with REDIS_URL
 // set:
 //
@@ -13,12 +14,13 @@
 //	defer rc.Close()
 //	client := recharge.NewClient(token, recharge.WithLimiter(redis.NewLimiter(rc, token, redis.LimiterOptions{})))
 //	cached := cards.NewCachedService(&recharge.Source{Client: client}, redis.NewCardCache(rc, redis.CardCacheOptions{}), cards.CachedOptions{})
+//	handler := server.New(server.Config{SignInFailures: redis.NewSignInFailures(rc, server.SignInWindow, ""), ...})
 //
 // Every multi-step update runs as one Lua script (sent with EVALSHA, and
 // EVAL when Redis does not know the script yet), so concurrent replicas
 // never interleave inside one. Each script touches one key, so the keys may
 // live on different nodes of a cluster. Keys start with "rechargekit:";
-// tokens appear in keys only as a SHA-256 hash.
+// tokens, client addresses and emails appear in keys only as a SHA-256 hash.
 package redis
 
 import (

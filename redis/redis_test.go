@@ -15,6 +15,7 @@ import (
 	"github.com/rechargekit/rechargekit/cards/cachetest"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+	"github.com/rechargekit/rechargekit/server/signintest"
 )
 
 // testRedisEnv names the Redis the tests use, e.g. redis://127.0.0.1:6379/0.
@@ -344,5 +345,42 @@ func TestLimiterKeepsReplicasInsideOneBudget(t *testing.T) {
 	}
 	if want := replicas * perRep; st.ByStatus["200"] != want {
 		t.Errorf("%d requests answered 200, want %d (%v)", st.ByStatus["200"], want, st.ByStatus)
+	}
+}
+
+func TestSignInFailuresConformance(t *testing.T) {
+	t.Parallel()
+	signintest.Run(t, func(t *testing.T, window time.Duration) signintest.Counter {
+		c, prefix := MustRedis(t)
+		return NewSignInFailures(c, window, prefix)
+	})
+}
+
+// TestSignInFailuresAreShared: two replicas' counters on one Redis see each
+// other's failures, and the keys hold neither the address nor the email.
+func TestSignInFailuresAreShared(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	a := NewSignInFailures(c, time.Minute, prefix)
+	b := NewSignInFailures(c, time.Minute, prefix)
+	ctx, now := t.Context(), time.Now()
+	const key = "pair:192.0.2.1\x00agent@example.com"
+	for _, r := range []*SignInFailures{a, b, a} {
+		if err := r.Fail(ctx, key, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := b.Failures(ctx, key, now); err != nil || n != 3 {
+		t.Errorf("failures seen by the other replica = %d, %v; want 3", n, err)
+	}
+	keys, err := c.rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys = %v, %v; want one", keys, err)
+	}
+	if strings.Contains(keys[0], "192.0.2.1") || strings.Contains(keys[0], "agent") {
+		t.Errorf("key %q names the address or the email", keys[0])
+	}
+	if ttl, err := c.rdb.PTTL(ctx, keys[0]).Result(); err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Errorf("key TTL = %v, %v; want at most the window", ttl, err)
 	}
 }

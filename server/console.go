@@ -32,34 +32,19 @@ const (
 	csrfField       = "csrf"
 )
 
-// Sign-in limits, each over a 15-minute window: per address and email;
-// per address alone (so that one address cannot spray guesses over many
-// emails); and per email alone (so that many addresses together cannot
-// guess one account's password faster than loginMaxAccountFailures a
-// window). The last lets anyone who knows an email lock its account for
-// up to one window; it is set high enough that a person mistyping never
-// reaches it.
-const (
-	loginMaxFailures        = 10
-	loginMaxIPFailures      = 50
-	loginMaxAccountFailures = 100
-	loginWindow             = 15 * time.Minute
-)
-
 // maxFormBytes caps console form bodies; every console form is tiny.
 const maxFormBytes = 64 << 10
 
 // console is the agent console and the JSON API.
 type console struct {
-	cfg       Config
-	log       *slog.Logger
-	pages     map[string]*template.Template
-	assetVer  map[string]string // static file name -> short content hash, for cache busting
-	static    http.Handler
-	framing   framing       // who may frame the console (see securityHeaders)
-	limiter   *loginLimiter // per address and email
-	ipLimiter *loginLimiter // per address
-	acctLimit *loginLimiter // per email, from every address
+	cfg           Config
+	log           *slog.Logger
+	pages         map[string]*template.Template
+	assetVer      map[string]string // static file name -> short content hash, for cache busting
+	static        http.Handler
+	framing       framing // who may frame the console (see securityHeaders)
+	limits        signInLimits
+	localFailures *memoryFailures // this replica's count; Config.SignInFailures is the shared one
 }
 
 func newConsole(cfg Config) *console {
@@ -71,12 +56,11 @@ func newConsole(cfg Config) *console {
 	}
 	cfg.SessionIdle = min(cfg.SessionIdle, cfg.SessionTTL)
 	c := &console{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		assetVer:  map[string]string{},
-		limiter:   newLoginLimiter(loginMaxFailures, loginWindow),
-		ipLimiter: newLoginLimiter(loginMaxIPFailures, loginWindow),
-		acctLimit: newLoginLimiter(loginMaxAccountFailures, loginWindow),
+		cfg:           cfg,
+		log:           cfg.Logger,
+		assetVer:      map[string]string{},
+		limits:        defaultSignInLimits,
+		localFailures: newMemoryFailures(SignInWindow),
 	}
 	// securityHeaders logs a refused value; here only the outcome matters.
 	c.framing, _ = parseFrameAncestors(cfg.FrameAncestors)
@@ -424,11 +408,11 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 			Error: "The sign-in form had expired. Please sign in again."})
 		return
 	}
-	ip, account := c.clientIP(r), strings.ToLower(email)
-	key := ip + "\x00" + account
+	ip := c.clientIP(r)
+	keys := c.signInKeys(ip, strings.ToLower(email))
 	// Checked before the password, so that past a limit even the right
 	// password is refused and the answer says nothing about it.
-	if c.limiter.blocked(key, now) || c.ipLimiter.blocked(ip, now) || c.acctLimit.blocked(account, now) {
+	if c.signInBlocked(r.Context(), keys, now) {
 		c.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts", "ip", ip)
 		c.errorPage(w, r, nil, http.StatusTooManyRequests, "Too many attempts",
 			"There were too many failed sign-ins from here. Wait 15 minutes and try again, or ask an admin to reset your password.")
@@ -440,15 +424,13 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u == nil {
-		c.limiter.fail(key, now)
-		c.ipLimiter.fail(ip, now)
-		c.acctLimit.fail(account, now)
+		c.signInFailed(r.Context(), keys, now)
 		c.log.InfoContext(r.Context(), "sign-in failed", "ip", ip)
 		c.renderLogin(w, r, http.StatusUnauthorized, loginData{Email: email, Next: next,
 			Error: "That email and password do not match an account."})
 		return
 	}
-	c.limiter.reset(key)
+	c.signInSucceeded(r.Context(), keys)
 
 	// Rotate: the session the browser had (if any) ends, and a new token is
 	// issued, so a token planted before sign-in is worthless after it.

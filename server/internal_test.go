@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/server/signintest"
 )
 
 func TestCleanText(t *testing.T) {
@@ -141,32 +143,17 @@ func TestRelativeTimeAndDates(t *testing.T) {
 	}
 }
 
-func TestLoginLimiter(t *testing.T) {
+func TestMemoryFailures(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLoginLimiter(3, time.Minute)
-	for range 3 {
-		if l.blocked("k", now) {
-			t.Fatal("blocked too early")
-		}
-		l.fail("k", now)
-	}
-	if !l.blocked("k", now) || l.blocked("other", now) {
-		t.Fatal("limit not applied per key")
-	}
-	if l.blocked("k", now.Add(time.Minute)) {
-		t.Error("still blocked after the window")
-	}
-	l.fail("k", now)
-	l.reset("k")
-	if l.blocked("k", now) {
-		t.Error("blocked after reset")
-	}
+	signintest.Run(t, func(_ *testing.T, w time.Duration) signintest.Counter { return newMemoryFailures(w) })
+
 	// Memory stays bounded.
-	for i := range maxLimiterEntries + 10 {
-		l.fail(strings.Repeat("x", i%50)+string(rune('a'+i%26))+time.Duration(i).String(), now)
+	m := newMemoryFailures(time.Minute)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range maxFailureEntries + 10 {
+		_ = m.Fail(context.Background(), strings.Repeat("x", i%50)+string(rune('a'+i%26))+time.Duration(i).String(), now)
 	}
-	if n := len(l.entries); n > maxLimiterEntries {
-		t.Errorf("%d entries, want at most %d", n, maxLimiterEntries)
+	if n := len(m.entries); n > maxFailureEntries {
+		t.Errorf("%d entries, want at most %d", n, maxFailureEntries)
 	}
 }

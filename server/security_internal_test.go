@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -162,9 +163,7 @@ func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 	users := map[string]string{"agent@example.com": "agent password", "admin@example.com": "admin password"}
 	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	c, mux := mustConsole(t, clk, users, nil)
-	c.limiter = newLoginLimiter(3, loginWindow)
-	c.ipLimiter = newLoginLimiter(5, loginWindow)
-	c.acctLimit = newLoginLimiter(7, loginWindow)
+	c.limits = signInLimits{pair: 3, address: 5, account: 7}
 
 	signIn := func(addr, email, pw string) int {
 		t.Helper()
@@ -202,13 +201,70 @@ func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 	want("another account from that address", signIn("203.0.113.9", admin, users[admin]), http.StatusSeeOther)
 
 	// The window passes on the server's clock.
-	clk.add(loginWindow - time.Second)
+	clk.add(SignInWindow - time.Second)
 	want("just before the window ends", signIn("203.0.113.9", agent, users[agent]), http.StatusTooManyRequests)
 	clk.add(time.Second)
 	want("after the window, from A", signIn("192.0.2.1", agent, users[agent]), http.StatusSeeOther)
 	want("after the window, from C", signIn("192.0.2.3", admin, users[admin]), http.StatusSeeOther)
 	want("after the window, from a fresh address", signIn("203.0.113.9", agent, users[agent]), http.StatusSeeOther)
 }
+
+// TestSignInLimitsShared: replicas given one shared counter (Redis in
+// production; here an in-memory one, and redis.TestSignInFailuresConformance
+// shows the real one counts the same) refuse a client that spread its
+// guesses over them; when the shared counter fails, each replica's own
+// count still applies and the failure is logged.
+func TestSignInLimitsShared(t *testing.T) {
+	t.Parallel()
+	users := map[string]string{"agent@example.com": "agent password"}
+	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	shared := newMemoryFailures(SignInWindow)
+	replica := func() *http.ServeMux {
+		c, mux := mustConsole(t, clk, users, func(cfg *Config) { cfg.SignInFailures = shared })
+		c.limits.pair = 4
+		return mux
+	}
+	a, b := replica(), replica()
+	for _, mux := range []*http.ServeMux{a, b, a, b} {
+		if got := signInFrom(t, mux, "192.0.2.1", "", "agent@example.com", "wrong"); got != http.StatusUnauthorized {
+			t.Fatalf("wrong password = %d", got)
+		}
+	}
+	for name, mux := range map[string]*http.ServeMux{"A": a, "B": b} {
+		if got := signInFrom(t, mux, "192.0.2.1", "", "agent@example.com", users["agent@example.com"]); got != http.StatusTooManyRequests {
+			t.Errorf("right password on %s after 2 guesses on each replica = %d, want 429", name, got)
+		}
+	}
+
+	logs := &strings.Builder{} // the sign-ins below run on this goroutine
+	c, mux := mustConsole(t, clk, users, func(cfg *Config) {
+		cfg.SignInFailures = brokenFailures{}
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	c.limits.pair = 2
+	for range 2 {
+		if got := signInFrom(t, mux, "192.0.2.9", "", "agent@example.com", "wrong"); got != http.StatusUnauthorized {
+			t.Fatalf("wrong password with the shared counter down = %d", got)
+		}
+	}
+	if got := signInFrom(t, mux, "192.0.2.9", "", "agent@example.com", users["agent@example.com"]); got != http.StatusTooManyRequests {
+		t.Errorf("past the limit with the shared counter down = %d, want 429 (the replica's own count)", got)
+	}
+	if !strings.Contains(logs.String(), "shared sign-in limits unavailable") {
+		t.Errorf("a failing shared counter is not logged:\n%s", logs)
+	}
+}
+
+// brokenFailures is a shared counter whose store is down.
+type brokenFailures struct{}
+
+func (brokenFailures) Failures(context.Context, string, time.Time) (int, error) {
+	return 0, errors.New("connection refused")
+}
+func (brokenFailures) Fail(context.Context, string, time.Time) error {
+	return errors.New("connection refused")
+}
+func (brokenFailures) Reset(context.Context, string) error { return errors.New("connection refused") }
 
 func TestClientIPBehindTrustedProxies(t *testing.T) {
 	t.Parallel()
@@ -247,7 +303,7 @@ func TestClientIPBehindTrustedProxies(t *testing.T) {
 	users := map[string]string{"agent@example.com": "agent password"}
 	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	c, mux := mustConsole(t, clk, users, func(cfg *Config) { cfg.TrustedProxies = proxies })
-	c.limiter = newLoginLimiter(2, loginWindow)
+	c.limits.pair = 2
 	for range 2 {
 		if got := signInFrom(t, mux, "10.0.0.1", "203.0.113.1", "agent@example.com", "wrong"); got != http.StatusUnauthorized {
 			t.Fatalf("wrong password = %d", got)

@@ -80,6 +80,11 @@ type Config struct {
 	// or the card shows as unavailable. Default DefaultLookupDeadline.
 	LookupDeadline time.Duration
 
+	// SignInFailures, when set, shares the console's sign-in limits
+	// between replicas (redis.SignInFailures); each replica also counts on
+	// its own, which is all there is when it is nil or fails.
+	SignInFailures SignInFailures
+
 	// SessionTTL is how long a console sign-in lasts at most, however
 	// busy; default DefaultSessionTTL.
 	SessionTTL time.Duration

@@ -81,6 +81,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		recharge.WithRateLimit(cfg.bucketSize, cfg.perSecond), recharge.WithMetrics(a.metrics)}
 	var cache rechargekit.CardCache
 	var rc *redis.Client
+	var signIns server.SignInFailures // nil: each replica counts sign-in failures alone
 	if cfg.redisURL != "" {
 		if rc, err = redis.Open(ctx, cfg.redisURL); err != nil {
 			return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
@@ -95,6 +96,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 			Fallback:   recharge.NewLeakyBucket(cfg.bucketSize, cfg.perSecond, nil, nil),
 			Logger:     cfg.logger,
 		})))
+		signIns = redis.NewSignInFailures(rc, server.SignInWindow, "")
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)
 	a.cards = cards.NewCachedService(&recharge.Source{Client: a.client, Logger: cfg.logger}, cache,
@@ -133,6 +135,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		SecureCookies:  cfg.secureCookies,
 		FrameAncestors: cfg.frameAncestors,
 		TrustedProxies: cfg.trustedProxies,
+		SignInFailures: signIns,
 		Logger:         cfg.logger,
 		Ready:          newReadiness(cfg.store, rc, a.client).checks,
 		Metrics:        a.metrics,
