@@ -354,8 +354,9 @@ type LinkStore interface {
 	// DeleteSession removes a session (sign-out); missing is not an error.
 	DeleteSession(ctx context.Context, tokenHash string) error
 	// DeleteUserSessions removes every session of a user ("sign out
-	// everywhere") and returns how many there were.
-	DeleteUserSessions(ctx context.Context, userID int64) (int, error)
+	// everywhere"), appends an AuditUserChange entry, and returns how many
+	// sessions there were. Errors: EINVALID (empty by), ENOTFOUND.
+	DeleteUserSessions(ctx context.Context, userID int64, by string) (int, error)
 
 	// CreateAPIToken stores a token's hash and appends an AuditTokenChange
 	// entry; on success t.ID and t.CreatedAt are set.

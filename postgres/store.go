@@ -593,13 +593,34 @@ func (s *Store) ExtendSession(ctx context.Context, tokenHash string, now, until 
 	return nil
 }
 
-// DeleteUserSessions removes every session of a user.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
-	if err != nil {
-		return 0, wrap("delete user sessions", err)
+// DeleteUserSessions removes every session of a user, audited.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, by string) (int, error) {
+	if err := rechargekit.ValidateActor(by); err != nil {
+		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	var n int64
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var email string
+		// FOR UPDATE: a concurrent DeleteUser waits, so the entry never
+		// names a user already gone.
+		err := tx.QueryRow(ctx, `SELECT email FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&email)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return rechargekit.Errorf(rechargekit.ENOTFOUND, "no user %d", userID)
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		return appendAudit(ctx, tx, &rechargekit.AuditEntry{
+			At: s.now(), Actor: by, Action: rechargekit.AuditUserChange,
+			Detail: fmt.Sprintf("signed out %s everywhere (%d sessions)", email, n),
+		})
+	})
+	return int(n), wrap(fmt.Sprintf("delete the sessions of user %d", userID), err)
 }
 
 // CreateAPIToken stores a token's hash.

@@ -138,23 +138,21 @@ func (c *console) deleteUser(w http.ResponseWriter, r *http.Request, s *auth) {
 }
 
 // endSessions signs a user out everywhere: every console session of theirs
-// ends at once (a lost laptop, a shared desk). An admin may do it to
-// themselves, which ends this session too.
+// ends at once (a lost laptop, a shared desk), and the audit log says who
+// did it. An admin may do it to themselves, which ends this session too.
 func (c *console) endSessions(w http.ResponseWriter, r *http.Request, s *auth) {
 	id, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
 	if err != nil || id <= 0 {
 		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
 		return
 	}
-	if _, err := c.cfg.Store.UserByID(r.Context(), id); rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
+	n, err := c.cfg.Store.DeleteUserSessions(r.Context(), id, s.User.Email)
+	switch rechargekit.ErrorCode(err) {
+	case "":
+	case rechargekit.ENOTFOUND:
 		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
 		return
-	} else if err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: find user %d: %w", id, err))
-		return
-	}
-	n, err := c.cfg.Store.DeleteUserSessions(r.Context(), id)
-	if err != nil {
+	default:
 		c.internalError(w, r, s, fmt.Errorf("server: end sessions of user %d: %w", id, err))
 		return
 	}

@@ -306,6 +306,9 @@ func TestSessionRotationExpiryAndSignOut(t *testing.T) {
 		if !strings.Contains(e.Logs.String(), "user signed out everywhere") {
 			t.Error("signing a user out everywhere is not logged")
 		}
+		if audit := admin.Get("/admin/audit"); !strings.Contains(audit.Body, "signed out "+agentEmail+" everywhere (2 sessions)") {
+			t.Errorf("the audit log does not show who signed the agent out:\n%s", audit.Body)
+		}
 		// Themselves: this session ends too, and the browser goes to sign in.
 		other := e.Browser(t).MustLogin(adminEmail, adminPassword)
 		p = admin.PostWithCSRF("/admin/users", fmt.Sprintf("/admin/users/%d/sessions/end", e.AdminID), nil)

@@ -580,18 +580,34 @@ func (s *Store) ExtendSession(ctx context.Context, tokenHash string, now, until 
 	return wrap("extend session", err)
 }
 
-// DeleteUserSessions removes every session of a user.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
+// DeleteUserSessions removes every session of a user, audited.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, by string) (int, error) {
+	if err := rechargekit.ValidateActor(by); err != nil {
+		return 0, err
+	}
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		var email string
+		err := tx.QueryRowContext(ctx, `SELECT email FROM users WHERE id = ?`, userID).Scan(&email)
+		if errors.Is(err, sql.ErrNoRows) {
+			return rechargekit.Errorf(rechargekit.ENOTFOUND, "no user %d", userID)
+		}
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, &rechargekit.AuditEntry{
+			At: s.now(), Actor: by, Action: rechargekit.AuditUserChange,
+			Detail: fmt.Sprintf("signed out %s everywhere (%d sessions)", email, n),
+		})
 	})
-	return int(n), wrap("delete user sessions", err)
+	return int(n), wrap(fmt.Sprintf("delete the sessions of user %d", userID), err)
 }
 
 // CreateAPIToken stores a token's hash.

@@ -875,11 +875,21 @@ func testDeleteUserSessions(t *testing.T, s rechargekit.LinkStore) {
 		sess.CreatedAt, sess.ExpiresAt = now, now.Add(time.Hour)
 		mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
 	}
-	n, err := s.DeleteUserSessions(ctx, a.ID)
+	n, err := s.DeleteUserSessions(ctx, a.ID, "admin@example.com")
 	mustOK(t, "DeleteUserSessions", err)
 	if n != 2 {
 		t.Errorf("DeleteUserSessions = %d, want 2", n)
 	}
+	entries, err := s.Audit(ctx, rechargekit.AuditFilter{})
+	mustOK(t, "Audit", err)
+	if len(entries) == 0 || entries[0].Action != rechargekit.AuditUserChange || entries[0].Actor != "admin@example.com" ||
+		!strings.Contains(entries[0].Detail, "a@example.com") || !strings.Contains(entries[0].Detail, "2 sessions") {
+		t.Errorf("newest audit entry after DeleteUserSessions = %+v, want a user change by admin@example.com naming a@example.com and 2 sessions", entries)
+	}
+	_, err = s.DeleteUserSessions(ctx, a.ID, "")
+	wantCode(t, "DeleteUserSessions(no actor)", err, rechargekit.EINVALID)
+	_, err = s.DeleteUserSessions(ctx, 987654, "admin@example.com")
+	wantCode(t, "DeleteUserSessions(unknown user)", err, rechargekit.ENOTFOUND)
 	for _, h := range []string{"a-1", "a-2"} {
 		_, err := s.Session(ctx, h, now)
 		wantCode(t, "Session "+h+" after DeleteUserSessions", err, rechargekit.ENOTFOUND)
@@ -887,7 +897,7 @@ func testDeleteUserSessions(t *testing.T, s rechargekit.LinkStore) {
 	if _, err := s.Session(ctx, "b-1", now); err != nil {
 		t.Errorf("another user's session after DeleteUserSessions: %v", err)
 	}
-	if n, err := s.DeleteUserSessions(ctx, a.ID); err != nil || n != 0 {
+	if n, err := s.DeleteUserSessions(ctx, a.ID, "admin@example.com"); err != nil || n != 0 {
 		t.Errorf("DeleteUserSessions again = %d, %v; want 0, nil", n, err)
 	}
 }
