@@ -314,20 +314,54 @@ func redactError(e *ErrorResponse, token string) {
 	if token == "" {
 		return
 	}
-	const mask = "[redacted]"
-	e.Message = strings.ReplaceAll(e.Message, token, mask)
-	e.RequestID = strings.ReplaceAll(e.RequestID, token, mask)
-	if bytes.Contains(e.Errors, []byte(token)) {
+	e.Message = redactToken(e.Message, token)
+	e.RequestID = redactToken(e.RequestID, token)
+	if bytes.Contains(e.Errors, []byte(tokenLead(token))) {
 		e.Errors = nil
 	}
 	for k, v := range e.Fields {
-		if strings.Contains(k, token) {
+		if strings.Contains(k, tokenLead(token)) {
 			delete(e.Fields, k)
 			continue
 		}
 		for i := range v {
-			v[i] = strings.ReplaceAll(v[i], token, mask)
+			v[i] = redactToken(v[i], token)
 		}
+	}
+}
+
+// tokenLeadLen is how much of the token's start is enough to mask: texts
+// are cut (messages at 500 bytes, request ids at 128), and a cut may keep
+// only the token's first part.
+const tokenLeadLen = 12
+
+func tokenLead(token string) string { return token[:min(len(token), tokenLeadLen)] }
+
+// redactToken masks the token in s, whole or cut: every run that starts
+// with the token's first tokenLeadLen bytes and goes on as the token does.
+func redactToken(s, token string) string {
+	if token == "" {
+		return s
+	}
+	lead := tokenLead(token)
+	if !strings.Contains(s, lead) {
+		return s
+	}
+	const mask = "[redacted]"
+	var b strings.Builder
+	for {
+		i := strings.Index(s, lead)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		n := len(lead)
+		for n < len(token) && i+n < len(s) && s[i+n] == token[n] {
+			n++
+		}
+		b.WriteString(s[:i])
+		b.WriteString(mask)
+		s = s[i+n:]
 	}
 }
 
@@ -368,8 +402,8 @@ func (e *decodeError) truncated() bool {
 // anything, the token too when a proxy echoes it, so the token is removed
 // from the text; errors.Is and errors.As still reach err.
 func (c *Client) decodeFailure(method, path string, err error) *decodeError {
-	if c.token != "" && strings.Contains(err.Error(), c.token) {
-		err = &redactedError{err: err, text: strings.ReplaceAll(err.Error(), c.token, "[redacted]")}
+	if text := redactToken(err.Error(), c.token); text != err.Error() {
+		err = &redactedError{err: err, text: text}
 	}
 	return &decodeError{method, path, err}
 }

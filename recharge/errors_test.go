@@ -158,6 +158,33 @@ func TestRedactError(t *testing.T) {
 	assertNoToken(t, "Fields", fmt.Sprint(e.Fields))
 }
 
+// TestRedactCutToken: a token that a cut kept only the start of (messages
+// stop at 500 bytes) is masked too, and text that merely shares a few
+// leading bytes with it is left alone.
+func TestRedactCutToken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"token " + testToken + " is invalid", "token [redacted] is invalid"},
+		{"cut: " + testToken[:20] + "...", "cut: [redacted]..."},
+		{testToken + testToken[:15], "[redacted][redacted]"},
+		{"sk_test_other_token is fine", "sk_test_other_token is fine"},
+		{"", ""},
+	} {
+		if got := redactToken(tc.in, testToken); got != tc.want {
+			t.Errorf("redactToken(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// Through the error body: the message is cut inside the token.
+	body := `{"errors":"` + strings.Repeat("x ", 240) + testToken + testToken + `"}`
+	e := ParseErrorBody(422, []byte(body))
+	if !strings.Contains(e.Message, testToken[:tokenLeadLen]) {
+		t.Fatalf("the test body no longer cuts inside the token: %q", e.Message)
+	}
+	redactError(e, testToken)
+	assertNoToken(t, "cut message", e.Message)
+	assertNoToken(t, "cut message", e.Error())
+}
+
 func FuzzFlattenErrors(f *testing.F) {
 	for _, s := range []string{
 		`"Not Found"`, `{"email":"x"}`, `{"a":["b","c"]}`, `{"_schema":["x","x"]}`,

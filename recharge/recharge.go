@@ -447,10 +447,11 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, v any) (*Respon
 // redactURLError strips the token from a transport error's text, in case a
 // misconfigured base URL carried it.
 func redactURLError(err error, token string) error {
-	if token == "" || !strings.Contains(err.Error(), token) {
+	text := redactToken(err.Error(), token)
+	if text == err.Error() {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), token, "[redacted]"))
+	return errors.New(text)
 }
 
 func (c *Client) attrs(method, path string, resp *Response, attempt int, reason string, wait time.Duration) []slog.Attr {
