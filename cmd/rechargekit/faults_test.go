@@ -108,6 +108,18 @@ func signIn(t *testing.T, base, email, password string) *http.Client {
 		t.Fatal(err)
 	}
 	c := &http.Client{Jar: jar, Timeout: 3 * max(faultDeadline, gladly.DefaultDeadline)}
+	if status := postSignIn(t, c, base, email, password, ""); status != http.StatusOK {
+		t.Fatalf("sign-in as %s = %d", email, status)
+	}
+	return c
+}
+
+// postSignIn fills in the sign-in form as a browser does (its CSRF token
+// and cookie) and returns the answer's status: c's jar, if any, keeps the
+// session. forwardedFor, when set, is sent as X-Forwarded-For (the client
+// a trusted proxy names).
+func postSignIn(t *testing.T, c *http.Client, base, email, password, forwardedFor string) int {
+	t.Helper()
 	resp, err := c.Get(base + "/login")
 	if err != nil {
 		t.Fatal(err)
@@ -123,15 +135,20 @@ func signIn(t *testing.T, base, email, password string) *http.Client {
 	}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", base)
+	if forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+	}
+	if c.Jar == nil {
+		for _, ck := range resp.Cookies() {
+			req.AddCookie(ck)
+		}
+	}
 	resp, err = c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in as %s = %d", email, resp.StatusCode)
-	}
-	return c
+	return resp.StatusCode
 }
 
 // do sends one request with c: with the bearer token when one is given,

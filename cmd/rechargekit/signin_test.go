@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"net/url"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/rechargekit/rechargekit"
@@ -62,34 +58,12 @@ func TestSignInLimitsSharedThroughRedis(t *testing.T) {
 	baseA, _ := replica("a")
 	baseB, passwordB := replica("b")
 
+	// No cookie jar, no redirects: each attempt is a fresh browser, and
+	// its status is the sign-in's own.
+	c := &http.Client{Timeout: 10 * gladly.DefaultDeadline, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	attempt := func(base, password string) int {
 		t.Helper()
-		c := &http.Client{Timeout: 10 * gladly.DefaultDeadline, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := c.Get(base + "/login")
-		if err != nil {
-			t.Fatal(err)
-		}
-		form, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(form)
-		if m == nil {
-			t.Fatalf("no CSRF token on the sign-in page:\n%s", form)
-		}
-		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{
-			"email": {email}, "password": {password}, "csrf": {string(m[1])},
-		}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", base)
-		req.Header.Set("X-Forwarded-For", client)
-		for _, ck := range resp.Cookies() {
-			req.AddCookie(ck)
-		}
-		resp, err = c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return postSignIn(t, c, base, email, password, client)
 	}
 
 	// The limit per address and account is 10: 5 wrong guesses on each.
