@@ -32,6 +32,10 @@ type Metrics interface {
 	// Webhook records one Recharge webhook delivery: its topic (or
 	// "unknown") and one of the Webhook constants.
 	Webhook(topic, outcome string)
+
+	// SignIn records one console sign-in attempt: one of the SignIn
+	// constants.
+	SignIn(outcome string)
 }
 
 // Desks for Metrics.Lookup.
@@ -75,6 +79,14 @@ const (
 	WebhookFailed       = "failed"        // verified, but invalidating the card failed
 )
 
+// Console sign-in outcomes for Metrics.SignIn. A rise in wrong or limited
+// is password guessing.
+const (
+	SignInOK      = "ok"      // signed in
+	SignInWrong   = "wrong"   // the email and password did not match
+	SignInLimited = "limited" // refused: too many failures from that address or for that account
+)
+
 // NopMetrics discards every event: the default where no metrics are wanted.
 type NopMetrics struct{}
 
@@ -83,6 +95,7 @@ func (NopMetrics) RechargeCall(route string, status int, took time.Duration) {}
 func (NopMetrics) RateLimitWait(took time.Duration)                          {}
 func (NopMetrics) CardCache(result string)                                   {}
 func (NopMetrics) Webhook(topic, outcome string)                             {}
+func (NopMetrics) SignIn(outcome string)                                     {}
 
 // OutcomeOf maps a lookup's error to its Metrics outcome: OutcomeOK for nil,
 // and by error code otherwise. A stale answer is not an error; callers

@@ -47,6 +47,7 @@ type Registry struct {
 	cache           *prometheus.CounterVec
 	webhooks        *prometheus.CounterVec
 	webhookTopicsOK map[string]bool
+	signIns         *prometheus.CounterVec
 }
 
 var _ rechargekit.Metrics = (*Registry)(nil)
@@ -93,12 +94,19 @@ func New(webhookTopics []string) *Registry {
 			Help: "Recharge webhook deliveries, by topic and outcome (accepted, bad_signature, bad_request, failed); \"unknown\" is the topic of a delivery refused before its signature was checked, \"other\" a topic outside the card topics.",
 		}, []string{"topic", "outcome"}),
 		webhookTopicsOK: make(map[string]bool, len(webhookTopics)),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rechargekit_console_sign_ins_total",
+			Help: "Console sign-in attempts, by outcome: ok, wrong (email and password did not match), limited (refused after too many failures from that address or for that account). A rise in wrong or limited is password guessing.",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{rechargekit.SignInOK, rechargekit.SignInWrong, rechargekit.SignInLimited} {
+		m.signIns.WithLabelValues(o) // present at 0, so that a rate alert has a series from the start
 	}
 	for _, t := range webhookTopics {
 		m.webhookTopicsOK[t] = true
 	}
 	m.reg.MustRegister(
-		m.lookups, m.lookupSeconds, m.calls, m.callSeconds, m.waitSeconds, m.delayed, m.cache, m.webhooks,
+		m.lookups, m.lookupSeconds, m.calls, m.callSeconds, m.waitSeconds, m.delayed, m.cache, m.webhooks, m.signIns,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -145,6 +153,9 @@ func (m *Registry) Webhook(topic, outcome string) {
 	}
 	m.webhooks.WithLabelValues(topic, outcome).Inc()
 }
+
+// SignIn implements rechargekit.Metrics.
+func (m *Registry) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
 
 // StateGauge returns a collector for a component's current state: at each
 // scrape it reads state() and reports name{state="<it>"} 1, and 0 for every

@@ -39,6 +39,8 @@ func TestRegistry(t *testing.T) {
 	m.Webhook("subscription/updated", rechargekit.WebhookAccepted)
 	m.Webhook("<script>made/up", rechargekit.WebhookAccepted)
 	m.Webhook("unknown", rechargekit.WebhookBadSignature)
+	m.SignIn(rechargekit.SignInWrong)
+	m.SignIn(rechargekit.SignInWrong)
 	if err := m.Register(metrics.StateGauge("rechargekit_test_state", "test", []string{"ok", "refused"}, func() string { return "refused" })); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +59,8 @@ func TestRegistry(t *testing.T) {
 		`rechargekit_webhooks_total{outcome="accepted",topic="subscription/updated"} 1`,
 		`rechargekit_webhooks_total{outcome="accepted",topic="other"} 1`,
 		`rechargekit_webhooks_total{outcome="bad_signature",topic="unknown"} 1`,
+		`rechargekit_console_sign_ins_total{outcome="wrong"} 2`,
+		`rechargekit_console_sign_ins_total{outcome="limited"} 0`,
 		`rechargekit_test_state{state="refused"} 1`,
 		`rechargekit_test_state{state="ok"} 0`,
 		`go_goroutines `,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/metrics/metricstest"
 	"github.com/rechargekit/rechargekit/server"
 )
 
@@ -342,7 +343,8 @@ func TestSessionRotationExpiryAndSignOut(t *testing.T) {
 
 func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
-	e := MustEnv(t)
+	rec := &metricstest.Recorder{}
+	e := MustEnv(t, envOptions{Config: func(c *server.Config) { c.Metrics = rec }})
 	b := e.Browser(t)
 	for i := range 10 {
 		if p := b.Login(agentEmail, "wrong"); p.Status != http.StatusUnauthorized {
@@ -359,4 +361,11 @@ func TestLoginRateLimit(t *testing.T) {
 	// The window passes.
 	e.Clock.Add(15*time.Minute + time.Second)
 	e.Browser(t).MustLogin(agentEmail, agentPassword)
+
+	// The metrics show the guessing.
+	for outcome, want := range map[string]int{rechargekit.SignInWrong: 10, rechargekit.SignInLimited: 1, rechargekit.SignInOK: 2} {
+		if got := rec.Count("signin " + outcome); got != want {
+			t.Errorf("sign-ins counted %s = %d, want %d", outcome, got, want)
+		}
+	}
 }

@@ -55,6 +55,9 @@ func newConsole(cfg Config) *console {
 		cfg.SessionIdle = DefaultSessionIdle
 	}
 	cfg.SessionIdle = min(cfg.SessionIdle, cfg.SessionTTL)
+	if cfg.Metrics == nil {
+		cfg.Metrics = rechargekit.NopMetrics{}
+	}
 	c := &console{
 		cfg:           cfg,
 		log:           cfg.Logger,
@@ -413,6 +416,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	// Checked before the password, so that past a limit even the right
 	// password is refused and the answer says nothing about it.
 	if c.signInBlocked(r.Context(), keys, now) {
+		c.cfg.Metrics.SignIn(rechargekit.SignInLimited)
 		c.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts", "ip", ip)
 		c.errorPage(w, r, nil, http.StatusTooManyRequests, "Too many attempts",
 			"There were too many failed sign-ins from here. Wait 15 minutes and try again, or ask an admin to reset your password.")
@@ -425,6 +429,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if u == nil {
 		c.signInFailed(r.Context(), keys, now)
+		c.cfg.Metrics.SignIn(rechargekit.SignInWrong)
 		c.log.InfoContext(r.Context(), "sign-in failed", "ip", ip)
 		c.renderLogin(w, r, http.StatusUnauthorized, loginData{Email: email, Next: next,
 			Error: "That email and password do not match an account."})
@@ -454,6 +459,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	// The cookie lasts the whole sign-in; the server ends it sooner when idle.
 	c.setCookie(w, r, sessionCookie, token, now.Add(c.cfg.SessionTTL))
 	c.setCookie(w, r, loginCSRFCookie, "", time.Time{})
+	c.cfg.Metrics.SignIn(rechargekit.SignInOK)
 	c.log.InfoContext(r.Context(), "signed in", "user_id", u.ID, "role", u.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

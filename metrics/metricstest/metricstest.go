@@ -53,6 +53,9 @@ func (r *Recorder) Webhook(topic, outcome string) {
 	r.add(fmt.Sprintf("webhook %s %s", topic, outcome))
 }
 
+// SignIn implements rechargekit.Metrics: counted as "signin OUTCOME".
+func (r *Recorder) SignIn(outcome string) { r.add("signin " + outcome) }
+
 // Count returns how many events had the key (see each method for its form).
 func (r *Recorder) Count(key string) int {
 	r.mu.Lock()
