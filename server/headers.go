@@ -95,11 +95,18 @@ func (f framing) contentSecurityPolicy() string {
 		"frame-ancestors " + f.ancestors + "; form-action 'self'; base-uri 'none'"
 }
 
+// hsts is the Strict-Transport-Security of answers over HTTPS: a year,
+// for this host only (the parent domain is not ours to decide for).
+const hsts = "max-age=31536000"
+
 // securityHeaders sets the headers every answer carries, whatever serves
 // it (console page, static file, JSON API, Lookup Adaptor, webhooks,
 // health, metrics, the mux's own 404 and 405): the Content-Security-Policy,
-// X-Frame-Options when it agrees with it, no MIME sniffing, and no
-// Referer to other sites. Handlers may add to them (Cache-Control).
+// X-Frame-Options when it agrees with it, no MIME sniffing, no Referer to
+// other sites, and, over HTTPS (TLS here, or X-Forwarded-Proto: https from
+// the proxy in front), Strict-Transport-Security. Browsers ignore that
+// header over plain HTTP, so a client that fakes the proxy's header gains
+// nothing. Handlers may add to them (Cache-Control).
 func securityHeaders(frameAncestorsValue string, log *slog.Logger, next http.Handler) http.Handler {
 	f := frameAncestors(frameAncestorsValue, log)
 	csp := f.contentSecurityPolicy()
@@ -111,6 +118,9 @@ func securityHeaders(frameAncestorsValue string, log *slog.Logger, next http.Han
 		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
+		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+			h.Set("Strict-Transport-Security", hsts)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

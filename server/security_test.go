@@ -143,6 +143,18 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tc.kind, p.Status, tc.status)
 		}
 		checkSecurityHeaders(t, tc.kind, p.Resp.Header)
+		if v := p.Resp.Header.Get("Strict-Transport-Security"); v != "" {
+			t.Errorf("%s: Strict-Transport-Security %q over plain HTTP", tc.kind, v)
+		}
+	}
+	// Over HTTPS (here: behind a TLS-terminating proxy), browsers are told
+	// to come back over HTTPS only.
+	tls := e.Browser(t)
+	tls.Header.Set("X-Forwarded-Proto", "https")
+	for _, path := range []string{"/login", "/healthz", asset} {
+		if v := tls.Get(path).Resp.Header.Get("Strict-Transport-Security"); v != "max-age=31536000" {
+			t.Errorf("%s over HTTPS: Strict-Transport-Security %q, want max-age=31536000", path, v)
+		}
 	}
 }
 
