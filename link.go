@@ -346,11 +346,12 @@ type LinkStore interface {
 	// Session returns a session by token hash if it expires after now.
 	// Errors: ENOTFOUND (unknown or expired).
 	Session(ctx context.Context, tokenHash string, now time.Time) (*Session, error)
-	// ExtendSession moves the expiry of a session that is still valid at
-	// now to until, and never earlier than it was: a console session
-	// slides forward while it is used (the idle timeout). Errors: EINVALID
+	// TouchSession sets the expiry of a session that is still valid at now
+	// to until: the console slides it forward while it is used (the idle
+	// timeout), or back within the idle timeout when it was stored with a
+	// longer one. An expired session stays expired. Errors: EINVALID
 	// (until not after now), ENOTFOUND (unknown or expired by now).
-	ExtendSession(ctx context.Context, tokenHash string, now, until time.Time) error
+	TouchSession(ctx context.Context, tokenHash string, now, until time.Time) error
 	// DeleteSession removes a session (sign-out); missing is not an error.
 	DeleteSession(ctx context.Context, tokenHash string) error
 	// DeleteUserSessions removes every session of a user ("sign out

@@ -575,17 +575,17 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 	return wrap("delete session", err)
 }
 
-// ExtendSession moves a valid session's expiry forward to until.
-func (s *Store) ExtendSession(ctx context.Context, tokenHash string, now, until time.Time) error {
+// TouchSession sets a valid session's expiry to until.
+func (s *Store) TouchSession(ctx context.Context, tokenHash string, now, until time.Time) error {
 	now, until = truncate(now), truncate(until)
 	if !until.After(now) {
-		return rechargekit.Errorf(rechargekit.EINVALID, "a session must be extended past now")
+		return rechargekit.Errorf(rechargekit.EINVALID, "a session must expire after now")
 	}
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE sessions SET expires_at = GREATEST(expires_at, $1) WHERE token_hash = $2 AND expires_at > $3`,
+		UPDATE sessions SET expires_at = $1 WHERE token_hash = $2 AND expires_at > $3`,
 		until, tokenHash, now)
 	if err != nil {
-		return wrap("extend session", err)
+		return wrap("touch session", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return rechargekit.Errorf(rechargekit.ENOTFOUND, "no such session, or it has expired")

@@ -14,13 +14,15 @@
 //	defer rc.Close()
 //	client := recharge.NewClient(token, recharge.WithLimiter(redis.NewLimiter(rc, token, redis.LimiterOptions{})))
 //	cached := cards.NewCachedService(&recharge.Source{Client: client}, redis.NewCardCache(rc, redis.CardCacheOptions{}), cards.CachedOptions{})
-//	handler := server.New(server.Config{SignInFailures: redis.NewSignInFailures(rc, server.SignInWindow, ""), ...})
+//	signIns := redis.NewSignInFailures(rc, redis.SignInOptions{Window: server.SignInWindow, Secret: sharedSecret})
+//	handler := server.New(server.Config{SignInFailures: signIns, ...})
 //
 // Every multi-step update runs as one Lua script (sent with EVALSHA, and
 // EVAL when Redis does not know the script yet), so concurrent replicas
 // never interleave inside one. Each script touches one key, so the keys may
 // live on different nodes of a cluster. Keys start with "rechargekit:";
-// tokens, client addresses and emails appear in keys only as a SHA-256 hash.
+// tokens appear in keys only as a SHA-256 hash, client addresses and
+// emails only as an HMAC-SHA256 under a secret the replicas share.
 package redis
 
 import (

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -352,33 +353,39 @@ func TestSignInFailuresConformance(t *testing.T) {
 	t.Parallel()
 	signintest.Run(t, func(t *testing.T, window time.Duration) signintest.Counter {
 		c, prefix := MustRedis(t)
-		return NewSignInFailures(c, window, prefix)
+		return NewSignInFailures(c, SignInOptions{Window: window, Secret: []byte("replicas' secret"), Prefix: prefix})
 	})
 }
 
-// TestSignInFailuresAreShared: two replicas' counters on one Redis see each
-// other's failures, and the keys hold neither the address nor the email.
+// TestSignInFailuresAreShared: two replicas' counters on one Redis count
+// together, and the keys hold neither the address nor the email, nor their
+// plain hash: only a hash keyed with the replicas' secret.
 func TestSignInFailuresAreShared(t *testing.T) {
 	t.Parallel()
 	c, prefix := MustRedis(t)
-	a := NewSignInFailures(c, time.Minute, prefix)
-	b := NewSignInFailures(c, time.Minute, prefix)
+	opts := SignInOptions{Window: time.Minute, Secret: []byte("replicas' secret"), Prefix: prefix}
+	a, b := NewSignInFailures(c, opts), NewSignInFailures(c, opts)
 	ctx, now := t.Context(), time.Now()
 	const key = "pair:192.0.2.1\x00agent@example.com"
-	for _, r := range []*SignInFailures{a, b, a} {
-		if err := r.Fail(ctx, key, now); err != nil {
-			t.Fatal(err)
+	for i, r := range []*SignInFailures{a, b, a} {
+		if ok, err := r.Attempt(ctx, key, 3, now); err != nil || !ok {
+			t.Fatalf("attempt %d = %v, %v; want counted", i+1, ok, err)
 		}
 	}
-	if n, err := b.Failures(ctx, key, now); err != nil || n != 3 {
-		t.Errorf("failures seen by the other replica = %d, %v; want 3", n, err)
+	if ok, err := b.Attempt(ctx, key, 3, now); err != nil || ok {
+		t.Errorf("a fourth attempt on the other replica with max 3 = %v, %v; want refused", ok, err)
 	}
 	keys, err := c.rdb.Keys(ctx, prefix+"*").Result()
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("keys = %v, %v; want one", keys, err)
 	}
-	if strings.Contains(keys[0], "192.0.2.1") || strings.Contains(keys[0], "agent") {
-		t.Errorf("key %q names the address or the email", keys[0])
+	plain := sha256.Sum256([]byte(key))
+	if strings.Contains(keys[0], "192.0.2.1") || strings.Contains(keys[0], "agent") || strings.Contains(keys[0], hex.EncodeToString(plain[:])) {
+		t.Errorf("key %q names the address or the email, or their plain hash", keys[0])
+	}
+	other := NewSignInFailures(c, SignInOptions{Window: time.Minute, Secret: []byte("another secret"), Prefix: prefix})
+	if ok, err := other.Attempt(ctx, key, 3, now); err != nil || !ok {
+		t.Errorf("a counter with another secret = %v, %v; want its own count", ok, err)
 	}
 	if ttl, err := c.rdb.PTTL(ctx, keys[0]).Result(); err != nil || ttl <= 0 || ttl > time.Minute {
 		t.Errorf("key TTL = %v, %v; want at most the window", ttl, err)

@@ -2,85 +2,111 @@ package redis
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// SignInFailures shares the console's failed sign-in counts between
+// SignInFailures shares the console's sign-in attempt counts between
 // replicas (a server.SignInFailures), so that N replicas allow no more
 // password guesses than one. Keys name client addresses and emails; they
-// are stored only as a SHA-256 hash.
+// are stored only as an HMAC-SHA256 under a secret the replicas share, so
+// that a dump of Redis does not give them back.
+//
+// A window is measured on the clock of the replica that opened it;
+// replicas whose clocks differ by δ can end one up to δ early.
 type SignInFailures struct {
 	rdb    *goredis.Client
 	prefix string
 	window time.Duration
+	secret []byte
 }
 
-// NewSignInFailures returns the shared counter on c. window is how long a
-// key's failures count from its first (server.SignInWindow); prefix ""
-// means KeyPrefix + "signin:".
-func NewSignInFailures(c *Client, window time.Duration, prefix string) *SignInFailures {
-	if prefix == "" {
-		prefix = KeyPrefix + "signin:"
+// SignInOptions configure SignInFailures.
+type SignInOptions struct {
+	// Window is how long a key's attempts count from its first
+	// (server.SignInWindow).
+	Window time.Duration
+	// Secret keys the hash of every key; every replica must have the same.
+	Secret []byte
+	// Prefix starts every key; "" means KeyPrefix + "signin:".
+	Prefix string
+}
+
+// NewSignInFailures returns the shared counter on c.
+func NewSignInFailures(c *Client, opts SignInOptions) *SignInFailures {
+	if opts.Prefix == "" {
+		opts.Prefix = KeyPrefix + "signin:"
 	}
-	return &SignInFailures{rdb: c.rdb, prefix: prefix, window: window}
+	return &SignInFailures{rdb: c.rdb, prefix: opts.Prefix, window: opts.Window, secret: opts.Secret}
 }
 
 func (s *SignInFailures) key(k string) string {
-	sum := sha256.Sum256([]byte(k))
-	return s.prefix + hex.EncodeToString(sum[:])
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte(k))
+	return s.prefix + hex.EncodeToString(mac.Sum(nil))
 }
 
-// failScript counts one failure, opening a new window when there is none
-// or the one there has ended by the caller's clock. A caller whose clock is
-// behind the window's start counts inside it: replicas' clocks differ a
-// little, and a lagging one must not reopen a window. The key expires with
-// its window on Redis's own clock too, so nothing is left behind.
+// attemptScript counts one attempt unless the key is at its max, opening
+// a new window when there is none or the one there has ended by the
+// caller's clock. A caller whose clock is behind the window's start counts
+// inside it: a lagging replica must not reopen a window. The key expires
+// with its window on Redis's own clock too, so nothing is left behind.
 //
-// KEYS[1] the counter's hash; ARGV[1] now (ms), ARGV[2] the window (ms).
-var failScript = goredis.NewScript(`
-local start = tonumber(redis.call('HGET', KEYS[1], 'start'))
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+// KEYS[1] the counter's hash; ARGV[1] now (ms), ARGV[2] the window (ms),
+// ARGV[3] max. Returns 1 when counted, 0 when refused.
+var attemptScript = goredis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'start', 'n')
+local start, n = tonumber(v[1]), tonumber(v[2]) or 0
+local now, window, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if start == nil or now - start >= window then
+  if max < 1 then return 0 end
   redis.call('HSET', KEYS[1], 'start', ARGV[1], 'n', 1)
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-return redis.call('HINCRBY', KEYS[1], 'n', 1)
+if n >= max then return 0 end
+redis.call('HINCRBY', KEYS[1], 'n', 1)
+return 1
 `)
 
-// Failures implements server.SignInFailures.
-func (s *SignInFailures) Failures(ctx context.Context, key string, now time.Time) (int, error) {
-	v, err := s.rdb.HMGet(ctx, s.key(key), "start", "n").Result()
+// releaseScript gives back one attempt if the window open at now counts
+// one.
+//
+// KEYS[1] the counter's hash; ARGV[1] now (ms), ARGV[2] the window (ms).
+var releaseScript = goredis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'start', 'n')
+local start, n = tonumber(v[1]), tonumber(v[2])
+if start == nil or n == nil or n <= 0 or tonumber(ARGV[1]) - start >= tonumber(ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[1], 'n', -1)
+return 1
+`)
+
+// Attempt implements server.SignInFailures.
+func (s *SignInFailures) Attempt(ctx context.Context, key string, max int, now time.Time) (bool, error) {
+	n, err := attemptScript.Run(ctx, s.rdb, []string{s.key(key)}, now.UnixMilli(), s.window.Milliseconds(), max).Int()
 	if err != nil {
-		return 0, fmt.Errorf("redis: read sign-in failures: %w", err)
+		return false, fmt.Errorf("redis: count a sign-in attempt: %w", err)
 	}
-	start, err1 := strconv.ParseInt(str(v[0]), 10, 64)
-	n, err2 := strconv.Atoi(str(v[1]))
-	if err1 != nil || err2 != nil || now.UnixMilli()-start >= s.window.Milliseconds() {
-		return 0, nil // none, unreadable, or the window has ended
-	}
-	return n, nil
+	return n == 1, nil
 }
 
-// Fail implements server.SignInFailures.
-func (s *SignInFailures) Fail(ctx context.Context, key string, now time.Time) error {
-	if err := failScript.Run(ctx, s.rdb, []string{s.key(key)}, now.UnixMilli(), s.window.Milliseconds()).Err(); err != nil {
-		return fmt.Errorf("redis: count a sign-in failure: %w", err)
+// Release implements server.SignInFailures.
+func (s *SignInFailures) Release(ctx context.Context, key string, now time.Time) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.key(key)}, now.UnixMilli(), s.window.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("redis: give back a sign-in attempt: %w", err)
 	}
 	return nil
 }
 
 // Reset implements server.SignInFailures.
 func (s *SignInFailures) Reset(ctx context.Context, key string) error {
-	if err := s.rdb.Del(ctx, s.key(key)).Err(); err != nil && !errors.Is(err, goredis.Nil) {
-		return fmt.Errorf("redis: reset sign-in failures: %w", err)
+	if err := s.rdb.Del(ctx, s.key(key)).Err(); err != nil {
+		return fmt.Errorf("redis: reset sign-in attempts: %w", err)
 	}
 	return nil
 }

@@ -280,25 +280,35 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// slide moves a session in use forward by the idle timeout. The store is
-// written only once the expiry would move by a minute or more (a tenth of
-// the idle timeout when shorter), not on every request. It reports false
-// when the session ended meanwhile (signed out elsewhere, or expired); a
-// store that fails to write keeps the session as it was, with a warning.
+// slide moves a session in use to end the idle timeout from now: forward
+// while it is used, and back when it was stored with a longer timeout (a
+// session from before an upgrade, or before the setting was lowered). The
+// store is written only once the expiry would move by a minute or more (a
+// tenth of the idle timeout when shorter), not on every request. It
+// reports false when the session ended meanwhile (signed out elsewhere,
+// or expired); a store that fails to write keeps the session as it was,
+// with a warning.
 func (c *console) slide(ctx context.Context, sess *rechargekit.Session) bool {
 	now := c.cfg.Now()
 	until := c.sessionExpiry(sess.CreatedAt, now)
-	if until.Sub(sess.ExpiresAt) < min(time.Minute, c.cfg.SessionIdle/10) {
+	if !until.After(now) {
+		// Past its lifetime (stored with a longer one): it ends now.
+		if err := c.cfg.Store.DeleteSession(ctx, sess.TokenHash); err != nil {
+			c.log.WarnContext(ctx, "could not delete a console session past its lifetime", "user_id", sess.UserID, "error", err)
+		}
+		return false
+	}
+	if until.Sub(sess.ExpiresAt).Abs() < min(time.Minute, c.cfg.SessionIdle/10) {
 		return true
 	}
-	err := c.cfg.Store.ExtendSession(ctx, sess.TokenHash, now, until)
+	err := c.cfg.Store.TouchSession(ctx, sess.TokenHash, now, until)
 	switch rechargekit.ErrorCode(err) {
 	case "":
 		sess.ExpiresAt = until
 	case rechargekit.ENOTFOUND:
 		return false
 	default:
-		c.log.WarnContext(ctx, "could not extend a console session; it ends at its current expiry",
+		c.log.WarnContext(ctx, "could not move a console session's expiry; it ends at its current one",
 			"user_id", sess.UserID, "expires_at", sess.ExpiresAt, "error", err)
 	}
 	return true
@@ -413,9 +423,10 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := c.clientIP(r)
 	keys := c.signInKeys(ip, strings.ToLower(email))
-	// Checked before the password, so that past a limit even the right
-	// password is refused and the answer says nothing about it.
-	if c.signInBlocked(r.Context(), keys, now) {
+	// Claimed before the password is checked, so that past a limit even
+	// the right password is refused and the answer says nothing about it,
+	// and parallel guesses are each counted before any is checked.
+	if !c.claimSignIn(r.Context(), keys, now) {
 		c.cfg.Metrics.SignIn(rechargekit.SignInLimited)
 		c.log.WarnContext(r.Context(), "sign-in refused: too many failed attempts", "ip", ip)
 		c.errorPage(w, r, nil, http.StatusTooManyRequests, "Too many attempts",
@@ -424,18 +435,19 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := c.checkCredentials(r.Context(), email, r.PostForm.Get("password"))
 	if err != nil {
+		c.releaseSignIn(r.Context(), keys, now) // the password was never checked
 		c.internalError(w, r, nil, err)
 		return
 	}
 	if u == nil {
-		c.signInFailed(r.Context(), keys, now)
+		// The claims stand: they are this failure.
 		c.cfg.Metrics.SignIn(rechargekit.SignInWrong)
 		c.log.InfoContext(r.Context(), "sign-in failed", "ip", ip)
 		c.renderLogin(w, r, http.StatusUnauthorized, loginData{Email: email, Next: next,
 			Error: "That email and password do not match an account."})
 		return
 	}
-	c.signInSucceeded(r.Context(), keys)
+	c.signInSucceeded(r.Context(), keys, now)
 
 	// Rotate: the session the browser had (if any) ends, and a new token is
 	// issued, so a token planted before sign-in is worthless after it.

@@ -151,7 +151,7 @@ func TestMemoryFailures(t *testing.T) {
 	m := newMemoryFailures(time.Minute)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range maxFailureEntries + 10 {
-		_ = m.Fail(context.Background(), strings.Repeat("x", i%50)+string(rune('a'+i%26))+time.Duration(i).String(), now)
+		_, _ = m.Attempt(context.Background(), strings.Repeat("x", i%50)+string(rune('a'+i%26))+time.Duration(i).String(), 1, now)
 	}
 	if n := len(m.entries); n > maxFailureEntries {
 		t.Errorf("%d entries, want at most %d", n, maxFailureEntries)

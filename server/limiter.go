@@ -6,25 +6,32 @@ import (
 	"time"
 )
 
-// SignInFailures counts failed console sign-ins per key, so that guessing
-// passwords is slow. A key's window opens at its first failure and lasts
-// SignInWindow; a failure after that opens a new one.
+// SignInFailures counts console sign-in attempts per key, so that guessing
+// passwords is slow. A key's window opens at its first attempt and lasts
+// SignInWindow; an attempt after that opens a new one.
 //
-// The console always counts in memory, per replica. Config.SignInFailures
-// adds a counter shared by every replica (redis.SignInFailures), so that N
-// replicas do not allow N times the guesses; when it fails, the replica's
-// own count still applies. Keys hold client addresses and emails: a counter
-// that stores them elsewhere should store them hashed.
+// Each attempt is claimed before its password is checked, in one atomic
+// step (Attempt), so that guesses sent in parallel cannot all pass the
+// check before any of them is counted; a right password gives its claim
+// back (Release) or clears the key (Reset).
+//
+// The console counts in memory, per replica, unless Config.SignInFailures
+// is set: then every replica counts on that shared counter
+// (redis.SignInFailures), and on its own only while the shared one fails.
+// Keys hold client addresses and emails: a counter that stores them
+// elsewhere should store them keyed-hashed.
 type SignInFailures interface {
-	// Failures returns key's failures in the window open at now.
-	Failures(ctx context.Context, key string, now time.Time) (int, error)
-	// Fail records one failure of key at now.
-	Fail(ctx context.Context, key string, now time.Time) error
-	// Reset forgets key's failures (after a successful sign-in).
+	// Attempt counts one attempt of key in the window open at now, unless
+	// key already has max there: then it counts nothing and reports false.
+	Attempt(ctx context.Context, key string, max int, now time.Time) (bool, error)
+	// Release gives back one attempt of key, if the window open at now
+	// still counts one.
+	Release(ctx context.Context, key string, now time.Time) error
+	// Reset forgets every attempt of key.
 	Reset(ctx context.Context, key string) error
 }
 
-// SignInWindow is how long the sign-in limits count a key's failures.
+// SignInWindow is how long the sign-in limits count a key's attempts.
 const SignInWindow = 15 * time.Minute
 
 // memoryFailures is the in-memory SignInFailures of one replica.
@@ -36,44 +43,46 @@ type memoryFailures struct {
 }
 
 type failureEntry struct {
-	start    time.Time
-	failures int
+	start time.Time
+	n     int
 }
 
 // maxFailureEntries bounds the counter's memory: past it, expired windows
-// are swept, and if that frees nothing the oldest window is dropped.
+// are swept, and if that frees nothing the oldest window is dropped. Keys
+// are at most a few hundred bytes (signInKeys cuts emails).
 const maxFailureEntries = 30000
 
 func newMemoryFailures(window time.Duration) *memoryFailures {
 	return &memoryFailures{window: window, entries: map[string]*failureEntry{}}
 }
 
-func (m *memoryFailures) Failures(_ context.Context, key string, now time.Time) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e := m.entries[key]
-	if e == nil {
-		return 0, nil
-	}
-	if now.Sub(e.start) >= m.window {
-		delete(m.entries, key)
-		return 0, nil
-	}
-	return e.failures, nil
-}
-
-func (m *memoryFailures) Fail(_ context.Context, key string, now time.Time) error {
+func (m *memoryFailures) Attempt(_ context.Context, key string, max int, now time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.entries[key]
 	if e == nil || now.Sub(e.start) >= m.window {
-		if len(m.entries) >= maxFailureEntries {
+		if max < 1 {
+			return false, nil
+		}
+		if e == nil && len(m.entries) >= maxFailureEntries {
 			m.sweep(now)
 		}
-		e = &failureEntry{start: now}
-		m.entries[key] = e
+		m.entries[key] = &failureEntry{start: now, n: 1}
+		return true, nil
 	}
-	e.failures++
+	if e.n >= max {
+		return false, nil
+	}
+	e.n++
+	return true, nil
+}
+
+func (m *memoryFailures) Release(_ context.Context, key string, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[key]; e != nil && now.Sub(e.start) < m.window && e.n > 0 {
+		e.n--
+	}
 	return nil
 }
 
@@ -103,10 +112,11 @@ func (m *memoryFailures) sweep(now time.Time) {
 	}
 }
 
-// signInLimits are the failures allowed per window: per address and
+// signInLimits are the attempts allowed per window: per address and
 // account; per address alone (so that one address cannot spray guesses
 // over many accounts); and per account alone (so that many addresses
-// together cannot guess one account's password faster). The last lets
+// together cannot guess one account's password faster). Right passwords
+// give their attempt back, so only failures use them up. The last lets
 // anyone who knows an email lock its account for up to one window; it is
 // set high enough that a person mistyping never reaches it.
 type signInLimits struct {
@@ -121,7 +131,16 @@ type signInKey struct {
 	max int
 }
 
+// maxEmailBytes is the longest email address there can be (RFC 5321's
+// path limit); a longer one is cut in the limit keys, which bounds them.
+const maxEmailBytes = 254
+
+// signInKeys returns the keys of an attempt: address and account, address,
+// account. The first is cleared by a right password.
 func (c *console) signInKeys(ip, account string) []signInKey {
+	if len(account) > maxEmailBytes {
+		account = account[:maxEmailBytes]
+	}
 	return []signInKey{
 		{"pair:" + ip + "\x00" + account, c.limits.pair},
 		{"address:" + ip, c.limits.address},
@@ -129,52 +148,56 @@ func (c *console) signInKeys(ip, account string) []signInKey {
 	}
 }
 
-// signInBlocked reports whether any of keys has used up its failures, by
-// the replica's own count or the shared one.
-func (c *console) signInBlocked(ctx context.Context, keys []signInKey, now time.Time) bool {
-	var sharedErr error
-	blocked := false
-	for _, k := range keys {
-		n, _ := c.localFailures.Failures(ctx, k.key, now)
-		if c.cfg.SignInFailures != nil && sharedErr == nil {
-			shared, err := c.cfg.SignInFailures.Failures(ctx, k.key, now)
-			sharedErr = err
-			n = max(n, shared)
-		}
-		if n >= k.max {
-			blocked = true
-			break
-		}
-	}
-	c.sharedFailuresDown(ctx, sharedErr)
-	return blocked
-}
+// sharedCounterTimeout bounds each call to the shared counter: a Redis
+// that hangs must not hold a sign-in.
+const sharedCounterTimeout = time.Second
 
-// signInFailed counts one failure against every key, in both counters.
-func (c *console) signInFailed(ctx context.Context, keys []signInKey, now time.Time) {
-	var sharedErr error
-	for _, k := range keys {
-		_ = c.localFailures.Fail(ctx, k.key, now)
-		if c.cfg.SignInFailures != nil && sharedErr == nil {
-			sharedErr = c.cfg.SignInFailures.Fail(ctx, k.key, now)
-		}
-	}
-	c.sharedFailuresDown(ctx, sharedErr)
-}
-
-// signInSucceeded forgets the failures of this address and account; the
-// address's and the account's own counts stand.
-func (c *console) signInSucceeded(ctx context.Context, keys []signInKey) {
-	_ = c.localFailures.Reset(ctx, keys[0].key)
+// withCounter runs op on the shared counter, or on this replica's own
+// when there is none or the shared one fails (logged).
+func (c *console) withCounter(ctx context.Context, op func(ctx context.Context, f SignInFailures) error) {
 	if c.cfg.SignInFailures != nil {
-		c.sharedFailuresDown(ctx, c.cfg.SignInFailures.Reset(ctx, keys[0].key))
-	}
-}
-
-// sharedFailuresDown logs a failure of the shared counter, once per
-// sign-in step; the replica's own count applies meanwhile.
-func (c *console) sharedFailuresDown(ctx context.Context, err error) {
-	if err != nil {
+		sctx, cancel := context.WithTimeout(ctx, sharedCounterTimeout)
+		err := op(sctx, c.cfg.SignInFailures)
+		cancel()
+		if err == nil {
+			return
+		}
 		c.log.WarnContext(ctx, "shared sign-in limits unavailable; counting on this replica alone", "error", err)
 	}
+	_ = op(ctx, c.localFailures) // in memory: never fails
+}
+
+// claimSignIn counts this attempt against every key before the password
+// is checked. When a key has used up its allowance it gives back the
+// claims already made and reports false: the attempt is refused and
+// counts nowhere.
+func (c *console) claimSignIn(ctx context.Context, keys []signInKey, now time.Time) bool {
+	for i, k := range keys {
+		var ok bool
+		c.withCounter(ctx, func(ctx context.Context, f SignInFailures) error {
+			var err error
+			ok, err = f.Attempt(ctx, k.key, k.max, now)
+			return err
+		})
+		if !ok {
+			c.releaseSignIn(ctx, keys[:i], now)
+			return false
+		}
+	}
+	return true
+}
+
+// releaseSignIn gives back this attempt's claims on keys.
+func (c *console) releaseSignIn(ctx context.Context, keys []signInKey, now time.Time) {
+	for _, k := range keys {
+		c.withCounter(ctx, func(ctx context.Context, f SignInFailures) error { return f.Release(ctx, k.key, now) })
+	}
+}
+
+// signInSucceeded clears the failures of this address and account, and
+// gives back this attempt's claims on the address and on the account,
+// whose other failures stand.
+func (c *console) signInSucceeded(ctx context.Context, keys []signInKey, now time.Time) {
+	c.withCounter(ctx, func(ctx context.Context, f SignInFailures) error { return f.Reset(ctx, keys[0].key) })
+	c.releaseSignIn(ctx, keys[1:], now)
 }

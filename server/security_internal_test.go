@@ -212,11 +212,13 @@ func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 // TestSignInLimitsShared: replicas given one shared counter (Redis in
 // production; here an in-memory one, and redis.TestSignInFailuresConformance
 // shows the real one counts the same) refuse a client that spread its
-// guesses over them; when the shared counter fails, each replica's own
-// count still applies and the failure is logged.
+// guesses over them, and a right password on one replica frees the user on
+// every replica. When the shared counter fails, each replica counts on its
+// own and the failure is logged.
 func TestSignInLimitsShared(t *testing.T) {
 	t.Parallel()
-	users := map[string]string{"agent@example.com": "agent password"}
+	const agent = "agent@example.com"
+	users := map[string]string{agent: "agent password"}
 	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	shared := newMemoryFailures(SignInWindow)
 	replica := func() *http.ServeMux {
@@ -225,15 +227,32 @@ func TestSignInLimitsShared(t *testing.T) {
 		return mux
 	}
 	a, b := replica(), replica()
+	signIn := func(mux *http.ServeMux, addr, pw string) int {
+		t.Helper()
+		return signInFrom(t, mux, addr, "", agent, pw)
+	}
 	for _, mux := range []*http.ServeMux{a, b, a, b} {
-		if got := signInFrom(t, mux, "192.0.2.1", "", "agent@example.com", "wrong"); got != http.StatusUnauthorized {
+		if got := signIn(mux, "192.0.2.1", "wrong"); got != http.StatusUnauthorized {
 			t.Fatalf("wrong password = %d", got)
 		}
 	}
 	for name, mux := range map[string]*http.ServeMux{"A": a, "B": b} {
-		if got := signInFrom(t, mux, "192.0.2.1", "", "agent@example.com", users["agent@example.com"]); got != http.StatusTooManyRequests {
+		if got := signIn(mux, "192.0.2.1", users[agent]); got != http.StatusTooManyRequests {
 			t.Errorf("right password on %s after 2 guesses on each replica = %d, want 429", name, got)
 		}
+	}
+
+	// Three guesses on A, then the right password on B: A lets the user in
+	// too, after another typo.
+	for range 3 {
+		signIn(a, "192.0.2.2", "wrong")
+	}
+	if got := signIn(b, "192.0.2.2", users[agent]); got != http.StatusSeeOther {
+		t.Fatalf("right password on B = %d, want 303", got)
+	}
+	signIn(a, "192.0.2.2", "wrong")
+	if got := signIn(a, "192.0.2.2", users[agent]); got != http.StatusSeeOther {
+		t.Errorf("right password on A after signing in on B = %d, want 303 (a success clears the count everywhere)", got)
 	}
 
 	logs := &strings.Builder{} // the sign-ins below run on this goroutine
@@ -243,11 +262,11 @@ func TestSignInLimitsShared(t *testing.T) {
 	})
 	c.limits.pair = 2
 	for range 2 {
-		if got := signInFrom(t, mux, "192.0.2.9", "", "agent@example.com", "wrong"); got != http.StatusUnauthorized {
+		if got := signIn(mux, "192.0.2.9", "wrong"); got != http.StatusUnauthorized {
 			t.Fatalf("wrong password with the shared counter down = %d", got)
 		}
 	}
-	if got := signInFrom(t, mux, "192.0.2.9", "", "agent@example.com", users["agent@example.com"]); got != http.StatusTooManyRequests {
+	if got := signIn(mux, "192.0.2.9", users[agent]); got != http.StatusTooManyRequests {
 		t.Errorf("past the limit with the shared counter down = %d, want 429 (the replica's own count)", got)
 	}
 	if !strings.Contains(logs.String(), "shared sign-in limits unavailable") {
@@ -255,16 +274,41 @@ func TestSignInLimitsShared(t *testing.T) {
 	}
 }
 
+// TestParallelGuessesCounted: guesses sent at once are each counted before
+// any password is checked, so no more of them are checked than the limit
+// allows.
+func TestParallelGuessesCounted(t *testing.T) {
+	t.Parallel()
+	users := map[string]string{"agent@example.com": "agent password"}
+	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	c, mux := mustConsole(t, clk, users, nil)
+	c.limits.pair = 3
+	codes := make(chan int, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { codes <- signInFrom(t, mux, "192.0.2.7", "", "agent@example.com", "wrong") })
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for code := range codes {
+		count[code]++
+	}
+	if count[http.StatusUnauthorized] != 3 || count[http.StatusTooManyRequests] != 17 {
+		t.Errorf("20 parallel guesses with a limit of 3: %v, want 3 checked (401) and 17 refused (429)", count)
+	}
+}
+
 // brokenFailures is a shared counter whose store is down.
 type brokenFailures struct{}
 
-func (brokenFailures) Failures(context.Context, string, time.Time) (int, error) {
-	return 0, errors.New("connection refused")
+var errCounterDown = errors.New("connection refused")
+
+func (brokenFailures) Attempt(context.Context, string, int, time.Time) (bool, error) {
+	return false, errCounterDown
 }
-func (brokenFailures) Fail(context.Context, string, time.Time) error {
-	return errors.New("connection refused")
-}
-func (brokenFailures) Reset(context.Context, string) error { return errors.New("connection refused") }
+func (brokenFailures) Release(context.Context, string, time.Time) error { return errCounterDown }
+func (brokenFailures) Reset(context.Context, string) error              { return errCounterDown }
 
 func TestClientIPBehindTrustedProxies(t *testing.T) {
 	t.Parallel()
@@ -315,4 +359,92 @@ func TestClientIPBehindTrustedProxies(t *testing.T) {
 	if got := signInFrom(t, mux, "10.0.0.1", "203.0.113.2", "agent@example.com", users["agent@example.com"]); got != http.StatusSeeOther {
 		t.Errorf("another client through the same balancer = %d, want 303", got)
 	}
+}
+
+// TestSlideSession: a session in use moves its expiry to the idle timeout
+// from now, writing the store at most once a minute; one stored with a
+// longer timeout (before an upgrade) is brought back within it; one past
+// its lifetime ends; and when the store cannot write, the session goes on
+// to its current expiry, with a warning.
+func TestSlideSession(t *testing.T) {
+	t.Parallel()
+	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	logs := &strings.Builder{} // slide runs on this goroutine
+	var store *touchCounter
+	c, _ := mustConsole(t, clk, map[string]string{"agent@example.com": "agent password"}, func(cfg *Config) {
+		store = &touchCounter{LinkStore: cfg.Store}
+		cfg.Store = store
+		cfg.SessionTTL, cfg.SessionIdle = 12*time.Hour, 30*time.Minute
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	ctx := t.Context()
+	u, err := store.UserByEmail(ctx, "agent@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := clk.now()
+	sess := &rechargekit.Session{TokenHash: "h-old", UserID: u.ID, CSRFToken: "c", CreatedAt: created, ExpiresAt: created.Add(12 * time.Hour)}
+	if err := store.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() time.Time {
+		t.Helper()
+		got, err := store.Session(ctx, "h-old", clk.now())
+		if err != nil {
+			t.Fatalf("session: %v", err)
+		}
+		return got.ExpiresAt
+	}
+
+	if !c.slide(ctx, sess) || !stored().Equal(created.Add(30*time.Minute)) || store.touches != 1 {
+		t.Fatalf("a session stored with 12h, first used: expiry %v after %d writes, want %v after 1", stored(), store.touches, created.Add(30*time.Minute))
+	}
+	clk.add(30 * time.Second)
+	c.slide(ctx, sess)
+	if store.touches != 1 {
+		t.Errorf("used again 30 s later: %d writes, want still 1", store.touches)
+	}
+	clk.add(31 * time.Second)
+	if !c.slide(ctx, sess) || store.touches != 2 || !stored().Equal(clk.now().Add(30*time.Minute)) {
+		t.Errorf("used 61 s after the first: %d writes, expiry %v; want 2 and %v", store.touches, stored(), clk.now().Add(30*time.Minute))
+	}
+
+	store.fail = true
+	before := sess.ExpiresAt
+	clk.add(5 * time.Minute)
+	if !c.slide(ctx, sess) || !sess.ExpiresAt.Equal(before) {
+		t.Errorf("with the store failing: expiry %v; want the session kept, to end at %v", sess.ExpiresAt, before)
+	}
+	if !strings.Contains(logs.String(), "could not move a console session's expiry") {
+		t.Errorf("a failing store is not logged:\n%s", logs)
+	}
+	store.fail = false
+
+	// A session older than the lifetime now configured ends at once.
+	old := &rechargekit.Session{TokenHash: "h-ancient", UserID: u.ID, CSRFToken: "c", CreatedAt: clk.now().Add(-13 * time.Hour), ExpiresAt: clk.now().Add(time.Hour)}
+	if err := store.CreateSession(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if c.slide(ctx, old) {
+		t.Error("a session past its 12h lifetime was kept")
+	}
+	if _, err := store.Session(ctx, "h-ancient", clk.now()); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+		t.Errorf("a session past its lifetime is still stored: %v", err)
+	}
+}
+
+// touchCounter counts TouchSession calls and can fail them. It is used
+// on one goroutine.
+type touchCounter struct {
+	rechargekit.LinkStore
+	touches int
+	fail    bool
+}
+
+func (s *touchCounter) TouchSession(ctx context.Context, tokenHash string, now, until time.Time) error {
+	s.touches++
+	if s.fail {
+		return errors.New("disk I/O error")
+	}
+	return s.LinkStore.TouchSession(ctx, tokenHash, now, until)
 }

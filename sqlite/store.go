@@ -554,17 +554,16 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 	return wrap("delete session", err)
 }
 
-// ExtendSession moves a valid session's expiry forward to until.
-func (s *Store) ExtendSession(ctx context.Context, tokenHash string, now, until time.Time) error {
+// TouchSession sets a valid session's expiry to until.
+func (s *Store) TouchSession(ctx context.Context, tokenHash string, now, until time.Time) error {
 	now, until = truncate(now), truncate(until)
 	if !until.After(now) {
-		return rechargekit.Errorf(rechargekit.EINVALID, "a session must be extended past now")
+		return rechargekit.Errorf(rechargekit.EINVALID, "a session must expire after now")
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		// Times are stored as fixed-width text that sorts as it reads, so
-		// max() keeps the later one.
+		// Times are stored as fixed-width text that sorts as it reads.
 		res, err := tx.ExecContext(ctx, `
-			UPDATE sessions SET expires_at = max(expires_at, ?) WHERE token_hash = ? AND expires_at > ?`,
+			UPDATE sessions SET expires_at = ? WHERE token_hash = ? AND expires_at > ?`,
 			formatTime(until), tokenHash, formatTime(now))
 		if err != nil {
 			return err
@@ -577,7 +576,7 @@ func (s *Store) ExtendSession(ctx context.Context, tokenHash string, now, until 
 		}
 		return nil
 	})
-	return wrap("extend session", err)
+	return wrap("touch session", err)
 }
 
 // DeleteUserSessions removes every session of a user, audited.

@@ -58,7 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.LinkStore) {
 		{"Sessions/CreateGetExpireDelete", testSessions},
 		{"Sessions/Invalid", testSessionsInvalid},
 		{"Sessions/PurgeExpired", testSessionsPurge},
-		{"Sessions/Extend", testSessionsExtend},
+		{"Sessions/Touch", testSessionsTouch},
 		{"Sessions/DeleteUserSessions", testDeleteUserSessions},
 		{"APITokens/CreateLookupRevoke", testAPITokens},
 		{"APITokens/Invalid", testAPITokensInvalid},
@@ -829,35 +829,38 @@ func testUserDelete(t *testing.T, s rechargekit.LinkStore) {
 	MustCreateUser(t, s, &rechargekit.User{Email: "GONE@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"})
 }
 
-// testSessionsExtend: a valid session's expiry slides forward, never back,
-// and an expired one cannot be brought back.
-func testSessionsExtend(t *testing.T, s rechargekit.LinkStore) {
+// testSessionsTouch: a valid session's expiry moves to the time given,
+// later or earlier, and an expired one cannot be brought back.
+func testSessionsTouch(t *testing.T, s rechargekit.LinkStore) {
 	ctx := t.Context()
 	u := &rechargekit.User{Email: "x@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
 	MustCreateUser(t, s, u)
 	created := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	sess := &rechargekit.Session{TokenHash: "hash-x", UserID: u.ID, CSRFToken: "c", CreatedAt: created, ExpiresAt: created.Add(time.Hour)}
 	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
+	expiry := func(now time.Time) time.Time {
+		t.Helper()
+		got, err := s.Session(ctx, "hash-x", now)
+		mustOK(t, "Session", err)
+		return got.ExpiresAt
+	}
 
 	now := created.Add(50 * time.Minute)
-	mustOK(t, "ExtendSession", s.ExtendSession(ctx, "hash-x", now, now.Add(time.Hour)))
-	got, err := s.Session(ctx, "hash-x", created.Add(90*time.Minute)) // past the first expiry
-	mustOK(t, "Session after ExtendSession", err)
-	if got != nil && !got.ExpiresAt.Equal(now.Add(time.Hour)) {
-		t.Errorf("ExpiresAt after ExtendSession = %v, want %v", got.ExpiresAt, now.Add(time.Hour))
+	mustOK(t, "TouchSession(later)", s.TouchSession(ctx, "hash-x", now, now.Add(time.Hour)))
+	if got := expiry(created.Add(90 * time.Minute)); !got.Equal(now.Add(time.Hour)) { // past the first expiry
+		t.Errorf("ExpiresAt after TouchSession = %v, want %v", got, now.Add(time.Hour))
 	}
-	// An earlier time never shortens it.
-	mustOK(t, "ExtendSession(earlier)", s.ExtendSession(ctx, "hash-x", now, now.Add(time.Minute)))
-	if got, err := s.Session(ctx, "hash-x", now.Add(30*time.Minute)); err != nil || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
-		t.Errorf("after ExtendSession to an earlier time: %+v, %v; want the expiry kept at %v", got, err, now.Add(time.Hour))
+	mustOK(t, "TouchSession(earlier)", s.TouchSession(ctx, "hash-x", now, now.Add(time.Minute)))
+	if got := expiry(now); !got.Equal(now.Add(time.Minute)) {
+		t.Errorf("ExpiresAt after TouchSession to an earlier time = %v, want %v", got, now.Add(time.Minute))
 	}
-	wantCode(t, "ExtendSession(until not after now)", s.ExtendSession(ctx, "hash-x", now, now), rechargekit.EINVALID)
-	wantCode(t, "ExtendSession(unknown)", s.ExtendSession(ctx, "hash-none", now, now.Add(time.Hour)), rechargekit.ENOTFOUND)
-	// Expired by now: not extended, still expired.
+	wantCode(t, "TouchSession(until not after now)", s.TouchSession(ctx, "hash-x", now, now), rechargekit.EINVALID)
+	wantCode(t, "TouchSession(unknown)", s.TouchSession(ctx, "hash-none", now, now.Add(time.Hour)), rechargekit.ENOTFOUND)
+	// Expired by now: not brought back.
 	late := now.Add(2 * time.Hour)
-	wantCode(t, "ExtendSession(expired)", s.ExtendSession(ctx, "hash-x", late, late.Add(time.Hour)), rechargekit.ENOTFOUND)
-	_, err = s.Session(ctx, "hash-x", late)
-	wantCode(t, "Session after extending an expired one", err, rechargekit.ENOTFOUND)
+	wantCode(t, "TouchSession(expired)", s.TouchSession(ctx, "hash-x", late, late.Add(time.Hour)), rechargekit.ENOTFOUND)
+	_, err := s.Session(ctx, "hash-x", late)
+	wantCode(t, "Session after touching an expired one", err, rechargekit.ENOTFOUND)
 }
 
 // testDeleteUserSessions: every session of one user ends, and only theirs.

@@ -96,7 +96,11 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 			Fallback:   recharge.NewLeakyBucket(cfg.bucketSize, cfg.perSecond, nil, nil),
 			Logger:     cfg.logger,
 		})))
-		signIns = redis.NewSignInFailures(rc, server.SignInWindow, "")
+		// Keys hashed under a secret every replica has (the API token).
+		signIns = redis.NewSignInFailures(rc, redis.SignInOptions{
+			Window: server.SignInWindow,
+			Secret: []byte("rechargekit sign-in limits\x00" + cfg.token),
+		})
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)
 	a.cards = cards.NewCachedService(&recharge.Source{Client: a.client, Logger: cfg.logger}, cache,

@@ -7,6 +7,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -14,8 +15,8 @@ import (
 // Counter is server.SignInFailures, restated so that this package does
 // not import server (server's own tests import this package).
 type Counter interface {
-	Failures(ctx context.Context, key string, now time.Time) (int, error)
-	Fail(ctx context.Context, key string, now time.Time) error
+	Attempt(ctx context.Context, key string, max int, now time.Time) (bool, error)
+	Release(ctx context.Context, key string, now time.Time) error
 	Reset(ctx context.Context, key string) error
 }
 
@@ -25,49 +26,51 @@ func Run(t *testing.T, newCounter func(t *testing.T, window time.Duration) Count
 	const window = 15 * time.Minute
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	ctx := context.Background()
+	// attempts makes n attempts of key at now and reports how many were
+	// counted.
+	attempts := func(t *testing.T, c Counter, key string, max, n int, now time.Time) int {
+		t.Helper()
+		got := 0
+		for range n {
+			ok, err := c.Attempt(ctx, key, max, now)
+			if err != nil {
+				t.Fatalf("Attempt: %v", err)
+			}
+			if ok {
+				got++
+			}
+		}
+		return got
+	}
 	must := func(t *testing.T, what string, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	count := func(t *testing.T, c Counter, key string, now time.Time) int {
-		t.Helper()
-		n, err := c.Failures(ctx, key, now)
-		must(t, "Failures", err)
-		return n
-	}
 
-	t.Run("per key", func(t *testing.T) {
+	t.Run("up to max per key", func(t *testing.T) {
 		c := newCounter(t, window)
-		if n := count(t, c, "k", start); n != 0 {
-			t.Errorf("an unknown key has %d failures, want 0", n)
+		if got := attempts(t, c, "k", 3, 5, start); got != 3 {
+			t.Errorf("5 attempts with max 3: %d counted, want 3", got)
 		}
-		for range 3 {
-			must(t, "Fail", c.Fail(ctx, "k", start))
+		if got := attempts(t, c, "other", 3, 1, start.Add(time.Minute)); got != 1 {
+			t.Errorf("another key after k's limit: %d counted, want 1", got)
 		}
-		must(t, "Fail", c.Fail(ctx, "other", start))
-		if n := count(t, c, "k", start.Add(time.Minute)); n != 3 {
-			t.Errorf("k = %d, want 3", n)
-		}
-		if n := count(t, c, "other", start); n != 1 {
-			t.Errorf("other = %d, want 1", n)
+		if got := attempts(t, c, "zero", 0, 1, start); got != 0 {
+			t.Errorf("max 0: %d counted, want 0", got)
 		}
 	})
 
-	t.Run("the window opens at the first failure", func(t *testing.T) {
+	t.Run("the window opens at the first attempt", func(t *testing.T) {
 		c := newCounter(t, window)
-		must(t, "Fail", c.Fail(ctx, "k", start))
-		must(t, "Fail", c.Fail(ctx, "k", start.Add(window/2)))
-		if n := count(t, c, "k", start.Add(window-time.Millisecond)); n != 2 {
-			t.Errorf("just inside the window = %d, want 2", n)
+		attempts(t, c, "k", 2, 1, start)
+		attempts(t, c, "k", 2, 1, start.Add(window/2))
+		if got := attempts(t, c, "k", 2, 1, start.Add(window-time.Millisecond)); got != 0 {
+			t.Errorf("just inside the window, at the limit: %d counted, want 0", got)
 		}
-		if n := count(t, c, "k", start.Add(window)); n != 0 {
-			t.Errorf("when the window ends = %d, want 0 (the window does not slide)", n)
-		}
-		must(t, "Fail", c.Fail(ctx, "k", start.Add(window+time.Minute)))
-		if n := count(t, c, "k", start.Add(window+time.Minute)); n != 1 {
-			t.Errorf("a failure after the window = %d, want a new window with 1", n)
+		if got := attempts(t, c, "k", 2, 3, start.Add(window)); got != 2 {
+			t.Errorf("when the window ends (it does not slide): %d of 3 counted, want 2 in a new window", got)
 		}
 	})
 
@@ -75,19 +78,43 @@ func Run(t *testing.T, newCounter func(t *testing.T, window time.Duration) Count
 		// Replicas' clocks differ a little; a lagging one must not reopen
 		// the window.
 		c := newCounter(t, window)
-		must(t, "Fail", c.Fail(ctx, "k", start))
-		must(t, "Fail", c.Fail(ctx, "k", start.Add(-2*time.Second)))
-		if n := count(t, c, "k", start.Add(-time.Second)); n != 2 {
-			t.Errorf("read by a lagging clock = %d, want 2", n)
+		attempts(t, c, "k", 2, 1, start)
+		if got := attempts(t, c, "k", 2, 2, start.Add(-2*time.Second)); got != 1 {
+			t.Errorf("a lagging clock: %d of 2 counted, want 1 (the window's last)", got)
+		}
+	})
+
+	t.Run("release gives one back, never below zero", func(t *testing.T) {
+		c := newCounter(t, window)
+		attempts(t, c, "k", 2, 2, start)
+		must(t, "Release", c.Release(ctx, "k", start))
+		if got := attempts(t, c, "k", 2, 2, start); got != 1 {
+			t.Errorf("after one release: %d of 2 counted, want 1", got)
+		}
+		c2 := newCounter(t, window)
+		attempts(t, c2, "k", 2, 1, start)
+		for range 3 {
+			must(t, "Release", c2.Release(ctx, "k", start))
+		}
+		if got := attempts(t, c2, "k", 2, 3, start); got != 2 {
+			t.Errorf("after releasing more than was counted: %d of 3 counted, want 2", got)
+		}
+		must(t, "Release of an unknown key", c2.Release(ctx, "never", start))
+		// A release after the window does not reach into the next one.
+		c3 := newCounter(t, window)
+		attempts(t, c3, "k", 1, 1, start)
+		must(t, "Release", c3.Release(ctx, "k", start.Add(window)))
+		if got := attempts(t, c3, "k", 1, 2, start.Add(window)); got != 1 {
+			t.Errorf("after a release past the window: %d of 2 counted, want 1", got)
 		}
 	})
 
 	t.Run("reset", func(t *testing.T) {
 		c := newCounter(t, window)
-		must(t, "Fail", c.Fail(ctx, "k", start))
+		attempts(t, c, "k", 2, 2, start)
 		must(t, "Reset", c.Reset(ctx, "k"))
-		if n := count(t, c, "k", start); n != 0 {
-			t.Errorf("after Reset = %d, want 0", n)
+		if got := attempts(t, c, "k", 2, 3, start); got != 2 {
+			t.Errorf("after Reset: %d of 3 counted, want 2", got)
 		}
 		must(t, "Reset of an unknown key", c.Reset(ctx, "never"))
 	})
@@ -96,30 +123,33 @@ func Run(t *testing.T, newCounter func(t *testing.T, window time.Duration) Count
 		c := newCounter(t, window)
 		keys := []string{"pair:192.0.2.1\x00agent@example.com", "account:ÄGENT@例え.jp", strings.Repeat("x", 4000), "", "a:b:c*?[]"}
 		for i, k := range keys {
-			for range i + 1 {
-				must(t, "Fail", c.Fail(ctx, k, start))
-			}
+			attempts(t, c, k, len(keys), i+1, start)
 		}
 		for i, k := range keys {
-			if n := count(t, c, k, start); n != i+1 {
-				t.Errorf("key %.20q = %d, want %d", k, n, i+1)
+			if got := attempts(t, c, k, len(keys), len(keys), start); got != len(keys)-(i+1) {
+				t.Errorf("key %.20q: %d more counted, want %d", k, got, len(keys)-(i+1))
 			}
 		}
 	})
 
-	t.Run("concurrent failures all count", func(t *testing.T) {
+	t.Run("parallel attempts stop exactly at max", func(t *testing.T) {
 		c := newCounter(t, window)
+		var counted atomic.Int32
 		var wg sync.WaitGroup
 		for range 40 {
 			wg.Go(func() {
-				if err := c.Fail(ctx, "k", start); err != nil {
-					t.Errorf("Fail: %v", err)
+				ok, err := c.Attempt(ctx, "k", 25, start)
+				if err != nil {
+					t.Errorf("Attempt: %v", err)
+				}
+				if ok {
+					counted.Add(1)
 				}
 			})
 		}
 		wg.Wait()
-		if n := count(t, c, "k", start); n != 40 {
-			t.Errorf("after 40 concurrent failures = %d, want 40", n)
+		if n := counted.Load(); n != 25 {
+			t.Errorf("40 parallel attempts with max 25: %d counted, want 25", n)
 		}
 	})
 }
