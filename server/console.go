@@ -353,7 +353,7 @@ func hostOf(raw string) string {
 
 // secureRequest reports whether cookies must carry the Secure flag.
 func (c *console) secureRequest(r *http.Request) bool {
-	return c.cfg.SecureCookies || r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return c.cfg.SecureCookies || overHTTPS(r)
 }
 
 // setCookie sets a console cookie: HttpOnly, SameSite=Lax, and Secure

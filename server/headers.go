@@ -118,11 +118,17 @@ func securityHeaders(frameAncestorsValue string, log *slog.Logger, next http.Han
 		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
-		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		if overHTTPS(r) {
 			h.Set("Strict-Transport-Security", hsts)
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// overHTTPS reports whether the browser reached us over HTTPS: TLS here,
+// or X-Forwarded-Proto: https from the TLS-terminating proxy in front.
+func overHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // truncate cuts s to at most n bytes, for error messages.

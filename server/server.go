@@ -81,8 +81,8 @@ type Config struct {
 	LookupDeadline time.Duration
 
 	// SignInFailures, when set, shares the console's sign-in limits
-	// between replicas (redis.SignInFailures); each replica also counts on
-	// its own, which is all there is when it is nil or fails.
+	// between replicas (redis.SignInFailures). Each replica counts on its
+	// own when it is nil, and while it fails.
 	SignInFailures SignInFailures
 
 	// SessionTTL is how long a console sign-in lasts at most, however
