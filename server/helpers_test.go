@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,19 +41,6 @@ const (
 	profNoEmail  = "gladly-no-email" // nothing to match on
 )
 
-// clock is a settable clock for the server.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a running console over a real SQLite store and a seeded Recharge
 // simulator.
 type env struct {
@@ -63,7 +49,7 @@ type env struct {
 	Store    *sqlite.Store
 	DBPath   string // the SQLite file; its -wal and -shm files sit beside it
 	Profiles *cards.Profiles
-	Clock    *clock
+	Clock    *server.Clock
 	Srv      *httptest.Server
 	Logs     *syncBuffer
 	AdminID  int64
@@ -98,7 +84,7 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 	}
 	tb.Cleanup(func() { store.Close() })
 
-	e := &env{t: tb, Sim: sim, Store: store, DBPath: dbPath, Clock: &clock{now: time.Now().UTC()}, Logs: &syncBuffer{}}
+	e := &env{t: tb, Sim: sim, Store: store, DBPath: dbPath, Clock: server.NewClock(time.Now().UTC()), Logs: &syncBuffer{}}
 	e.Profiles = &cards.Profiles{Cards: svc, Store: store, Logger: discardLogger()}
 	e.AdminID = MustUser(tb, store, adminEmail, rechargekit.RoleAdmin, adminPassword)
 	e.AgentID = MustUser(tb, store, agentEmail, rechargekit.RoleAgent, agentPassword)

@@ -72,19 +72,6 @@ func TestCleanTextCutsLongText(t *testing.T) {
 	}
 }
 
-// settableClock is a clock a test moves by hand.
-type settableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *settableClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *settableClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var loginCSRFRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // signInFrom signs in through the form from the peer addr (with an
@@ -122,7 +109,7 @@ func signInFrom(t *testing.T, h http.Handler, addr, xff, email, pw string) int {
 
 // mustConsole returns a console over a fresh SQLite store with the users
 // (email -> password, all agents), on clk.
-func mustConsole(t *testing.T, clk *settableClock, users map[string]string, configure func(*Config)) (*console, *http.ServeMux) {
+func mustConsole(t *testing.T, clk *Clock, users map[string]string, configure func(*Config)) (*console, *http.ServeMux) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rk.db"))
@@ -139,7 +126,7 @@ func mustConsole(t *testing.T, clk *settableClock, users map[string]string, conf
 			t.Fatal(err)
 		}
 	}
-	cfg := Config{Store: store, Logger: slog.New(slog.DiscardHandler), Now: clk.now, SessionTTL: time.Hour, FrameAncestors: "'none'"}
+	cfg := Config{Store: store, Logger: slog.New(slog.DiscardHandler), Now: clk.Now, SessionTTL: time.Hour, FrameAncestors: "'none'"}
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -161,7 +148,7 @@ func mustConsole(t *testing.T, clk *settableClock, users map[string]string, conf
 func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 	t.Parallel()
 	users := map[string]string{"agent@example.com": "agent password", "admin@example.com": "admin password"}
-	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	c, mux := mustConsole(t, clk, users, nil)
 	c.limits = signInLimits{pair: 3, address: 5, account: 7}
 
@@ -201,9 +188,9 @@ func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 	want("another account from that address", signIn("203.0.113.9", admin, users[admin]), http.StatusSeeOther)
 
 	// The window passes on the server's clock.
-	clk.add(SignInWindow - time.Second)
+	clk.Add(SignInWindow - time.Second)
 	want("just before the window ends", signIn("203.0.113.9", agent, users[agent]), http.StatusTooManyRequests)
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	want("after the window, from A", signIn("192.0.2.1", agent, users[agent]), http.StatusSeeOther)
 	want("after the window, from C", signIn("192.0.2.3", admin, users[admin]), http.StatusSeeOther)
 	want("after the window, from a fresh address", signIn("203.0.113.9", agent, users[agent]), http.StatusSeeOther)
@@ -219,7 +206,7 @@ func TestSignInLimitsShared(t *testing.T) {
 	t.Parallel()
 	const agent = "agent@example.com"
 	users := map[string]string{agent: "agent password"}
-	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	shared := newMemoryFailures(SignInWindow)
 	replica := func() *http.ServeMux {
 		c, mux := mustConsole(t, clk, users, func(cfg *Config) { cfg.SignInFailures = shared })
@@ -280,7 +267,7 @@ func TestSignInLimitsShared(t *testing.T) {
 func TestParallelGuessesCounted(t *testing.T) {
 	t.Parallel()
 	users := map[string]string{"agent@example.com": "agent password"}
-	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	c, mux := mustConsole(t, clk, users, nil)
 	c.limits.pair = 3
 	codes := make(chan int, 20)
@@ -345,7 +332,7 @@ func TestClientIPBehindTrustedProxies(t *testing.T) {
 
 	// Behind a load balancer, one client's failures lock only that client.
 	users := map[string]string{"agent@example.com": "agent password"}
-	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	c, mux := mustConsole(t, clk, users, func(cfg *Config) { cfg.TrustedProxies = proxies })
 	c.limits.pair = 2
 	for range 2 {
@@ -368,7 +355,7 @@ func TestClientIPBehindTrustedProxies(t *testing.T) {
 // to its current expiry, with a warning.
 func TestSlideSession(t *testing.T) {
 	t.Parallel()
-	clk := &settableClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	logs := &strings.Builder{} // slide runs on this goroutine
 	var store *touchCounter
 	c, _ := mustConsole(t, clk, map[string]string{"agent@example.com": "agent password"}, func(cfg *Config) {
@@ -382,14 +369,14 @@ func TestSlideSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := clk.now()
+	created := clk.Now()
 	sess := &rechargekit.Session{TokenHash: "h-old", UserID: u.ID, CSRFToken: "c", CreatedAt: created, ExpiresAt: created.Add(12 * time.Hour)}
 	if err := store.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
 	stored := func() time.Time {
 		t.Helper()
-		got, err := store.Session(ctx, "h-old", clk.now())
+		got, err := store.Session(ctx, "h-old", clk.Now())
 		if err != nil {
 			t.Fatalf("session: %v", err)
 		}
@@ -399,19 +386,19 @@ func TestSlideSession(t *testing.T) {
 	if !c.slide(ctx, sess) || !stored().Equal(created.Add(30*time.Minute)) || store.touches != 1 {
 		t.Fatalf("a session stored with 12h, first used: expiry %v after %d writes, want %v after 1", stored(), store.touches, created.Add(30*time.Minute))
 	}
-	clk.add(30 * time.Second)
+	clk.Add(30 * time.Second)
 	c.slide(ctx, sess)
 	if store.touches != 1 {
 		t.Errorf("used again 30 s later: %d writes, want still 1", store.touches)
 	}
-	clk.add(31 * time.Second)
-	if !c.slide(ctx, sess) || store.touches != 2 || !stored().Equal(clk.now().Add(30*time.Minute)) {
-		t.Errorf("used 61 s after the first: %d writes, expiry %v; want 2 and %v", store.touches, stored(), clk.now().Add(30*time.Minute))
+	clk.Add(31 * time.Second)
+	if !c.slide(ctx, sess) || store.touches != 2 || !stored().Equal(clk.Now().Add(30*time.Minute)) {
+		t.Errorf("used 61 s after the first: %d writes, expiry %v; want 2 and %v", store.touches, stored(), clk.Now().Add(30*time.Minute))
 	}
 
 	store.fail = true
 	before := sess.ExpiresAt
-	clk.add(5 * time.Minute)
+	clk.Add(5 * time.Minute)
 	if !c.slide(ctx, sess) || !sess.ExpiresAt.Equal(before) {
 		t.Errorf("with the store failing: expiry %v; want the session kept, to end at %v", sess.ExpiresAt, before)
 	}
@@ -421,14 +408,14 @@ func TestSlideSession(t *testing.T) {
 	store.fail = false
 
 	// A session older than the lifetime now configured ends at once.
-	old := &rechargekit.Session{TokenHash: "h-ancient", UserID: u.ID, CSRFToken: "c", CreatedAt: clk.now().Add(-13 * time.Hour), ExpiresAt: clk.now().Add(time.Hour)}
+	old := &rechargekit.Session{TokenHash: "h-ancient", UserID: u.ID, CSRFToken: "c", CreatedAt: clk.Now().Add(-13 * time.Hour), ExpiresAt: clk.Now().Add(time.Hour)}
 	if err := store.CreateSession(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	if c.slide(ctx, old) {
 		t.Error("a session past its 12h lifetime was kept")
 	}
-	if _, err := store.Session(ctx, "h-ancient", clk.now()); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+	if _, err := store.Session(ctx, "h-ancient", clk.Now()); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
 		t.Errorf("a session past its lifetime is still stored: %v", err)
 	}
 }
