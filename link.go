@@ -275,13 +275,8 @@ func OnOff(b bool) string {
 	return "off"
 }
 
-// LinkStore keeps profiles, links, unlink tombstones, the audit log, users,
-// sessions, API tokens and settings. sqlite and postgres implement it and
-// both pass the storetest conformance suite.
-//
-// Every write that changes a link also appends its audit entry in the same
-// transaction, so an acknowledged change and its story are never separated.
-type LinkStore interface {
+// ProfileStore keeps desk profiles.
+type ProfileStore interface {
 	// UpsertProfile creates or replaces a desk profile, stored as
 	// NormalizeProfile returns it. Errors: EINVALID.
 	UpsertProfile(ctx context.Context, p *Profile) error
@@ -294,7 +289,14 @@ type LinkStore interface {
 	// "+1 (555) 010-0". Ordered by name (case-insensitive), then id; limit
 	// <= 0 means 50, and at most 1000 are returned.
 	SearchProfiles(ctx context.Context, q string, limit int) ([]*Profile, error)
+}
 
+// LinkStore keeps links between desk profiles and Recharge customers, and the
+// unlink tombstones that stop a profile from being auto-linked again.
+//
+// Every write that changes a link also appends its audit entry in the same
+// transaction, so an acknowledged change and its story are never separated.
+type LinkStore interface {
 	// Link returns the profile's current link. Errors: ENOTFOUND when unlinked.
 	Link(ctx context.Context, profileID string) (*Link, error)
 	// CreateLink links a profile and appends an AuditLink entry. A zero At
@@ -313,16 +315,27 @@ type LinkStore interface {
 	DeleteLink(ctx context.Context, profileID, by string) error
 	// WasUnlinked reports whether the profile was ever unlinked.
 	WasUnlinked(ctx context.Context, profileID string) (bool, error)
+}
+
+// AuditLog reads the append-only audit log; entries are appended by the
+// writes they record, in the same transaction.
+type AuditLog interface {
 	// Audit returns audit entries, newest first.
 	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+}
 
+// SettingsStore keeps the console's settings.
+type SettingsStore interface {
 	// Settings returns the settings (defaults when never set).
 	Settings(ctx context.Context) (*Settings, error)
 	// UpdateSettings replaces the settings and appends one
 	// AuditSettingChange entry per changed switch (none when nothing
 	// changed). Errors: EINVALID.
 	UpdateSettings(ctx context.Context, s *Settings, by string) error
+}
 
+// UserStore keeps console users.
+type UserStore interface {
 	// CreateUser adds a user (see User.Validate) and appends an
 	// AuditUserChange entry; on success u.ID and u.CreatedAt are set.
 	// Errors: EINVALID, ECONFLICT (email taken, case-insensitive).
@@ -336,7 +349,10 @@ type LinkStore interface {
 	// DeleteUser removes a user and their sessions and appends an
 	// AuditUserChange entry. Errors: EINVALID (empty by), ENOTFOUND.
 	DeleteUser(ctx context.Context, id int64, by string) error
+}
 
+// SessionStore keeps signed-in console sessions.
+type SessionStore interface {
 	// CreateSession stores a session (see Session.Validate); a zero
 	// CreatedAt is set to the store's clock. It also drops sessions that
 	// had expired by then, so the table does not grow without bound.
@@ -358,7 +374,10 @@ type LinkStore interface {
 	// everywhere"), appends an AuditUserChange entry, and returns how many
 	// sessions there were. Errors: EINVALID (empty by), ENOTFOUND.
 	DeleteUserSessions(ctx context.Context, userID int64, by string) (int, error)
+}
 
+// TokenStore keeps the JSON API's bearer tokens (hashed).
+type TokenStore interface {
 	// CreateAPIToken stores a token's hash and appends an AuditTokenChange
 	// entry; on success t.ID and t.CreatedAt are set.
 	// Errors: EINVALID, ECONFLICT (name or hash taken).
@@ -370,6 +389,19 @@ type LinkStore interface {
 	// DeleteAPIToken revokes a token (a leaked one must be revocable) and
 	// appends an AuditTokenChange entry. Errors: EINVALID (empty by), ENOTFOUND.
 	DeleteAPIToken(ctx context.Context, id int64, by string) error
+}
+
+// Store is everything rechargekit keeps in its database: one value that
+// sqlite and postgres return, each passing the storetest conformance suite.
+// Code that needs only part of it takes the small interface it needs.
+type Store interface {
+	ProfileStore
+	LinkStore
+	AuditLog
+	SettingsStore
+	UserStore
+	SessionStore
+	TokenStore
 
 	// Close releases the store's resources.
 	Close() error

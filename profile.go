@@ -37,7 +37,7 @@ type ProfileView struct {
 
 // ProfileService opens profiles, applying the auto-link policy, and links
 // and unlinks them by hand. The cards package implements it over a
-// CardService and a LinkStore; the console and the JSON API use it.
+// CardService and a Store; the console and the JSON API use it.
 type ProfileService interface {
 	// Open returns the profile's view. When auto-linking is on and the
 	// profile is unlinked, never unlinked before, and exactly one Recharge

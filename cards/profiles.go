@@ -13,10 +13,10 @@ import (
 const ActorAuto = "auto"
 
 // Profiles implements rechargekit.ProfileService: it keeps links in a
-// LinkStore and reads Recharge through a CardService.
+// Store and reads Recharge through a CardService.
 type Profiles struct {
 	Cards  rechargekit.CardService
-	Store  rechargekit.LinkStore
+	Store  rechargekit.Store
 	Now    func() time.Time // defaults to time.Now
 	Logger *slog.Logger     // defaults to slog.Default()
 }

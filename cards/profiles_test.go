@@ -12,7 +12,7 @@ import (
 
 // newProfiles returns a Profiles over the fake Recharge source and a fresh
 // SQLite store holding the given profiles.
-func newProfiles(t *testing.T, profiles ...*rechargekit.Profile) (*cards.Profiles, *fakeSource, rechargekit.LinkStore) {
+func newProfiles(t *testing.T, profiles ...*rechargekit.Profile) (*cards.Profiles, *fakeSource, rechargekit.Store) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rk.db"))
@@ -61,19 +61,19 @@ func TestOpenDoesNotAutoLink(t *testing.T) {
 	tests := []struct {
 		name           string
 		profile        *rechargekit.Profile
-		setup          func(t *testing.T, store rechargekit.LinkStore)
+		setup          func(t *testing.T, store rechargekit.Store)
 		wantCandidates int
 		wantBlocked    bool
 	}{
 		{"two accounts", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com", "sam.t@example.org"}}, nil, 2, true},
 		{"no match", &rechargekit.Profile{ID: "p", Emails: []string{"nobody@example.com"}}, nil, 0, false},
 		{"no email", &rechargekit.Profile{ID: "p", Phones: []string{"+15551234567"}}, nil, 0, false},
-		{"auto-linking off", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.LinkStore) {
+		{"auto-linking off", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.Store) {
 			if err := store.UpdateSettings(context.Background(), &rechargekit.Settings{AutoLink: false}, "admin@example.com"); err != nil {
 				t.Fatal(err)
 			}
 		}, 1, true},
-		{"unlinked before", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.LinkStore) {
+		{"unlinked before", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.Store) {
 			ctx := context.Background()
 			if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "p", CustomerID: 100, Method: rechargekit.LinkManual, By: "agent@example.com"}); err != nil {
 				t.Fatal(err)

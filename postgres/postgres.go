@@ -1,4 +1,4 @@
-// Package postgres is rechargekit's shared store: a rechargekit.LinkStore
+// Package postgres is rechargekit's shared store: a rechargekit.Store
 // on PostgreSQL, for several replicas behind a load balancer.
 //
 // It talks to PostgreSQL through pgx's own pool (pgxpool) rather than
@@ -46,7 +46,7 @@ var migrationFS embed.FS
 // schemas of one database migrate independently.
 const migrationLockClass = 0x726b
 
-// Store is a rechargekit.LinkStore on PostgreSQL. It is safe for concurrent
+// Store is a rechargekit.Store on PostgreSQL. It is safe for concurrent
 // use, and any number of Stores (replicas) may share one database.
 type Store struct {
 	// Now is the store's clock: it stamps links, audit entries, users,
@@ -57,7 +57,7 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ rechargekit.LinkStore = (*Store)(nil)
+var _ rechargekit.Store = (*Store)(nil)
 
 // Open connects to the PostgreSQL database at url (postgres:// or
 // postgresql://, or a key=value DSN; pgx's pool parameters such as

@@ -50,20 +50,20 @@ func MustOpen(tb testing.TB, url string) *Store {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	testDSN(t)
-	storetest.Run(t, func(t *testing.T) rechargekit.LinkStore {
+	storetest.Run(t, func(t *testing.T) rechargekit.Store {
 		return MustOpen(t, MustSchemaURL(t))
 	})
 }
 
 func TestPersistence(t *testing.T) {
 	t.Parallel()
-	storetest.RunPersistence(t, func(t *testing.T) (rechargekit.LinkStore, func() rechargekit.LinkStore) {
+	storetest.RunPersistence(t, func(t *testing.T) (rechargekit.Store, func() rechargekit.Store) {
 		url := MustSchemaURL(t)
 		s, err := Open(t.Context(), url)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
-		return s, func() rechargekit.LinkStore {
+		return s, func() rechargekit.Store {
 			s.Close()
 			return MustOpen(t, url)
 		}
@@ -73,7 +73,7 @@ func TestPersistence(t *testing.T) {
 // TestShared opens two pools on one schema, as two replicas have.
 func TestShared(t *testing.T) {
 	t.Parallel()
-	storetest.RunShared(t, func(t *testing.T) (rechargekit.LinkStore, rechargekit.LinkStore) {
+	storetest.RunShared(t, func(t *testing.T) (rechargekit.Store, rechargekit.Store) {
 		url := MustSchemaURL(t)
 		return MustOpen(t, url), MustOpen(t, url)
 	})

@@ -60,7 +60,7 @@ func (a apiClient) do(method, path, body string) (int, []byte) {
 }
 
 // MustAPIToken creates an API token in the store and returns it.
-func MustAPIToken(tb testing.TB, store rechargekit.LinkStore, name string) string {
+func MustAPIToken(tb testing.TB, store rechargekit.Store, name string) string {
 	tb.Helper()
 	tok, hash := server.NewAPIToken()
 	if err := store.CreateAPIToken(context.Background(), &rechargekit.APIToken{Name: name, Hash: hash}, "test"); err != nil {

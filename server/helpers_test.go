@@ -111,7 +111,7 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // MustUser creates a user with a real password hash and returns its id.
-func MustUser(tb testing.TB, store rechargekit.LinkStore, email, role, password string) int64 {
+func MustUser(tb testing.TB, store rechargekit.Store, email, role, password string) int64 {
 	tb.Helper()
 	hash, err := server.HashPassword(password)
 	if err != nil {
@@ -125,7 +125,7 @@ func MustUser(tb testing.TB, store rechargekit.LinkStore, email, role, password 
 }
 
 // seedProfiles stores the demo desk profiles, in the states the demo shows.
-func seedProfiles(tb testing.TB, store rechargekit.LinkStore) {
+func seedProfiles(tb testing.TB, store rechargekit.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	for _, p := range []*rechargekit.Profile{
@@ -148,7 +148,7 @@ func seedProfiles(tb testing.TB, store rechargekit.LinkStore) {
 }
 
 // MustLink links a profile straight in the store.
-func MustLink(tb testing.TB, store rechargekit.LinkStore, profileID string, customerID int64, method, by string) {
+func MustLink(tb testing.TB, store rechargekit.Store, profileID string, customerID int64, method, by string) {
 	tb.Helper()
 	l := &rechargekit.Link{ProfileID: profileID, CustomerID: customerID, Method: method, By: by}
 	if err := store.CreateLink(context.Background(), l); err != nil {

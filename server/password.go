@@ -165,7 +165,7 @@ func NewAPIToken() (token, hash string) {
 }
 
 // HashAPIToken returns the SHA-256 of an API token, in hex: what
-// LinkStore.APITokenByHash looks tokens up by. A fast hash is right here:
+// TokenStore.APITokenByHash looks tokens up by. A fast hash is right here:
 // the tokens are 256 random bits, not guessable passwords.
 func HashAPIToken(token string) string {
 	return hashToken(token)

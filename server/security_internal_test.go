@@ -359,7 +359,7 @@ func TestSlideSession(t *testing.T) {
 	logs := &strings.Builder{} // slide runs on this goroutine
 	var store *touchCounter
 	c, _ := mustConsole(t, clk, map[string]string{"agent@example.com": "agent password"}, func(cfg *Config) {
-		store = &touchCounter{LinkStore: cfg.Store}
+		store = &touchCounter{Store: cfg.Store}
 		cfg.Store = store
 		cfg.SessionTTL, cfg.SessionIdle = 12*time.Hour, 30*time.Minute
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -423,7 +423,7 @@ func TestSlideSession(t *testing.T) {
 // touchCounter counts TouchSession calls and can fail them. It is used
 // on one goroutine.
 type touchCounter struct {
-	rechargekit.LinkStore
+	rechargekit.Store
 	touches int
 	fail    bool
 }
@@ -433,5 +433,5 @@ func (s *touchCounter) TouchSession(ctx context.Context, tokenHash string, now, 
 	if s.fail {
 		return errors.New("disk I/O error")
 	}
-	return s.LinkStore.TouchSession(ctx, tokenHash, now, until)
+	return s.Store.TouchSession(ctx, tokenHash, now, until)
 }

@@ -53,7 +53,7 @@ type Config struct {
 	// Store keeps profiles, links, users, sessions, API tokens and
 	// settings. When it is nil the console and the JSON API are not
 	// mounted: a Gladly-only deployment needs neither.
-	Store rechargekit.LinkStore
+	Store rechargekit.Store
 	// Profiles opens profiles with the auto-link policy and links and
 	// unlinks them (cards.Profiles); required with Store.
 	Profiles rechargekit.ProfileService

@@ -1,4 +1,4 @@
-// Package sqlite is rechargekit's embedded store: a rechargekit.LinkStore on
+// Package sqlite is rechargekit's embedded store: a rechargekit.Store on
 // SQLite through modernc.org/sqlite (pure Go, no cgo), so the default
 // install is one binary and one database file.
 //
@@ -43,7 +43,7 @@ var migrationFS embed.FS
 // transaction to finish before it gives up with SQLITE_BUSY.
 const busyTimeout = 10 * time.Second
 
-// Store is a rechargekit.LinkStore on one SQLite database file. It is safe
+// Store is a rechargekit.Store on one SQLite database file. It is safe
 // for concurrent use, and several Stores (or processes) may share one file.
 type Store struct {
 	// Now is the store's clock: it stamps links, audit entries, users,
@@ -56,7 +56,7 @@ type Store struct {
 	reader *sql.DB // several read-only connections
 }
 
-var _ rechargekit.LinkStore = (*Store)(nil)
+var _ rechargekit.Store = (*Store)(nil)
 
 // Open opens (creating it and its directory when missing) the SQLite
 // database at path and brings its schema up to date. path is a file path;

@@ -26,20 +26,20 @@ func MustOpen(tb testing.TB, path string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) rechargekit.LinkStore {
+	storetest.Run(t, func(t *testing.T) rechargekit.Store {
 		return MustOpen(t, filepath.Join(t.TempDir(), "rechargekit.db"))
 	})
 }
 
 func TestPersistence(t *testing.T) {
 	t.Parallel()
-	storetest.RunPersistence(t, func(t *testing.T) (rechargekit.LinkStore, func() rechargekit.LinkStore) {
+	storetest.RunPersistence(t, func(t *testing.T) (rechargekit.Store, func() rechargekit.Store) {
 		path := filepath.Join(t.TempDir(), "rechargekit.db")
 		s, err := sqlite.Open(t.Context(), path)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
-		return s, func() rechargekit.LinkStore {
+		return s, func() rechargekit.Store {
 			if err := s.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
@@ -53,7 +53,7 @@ func TestPersistence(t *testing.T) {
 // links from both are decided by SQLite's write lock, not by a mutex.
 func TestShared(t *testing.T) {
 	t.Parallel()
-	storetest.RunShared(t, func(t *testing.T) (rechargekit.LinkStore, rechargekit.LinkStore) {
+	storetest.RunShared(t, func(t *testing.T) (rechargekit.Store, rechargekit.Store) {
 		path := filepath.Join(t.TempDir(), "shared.db")
 		return MustOpen(t, path), MustOpen(t, path)
 	})

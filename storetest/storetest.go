@@ -1,4 +1,4 @@
-// Package storetest is the conformance suite for rechargekit.LinkStore: one
+// Package storetest is the conformance suite for rechargekit.Store: one
 // checker, run by the sqlite and postgres packages against their own store,
 // in the manner of testing/fstest.TestFS. A store that passes behaves the
 // same as every other store to the server, whatever the database.
@@ -25,10 +25,10 @@ import (
 // must return a fresh, empty store each time and register its cleanup
 // (closing it, dropping its database) with t.Cleanup. Every subtest opens
 // its own store and runs in parallel with the others.
-func Run(t *testing.T, open func(t *testing.T) rechargekit.LinkStore) {
+func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s rechargekit.LinkStore)
+		fn   func(t *testing.T, s rechargekit.Store)
 	}{
 		{"Profile/UpsertAndGet", testProfileUpsertAndGet},
 		{"Profile/Replace", testProfileReplace},
@@ -72,7 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.LinkStore) {
 }
 
 // MustUpsertProfile stores p or fails the test.
-func MustUpsertProfile(tb testing.TB, s rechargekit.LinkStore, p *rechargekit.Profile) {
+func MustUpsertProfile(tb testing.TB, s rechargekit.Store, p *rechargekit.Profile) {
 	tb.Helper()
 	if err := s.UpsertProfile(context.Background(), p); err != nil {
 		tb.Fatalf("UpsertProfile(%q): %v", p.ID, err)
@@ -80,7 +80,7 @@ func MustUpsertProfile(tb testing.TB, s rechargekit.LinkStore, p *rechargekit.Pr
 }
 
 // MustCreateLink links a profile or fails the test.
-func MustCreateLink(tb testing.TB, s rechargekit.LinkStore, l *rechargekit.Link) {
+func MustCreateLink(tb testing.TB, s rechargekit.Store, l *rechargekit.Link) {
 	tb.Helper()
 	if err := s.CreateLink(context.Background(), l); err != nil {
 		tb.Fatalf("CreateLink(%q -> %d): %v", l.ProfileID, l.CustomerID, err)
@@ -88,7 +88,7 @@ func MustCreateLink(tb testing.TB, s rechargekit.LinkStore, l *rechargekit.Link)
 }
 
 // MustCreateUser adds a user or fails the test.
-func MustCreateUser(tb testing.TB, s rechargekit.LinkStore, u *rechargekit.User) {
+func MustCreateUser(tb testing.TB, s rechargekit.Store, u *rechargekit.User) {
 	tb.Helper()
 	if err := s.CreateUser(context.Background(), u, "setup@example.com"); err != nil {
 		tb.Fatalf("CreateUser(%q): %v", u.Email, err)
@@ -96,7 +96,7 @@ func MustCreateUser(tb testing.TB, s rechargekit.LinkStore, u *rechargekit.User)
 }
 
 // MustAudit returns the audit entries matching f or fails the test.
-func MustAudit(tb testing.TB, s rechargekit.LinkStore, f rechargekit.AuditFilter) []*rechargekit.AuditEntry {
+func MustAudit(tb testing.TB, s rechargekit.Store, f rechargekit.AuditFilter) []*rechargekit.AuditEntry {
 	tb.Helper()
 	entries, err := s.Audit(context.Background(), f)
 	if err != nil {
@@ -149,7 +149,7 @@ func profile(id, name string) *rechargekit.Profile {
 	return &rechargekit.Profile{ID: id, Name: name, Emails: []string{}, Phones: []string{}}
 }
 
-func testProfileUpsertAndGet(t *testing.T, s rechargekit.LinkStore) {
+func testProfileUpsertAndGet(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, &rechargekit.Profile{
 		ID:     "p-1",
@@ -177,7 +177,7 @@ func testProfileUpsertAndGet(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testProfileReplace(t *testing.T, s rechargekit.LinkStore) {
+func testProfileReplace(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, &rechargekit.Profile{ID: "p-1", Name: "Old Name", Emails: []string{"old@example.com"}, Phones: []string{"111-222"}})
 	MustCreateLink(t, s, &rechargekit.Link{ProfileID: "p-1", CustomerID: 7, Method: rechargekit.LinkManual, By: "agent@example.com"})
@@ -204,12 +204,12 @@ func testProfileReplace(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testProfileNotFound(t *testing.T, s rechargekit.LinkStore) {
+func testProfileNotFound(t *testing.T, s rechargekit.Store) {
 	_, err := s.Profile(t.Context(), "missing")
 	wantCode(t, "Profile(missing)", err, rechargekit.ENOTFOUND)
 }
 
-func testProfileInvalid(t *testing.T, s rechargekit.LinkStore) {
+func testProfileInvalid(t *testing.T, s rechargekit.Store) {
 	many := make([]string, rechargekit.MaxProfileItems+1)
 	for i := range many {
 		many[i] = fmt.Sprintf("e%d@example.com", i)
@@ -240,7 +240,7 @@ func testProfileInvalid(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testProfileSearch(t *testing.T, s rechargekit.LinkStore) {
+func testProfileSearch(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	for _, p := range []*rechargekit.Profile{
 		{ID: "p-bob", Name: "bob Stone", Emails: []string{"Bob@Example.com"}, Phones: []string{"+1 (555) 010-0"}},
@@ -298,7 +298,7 @@ func testProfileSearch(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testProfileSearchLimit(t *testing.T, s rechargekit.LinkStore) {
+func testProfileSearchLimit(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	for i := range 55 {
 		MustUpsertProfile(t, s, profile(fmt.Sprintf("p-%02d", i), "Same Name"))
@@ -325,7 +325,7 @@ func testProfileSearchLimit(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkCreateAndGet(t *testing.T, s rechargekit.LinkStore) {
+func testLinkCreateAndGet(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	_, err := s.Link(ctx, "p-1")
@@ -357,7 +357,7 @@ func testLinkCreateAndGet(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkDefaultTime(t *testing.T, s rechargekit.LinkStore) {
+func testLinkDefaultTime(t *testing.T, s rechargekit.Store) {
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	before := time.Now().UTC().Truncate(time.Microsecond)
 	l := &rechargekit.Link{ProfileID: "p-1", CustomerID: 42, Method: rechargekit.LinkAuto, By: "auto"}
@@ -373,7 +373,7 @@ func testLinkDefaultTime(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkTimes(t *testing.T, s rechargekit.LinkStore) {
+func testLinkTimes(t *testing.T, s rechargekit.Store) {
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	zone := time.FixedZone("UTC-7", -7*3600)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 987654321, zone)
@@ -386,7 +386,7 @@ func testLinkTimes(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkSameCustomer(t *testing.T, s rechargekit.LinkStore) {
+func testLinkSameCustomer(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	first := &rechargekit.Link{ProfileID: "p-1", CustomerID: 42, Method: rechargekit.LinkManual, By: "one@example.com"}
@@ -406,7 +406,7 @@ func testLinkSameCustomer(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkConflict(t *testing.T, s rechargekit.LinkStore) {
+func testLinkConflict(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	MustCreateLink(t, s, &rechargekit.Link{ProfileID: "p-1", CustomerID: 42, Method: rechargekit.LinkManual, By: "one@example.com"})
@@ -426,7 +426,7 @@ func testLinkConflict(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkNoProfile(t *testing.T, s rechargekit.LinkStore) {
+func testLinkNoProfile(t *testing.T, s rechargekit.Store) {
 	err := s.CreateLink(t.Context(), &rechargekit.Link{ProfileID: "missing", CustomerID: 1, Method: rechargekit.LinkManual, By: "a@example.com"})
 	wantCode(t, "CreateLink(missing profile)", err, rechargekit.ENOTFOUND)
 	if n := len(MustAudit(t, s, rechargekit.AuditFilter{})); n != 0 {
@@ -434,7 +434,7 @@ func testLinkNoProfile(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkInvalid(t *testing.T, s rechargekit.LinkStore) {
+func testLinkInvalid(t *testing.T, s rechargekit.Store) {
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	ok := rechargekit.Link{ProfileID: "p-1", CustomerID: 1, Method: rechargekit.LinkManual, By: "a@example.com"}
 	tests := []struct {
@@ -461,7 +461,7 @@ func testLinkInvalid(t *testing.T, s rechargekit.LinkStore) {
 	wantCode(t, "Link after invalid links", err, rechargekit.ENOTFOUND)
 }
 
-func testLinkAutoAfterUnlink(t *testing.T, s rechargekit.LinkStore) {
+func testLinkAutoAfterUnlink(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	MustUpsertProfile(t, s, profile("p-2", "Bea"))
@@ -496,12 +496,12 @@ func testLinkAutoAfterUnlink(t *testing.T, s rechargekit.LinkStore) {
 
 // race links profileID from two goroutines at once, to customers a and b,
 // and returns their errors.
-func race(ctx context.Context, s1, s2 rechargekit.LinkStore, profileID string, a, b int64) [2]error {
+func race(ctx context.Context, s1, s2 rechargekit.Store, profileID string, a, b int64) [2]error {
 	var errs [2]error
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i, c := range []struct {
-		s  rechargekit.LinkStore
+		s  rechargekit.Store
 		id int64
 	}{{s1, a}, {s2, b}} {
 		wg.Add(1)
@@ -520,7 +520,7 @@ func race(ctx context.Context, s1, s2 rechargekit.LinkStore, profileID string, a
 
 // checkRace checks the outcome of race: one winner, one ECONFLICT, and an
 // audit story of one link followed by one refused link.
-func checkRace(t *testing.T, s rechargekit.LinkStore, profileID string, a, b int64, errs [2]error) {
+func checkRace(t *testing.T, s rechargekit.Store, profileID string, a, b int64, errs [2]error) {
 	t.Helper()
 	win := -1
 	switch {
@@ -550,7 +550,7 @@ func checkRace(t *testing.T, s rechargekit.LinkStore, profileID string, a, b int
 // RaceRounds is how many profiles the race tests link concurrently.
 const RaceRounds = 20
 
-func testLinkRace(t *testing.T, s rechargekit.LinkStore) {
+func testLinkRace(t *testing.T, s rechargekit.Store) {
 	for i := range RaceRounds {
 		id := fmt.Sprintf("race-%02d", i)
 		MustUpsertProfile(t, s, profile(id, "Racer"))
@@ -559,7 +559,7 @@ func testLinkRace(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testLinkRaceSameCustomer(t *testing.T, s rechargekit.LinkStore) {
+func testLinkRaceSameCustomer(t *testing.T, s rechargekit.Store) {
 	for i := range 5 {
 		id := fmt.Sprintf("same-%d", i)
 		MustUpsertProfile(t, s, profile(id, "Racer"))
@@ -574,7 +574,7 @@ func testLinkRaceSameCustomer(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testUnlink(t *testing.T, s rechargekit.LinkStore) {
+func testUnlink(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	MustCreateLink(t, s, &rechargekit.Link{ProfileID: "p-1", CustomerID: 42, Method: rechargekit.LinkManual, By: "one@example.com"})
@@ -598,7 +598,7 @@ func testUnlink(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testUnlinkNotLinked(t *testing.T, s rechargekit.LinkStore) {
+func testUnlinkNotLinked(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	wantCode(t, "DeleteLink(unlinked profile)", s.DeleteLink(ctx, "p-1", "a@example.com"), rechargekit.ENOTFOUND)
@@ -615,7 +615,7 @@ func testUnlinkNotLinked(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testAudit(t *testing.T, s rechargekit.LinkStore) {
+func testAudit(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	MustUpsertProfile(t, s, profile("p-1", "Ada"))
 	MustUpsertProfile(t, s, profile("p-2", "Bea"))
@@ -652,7 +652,7 @@ func testAudit(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testAuditDefaultLimit(t *testing.T, s rechargekit.LinkStore) {
+func testAuditDefaultLimit(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	// Each settings flip is one audit entry.
 	auto := rechargekit.DefaultSettings().AutoLink
@@ -668,7 +668,7 @@ func testAuditDefaultLimit(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testSettingsDefault(t *testing.T, s rechargekit.LinkStore) {
+func testSettingsDefault(t *testing.T, s rechargekit.Store) {
 	got, err := s.Settings(t.Context())
 	mustOK(t, "Settings", err)
 	if diff := cmp.Diff(rechargekit.DefaultSettings(), got); diff != "" {
@@ -676,7 +676,7 @@ func testSettingsDefault(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testSettingsUpdate(t *testing.T, s rechargekit.LinkStore) {
+func testSettingsUpdate(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	def := rechargekit.DefaultSettings().AutoLink
 	wantCode(t, "UpdateSettings(nil)", s.UpdateSettings(ctx, nil, "admin@example.com"), rechargekit.EINVALID)
@@ -711,7 +711,7 @@ func testSettingsUpdate(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testUsers(t *testing.T, s rechargekit.LinkStore) {
+func testUsers(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	created := time.Date(2026, 2, 3, 4, 5, 6, 7000, time.UTC)
 	admin := &rechargekit.User{Email: "Admin@Example.com", Role: rechargekit.RoleAdmin, PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", CreatedAt: created}
@@ -764,7 +764,7 @@ func testUsers(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testUsersInvalid(t *testing.T, s rechargekit.LinkStore) {
+func testUsersInvalid(t *testing.T, s rechargekit.Store) {
 	ok := rechargekit.User{Email: "a@example.com", Role: rechargekit.RoleAgent, PasswordHash: "hash"}
 	tests := []struct {
 		name string
@@ -794,7 +794,7 @@ func testUsersInvalid(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testUserDelete(t *testing.T, s rechargekit.LinkStore) {
+func testUserDelete(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	u := &rechargekit.User{Email: "gone@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
 	keep := &rechargekit.User{Email: "kept@example.com", Role: rechargekit.RoleAdmin, PasswordHash: "h"}
@@ -831,7 +831,7 @@ func testUserDelete(t *testing.T, s rechargekit.LinkStore) {
 
 // testSessionsTouch: a valid session's expiry moves to the time given,
 // later or earlier, and an expired one cannot be brought back.
-func testSessionsTouch(t *testing.T, s rechargekit.LinkStore) {
+func testSessionsTouch(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	u := &rechargekit.User{Email: "x@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
 	MustCreateUser(t, s, u)
@@ -864,7 +864,7 @@ func testSessionsTouch(t *testing.T, s rechargekit.LinkStore) {
 }
 
 // testDeleteUserSessions: every session of one user ends, and only theirs.
-func testDeleteUserSessions(t *testing.T, s rechargekit.LinkStore) {
+func testDeleteUserSessions(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	a := &rechargekit.User{Email: "a@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
 	b := &rechargekit.User{Email: "b@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
@@ -905,7 +905,7 @@ func testDeleteUserSessions(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testSessions(t *testing.T, s rechargekit.LinkStore) {
+func testSessions(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	u := &rechargekit.User{Email: "a@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
 	MustCreateUser(t, s, u)
@@ -952,7 +952,7 @@ func testSessions(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testSessionsInvalid(t *testing.T, s rechargekit.LinkStore) {
+func testSessionsInvalid(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	u := &rechargekit.User{Email: "a@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
 	MustCreateUser(t, s, u)
@@ -983,7 +983,7 @@ func testSessionsInvalid(t *testing.T, s rechargekit.LinkStore) {
 	wantCode(t, "CreateSession(nil)", s.CreateSession(ctx, nil), rechargekit.EINVALID)
 }
 
-func testSessionsPurge(t *testing.T, s rechargekit.LinkStore) {
+func testSessionsPurge(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	u := &rechargekit.User{Email: "a@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
 	MustCreateUser(t, s, u)
@@ -1002,7 +1002,7 @@ func testSessionsPurge(t *testing.T, s rechargekit.LinkStore) {
 	}
 }
 
-func testAPITokens(t *testing.T, s rechargekit.LinkStore) {
+func testAPITokens(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	zapier := &rechargekit.APIToken{Name: "zapier", Hash: "sha256:aaaa"}
 	desk := &rechargekit.APIToken{Name: "Desk", Hash: "sha256:bbbb"}
@@ -1044,7 +1044,7 @@ func testAPITokens(t *testing.T, s rechargekit.LinkStore) {
 	mustOK(t, "CreateAPIToken(reused name)", s.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "zapier", Hash: "sha256:dddd"}, "admin@example.com"))
 }
 
-func testAPITokensInvalid(t *testing.T, s rechargekit.LinkStore) {
+func testAPITokensInvalid(t *testing.T, s rechargekit.Store) {
 	tests := []struct {
 		name string
 		tok  *rechargekit.APIToken
@@ -1072,7 +1072,7 @@ func testAPITokensInvalid(t *testing.T, s rechargekit.LinkStore) {
 // unchanged, after the store is closed and the same database reopened.
 // open returns a fresh, empty store and a function that closes that store
 // and opens the same database again.
-func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.LinkStore, func() rechargekit.LinkStore)) {
+func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.Store, func() rechargekit.Store)) {
 	ctx := t.Context()
 	s, reopen := open(t)
 
@@ -1146,7 +1146,7 @@ func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.LinkStore
 // replicas have: each sees the other's writes, and racing links from the
 // two still leave one link and a two-entry audit story. open returns two
 // stores on the same fresh, empty database.
-func RunShared(t *testing.T, open func(t *testing.T) (a, b rechargekit.LinkStore)) {
+func RunShared(t *testing.T, open func(t *testing.T) (a, b rechargekit.Store)) {
 	ctx := t.Context()
 	a, b := open(t)
 

@@ -27,7 +27,7 @@ type appConfig struct {
 	clientOptions []recharge.Option // extra client options (tests: a fake clock)
 	logger        *slog.Logger
 
-	store rechargekit.LinkStore // nil: no console or JSON API
+	store rechargekit.Store // nil: no console or JSON API
 
 	redisURL      string        // "": in-memory cache, per-replica rate budget
 	cardTTL       time.Duration // 0: cards.DefaultCardTTL

@@ -36,7 +36,7 @@ var demoProfiles = []*rechargekit.Profile{
 
 // seedDemoDesk fills an empty store with the demo profiles, their link
 // states and two users, and returns the users' generated passwords.
-func seedDemoDesk(ctx context.Context, store rechargekit.LinkStore) (adminPassword, agentPassword string, err error) {
+func seedDemoDesk(ctx context.Context, store rechargekit.Store) (adminPassword, agentPassword string, err error) {
 	for _, p := range demoProfiles {
 		if err := store.UpsertProfile(ctx, p); err != nil {
 			return "", "", fmt.Errorf("seed profile %s: %w", p.ID, err)

@@ -23,8 +23,8 @@ const (
 
 // readiness checks the dependencies for /readyz.
 type readiness struct {
-	store  rechargekit.LinkStore // nil: no console, no database
-	redis  *redis.Client         // nil: no Redis
+	store  rechargekit.SettingsStore // nil: no console, no database
+	redis  *redis.Client             // nil: no Redis
 	client *recharge.Client
 	now    func() time.Time
 
@@ -32,7 +32,7 @@ type readiness struct {
 	lastProbe time.Time
 }
 
-func newReadiness(store rechargekit.LinkStore, rc *redis.Client, client *recharge.Client) *readiness {
+func newReadiness(store rechargekit.SettingsStore, rc *redis.Client, client *recharge.Client) *readiness {
 	return &readiness{store: store, redis: rc, client: client, now: time.Now}
 }
 

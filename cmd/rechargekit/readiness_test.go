@@ -14,10 +14,10 @@ import (
 	"github.com/rechargekit/rechargekit/server"
 )
 
-// settingsStore is a LinkStore whose Settings fails on demand; readiness
+// settingsStore is a SettingsStore whose Settings fails on demand; readiness
 // calls nothing else.
 type settingsStore struct {
-	rechargekit.LinkStore
+	rechargekit.SettingsStore
 	mu   sync.Mutex
 	down bool
 }

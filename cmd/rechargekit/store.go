@@ -15,9 +15,9 @@ import (
 // defaultDatabase is the SQLite file used when DATABASE_URL is not set.
 const defaultDatabase = "rechargekit.db"
 
-// openStore opens the LinkStore that DATABASE_URL names: a postgres:// or
+// openStore opens the Store that DATABASE_URL names: a postgres:// or
 // postgresql:// URL, or else a SQLite file path. Opening applies migrations.
-func openStore(ctx context.Context, databaseURL string) (rechargekit.LinkStore, error) {
+func openStore(ctx context.Context, databaseURL string) (rechargekit.Store, error) {
 	if databaseURL == "" {
 		databaseURL = defaultDatabase
 	}
@@ -120,7 +120,7 @@ func (c *userCommand) run(ctx context.Context) error {
 }
 
 // addUser creates a user with a generated password and returns it.
-func addUser(ctx context.Context, store rechargekit.LinkStore, email, role string) (string, error) {
+func addUser(ctx context.Context, store rechargekit.Store, email, role string) (string, error) {
 	password := server.GeneratePassword()
 	hash, err := server.HashPassword(password)
 	if err != nil {
