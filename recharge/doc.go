@@ -39,10 +39,12 @@
 //     jitter, honour Retry-After, and never pass the context's deadline:
 //     when the next wait would, the call gives up at once with the last
 //     error, still recognisable by IsRateLimited and friends.
-//   - It decodes leniently: every field is optional, unknown fields are
-//     ignored, ids and counts also accept numeric strings, money keeps its
-//     text whether sent as a string or a number, and Time and Date accept
-//     every timestamp form seen in captured payloads.
+//   - It decodes leniently, through field types rather than per-resource
+//     decoders: every field is optional, unknown fields are ignored, ids and
+//     counts (Int64, Int) also accept numeric strings, money (Money) keeps
+//     its text whether sent as a string or a number, flags (Bool) also
+//     accept 1 and 0, and Time and Date accept every timestamp form seen in
+//     captured payloads.
 //
 // Lists return one page (List) or iterate over all of them (All, an
 // iter.Seq2). All sends the caller's filters on the first request and only

@@ -20,12 +20,12 @@ func DomainCustomer(c *Customer) *rechargekit.Customer {
 		return nil
 	}
 	return &rechargekit.Customer{
-		ID:                  c.ID,
+		ID:                  int64(c.ID),
 		ExternalID:          c.ExternalCustomerID.String(),
 		Email:               c.Email,
 		FirstName:           c.FirstName,
 		LastName:            c.LastName,
-		Phone:               c.Phone,
+		Phone:               string(c.Phone),
 		SubscriptionsTotal:  copyInt(c.SubscriptionsTotalCount),
 		SubscriptionsActive: copyInt(c.SubscriptionsActiveCount),
 		CreatedAt:           c.CreatedAt.UTC(),
@@ -33,11 +33,12 @@ func DomainCustomer(c *Customer) *rechargekit.Customer {
 	}
 }
 
-func copyInt(p *int) *int {
+// copyInt returns an optional count as the domain's *int.
+func copyInt(p *Int) *int {
 	if p == nil {
 		return nil
 	}
-	v := *p
+	v := int(*p)
 	return &v
 }
 
@@ -62,7 +63,7 @@ func DomainSubscriptions(subs []*Subscription, charges []*Charge) []*rechargekit
 		if sub == nil {
 			continue
 		}
-		out = append(out, domainSubscription(sub, idx[sub.ID]))
+		out = append(out, domainSubscription(sub, idx[int64(sub.ID)]))
 	}
 	return out
 }
@@ -87,7 +88,8 @@ func indexLineItems(charges []*Charge) map[int64][]lineRef {
 	for _, c := range sorted {
 		for _, li := range c.LineItems {
 			if li != nil && li.PurchaseItemID != 0 {
-				idx[li.PurchaseItemID] = append(idx[li.PurchaseItemID], lineRef{c, li})
+				id := int64(li.PurchaseItemID)
+				idx[id] = append(idx[id], lineRef{c, li})
 			}
 		}
 	}
@@ -96,27 +98,27 @@ func indexLineItems(charges []*Charge) map[int64][]lineRef {
 
 func domainSubscription(sub *Subscription, lines []lineRef) *rechargekit.Subscription {
 	d := &rechargekit.Subscription{
-		ID:                         sub.ID,
-		CustomerID:                 sub.CustomerID,
+		ID:                         int64(sub.ID),
+		CustomerID:                 int64(sub.CustomerID),
 		Status:                     strings.ToLower(strings.TrimSpace(sub.Status)),
 		CreatedAt:                  sub.CreatedAt.UTC(),
 		UpdatedAt:                  sub.UpdatedAt.UTC(),
-		ChargeIntervalFrequency:    sub.ChargeIntervalFrequency,
-		OrderIntervalFrequency:     sub.OrderIntervalFrequency,
+		ChargeIntervalFrequency:    int(sub.ChargeIntervalFrequency),
+		OrderIntervalFrequency:     int(sub.OrderIntervalFrequency),
 		IntervalUnit:               strings.ToLower(strings.TrimSpace(sub.OrderIntervalUnit)),
 		NextChargeDate:             sub.NextChargeScheduledAt.String(),
 		CancelledAt:                sub.CancelledAt.UTCPtr(),
-		CancellationReason:         sub.CancellationReason,
-		CancellationReasonComments: sub.CancellationReasonComments,
-		Price:                      sub.Price,
+		CancellationReason:         string(sub.CancellationReason),
+		CancellationReasonComments: string(sub.CancellationReasonComments),
+		Price:                      string(sub.Price),
 		Currency:                   strings.ToUpper(strings.TrimSpace(sub.PresentmentCurrency)),
-		Quantity:                   sub.Quantity,
+		Quantity:                   int(sub.Quantity),
 		Product: rechargekit.Product{
 			ID:          sub.ExternalProductID.String(),
 			VariantID:   sub.ExternalVariantID.String(),
 			Name:        sub.ProductTitle,
 			VariantName: sub.VariantTitle,
-			SKU:         sub.SKU,
+			SKU:         string(sub.SKU),
 		},
 	}
 	variant, product := d.Product.VariantID, d.Product.ID
@@ -147,7 +149,7 @@ func domainSubscription(sub *Subscription, lines []lineRef) *rechargekit.Subscri
 	}
 	if d.Product.SKU == "" {
 		for _, l := range lines {
-			if sku := strings.TrimSpace(l.item.SKU); sku != "" && sameVariant(l.item) {
+			if sku := strings.TrimSpace(string(l.item.SKU)); sku != "" && sameVariant(l.item) {
 				d.Product.SKU = sku
 				break
 			}

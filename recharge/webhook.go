@@ -267,13 +267,13 @@ func ParseWebhook(topic string, body []byte) (*WebhookEvent, error) {
 func (e *WebhookEvent) CustomerID() int64 {
 	switch {
 	case e.Subscription != nil:
-		return e.Subscription.CustomerID
+		return int64(e.Subscription.CustomerID)
 	case e.Customer != nil:
-		return e.Customer.ID
+		return int64(e.Customer.ID)
 	case e.Charge != nil:
-		return e.Charge.CustomerID
+		return int64(e.Charge.CustomerID)
 	case e.Address != nil:
-		return e.Address.CustomerID
+		return int64(e.Address.CustomerID)
 	}
 	return 0
 }
@@ -282,13 +282,13 @@ func (e *WebhookEvent) CustomerID() int64 {
 func (e *WebhookEvent) ObjectID() int64 {
 	switch {
 	case e.Subscription != nil:
-		return e.Subscription.ID
+		return int64(e.Subscription.ID)
 	case e.Customer != nil:
-		return e.Customer.ID
+		return int64(e.Customer.ID)
 	case e.Charge != nil:
-		return e.Charge.ID
+		return int64(e.Charge.ID)
 	case e.Address != nil:
-		return e.Address.ID
+		return int64(e.Address.ID)
 	}
 	return 0
 }

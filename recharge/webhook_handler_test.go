@@ -304,7 +304,7 @@ func TestInstallAndUninstallWebhooks(t *testing.T) {
 	if err != nil || len(subs) == 0 {
 		t.Fatalf("the demo customer's active subscriptions: %v, %v", subs, err)
 	}
-	if _, _, err := client.Subscriptions.Cancel(ctx, subs[0].ID, &recharge.SubscriptionCancelRequest{CancellationReason: "Other"}); err != nil {
+	if _, _, err := client.Subscriptions.Cancel(ctx, int64(subs[0].ID), &recharge.SubscriptionCancelRequest{CancellationReason: "Other"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
