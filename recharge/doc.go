@@ -51,9 +51,11 @@
 // cursor and limit afterwards, because Recharge's cursor already encodes
 // them, and stops when next_cursor is null or empty.
 //
-// Webhooks: ValidateWebhook (or a WebhookVerifier) checks the legacy
-// X-Recharge-Hmac-Sha256 header or the timestamped
-// X-Recharge-Webhook-Signature form, and ParseWebhook decodes the payload.
+// Webhooks: ValidateWebhook (or a WebhookVerifier) checks the timestamped
+// X-Recharge-Webhook-Signature form whenever a delivery carries it, and the
+// legacy X-Recharge-Hmac-Sha256 header otherwise (a legacy-only delivery can
+// be replayed: see WebhookVerifier.Verify), and ParseWebhook decodes the
+// payload.
 // SignWebhook and SignWebhookTimestamped produce real signatures for tests
 // and for the simulator in package rechargetest.
 //

@@ -101,6 +101,17 @@ func TestWebhookHandler(t *testing.T) {
 			}, wantStatus: 401},
 		{name: "replayed three days later", topic: "subscription/cancelled", body: sub,
 			sign: timestamped(hookSecret, now.Add(-72*time.Hour)), wantStatus: 401},
+		{name: "replayed three days later with its still valid legacy signature", topic: "subscription/cancelled", body: sub,
+			sign: func(h http.Header, b []byte) {
+				legacy(hookSecret)(h, b)
+				timestamped(hookSecret, now.Add(-72*time.Hour))(h, b)
+			}, wantStatus: 401},
+		{name: "replayed with the timestamped signature stripped, its timestamp left", topic: "subscription/cancelled", body: sub,
+			sign: func(h http.Header, b []byte) {
+				legacy(hookSecret)(h, b)
+				timestamped(hookSecret, now.Add(-72*time.Hour))(h, b)
+				h.Del(recharge.HeaderWebhookSignature)
+			}, wantStatus: 401},
 		{name: "body signed, then changed", topic: "subscription/cancelled", body: sub,
 			sign: func(h http.Header, b []byte) { legacy(hookSecret)(h, append(slices.Clone(b), ' ')) }, wantStatus: 401},
 		{name: "no secret configured", secret: "-", topic: "subscription/cancelled", body: sub, sign: legacy(""), wantStatus: 401},
