@@ -731,7 +731,7 @@ func (n *Naive) Card(ctx context.Context, id int64) (*rechargekit.Card, error) {
 	}
 	var charges []*recharge.Charge
 	for _, s := range subs {
-		ch, _, err := n.Client.Charges.List(ctx, &recharge.ChargeListOptions{PurchaseItemID: s.ID, Limit: 1})
+		ch, _, err := n.Client.Charges.List(ctx, &recharge.ChargeListOptions{PurchaseItemID: int64(s.ID), Limit: 1})
 		if err != nil {
 			return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, "could not read the Recharge charges", err)
 		}

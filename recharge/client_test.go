@@ -598,7 +598,7 @@ func TestPaginationSixHundredSubscriptions(t *testing.T) {
 	srv := MustServer(t, cs)
 	c := MustClient(t, srv, nil)
 	opts := &SubscriptionListOptions{CustomerID: 9, Status: "active", Limit: 250}
-	seen := map[int64]bool{}
+	seen := map[Int64]bool{}
 	for s, err := range c.Subscriptions.All(context.Background(), opts) {
 		if err != nil {
 			t.Fatal(err)

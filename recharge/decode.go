@@ -11,11 +11,14 @@ import (
 	"time"
 )
 
-// This file holds the lenient JSON building blocks. Recharge payloads differ
+// This file holds the lenient JSON field types. Recharge payloads differ
 // between captures (2022 timestamps without an offset, 2021-01 numbers where
-// 2021-11 has strings, null where a value is expected), and one odd field must
-// not make a whole customer unreadable. The resource types decode through
-// these helpers so that their exported fields stay plain Go types.
+// 2021-11 has strings, null where a value is expected, 1 and 0 for flags),
+// and one odd field must not make a whole customer unreadable. The resource
+// types in types.go declare their fields with these types (Time, Date,
+// ExternalID, Int64, Int, Money, String, Text, Bool), so each leniency is
+// written once, here, and no resource needs a decoder of its own. Each type
+// encodes in the 2021-11 form, which it decodes again unchanged.
 
 // Time is a Recharge timestamp. It accepts RFC 3339 with or without
 // fractional seconds ("2025-01-26T15:20:33+00:00",
@@ -207,7 +210,7 @@ func (e *ExternalID) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' {
 		var aux struct {
-			Ecommerce flexString `json:"ecommerce"`
+			Ecommerce String `json:"ecommerce"`
 		}
 		if err := json.Unmarshal(b, &aux); err != nil {
 			return fmt.Errorf("recharge: external id: %w", err)
@@ -215,7 +218,7 @@ func (e *ExternalID) UnmarshalJSON(b []byte) error {
 		*e = NewExternalID(string(aux.Ecommerce))
 		return nil
 	}
-	var s flexString
+	var s String
 	if err := s.UnmarshalJSON(b); err != nil {
 		return fmt.Errorf("recharge: external id: %w", err)
 	}
@@ -233,7 +236,7 @@ type Property struct {
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *Property) UnmarshalJSON(b []byte) error {
 	var aux struct {
-		Name  flexText        `json:"name"`
+		Name  Text            `json:"name"`
 		Value json.RawMessage `json:"value"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
@@ -242,7 +245,7 @@ func (p *Property) UnmarshalJSON(b []byte) error {
 	p.Name = string(aux.Name)
 	p.Value = ""
 	if len(aux.Value) > 0 {
-		var v flexText
+		var v Text
 		if err := v.UnmarshalJSON(aux.Value); err != nil {
 			return err
 		}
@@ -251,35 +254,38 @@ func (p *Property) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// flexText is flexString that also takes objects and arrays, keeping their
-// compact JSON text. Free-form fields (a charge's error, a property value)
-// use it: their shape is not documented.
-type flexText string
+// Text is a free-form field whose shape is not documented (a charge's error,
+// a property value): it decodes like String and also takes objects and
+// arrays, keeping their compact JSON text.
+type Text string
 
-func (s *flexText) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *Text) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, b); err != nil {
 			return err
 		}
-		*s = flexText(buf.String())
+		*s = Text(buf.String())
 		return nil
 	}
-	var v flexString
+	var v String
 	if err := v.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	*s = flexText(v)
+	*s = Text(v)
 	return nil
 }
 
-// flexString accepts a JSON string, number (its text is kept, so 98.00
-// stays "98.00"), boolean or null (""). Money amounts use it: they are
-// strings in 2021-11 and numbers in 2021-01.
-type flexString string
+// String is a text field that some payloads send as another scalar (a
+// phone, a zip or a SKU as a number). It decodes a JSON string, a number
+// (keeping its text, so 98.00 stays "98.00"), a boolean ("true" or "false")
+// and null (""). It encodes as a JSON string.
+type String string
 
-func (s *flexString) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *String) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) == 0:
@@ -294,32 +300,50 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		*s = flexString(v)
+		*s = String(v)
 	case b[0] == 't' || b[0] == 'f':
 		var v bool
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		*s = flexString(strconv.FormatBool(v))
+		*s = String(strconv.FormatBool(v))
 	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err != nil {
 			return err
 		}
-		*s = flexString(n.String())
+		*s = String(n.String())
 	default:
 		return fmt.Errorf("want a string or number, got %s", abbreviate(string(b)))
 	}
 	return nil
 }
 
-// flexInt64 accepts a JSON integer, an integral float (30.0), a string
-// holding an integer ("176728490", as hand-made and 2021-01 payloads have
-// it), "" and null (0).
-type flexInt64 int64
+// Money is an amount as Recharge writes it: a decimal string in 2021-11
+// ("25.00") and a JSON number in 2021-01 (25.0). It keeps the text it was
+// given, never a float, so no amount is rounded; null is "". It decodes
+// like String and encodes as a JSON string.
+type Money string
 
-func (n *flexInt64) UnmarshalJSON(b []byte) error {
-	var s flexString
+// UnmarshalJSON implements json.Unmarshaler.
+func (m *Money) UnmarshalJSON(b []byte) error {
+	var s String
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*m = Money(s)
+	return nil
+}
+
+// Int64 is an id or a number that some payloads send as a string. It
+// decodes a JSON integer, an integral float (30.0), a string holding either
+// ("176728490", as hand-made and 2021-01 payloads have it, spaces trimmed),
+// and "" and null (0). It encodes as a JSON number.
+type Int64 int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Int64) UnmarshalJSON(b []byte) error {
+	var s String
 	if err := s.UnmarshalJSON(b); err != nil {
 		return err
 	}
@@ -327,22 +351,23 @@ func (n *flexInt64) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*n = flexInt64(v)
+	*n = Int64(v)
 	return nil
 }
 
-// flexInt is flexInt64 for counts and frequencies.
-type flexInt int
+// Int is Int64 for counts and frequencies; a value beyond int is an error.
+type Int int
 
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	var v flexInt64
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Int) UnmarshalJSON(b []byte) error {
+	var v Int64
 	if err := v.UnmarshalJSON(b); err != nil {
 		return err
 	}
 	if int64(int(v)) != int64(v) {
 		return fmt.Errorf("integer %d out of range", int64(v))
 	}
-	*n = flexInt(v)
+	*n = Int(v)
 	return nil
 }
 
@@ -361,13 +386,37 @@ func parseFlexInt(s string) (int64, error) {
 	return int64(f), nil
 }
 
-// intPtr converts an optional flexInt.
-func intPtr(v *flexInt) *int {
-	if v == nil {
-		return nil
+// Bool is a flag. Some payloads (webhooks among them) send flags as 1 and 0
+// where 2021-11 has true and false, so it decodes true, false, 1, 0, the
+// strings "true", "false", "1" and "0" (any letter case, spaces trimmed),
+// and "" and null (false). Anything else is an error. It encodes as a JSON
+// boolean.
+type Bool bool
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Bool) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	text := string(b) // a literal: true, false, null or a number
+	if len(b) > 0 && b[0] == '"' {
+		s, _, err := jsonString(b)
+		if err != nil {
+			return err
+		}
+		if text = strings.ToLower(strings.TrimSpace(s)); text == "" {
+			text = "false" // an empty string is an unset flag
+		}
+	} else if text == "null" {
+		text = "false"
 	}
-	n := int(*v)
-	return &n
+	switch text {
+	case "true", "1":
+		*v = true
+	case "false", "0":
+		*v = false
+	default:
+		return fmt.Errorf("want a boolean (true, false, 1 or 0), got %s", abbreviate(string(b)))
+	}
+	return nil
 }
 
 // jsonString decodes a JSON string or null.

@@ -180,6 +180,198 @@ func TestExternalIDUnmarshal(t *testing.T) {
 	}
 }
 
+// lenientCase is one input of a lenient type's table: what it decodes to,
+// or that it fails.
+type lenientCase[T any] struct {
+	name string
+	in   string
+	want T
+	err  bool
+}
+
+// runLenient decodes each case into a fresh T and, for those that decode,
+// checks that the encoding is want's and decodes back to want.
+func runLenient[T comparable](t *testing.T, cases []lenientCase[T]) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got T
+			err := json.Unmarshal([]byte(tt.in), &got)
+			if (err != nil) != tt.err {
+				t.Fatalf("Unmarshal(%s) error = %v, want error %v", tt.in, err, tt.err)
+			}
+			if tt.err {
+				return
+			}
+			if got != tt.want {
+				t.Errorf("Unmarshal(%s) = %#v, want %#v", tt.in, got, tt.want)
+			}
+			enc, err := json.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back T
+			if err := json.Unmarshal(enc, &back); err != nil || back != got {
+				t.Errorf("round trip of %s: %#v, %v", enc, back, err)
+			}
+		})
+	}
+}
+
+func TestInt64Unmarshal(t *testing.T) {
+	t.Parallel()
+	runLenient(t, []lenientCase[Int64]{
+		{"number", `123`, 123, false},
+		{"negative", `-7`, -7, false},
+		{"string", `"123"`, 123, false},
+		{"string with spaces", `" 123 "`, 123, false},
+		{"integral float", `176728490.0`, 176728490, false},
+		{"integral float string", `"30.0"`, 30, false},
+		{"exponent", `1e2`, 100, false},
+		{"large id", `9007199254740993`, 9007199254740993, false},
+		{"null", `null`, 0, false},
+		{"empty string", `""`, 0, false},
+		{"fraction", `1.5`, 0, true},
+		{"fraction string", `"1.5"`, 0, true},
+		{"word", `"abc"`, 0, true},
+		{"boolean", `true`, 0, true},
+		{"overflow", `"99999999999999999999"`, 0, true},
+		{"object", `{"id":1}`, 0, true},
+		{"array", `[1]`, 0, true},
+	})
+	var n Int64 = 42
+	if b, _ := json.Marshal(n); string(b) != `42` {
+		t.Errorf("Int64 encodes as %s, want a JSON number", b)
+	}
+}
+
+func TestIntUnmarshal(t *testing.T) {
+	t.Parallel()
+	runLenient(t, []lenientCase[Int]{
+		{"number", `30`, 30, false},
+		{"string", `"30"`, 30, false},
+		{"integral float", `2.0`, 2, false},
+		{"null", `null`, 0, false},
+		{"empty string", `""`, 0, false},
+		{"fraction", `2.5`, 0, true},
+		{"word", `"two"`, 0, true},
+		{"boolean", `false`, 0, true},
+		{"object", `{}`, 0, true},
+	})
+	// A pointer to Int tells null from a value.
+	var v struct {
+		Count *Int `json:"count"`
+	}
+	if err := json.Unmarshal([]byte(`{"count":null}`), &v); err != nil || v.Count != nil {
+		t.Errorf("null count = %v, %v; want nil", v.Count, err)
+	}
+	if err := json.Unmarshal([]byte(`{"count":"4"}`), &v); err != nil || v.Count == nil || *v.Count != 4 {
+		t.Errorf(`"4" count = %v, %v; want 4`, v.Count, err)
+	}
+}
+
+func TestMoneyUnmarshal(t *testing.T) {
+	t.Parallel()
+	runLenient(t, []lenientCase[Money]{
+		{"decimal string", `"25.00"`, "25.00", false},
+		{"number keeps its text", `25.0`, "25.0", false},
+		{"trailing zeros kept", `98.00`, "98.00", false},
+		{"integer", `25`, "25", false},
+		{"negative", `-1.50`, "-1.50", false},
+		{"many digits not rounded", `0.1000000000000000055511151231257827`, "0.1000000000000000055511151231257827", false},
+		{"null", `null`, "", false},
+		{"empty", `""`, "", false},
+		{"object", `{"amount":1}`, "", true},
+		{"array", `["1.00"]`, "", true},
+	})
+	if b, _ := json.Marshal(Money("25.0")); string(b) != `"25.0"` {
+		t.Errorf("Money encodes as %s, want a JSON string", b)
+	}
+}
+
+func TestStringUnmarshal(t *testing.T) {
+	t.Parallel()
+	runLenient(t, []lenientCase[String]{
+		{"string", `"SKU-1"`, "SKU-1", false},
+		{"number", `4520000000`, "4520000000", false},
+		{"boolean", `true`, "true", false},
+		{"null", `null`, "", false},
+		{"unicode escape", `"caf\u00e9"`, "caf\u00e9", false},
+		{"object", `{}`, "", true},
+		{"array", `[]`, "", true},
+	})
+}
+
+func TestTextUnmarshal(t *testing.T) {
+	t.Parallel()
+	runLenient(t, []lenientCase[Text]{
+		{"string", `"card declined"`, "card declined", false},
+		{"number", `5`, "5", false},
+		{"null", `null`, "", false},
+		{"object kept compact", `{"code": "x", "n": [1, 2]}`, `{"code":"x","n":[1,2]}`, false},
+		{"array kept compact", `[ 1, "a" ]`, `[1,"a"]`, false},
+	})
+}
+
+func TestBoolUnmarshal(t *testing.T) {
+	t.Parallel()
+	runLenient(t, []lenientCase[Bool]{
+		{"true", `true`, true, false},
+		{"false", `false`, false, false},
+		{"one", `1`, true, false},
+		{"zero", `0`, false, false},
+		{"string one", `"1"`, true, false},
+		{"string zero", `"0"`, false, false},
+		{"string true", `"true"`, true, false},
+		{"string false", `"false"`, false, false},
+		{"string in capitals", `"TRUE"`, true, false},
+		{"string with spaces", `" 1 "`, true, false},
+		{"empty string", `""`, false, false},
+		{"null", `null`, false, false},
+		{"two", `2`, false, true},
+		{"minus one", `-1`, false, true},
+		{"one as float", `1.0`, false, true},
+		{"string two", `"2"`, false, true},
+		{"string yes", `"yes"`, false, true},
+		{"string null", `"null"`, false, true},
+		{"object", `{}`, false, true},
+		{"array", `[true]`, false, true},
+	})
+	if b, _ := json.Marshal(Bool(true)); string(b) != `true` {
+		t.Errorf("Bool encodes as %s, want a JSON boolean", b)
+	}
+}
+
+// TestBooleansAsNumbers decodes resources whose flags come as 1 and 0, as
+// some webhook payloads send them: before Bool, one such flag failed the
+// whole object, and with it a whole page.
+func TestBooleansAsNumbers(t *testing.T) {
+	t.Parallel()
+	var sub Subscription
+	in := `{"id":1,"is_prepaid":1,"is_skippable":"1","is_swappable":0,"has_queued_charges":"false","sku_override":null}`
+	if err := json.Unmarshal([]byte(in), &sub); err != nil {
+		t.Fatal(err)
+	}
+	if !sub.IsPrepaid || !sub.IsSkippable || sub.IsSwappable || sub.HasQueuedCharges || sub.SKUOverride {
+		t.Errorf("flags decoded to %+v", sub)
+	}
+	var page struct{ Charges []*Charge }
+	if err := json.Unmarshal([]byte(`{"charges":[{"id":1,"taxable":1,"line_items":[{"taxable":0,"unit_price_includes_tax":1}]},{"id":2}]}`), &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Charges) != 2 || !page.Charges[0].Taxable || page.Charges[0].LineItems[0].Taxable || !page.Charges[0].LineItems[0].UnitPriceIncludesTax {
+		t.Errorf("charges page decoded to %+v", page.Charges)
+	}
+	ev, err := ParseWebhook("customer/updated", []byte(`{"customer":{"id":7,"tax_exempt":1,"has_valid_payment_method":"0"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Customer == nil || !ev.Customer.TaxExempt || ev.Customer.HasValidPaymentMethod || ev.CustomerID() != 7 {
+		t.Errorf("webhook customer decoded to %+v", ev.Customer)
+	}
+}
+
 // TestLenientShapes decodes a 2021-01-flavoured subscription: string
 // frequencies and ids, a numeric price, uppercase status. The 2021-11
 // client must still read what matters.
@@ -197,7 +389,7 @@ func TestLenientShapes(t *testing.T) {
 	}
 	want := Subscription{
 		ID: 585061940, CustomerID: 176728490, ChargeIntervalFrequency: 30, OrderIntervalFrequency: 30,
-		Price: "98.00", Status: "ACTIVE", Quantity: 2, ExpireAfterSpecificNumberOfCharges: Ptr(3),
+		Price: "98.00", Status: "ACTIVE", Quantity: 2, ExpireAfterSpecificNumberOfCharges: Ptr[Int](3),
 		ExternalProductID: NewExternalID("8143925215383"), ExternalVariantID: NewExternalID("43510687465623"),
 		Properties:            []Property{{"n", "5"}, {"o", `{"a":[1,2]}`}, {"p", ""}},
 		NextChargeScheduledAt: Date{2018, time.October, 9},

@@ -39,19 +39,23 @@
 //     jitter, honour Retry-After, and never pass the context's deadline:
 //     when the next wait would, the call gives up at once with the last
 //     error, still recognisable by IsRateLimited and friends.
-//   - It decodes leniently: every field is optional, unknown fields are
-//     ignored, ids and counts also accept numeric strings, money keeps its
-//     text whether sent as a string or a number, and Time and Date accept
-//     every timestamp form seen in captured payloads.
+//   - It decodes leniently, through field types rather than per-resource
+//     decoders: every field is optional, unknown fields are ignored, ids and
+//     counts (Int64, Int) also accept numeric strings, money (Money) keeps
+//     its text whether sent as a string or a number, flags (Bool) also
+//     accept 1 and 0, and Time and Date accept every timestamp form seen in
+//     captured payloads.
 //
 // Lists return one page (List) or iterate over all of them (All, an
 // iter.Seq2). All sends the caller's filters on the first request and only
 // cursor and limit afterwards, because Recharge's cursor already encodes
 // them, and stops when next_cursor is null or empty.
 //
-// Webhooks: ValidateWebhook (or a WebhookVerifier) checks the legacy
-// X-Recharge-Hmac-Sha256 header or the timestamped
-// X-Recharge-Webhook-Signature form, and ParseWebhook decodes the payload.
+// Webhooks: ValidateWebhook (or a WebhookVerifier) checks the timestamped
+// X-Recharge-Webhook-Signature form whenever a delivery carries it, and the
+// legacy X-Recharge-Hmac-Sha256 header otherwise (a legacy-only delivery can
+// be replayed: see WebhookVerifier.Verify), and ParseWebhook decodes the
+// payload.
 // SignWebhook and SignWebhookTimestamped produce real signatures for tests
 // and for the simulator in package rechargetest.
 //

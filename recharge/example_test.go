@@ -49,7 +49,7 @@ func Example() {
 	for _, cust := range customers {
 		fmt.Println("customer", cust.ID, *cust.SubscriptionsActiveCount, "of", *cust.SubscriptionsTotalCount, "active")
 		// All follows next_cursor until it is null.
-		for sub, err := range c.Subscriptions.All(ctx, &recharge.SubscriptionListOptions{CustomerID: cust.ID, Limit: 250}) {
+		for sub, err := range c.Subscriptions.All(ctx, &recharge.SubscriptionListOptions{CustomerID: int64(cust.ID), Limit: 250}) {
 			if err != nil {
 				log.Fatal(err)
 			}

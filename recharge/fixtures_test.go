@@ -472,11 +472,11 @@ func TestFixtureSpecifics(t *testing.T) {
 		var env map[string]json.RawMessage
 		mustDecodeFile(t, filepath.Join(d, "rawData.json"), &env)
 		var got []string
-		add := func(id, parent int64, updated Time) {
+		add := func(id, parent Int64, updated Time) {
 			u, _ := json.Marshal(updated)
-			line := strconv.FormatInt(id, 10) + " " + strings.Trim(string(u), `"`)
+			line := strconv.FormatInt(int64(id), 10) + " " + strings.Trim(string(u), `"`)
 			if parent != 0 {
-				line += " " + strconv.FormatInt(parent, 10)
+				line += " " + strconv.FormatInt(int64(parent), 10)
 			}
 			got = append(got, line)
 		}
@@ -585,7 +585,7 @@ func TestGladlyActionRequests(t *testing.T) {
 		case "get_subscription_by_id":
 			call = func(ctx context.Context, c *Client) error {
 				subs, _, err := c.Subscriptions.List(ctx, &SubscriptionListOptions{IDs: []int64{atoi(in.SubscriptionID)}})
-				if err == nil && strings.HasSuffix(rel, "success") && (len(subs) != 1 || subs[0].ID != atoi(in.SubscriptionID)) {
+				if err == nil && strings.HasSuffix(rel, "success") && (len(subs) != 1 || int64(subs[0].ID) != atoi(in.SubscriptionID)) {
 					return fmt.Errorf("got %d subscriptions", len(subs))
 				}
 				return err
@@ -597,7 +597,7 @@ func TestGladlyActionRequests(t *testing.T) {
 					f = c.Charges.Unskip
 				}
 				ch, _, err := f(ctx, atoi(in.ChargeID), []int64{atoi(in.SubscriptionID)})
-				if err == nil && ch.ID != atoi(in.ChargeID) {
+				if err == nil && int64(ch.ID) != atoi(in.ChargeID) {
 					return fmt.Errorf("charge id %d", ch.ID)
 				}
 				return err

@@ -86,12 +86,33 @@ type WebhookVerifier struct {
 	Now       func() time.Time
 }
 
-// Verify checks h and body. When X-Recharge-Webhook-Signature is present the
-// timestamped form decides alone: a failure there is never retried against
-// the legacy header, which an attacker replaying an old body could supply.
-// Otherwise X-Recharge-Hmac-Sha256 is checked. Comparisons are constant
-// time. Errors: ErrNoSignature, ErrInvalidSignature, ErrSignatureExpired
-// (the signature is authentic but stale), ErrWebhookTooLarge.
+// Verify checks h and body. Recharge signs a delivery in two forms, and the
+// timestamped one is preferred whenever it comes:
+//
+//   - The timestamped form (X-Recharge-Webhook-Signature "t=<unix>,v1=<hex>"
+//     with X-Recharge-Webhook-Timestamp) signs the time with the body, and a
+//     time further than Tolerance from now is refused, so a captured
+//     delivery cannot be posted again after that window. When either of its
+//     headers is present it decides alone: a failure there (forged,
+//     malformed, stale, or a timestamp without its signature) is final and
+//     never retried against the legacy header, which anyone replaying an
+//     old delivery could supply.
+//   - Otherwise the legacy X-Recharge-Hmac-Sha256 is checked.
+//
+// A delivery that carries only the legacy form can be replayed: that form
+// signs the body alone, with no time, so anyone who captured one delivery
+// (from a log or a proxy, say) can post it again at any later time and it
+// verifies, and so can a delivery whose timestamped headers were stripped.
+// The body cannot be changed, so a replay can only repeat an old event.
+// Consumers must therefore treat every event as possibly old and repeated,
+// as they must for Recharge's own at-least-once retries anyway: invalidating
+// a cached card (InvalidateOnEvent) only costs one fresh Recharge read; code
+// that acts on an event's content must compare its updated_at with what it
+// holds instead of trusting it to be new.
+//
+// Comparisons are constant time. Errors: ErrNoSignature,
+// ErrInvalidSignature, ErrSignatureExpired (the signature is authentic but
+// stale), ErrWebhookTooLarge.
 func (v WebhookVerifier) Verify(h http.Header, body []byte) error {
 	if len(body) > MaxWebhookBodyBytes {
 		return ErrWebhookTooLarge
@@ -100,7 +121,14 @@ func (v WebhookVerifier) Verify(h http.Header, body []byte) error {
 		// Fail closed: an unset secret must not make every body valid.
 		return fmt.Errorf("%w: no client secret configured", ErrInvalidSignature)
 	}
-	if sig := strings.TrimSpace(h.Get(HeaderWebhookSignature)); sig != "" {
+	// The timestamped form is there as soon as one of its headers is, even
+	// blank: a sender that signs with a time sends both, so a blank or
+	// missing half means the delivery was altered on the way.
+	if hasHeader(h, HeaderWebhookSignature) || hasHeader(h, HeaderWebhookTimestamp) {
+		sig := strings.TrimSpace(h.Get(HeaderWebhookSignature))
+		if sig == "" {
+			return fmt.Errorf("%w: %s missing or blank", ErrInvalidSignature, HeaderWebhookSignature)
+		}
 		return v.verifyTimestamped(sig, strings.TrimSpace(h.Get(HeaderWebhookTimestamp)), body)
 	}
 	got := strings.ToLower(strings.TrimSpace(h.Get(HeaderHmacSha256)))
@@ -112,6 +140,11 @@ func (v WebhookVerifier) Verify(h http.Header, body []byte) error {
 		return ErrInvalidSignature
 	}
 	return nil
+}
+
+// hasHeader reports whether h carries the header at all, blank or not.
+func hasHeader(h http.Header, key string) bool {
+	return len(h.Values(key)) > 0
 }
 
 func (v WebhookVerifier) verifyTimestamped(sig, tsHeader string, body []byte) error {
@@ -267,13 +300,13 @@ func ParseWebhook(topic string, body []byte) (*WebhookEvent, error) {
 func (e *WebhookEvent) CustomerID() int64 {
 	switch {
 	case e.Subscription != nil:
-		return e.Subscription.CustomerID
+		return int64(e.Subscription.CustomerID)
 	case e.Customer != nil:
-		return e.Customer.ID
+		return int64(e.Customer.ID)
 	case e.Charge != nil:
-		return e.Charge.CustomerID
+		return int64(e.Charge.CustomerID)
 	case e.Address != nil:
-		return e.Address.CustomerID
+		return int64(e.Address.CustomerID)
 	}
 	return 0
 }
@@ -282,13 +315,13 @@ func (e *WebhookEvent) CustomerID() int64 {
 func (e *WebhookEvent) ObjectID() int64 {
 	switch {
 	case e.Subscription != nil:
-		return e.Subscription.ID
+		return int64(e.Subscription.ID)
 	case e.Customer != nil:
-		return e.Customer.ID
+		return int64(e.Customer.ID)
 	case e.Charge != nil:
-		return e.Charge.ID
+		return int64(e.Charge.ID)
 	case e.Address != nil:
-		return e.Address.ID
+		return int64(e.Address.ID)
 	}
 	return 0
 }

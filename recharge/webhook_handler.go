@@ -288,7 +288,7 @@ func UninstallWebhooks(ctx context.Context, client *Client, address string) ([]*
 	slices.SortFunc(hooks, func(a, b *Webhook) int { return strings.Compare(a.Topic, b.Topic) })
 	var removed []*Webhook
 	for _, w := range hooks {
-		if _, err := client.Webhooks.Delete(ctx, w.ID); err != nil && !IsNotFound(err) {
+		if _, err := client.Webhooks.Delete(ctx, int64(w.ID)); err != nil && !IsNotFound(err) {
 			return removed, fmt.Errorf("recharge: uninstall webhook %d (%s): %w", w.ID, w.Topic, err)
 		}
 		removed = append(removed, w)

@@ -101,6 +101,17 @@ func TestWebhookHandler(t *testing.T) {
 			}, wantStatus: 401},
 		{name: "replayed three days later", topic: "subscription/cancelled", body: sub,
 			sign: timestamped(hookSecret, now.Add(-72*time.Hour)), wantStatus: 401},
+		{name: "replayed three days later with its still valid legacy signature", topic: "subscription/cancelled", body: sub,
+			sign: func(h http.Header, b []byte) {
+				legacy(hookSecret)(h, b)
+				timestamped(hookSecret, now.Add(-72*time.Hour))(h, b)
+			}, wantStatus: 401},
+		{name: "replayed with the timestamped signature stripped, its timestamp left", topic: "subscription/cancelled", body: sub,
+			sign: func(h http.Header, b []byte) {
+				legacy(hookSecret)(h, b)
+				timestamped(hookSecret, now.Add(-72*time.Hour))(h, b)
+				h.Del(recharge.HeaderWebhookSignature)
+			}, wantStatus: 401},
 		{name: "body signed, then changed", topic: "subscription/cancelled", body: sub,
 			sign: func(h http.Header, b []byte) { legacy(hookSecret)(h, append(slices.Clone(b), ' ')) }, wantStatus: 401},
 		{name: "no secret configured", secret: "-", topic: "subscription/cancelled", body: sub, sign: legacy(""), wantStatus: 401},
@@ -304,7 +315,7 @@ func TestInstallAndUninstallWebhooks(t *testing.T) {
 	if err != nil || len(subs) == 0 {
 		t.Fatalf("the demo customer's active subscriptions: %v, %v", subs, err)
 	}
-	if _, _, err := client.Subscriptions.Cancel(ctx, subs[0].ID, &recharge.SubscriptionCancelRequest{CancellationReason: "Other"}); err != nil {
+	if _, _, err := client.Subscriptions.Cancel(ctx, int64(subs[0].ID), &recharge.SubscriptionCancelRequest{CancellationReason: "Other"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -87,6 +87,16 @@ func TestValidateWebhook(t *testing.T) {
 		{"no fallback to legacy when the timestamped form is stale",
 			hdr(HeaderWebhookSignature, stamped(now.Add(-72*time.Hour)), HeaderHmacSha256, legacy), body, testWebhookSecret, ErrSignatureExpired},
 		{"both valid", hdr(HeaderWebhookSignature, stamped(now), HeaderHmacSha256, legacy), body, testWebhookSecret, nil},
+		{"both: the timestamped form decides, a forged legacy one is ignored",
+			hdr(HeaderWebhookSignature, stamped(now), HeaderHmacSha256, SignWebhook("other", body)), body, testWebhookSecret, nil},
+		// Stripping the signature but not the timestamp, or blanking the
+		// signature, must not turn a timestamped delivery into a legacy one.
+		{"no fallback to legacy when only the timestamp header is left",
+			hdr(HeaderWebhookTimestamp, ts, HeaderHmacSha256, legacy), body, testWebhookSecret, ErrInvalidSignature},
+		{"no fallback to legacy when the timestamped signature is blank",
+			hdr(HeaderWebhookSignature, " ", HeaderWebhookTimestamp, ts, HeaderHmacSha256, legacy), body, testWebhookSecret, ErrInvalidSignature},
+		{"a blank timestamped signature alone is invalid, not missing",
+			hdr(HeaderWebhookSignature, ""), body, testWebhookSecret, ErrInvalidSignature},
 		{"too large", hdr(HeaderHmacSha256, legacy), bytes.Repeat([]byte("x"), MaxWebhookBodyBytes+1), testWebhookSecret, ErrWebhookTooLarge},
 	}
 	for _, tt := range tests {
@@ -100,6 +110,32 @@ func TestValidateWebhook(t *testing.T) {
 				assertNoSecret(t, err.Error())
 			}
 		})
+	}
+}
+
+// TestLegacyWebhookCanBeReplayed pins the documented limit of the legacy
+// form: it signs the body without a time, so the same delivery verifies at
+// any later time, while the timestamped form of the same delivery expires.
+func TestLegacyWebhookCanBeReplayed(t *testing.T) {
+	t.Parallel()
+	sent := time.Unix(1700000000, 0)
+	body := []byte(`{"customer":{"id":9,"updated_at":"2023-11-14T22:13:20+00:00"}}`)
+	both := http.Header{}
+	both.Set(HeaderHmacSha256, SignWebhook(testWebhookSecret, body))
+	both.Set(HeaderWebhookTimestamp, strconv.FormatInt(sent.Unix(), 10))
+	both.Set(HeaderWebhookSignature, SignWebhookTimestamped(testWebhookSecret, body, sent))
+	legacyOnly := http.Header{}
+	legacyOnly.Set(HeaderHmacSha256, both.Get(HeaderHmacSha256))
+
+	for _, later := range []time.Duration{0, time.Hour, 72 * time.Hour, 365 * 24 * time.Hour} {
+		now := sent.Add(later)
+		if err := ValidateWebhook(legacyOnly, body, testWebhookSecret, now); err != nil {
+			t.Errorf("legacy only, %v later: %v; the legacy form has no time to expire", later, err)
+		}
+		err := ValidateWebhook(both, body, testWebhookSecret, now)
+		if expired := later > DefaultWebhookTolerance; expired != errors.Is(err, ErrSignatureExpired) || (!expired && err != nil) {
+			t.Errorf("both forms, %v later: %v; want expired = %v", later, err, expired)
+		}
 	}
 }
 

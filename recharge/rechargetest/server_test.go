@@ -19,7 +19,7 @@ func TestServerClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Customers.Get: %v", err)
 	}
-	if c == nil || c.ID != DemoAlexRiveraID || c.Email != "alex.rivera@example.com" {
+	if c == nil || int64(c.ID) != DemoAlexRiveraID || c.Email != "alex.rivera@example.com" {
 		t.Errorf("customer = %+v", c)
 	}
 	if st := srv.Stats(); st.Requests != 1 || st.ByRoute["GET /customers/{id}"] != 1 || st.ByStatus["200"] != 1 {
