@@ -3,12 +3,9 @@ package recharge
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,9 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func utcTime(tb testing.TB, s string) time.Time {
 	tb.Helper()
@@ -162,15 +158,7 @@ func TestMappingOwnTestdata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "mapping.golden")
-	if *update {
-		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if diff := cmp.Diff(strings.TrimSpace(string(MustRead(t, golden))), string(b)); diff != "" {
-		t.Errorf("%s differs (run with -update after checking) (-want +got):\n%s", golden, diff)
-	}
+	testkit.Golden(t, "mapping.golden", append(b, '\n'))
 
 	// Without charges (a token without read_orders) nothing falls back.
 	bare := DomainSubscriptions(subs, nil)
