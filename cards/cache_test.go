@@ -19,6 +19,7 @@ import (
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/cards/cachetest"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -133,20 +134,6 @@ func MustCard(tb testing.TB, svc rechargekit.CardService, id int64) *rechargekit
 	return card
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 func TestCachedExpiresAfterTTL(t *testing.T) {
 	t.Parallel()
 	f := &fakeCards{}
@@ -198,7 +185,7 @@ func TestCachedSingleFlight(t *testing.T) {
 		})
 	}
 	// Every lookup has either started the fetch or joined it.
-	waitFor(t, "all lookups to wait on one fetch", func() bool {
+	testkit.WaitFor(t, "all lookups to wait on one fetch", func() bool {
 		s := c.Stats()
 		return s.Fetches+s.Coalesced == n
 	})
@@ -424,7 +411,7 @@ func TestCachedRefreshesAheadInTheBackground(t *testing.T) {
 	if card := MustCard(t, c, 42); card.Customer.FirstName != "v1" {
 		t.Fatalf("got %q, want the cached v1 at once", card.Customer.FirstName)
 	}
-	waitFor(t, "the background refresh", func() bool {
+	testkit.WaitFor(t, "the background refresh", func() bool {
 		return c.Stats().Refreshes == 1 && f.Calls() == 2
 	})
 	if err := c.Close(); err != nil { // waits for the refresh to be stored
@@ -660,7 +647,7 @@ func TestWebhookInvalidationEndToEnd(t *testing.T) {
 	if _, _, err := st.client.Subscriptions.Cancel(ctx, sub.ID, &recharge.SubscriptionCancelRequest{CancellationReason: "Too expensive"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the cancellation to show on the card", func() bool {
+	testkit.WaitFor(t, "the cancellation to show on the card", func() bool {
 		return subscriptionStatus(MustCard(t, st.cached, alex), sub.ID) == rechargekit.StatusCancelled
 	})
 	if s := st.cached.Stats(); s.Invalidations == 0 {
@@ -669,7 +656,7 @@ func TestWebhookInvalidationEndToEnd(t *testing.T) {
 
 	// A duplicate, and an older event delivered late, only cost a fetch:
 	// the card shows Recharge's current state.
-	waitFor(t, "the simulator's deliveries to settle", func() bool {
+	testkit.WaitFor(t, "the simulator's deliveries to settle", func() bool {
 		s := st.sim.Stats()
 		return s.WebhooksQueued > 0 && s.WebhooksDelivered == s.WebhooksQueued
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -307,13 +308,9 @@ func TestInstallAndUninstallWebhooks(t *testing.T) {
 	if _, _, err := client.Subscriptions.Cancel(ctx, subs[0].ID, &recharge.SubscriptionCancelRequest{CancellationReason: "Other"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Contains(log.topics(), "subscription/cancelled") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no subscription/cancelled delivery arrived; got %v", log.topics())
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "a subscription/cancelled delivery", func() bool {
+		return slices.Contains(log.topics(), "subscription/cancelled")
+	})
 
 	removed, err := recharge.UninstallWebhooks(ctx, client, address)
 	if err != nil || len(removed) != len(recharge.CardTopics) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards/cachetest"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/server/signintest"
@@ -255,20 +256,13 @@ func TestLimiterReleasesACancelledReservation(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- l.Wait(cctx) }() // reserves a slot two seconds away
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.WaitFor(t, "the waiter to reserve its slot", func() bool {
 		level, err := l.Level(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if level > 2.5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the waiter never reserved its slot")
-		}
-		<-time.After(2 * time.Millisecond)
-	}
+		return level > 2.5
+	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
