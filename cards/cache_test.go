@@ -24,26 +24,10 @@ import (
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
 
-// fakeClock is a clock that tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock returns a clock that the test moves by hand, at a fixed
+// start so that every run sees the same times.
+func newFakeClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC))
 }
 
 // fakeCards is a CardService whose answers the test controls. Each call
@@ -109,7 +93,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // newCached returns a Cached over f with a fake clock; RefreshAfter is off
 // unless opts sets it.
-func newCached(t *testing.T, f *fakeCards, opts cards.CachedOptions) (*cards.Cached, *fakeClock) {
+func newCached(t *testing.T, f *fakeCards, opts cards.CachedOptions) (*cards.Cached, *testkit.Clock) {
 	t.Helper()
 	clock := newFakeClock()
 	if opts.Now == nil {
@@ -496,10 +480,10 @@ type simStack struct {
 	sim    *rechargetest.Server
 	client *recharge.Client
 	cached *cards.Cached
-	clock  *fakeClock
+	clock  *testkit.Clock
 }
 
-func newSimStack(t *testing.T, cfg rechargetest.Config, clock *fakeClock) *simStack {
+func newSimStack(t *testing.T, cfg rechargetest.Config, clock *testkit.Clock) *simStack {
 	t.Helper()
 	sim := rechargetest.NewServer(t, cfg)
 	sim.Load(rechargetest.DemoSeed())

@@ -37,11 +37,11 @@ func TestWebhookFreshnessAndStaleServing(t *testing.T) {
 		WebhookURL: srv.URL + "/webhooks/recharge", WebhookSecret: secret, WebhookBackoff: time.Millisecond,
 	})
 	sim.Load(rechargetest.DemoSeed())
-	clock := &fakeClock{t: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	a, err := newApp(ctx, appConfig{
 		token:         rechargetest.DefaultToken,
 		baseURL:       sim.URL,
-		clientOptions: []recharge.Option{recharge.WithClock(clock.now, clock.sleep)},
+		clientOptions: []recharge.Option{recharge.WithClock(clock.Now, clock.Sleep)},
 		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		webhookSecret: secret,
 		gladlyPath:    gladly.DefaultPath,
