@@ -323,8 +323,9 @@ func TestInstallAndUninstallWebhooks(t *testing.T) {
 	if len(all) != 1 || all[0].ID != other.ID {
 		t.Errorf("after uninstall: %+v, want only the other address's webhook", all)
 	}
-	if _, err := recharge.InstallWebhooks(ctx, client, " ", recharge.CardTopics); err == nil {
-		t.Error("InstallWebhooks with no address succeeded")
+	before := sim.Stats().Requests
+	if created, err := recharge.InstallWebhooks(ctx, client, " ", recharge.CardTopics); err == nil || created != nil || sim.Stats().Requests != before {
+		t.Errorf("InstallWebhooks with no address = %v, %v after %d requests; want an error before any request", created, err, sim.Stats().Requests-before)
 	}
 }
 
