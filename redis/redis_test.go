@@ -139,16 +139,10 @@ func TestCardCacheIgnoresRecordsItCannotRead(t *testing.T) {
 func TestCardCacheNearCopy(t *testing.T) {
 	t.Parallel()
 	c, prefix := MustRedis(t)
-	var mu sync.Mutex
-	now := time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return now
-	}
-	opts := CardCacheOptions{Prefix: prefix + "card:", NearFor: time.Second, Now: clock}
+	clock := testkit.NewClock(time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC))
+	opts := CardCacheOptions{Prefix: prefix + "card:", NearFor: time.Second, Now: clock.Now}
 	a, b := NewCardCache(c, opts), NewCardCache(c, opts)
-	at := now.Truncate(time.Microsecond)
+	at := clock.Now().Truncate(time.Microsecond)
 	cachetest.MustSet(t, a, cachetest.Card(9, at), at, 0)
 	if e := cachetest.MustGet(t, b, 9); e == nil || e.Invalid {
 		t.Fatalf("b read %+v, want the valid card", e)
@@ -160,9 +154,7 @@ func TestCardCacheNearCopy(t *testing.T) {
 	if e := cachetest.MustGet(t, b, 9); e.Invalid {
 		t.Fatal("b saw the invalidation before NearFor passed: is the near copy used?")
 	}
-	mu.Lock()
-	now = now.Add(time.Second)
-	mu.Unlock()
+	clock.Advance(time.Second)
 	if e := cachetest.MustGet(t, b, 9); !e.Invalid {
 		t.Fatal("b still serves its near copy after NearFor")
 	}
