@@ -3,39 +3,17 @@ package rechargekit_test
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
-
 func ptr[T any](v T) *T { return &v }
-
-// mustGolden compares got with testdata/name, or rewrites it under -update.
-func mustGolden(tb testing.TB, name string, got []byte) {
-	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		tb.Errorf("%s mismatch (-want +got):\n%s", name, diff)
-	}
-}
 
 func demoCard() *rechargekit.Card {
 	cancelled := time.Date(2025, 3, 11, 10, 19, 18, 637636000, time.FixedZone("", 2*3600))
@@ -73,7 +51,7 @@ func TestCardJSONGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustGolden(t, "card.golden", append(got, '\n'))
+	testkit.Golden(t, "card.golden", append(got, '\n'))
 }
 
 func TestTransactionFollowsStatus(t *testing.T) {

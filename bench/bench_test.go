@@ -3,11 +3,15 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/bench"
+	"github.com/rechargekit/rechargekit/cards"
 )
 
 // A tiny run: the report must be complete and consistent. Timing is not
@@ -75,11 +79,60 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
+// cancelOnGet is a card cache that cancels a context at its first Get: the
+// first lookup measured, since the warm-up only stores cards.
+type cancelOnGet struct {
+	rechargekit.CardCache
+	cancel context.CancelFunc
+	gets   atomic.Int64
+}
+
+func (c *cancelOnGet) Get(ctx context.Context, customerID int64) (*rechargekit.CacheEntry, error) {
+	if c.gets.Add(1) == 1 {
+		c.cancel()
+	}
+	return c.CardCache.Get(ctx, customerID)
+}
+
 func TestRunStopsWithTheContext(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := bench.Run(ctx, bench.Options{Customers: 10, Heavy: -1, Burst: -1, Duration: time.Second, Latency: time.Millisecond}); err == nil {
-		t.Fatal("Run with a cancelled context succeeded")
-	}
+	t.Run("cancelled before it starts", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var out bytes.Buffer
+		rep, err := bench.Run(ctx, bench.Options{Customers: 10, Heavy: -1, Burst: -1, Duration: time.Second, Latency: time.Millisecond, Out: &out})
+		if !errors.Is(err, context.Canceled) || rep != nil || out.Len() != 0 {
+			t.Errorf("Run = %+v, %v, printing %q; want context.Canceled, no report and nothing printed", rep, err, out.String())
+		}
+	})
+	t.Run("cancelled while measuring", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cache := &cancelOnGet{CardCache: cards.NewMemoryCache(100), cancel: cancel}
+		var out bytes.Buffer
+		type result struct {
+			rep *bench.Report
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			// An hour per mode: only the cancellation can end this run in time.
+			rep, err := bench.Run(ctx, bench.Options{Customers: 10, Heavy: -1, Burst: -1, Duration: time.Hour,
+				Latency: time.Millisecond, Cache: cache, Out: &out})
+			done <- result{rep, err}
+		}()
+		select {
+		case r := <-done:
+			if !errors.Is(r.err, context.Canceled) || r.rep != nil || out.Len() != 0 {
+				t.Errorf("Run = %+v, %v, printing %q; want context.Canceled, no report and nothing printed", r.rep, r.err, out.String())
+			}
+			if cache.gets.Load() == 0 {
+				t.Error("no lookup was measured: the context ended some other way")
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("Run still measuring a minute after its context was cancelled")
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/metrics/metricstest"
 )
 
@@ -43,7 +44,7 @@ func TestCachedMetrics(t *testing.T) {
 	for range 2 {
 		wg.Go(func() { MustCard(t, c, 2) })
 	}
-	waitFor(t, "both lookups to be counted", func() bool { return rec.Count("cache miss")+rec.Count("cache shared") == 3 })
+	testkit.WaitFor(t, "both lookups to be counted", func() bool { return rec.Count("cache miss")+rec.Count("cache shared") == 3 })
 	close(block)
 	wg.Wait()
 	f.setBlock(nil)
@@ -56,7 +57,7 @@ func TestCachedMetrics(t *testing.T) {
 	MustCard(t, c, 1)
 	want["cache hit"]++
 	want["cache refresh"]++
-	waitFor(t, "the refresh", func() bool { return f.Calls() == 3 })
+	testkit.WaitFor(t, "the refresh", func() bool { return f.Calls() == 3 })
 	check("a hit near expiry")
 
 	// Past its TTL with Recharge down: stale.

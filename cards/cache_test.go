@@ -18,30 +18,15 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
 
-// fakeClock is a clock that tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock returns a clock that the test moves by hand, at a fixed
+// start so that every run sees the same times.
+func newFakeClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC))
 }
 
 // fakeCards is a CardService whose answers the test controls. Each call
@@ -107,7 +92,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // newCached returns a Cached over f with a fake clock; RefreshAfter is off
 // unless opts sets it.
-func newCached(t *testing.T, f *fakeCards, opts cards.CachedOptions) (*cards.Cached, *fakeClock) {
+func newCached(t *testing.T, f *fakeCards, opts cards.CachedOptions) (*cards.Cached, *testkit.Clock) {
 	t.Helper()
 	clock := newFakeClock()
 	if opts.Now == nil {
@@ -130,20 +115,6 @@ func MustCard(tb testing.TB, svc rechargekit.CardService, id int64) *rechargekit
 		tb.Fatalf("Card(%d): %v", id, err)
 	}
 	return card
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func TestCachedExpiresAfterTTL(t *testing.T) {
@@ -197,7 +168,7 @@ func TestCachedSingleFlight(t *testing.T) {
 		})
 	}
 	// Every lookup has either started the fetch or joined it.
-	waitFor(t, "all lookups to wait on one fetch", func() bool {
+	testkit.WaitFor(t, "all lookups to wait on one fetch", func() bool {
 		s := c.Stats()
 		return s.Fetches+s.Coalesced == n
 	})
@@ -342,13 +313,15 @@ func TestCachedDropsCustomersRechargeNoLongerKnows(t *testing.T) {
 	MustCard(t, c, 42)
 	clock.Advance(2 * time.Minute)
 	f.setErr(rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge customer not found"))
-	if _, err := c.Card(context.Background(), 42); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
-		t.Fatalf("err = %v, want ENOTFOUND", err)
+	if card, err := c.Card(context.Background(), 42); card != nil || rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+		t.Fatalf("Card() = %+v, %v; want no card and ENOTFOUND", card, err)
 	}
-	// The deleted customer's card is gone: no stale copy when Recharge fails.
-	f.setErr(rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is unavailable"))
-	if card, err := c.Card(context.Background(), 42); err == nil {
-		t.Fatalf("got %+v, want an error: a deleted customer's card must not come back stale", card)
+	// The deleted customer's card is gone: no stale copy when Recharge
+	// fails, but Recharge's own error.
+	unavailable := rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is unavailable")
+	f.setErr(unavailable)
+	if card, err := c.Card(context.Background(), 42); card != nil || !errors.Is(err, unavailable) {
+		t.Fatalf("Card() = %+v, %v; want no card and Recharge's error: a deleted customer's card must not come back stale", card, err)
 	}
 }
 
@@ -423,7 +396,7 @@ func TestCachedRefreshesAheadInTheBackground(t *testing.T) {
 	if card := MustCard(t, c, 42); card.Customer.FirstName != "v1" {
 		t.Fatalf("got %q, want the cached v1 at once", card.Customer.FirstName)
 	}
-	waitFor(t, "the background refresh", func() bool {
+	testkit.WaitFor(t, "the background refresh", func() bool {
 		return c.Stats().Refreshes == 1 && f.Calls() == 2
 	})
 	if err := c.Close(); err != nil { // waits for the refresh to be stored
@@ -484,10 +457,10 @@ type simStack struct {
 	sim    *rechargetest.Server
 	client *recharge.Client
 	cached *cards.Cached
-	clock  *fakeClock
+	clock  *testkit.Clock
 }
 
-func newSimStack(t *testing.T, cfg rechargetest.Config, clock *fakeClock) *simStack {
+func newSimStack(t *testing.T, cfg rechargetest.Config, clock *testkit.Clock) *simStack {
 	t.Helper()
 	sim := rechargetest.NewServer(t, cfg)
 	sim.Load(rechargetest.DemoSeed())
@@ -635,7 +608,7 @@ func TestWebhookInvalidationEndToEnd(t *testing.T) {
 	if _, _, err := st.client.Subscriptions.Cancel(ctx, sub.ID, &recharge.SubscriptionCancelRequest{CancellationReason: "Too expensive"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the cancellation to show on the card", func() bool {
+	testkit.WaitFor(t, "the cancellation to show on the card", func() bool {
 		return subscriptionStatus(MustCard(t, st.cached, alex), sub.ID) == rechargekit.StatusCancelled
 	})
 	if s := st.cached.Stats(); s.Invalidations == 0 {
@@ -644,7 +617,7 @@ func TestWebhookInvalidationEndToEnd(t *testing.T) {
 
 	// A duplicate, and an older event delivered late, only cost a fetch:
 	// the card shows Recharge's current state.
-	waitFor(t, "the simulator's deliveries to settle", func() bool {
+	testkit.WaitFor(t, "the simulator's deliveries to settle", func() bool {
 		s := st.sim.Stats()
 		return s.WebhooksQueued > 0 && s.WebhooksDelivered == s.WebhooksQueued
 	})

@@ -131,11 +131,12 @@ func TestCardErrors(t *testing.T) {
 		id       int64
 		fail     map[string]error
 		wantCode string
+		wantMsg  string
 	}{
-		{"unknown customer", 999, nil, rechargekit.ENOTFOUND},
-		{"zero id", 0, nil, rechargekit.EINVALID},
-		{"customer fails", 300, map[string]error{"customer": upstream}, rechargekit.EUPSTREAM},
-		{"subscriptions fail", 300, map[string]error{"subscriptions": upstream}, rechargekit.EUPSTREAM},
+		{"unknown customer", 999, nil, rechargekit.ENOTFOUND, "no recharge customer 999"},
+		{"zero id", 0, nil, rechargekit.EINVALID, "recharge customer id must be a positive number"},
+		{"customer fails", 300, map[string]error{"customer": upstream}, rechargekit.EUPSTREAM, "recharge is unavailable"},
+		{"subscriptions fail", 300, map[string]error{"subscriptions": upstream}, rechargekit.EUPSTREAM, "recharge is unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,20 +146,53 @@ func TestCardErrors(t *testing.T) {
 				src.fail[k] = v
 			}
 			card, err := cards.New(src).Card(context.Background(), tt.id)
-			if got := rechargekit.ErrorCode(err); got != tt.wantCode || card != nil {
-				t.Errorf("Card() = %v, %v (code %q); want nil and code %q", card, err, got, tt.wantCode)
+			code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
+			if card != nil || code != tt.wantCode || msg != tt.wantMsg {
+				t.Errorf("Card() = %v, %v (code %q, message %q); want nil, code %q and message %q", card, err, code, msg, tt.wantCode, tt.wantMsg)
 			}
 		})
 	}
+}
+
+// subscriptionsWatch is a RechargeSource that reports how each
+// Subscriptions call ended.
+type subscriptionsWatch struct {
+	*fakeSource
+	ended chan error
+}
+
+func (w subscriptionsWatch) Subscriptions(ctx context.Context, customerID int64) ([]*rechargekit.Subscription, error) {
+	subs, err := w.fakeSource.Subscriptions(ctx, customerID)
+	w.ended <- err
+	return subs, err
 }
 
 func TestCardCancelsSubscriptionsWhenCustomerMissing(t *testing.T) {
 	t.Parallel()
 	src := newFake()
 	src.block = make(chan struct{}) // Subscriptions only returns when its context ends
-	_, err := cards.New(src).Card(context.Background(), 999)
-	if rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
-		t.Fatalf("err = %v, want ENOTFOUND", err)
+	watch := subscriptionsWatch{src, make(chan error, 1)}
+	// Should Card not cancel it, the subscriptions call ends with this
+	// deadline instead of hanging the test.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	card, err := cards.New(watch).Card(ctx, 999)
+	if card != nil || rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND || rechargekit.ErrorMessage(err) != "no recharge customer 999" {
+		t.Errorf("Card() = %v, %v; want nil and the customer's ENOTFOUND", card, err)
+	}
+	// Card waits for the call it started, so it has ended by now, and it
+	// ended because Card cancelled it, not by the test's deadline.
+	select {
+	case err := <-watch.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the subscriptions call ended with %v, want context.Canceled", err)
+		}
+	default:
+		t.Error("Card returned while its subscriptions call was still running")
+	}
+	if diff := cmp.Diff([]string{"customer"}, src.calls); diff != "" {
+		t.Errorf("calls that reached the source (-want +got):\n%s", diff)
 	}
 }
 

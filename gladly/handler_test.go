@@ -7,13 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,9 +22,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 var testNow = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 
@@ -973,20 +970,7 @@ func TestHandlerGolden(t *testing.T) {
 			if a.status != http.StatusOK {
 				t.Fatalf("status %d: %s", a.status, a.body)
 			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, a.body, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			pretty.WriteByte('\n')
-			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if diff := cmp.Diff(string(gladly.MustReadFile(t, path)), pretty.String()); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", path, diff)
-			}
+			testkit.GoldenJSON(t, tt.golden, a.body)
 		})
 	}
 	t.Run("every SUBSCRIPTION key is present", func(t *testing.T) {

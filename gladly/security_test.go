@@ -11,11 +11,11 @@ import (
 	"go/token"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
 // detailedBody is a DETAILED lookup, the request that reads a whole card.
@@ -143,12 +143,10 @@ func TestSignatureRequiredWhenConfigured(t *testing.T) {
 // refused too.
 func TestReplayOutsideWindowRefused(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	now := testNow
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	clock := testkit.NewClock(testNow)
+	advance := clock.Advance
 	svc := &fakeService{}
-	h := MustServer(t, svc, func(c *gladly.Config) { c.Now = clock })
+	h := MustServer(t, svc, func(c *gladly.Config) { c.Now = clock.Now })
 
 	// Capture one signed request, then replay its exact bytes and headers.
 	var captured http.Header

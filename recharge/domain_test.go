@@ -2,13 +2,12 @@ package recharge
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
 // TestMappingFixtures maps the captured subscriptions page and charges page
@@ -125,15 +124,7 @@ func TestMappingOwnTestdata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "mapping.golden")
-	if *update {
-		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if diff := cmp.Diff(strings.TrimSpace(string(MustRead(t, golden))), string(b)); diff != "" {
-		t.Errorf("%s differs (run with -update after checking) (-want +got):\n%s", golden, diff)
-	}
+	testkit.Golden(t, "mapping.golden", append(b, '\n'))
 
 	// Without charges (a token without read_orders) nothing falls back.
 	bare := DomainSubscriptions(subs, nil)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/metrics/metricstest"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
@@ -110,13 +111,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- get(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Stats().InFlight == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the delayed request never reached the simulator")
-		}
-		time.Sleep(time.Millisecond) // a poll interval, not a wait for an event
-	}
+	testkit.WaitFor(t, "the delayed request to reach the simulator", func() bool { return srv.Stats().InFlight > 0 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled call: %v, want context.Canceled", err)

@@ -2,7 +2,6 @@ package recharge
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,51 +13,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
 // testToken is the access token every test client uses. Tests assert it
 // never shows up in errors or logs.
 const testToken = "sk_test_Secr3tT0ken_do_not_leak"
 
-// fakeClock is an injectable clock: Sleep advances Now instantly and
-// records the duration, so no test waits on a wall clock. It starts at the
-// real time so that real context deadlines line up with it.
-type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	sleeps []time.Duration
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.t = f.t.Add(d)
-	f.sleeps = append(f.sleeps, d)
-	return nil
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.t = f.t.Add(d)
-}
-
-func (f *fakeClock) Sleeps() []time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]time.Duration(nil), f.sleeps...)
-}
+// newFakeClock returns an injectable clock whose Sleep advances Now
+// instantly and records the duration, so no test waits on a wall clock. It
+// starts at the real time so that real context deadlines line up with it.
+func newFakeClock() *testkit.Clock { return testkit.NewClock(time.Now()) }
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
@@ -95,7 +61,7 @@ func MustServer(tb testing.TB, h http.Handler) *httptest.Server {
 
 // MustClient returns a client for srv with a fake clock, no jitter and the
 // given extra options.
-func MustClient(tb testing.TB, srv *httptest.Server, clock *fakeClock, opts ...Option) *Client {
+func MustClient(tb testing.TB, srv *httptest.Server, clock *testkit.Clock, opts ...Option) *Client {
 	tb.Helper()
 	if clock == nil {
 		clock = newFakeClock()

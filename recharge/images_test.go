@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -103,13 +104,14 @@ func TestSourceDoesNotWaitForAnotherCatalogProbe(t *testing.T) {
 		src.Subscriptions(probeCtx, 101)
 	}()
 	defer func() { stopProbe(); <-probed }()
-	for sim.Stats().FaultsInjected == 0 { // then the probe is stuck in /products
+	testkit.WaitFor(t, "the probe to be held in /products", func() bool {
 		select {
 		case <-probed:
 			t.Fatal("the probe ended before reaching /products")
-		case <-time.After(5 * time.Millisecond):
+		default:
 		}
-	}
+		return sim.Stats().FaultsInjected > 0
+	})
 
 	subs, err := src.Subscriptions(context.Background(), 102)
 	if err != nil {

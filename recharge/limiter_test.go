@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
 // bucketServer plays Recharge's side of the rate limit: a 40-request bucket
 // draining at 2 per second on the shared fake clock, answering 429 on
 // overflow and reporting its level in X-Recharge-Limit.
 type bucketServer struct {
-	clock *fakeClock
+	clock *testkit.Clock
 	size  float64
 	rate  float64
 

@@ -3,7 +3,6 @@ package recharge
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func utcTime(tb testing.TB, s string) time.Time {
 	tb.Helper()

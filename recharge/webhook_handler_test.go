@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -318,13 +319,9 @@ func TestInstallAndUninstallWebhooks(t *testing.T) {
 	if _, _, err := client.Subscriptions.Cancel(ctx, int64(subs[0].ID), &recharge.SubscriptionCancelRequest{CancellationReason: "Other"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Contains(log.topics(), "subscription/cancelled") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no subscription/cancelled delivery arrived; got %v", log.topics())
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "a subscription/cancelled delivery", func() bool {
+		return slices.Contains(log.topics(), "subscription/cancelled")
+	})
 
 	removed, err := recharge.UninstallWebhooks(ctx, client, address)
 	if err != nil || len(removed) != len(recharge.CardTopics) {
@@ -337,8 +334,9 @@ func TestInstallAndUninstallWebhooks(t *testing.T) {
 	if len(all) != 1 || all[0].ID != other.ID {
 		t.Errorf("after uninstall: %+v, want only the other address's webhook", all)
 	}
-	if _, err := recharge.InstallWebhooks(ctx, client, " ", recharge.CardTopics); err == nil {
-		t.Error("InstallWebhooks with no address succeeded")
+	before := sim.Stats().Requests
+	if created, err := recharge.InstallWebhooks(ctx, client, " ", recharge.CardTopics); err == nil || created != nil || sim.Stats().Requests != before {
+		t.Errorf("InstallWebhooks with no address = %v, %v after %d requests; want an error before any request", created, err, sim.Stats().Requests-before)
 	}
 }
 

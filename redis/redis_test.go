@@ -14,6 +14,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards/cachetest"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/server/signintest"
@@ -138,16 +139,10 @@ func TestCardCacheIgnoresRecordsItCannotRead(t *testing.T) {
 func TestCardCacheNearCopy(t *testing.T) {
 	t.Parallel()
 	c, prefix := MustRedis(t)
-	var mu sync.Mutex
-	now := time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return now
-	}
-	opts := CardCacheOptions{Prefix: prefix + "card:", NearFor: time.Second, Now: clock}
+	clock := testkit.NewClock(time.Date(2025, 3, 12, 9, 0, 0, 0, time.UTC))
+	opts := CardCacheOptions{Prefix: prefix + "card:", NearFor: time.Second, Now: clock.Now}
 	a, b := NewCardCache(c, opts), NewCardCache(c, opts)
-	at := now.Truncate(time.Microsecond)
+	at := clock.Now().Truncate(time.Microsecond)
 	cachetest.MustSet(t, a, cachetest.Card(9, at), at, 0)
 	if e := cachetest.MustGet(t, b, 9); e == nil || e.Invalid {
 		t.Fatalf("b read %+v, want the valid card", e)
@@ -159,9 +154,7 @@ func TestCardCacheNearCopy(t *testing.T) {
 	if e := cachetest.MustGet(t, b, 9); e.Invalid {
 		t.Fatal("b saw the invalidation before NearFor passed: is the near copy used?")
 	}
-	mu.Lock()
-	now = now.Add(time.Second)
-	mu.Unlock()
+	clock.Advance(time.Second)
 	if e := cachetest.MustGet(t, b, 9); !e.Invalid {
 		t.Fatal("b still serves its near copy after NearFor")
 	}
@@ -255,20 +248,13 @@ func TestLimiterReleasesACancelledReservation(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- l.Wait(cctx) }() // reserves a slot two seconds away
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.WaitFor(t, "the waiter to reserve its slot", func() bool {
 		level, err := l.Level(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if level > 2.5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the waiter never reserved its slot")
-		}
-		<-time.After(2 * time.Millisecond)
-	}
+		return level > 2.5
+	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)

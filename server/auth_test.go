@@ -233,11 +233,11 @@ func TestSessionRotationExpiryAndSignOut(t *testing.T) {
 		// Its own server and clock, since the clock moves.
 		e := MustEnv(t, envOptions{Config: func(c *server.Config) { c.SessionTTL = time.Hour }})
 		b := e.Browser(t).MustLogin(agentEmail, agentPassword)
-		e.Clock.Add(59 * time.Minute)
+		e.Clock.Advance(59 * time.Minute)
 		if p := b.Get("/profiles"); p.Status != http.StatusOK {
 			t.Fatalf("session before expiry = %d", p.Status)
 		}
-		e.Clock.Add(2 * time.Minute)
+		e.Clock.Advance(2 * time.Minute)
 		p := b.Get("/profiles")
 		if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Resp.Header.Get("Location"), "/login") {
 			t.Errorf("expired session = %d %q, want a redirect to sign in", p.Status, p.Resp.Header.Get("Location"))
@@ -256,13 +256,13 @@ func TestSessionRotationExpiryAndSignOut(t *testing.T) {
 		}
 		// In use: each request moves the end 30 minutes on.
 		for i := range 4 {
-			e.Clock.Add(29 * time.Minute)
+			e.Clock.Advance(29 * time.Minute)
 			if p := b.Get("/profiles"); p.Status != http.StatusOK {
 				t.Fatalf("request %d, 29 minutes after the one before = %d, want 200", i+1, p.Status)
 			}
 		}
 		// Left alone past the idle timeout: signed out.
-		e.Clock.Add(31 * time.Minute)
+		e.Clock.Advance(31 * time.Minute)
 		if p := b.Get("/profiles"); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Resp.Header.Get("Location"), "/login") {
 			t.Errorf("31 idle minutes later = %d %q, want a redirect to sign in", p.Status, p.Resp.Header.Get("Location"))
 		}
@@ -272,16 +272,16 @@ func TestSessionRotationExpiryAndSignOut(t *testing.T) {
 		e := MustEnv(t, envOptions{Config: func(c *server.Config) { c.SessionTTL, c.SessionIdle = 2*time.Hour, 30*time.Minute }})
 		b := e.Browser(t).MustLogin(agentEmail, agentPassword)
 		for range 5 { // 100 busy minutes
-			e.Clock.Add(20 * time.Minute)
+			e.Clock.Advance(20 * time.Minute)
 			if p := b.Get("/profiles"); p.Status != http.StatusOK {
 				t.Fatalf("busy session = %d, want 200", p.Status)
 			}
 		}
-		e.Clock.Add(19 * time.Minute)
+		e.Clock.Advance(19 * time.Minute)
 		if p := b.Get("/profiles"); p.Status != http.StatusOK {
 			t.Fatalf("busy session at 1h59 = %d, want 200", p.Status)
 		}
-		e.Clock.Add(2 * time.Minute)
+		e.Clock.Advance(2 * time.Minute)
 		if p := b.Get("/profiles"); p.Status != http.StatusSeeOther {
 			t.Errorf("busy session past its 2h = %d, want a redirect to sign in", p.Status)
 		}
@@ -359,7 +359,7 @@ func TestLoginRateLimit(t *testing.T) {
 	// Another account from the same address is not locked by this one's failures.
 	e.Browser(t).MustLogin(adminEmail, adminPassword)
 	// The window passes.
-	e.Clock.Add(15*time.Minute + time.Second)
+	e.Clock.Advance(15*time.Minute + time.Second)
 	e.Browser(t).MustLogin(agentEmail, agentPassword)
 
 	// The metrics show the guessing.

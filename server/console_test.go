@@ -238,7 +238,7 @@ func TestProfilePages(t *testing.T) {
 	t.Run("fetched time", func(t *testing.T) {
 		// The card was fetched at the real time; the page's clock is two
 		// minutes later. (Sessions last 12 hours, so this one survives.)
-		e.Clock.Add(2 * time.Minute)
+		e.Clock.Advance(2 * time.Minute)
 		p := b.Get("/profiles/" + profManual)
 		if !regexp.MustCompile(`Fetched <time datetime="[0-9T:-]+Z" title="[0-9-]+ [0-9:]+ UTC" data-relative>2 minutes ago</time>`).MatchString(p.Body) {
 			t.Errorf("no \"fetched 2 minutes ago\" with the exact UTC time:\n%s", p.Body)

@@ -3,25 +3,17 @@ package server
 import (
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
+
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
-// Clock is a clock a test moves by hand, shared by the package's internal
-// and external tests.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the clock a test moves by hand, shared by the package's internal
+// and external tests: testkit's, which every package's tests use.
+type Clock = testkit.Clock
 
 // NewClock returns a Clock showing t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Add moves the clock on by d.
-func (c *Clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+func NewClock(t time.Time) *Clock { return testkit.NewClock(t) }
 
 // routeRecorder lists the patterns registered with it.
 type routeRecorder []string

@@ -188,9 +188,9 @@ func TestSignInRateLimitPerAccountAndAddress(t *testing.T) {
 	want("another account from that address", signIn("203.0.113.9", admin, users[admin]), http.StatusSeeOther)
 
 	// The window passes on the server's clock.
-	clk.Add(SignInWindow - time.Second)
+	clk.Advance(SignInWindow - time.Second)
 	want("just before the window ends", signIn("203.0.113.9", agent, users[agent]), http.StatusTooManyRequests)
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	want("after the window, from A", signIn("192.0.2.1", agent, users[agent]), http.StatusSeeOther)
 	want("after the window, from C", signIn("192.0.2.3", admin, users[admin]), http.StatusSeeOther)
 	want("after the window, from a fresh address", signIn("203.0.113.9", agent, users[agent]), http.StatusSeeOther)
@@ -386,19 +386,19 @@ func TestSlideSession(t *testing.T) {
 	if !c.slide(ctx, sess) || !stored().Equal(created.Add(30*time.Minute)) || store.touches != 1 {
 		t.Fatalf("a session stored with 12h, first used: expiry %v after %d writes, want %v after 1", stored(), store.touches, created.Add(30*time.Minute))
 	}
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	c.slide(ctx, sess)
 	if store.touches != 1 {
 		t.Errorf("used again 30 s later: %d writes, want still 1", store.touches)
 	}
-	clk.Add(31 * time.Second)
+	clk.Advance(31 * time.Second)
 	if !c.slide(ctx, sess) || store.touches != 2 || !stored().Equal(clk.Now().Add(30*time.Minute)) {
 		t.Errorf("used 61 s after the first: %d writes, expiry %v; want 2 and %v", store.touches, stored(), clk.Now().Add(30*time.Minute))
 	}
 
 	store.fail = true
 	before := sess.ExpiresAt
-	clk.Add(5 * time.Minute)
+	clk.Advance(5 * time.Minute)
 	if !c.slide(ctx, sess) || !sess.ExpiresAt.Equal(before) {
 		t.Errorf("with the store failing: expiry %v; want the session kept, to end at %v", sess.ExpiresAt, before)
 	}

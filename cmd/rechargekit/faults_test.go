@@ -18,6 +18,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/server"
@@ -67,12 +68,12 @@ func newFaultStack(t *testing.T) *faultStack {
 	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "desk", Hash: hash}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	logs := &syncBuffer{}
 	a, err := newApp(ctx, appConfig{
 		token:          rechargetest.DefaultToken,
 		baseURL:        sim.URL,
-		clientOptions:  []recharge.Option{recharge.WithClock(clock.now, clock.sleep)},
+		clientOptions:  []recharge.Option{recharge.WithClock(clock.Now, clock.Sleep)},
 		logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		store:          store,
 		gladlyPath:     gladly.DefaultPath,

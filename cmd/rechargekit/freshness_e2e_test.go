@@ -13,6 +13,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -36,11 +37,11 @@ func TestWebhookFreshnessAndStaleServing(t *testing.T) {
 		WebhookURL: srv.URL + "/webhooks/recharge", WebhookSecret: secret, WebhookBackoff: time.Millisecond,
 	})
 	sim.Load(rechargetest.DemoSeed())
-	clock := &fakeClock{t: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	a, err := newApp(ctx, appConfig{
 		token:         rechargetest.DefaultToken,
 		baseURL:       sim.URL,
-		clientOptions: []recharge.Option{recharge.WithClock(clock.now, clock.sleep)},
+		clientOptions: []recharge.Option{recharge.WithClock(clock.Now, clock.Sleep)},
 		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		webhookSecret: secret,
 		gladlyPath:    gladly.DefaultPath,
@@ -92,7 +93,7 @@ func TestWebhookFreshnessAndStaleServing(t *testing.T) {
 	if _, _, err := recharging.Subscriptions.Cancel(ctx, dogID, &recharge.SubscriptionCancelRequest{CancellationReason: "Moving house"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the cancel to reach the card", func() bool {
+	testkit.WaitFor(t, "the cancel to reach the card", func() bool {
 		_, status := dogStatus(detailed())
 		return status == "cancelled"
 	})
@@ -103,7 +104,7 @@ func TestWebhookFreshnessAndStaleServing(t *testing.T) {
 	if _, _, err := recharging.Subscriptions.Activate(ctx, dogID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the activate webhook", func() bool { return sim.Stats().WebhooksDelivered > delivered })
+	testkit.WaitFor(t, "the activate webhook", func() bool { return sim.Stats().WebhooksDelivered > delivered })
 	faulted := sim.Stats().FaultsInjected
 	stale := detailed()
 	if sim.Stats().FaultsInjected == faulted {
@@ -118,20 +119,8 @@ func TestWebhookFreshnessAndStaleServing(t *testing.T) {
 
 	// Recharge back: the change shows.
 	sim.SetFaults(rechargetest.Faults{})
-	waitFor(t, "the activate to reach the card", func() bool {
+	testkit.WaitFor(t, "the activate to reach the card", func() bool {
 		_, status := dogStatus(detailed())
 		return status == "active"
 	})
-}
-
-// waitFor polls cond until it holds, failing the test after 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // a poll interval, not a wait for an event
-	}
 }

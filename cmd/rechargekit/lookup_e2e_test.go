@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -27,44 +27,22 @@ type lookupStack struct {
 
 const stackKey = "e2e-signing-key"
 
-// fakeClock is the Recharge client's clock in these tests: a sleep returns
-// at once and moves the clock on by its duration, so retry backoff and rate
-// limit waits take no wall-clock time yet stay consistent with each other.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return nil
-}
-
 // newLookupStack serves the app against a demo-seeded simulator, with the
-// Recharge client on a fake clock (see fakeClock).
+// Recharge client on a testkit.Clock: a sleep returns at once and moves the
+// clock on by its duration, so retry backoff and rate limit waits take no
+// wall-clock time yet stay consistent with each other.
 func newLookupStack(t *testing.T, deadline time.Duration, clientToken string) *lookupStack {
 	t.Helper()
 	sim := rechargetest.NewServer(t, rechargetest.Config{})
 	sim.Load(rechargetest.DemoSeed())
-	clock := &fakeClock{t: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	if clientToken == "" {
 		clientToken = rechargetest.DefaultToken
 	}
 	a, err := newApp(context.Background(), appConfig{
 		token:         clientToken,
 		baseURL:       sim.URL,
-		clientOptions: []recharge.Option{recharge.WithClock(clock.now, clock.sleep)},
+		clientOptions: []recharge.Option{recharge.WithClock(clock.Now, clock.Sleep)},
 		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		gladlyPath:    gladly.DefaultPath,
 		gladly:        gladly.Config{SigningKey: stackKey, Deadline: deadline},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/server"
@@ -41,12 +42,12 @@ func TestReadiness(t *testing.T) {
 	sim := rechargetest.NewServer(t, rechargetest.Config{})
 	sim.Load(rechargetest.DemoSeed())
 	// One clock for the client (its health's times) and the readiness.
-	clock := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
-	advance := func(d time.Duration) { clock.mu.Lock(); clock.t = clock.t.Add(d); clock.mu.Unlock() }
-	client := sim.Client(recharge.WithMaxRetries(0), recharge.WithClock(clock.now, clock.sleep))
+	clock := testkit.NewClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	advance := clock.Advance
+	client := sim.Client(recharge.WithMaxRetries(0), recharge.WithClock(clock.Now, clock.Sleep))
 	store := &settingsStore{}
 	r := newReadiness(store, nil, client)
-	r.now = clock.now
+	r.now = clock.Now
 	byName := func() map[string]server.Check {
 		out := map[string]server.Check{}
 		for _, c := range r.checks(context.Background()) {

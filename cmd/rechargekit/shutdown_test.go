@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/server"
 )
 
@@ -46,8 +47,7 @@ func TestServeDrainDelay(t *testing.T) {
 	<-entered
 	cancel() // the signal
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, "/readyz to answer 503 draining", func() bool {
 		status, body := get(t, hc, base+"/readyz")
 		var ready struct {
 			Status string
@@ -55,12 +55,13 @@ func TestServeDrainDelay(t *testing.T) {
 		}
 		if status == http.StatusServiceUnavailable && json.Unmarshal([]byte(body), &ready) == nil &&
 			ready.Status == "unavailable" && ready.Checks["shutdown"].State == "draining" {
-			break
+			return true
 		}
-		if status != http.StatusOK || time.Now().After(deadline) {
+		if status != http.StatusOK {
 			t.Fatalf("/readyz while draining = %d %q, want 503 draining", status, body)
 		}
-	}
+		return false
+	})
 	resp, err := hc.Get(base + "/other")
 	if err != nil {
 		t.Fatalf("a new request during the delay: %v", err)
@@ -73,16 +74,14 @@ func TestServeDrainDelay(t *testing.T) {
 
 	delayEnd <- time.Now()
 	addr := strings.TrimPrefix(base, "http://")
-	for {
+	testkit.WaitFor(t, "the server to stop taking connections after the delay", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
-			break
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still taking connections after the delay")
-		}
-	}
+		return false
+	})
 	close(release)
 	if got := <-slow; got != "slow done" {
 		t.Errorf("the request in flight all along got %q, want its answer", got)

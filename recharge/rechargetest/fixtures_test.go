@@ -3,18 +3,15 @@ package rechargetest
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the testdata/golden files from the simulator's answers")
 
 // fixturesDir returns <module root>/../shared/fixtures/recharge/2021-11, or
 // skips the test when the shared fixtures are absent (a user's clone).
@@ -364,29 +361,8 @@ func TestGolden(t *testing.T) {
 			if r.status >= 300 {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, r.body, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			pretty.WriteByte('\n')
-			file := filepath.Join("testdata", "golden", tt.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(file, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), pretty.String()); diff != "" {
-				t.Errorf("%s (-golden +simulator):\n%s", file, diff)
-			}
-			if strings.Contains(pretty.String(), "http://") {
+			testkit.GoldenJSON(t, "golden/"+tt.name+".golden", r.body)
+			if bytes.Contains(r.body, []byte("http://")) {
 				t.Error("an http:// URL in a demo answer; images are https only")
 			}
 		})

@@ -8,9 +8,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
 // The simulator's tests talk raw HTTP through net/http, never through the
@@ -21,32 +22,15 @@ import (
 // byte-for-byte reproducible.
 var refTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is an injectable clock for Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: refTime} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock returns an injectable clock for Config.Now, at refTime.
+func newClock() *testkit.Clock { return testkit.NewClock(refTime) }
 
 // harness is a simulator behind an httptest server, with a fake clock.
 type harness struct {
 	t     testing.TB
 	sim   *Simulator
 	url   string
-	clock *fakeClock
+	clock *testkit.Clock
 	token string
 }
 
