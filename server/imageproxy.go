@@ -466,7 +466,10 @@ func imageFailure(err error) string {
 			return e.Error()
 		}
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) {
+		return "the browser gave up"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return "timed out"
 	}
 	var ne net.Error
