@@ -45,6 +45,7 @@ type console struct {
 	framing       framing // who may frame the console (see securityHeaders)
 	limits        signInLimits
 	localFailures *memoryFailures // this replica's count; Config.SignInFailures is the shared one
+	images        *imageProxy     // GET /img: product images, fetched and checked here
 }
 
 func newConsole(cfg Config) *console {
@@ -84,6 +85,7 @@ func newConsole(cfg Config) *console {
 		return nil
 	})
 	c.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	c.images = newImageProxyFor(cfg)
 	c.pages = parsePages(c.funcs())
 	return c
 }
@@ -100,6 +102,7 @@ func (c *console) register(mux router) {
 	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, c.secure(h)) }
 
 	mux.Handle("GET /static/", c.secure(http.HandlerFunc(c.serveStatic)))
+	mux.Handle("GET "+imagePath, http.HandlerFunc(c.serveImage))
 	page("GET /login", c.loginForm)
 	page("POST /login", c.login)
 	page("POST /logout", c.signedIn(c.logout))

@@ -87,11 +87,13 @@ func frameAncestors(raw string, log *slog.Logger) framing {
 
 // contentSecurityPolicy is the policy of every answer: scripts, styles
 // and everything else only from this origin, no inline script or style
-// anywhere (the templates have none), images also from web URLs (product
-// pictures live on store CDNs), forms only to this origin, and framing as
+// anywhere (the templates have none), images only from this origin (product
+// pictures come through the console's image proxy, so no URL from
+// Recharge's data is ever fetched by the browser) and from data: URLs (the
+// stylesheet's icons), forms only to this origin, and framing as
 // configured.
 func (f framing) contentSecurityPolicy() string {
-	return "default-src 'self'; img-src 'self' https: http: data:; script-src 'self'; style-src 'self'; " +
+	return "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; " +
 		"frame-ancestors " + f.ancestors + "; form-action 'self'; base-uri 'none'"
 }
 

@@ -71,7 +71,9 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 	}
 	ctx := context.Background()
 	sim := rechargetest.NewServer(tb, rechargetest.Config{})
-	sim.Load(rechargetest.DemoSeed())
+	// The products' images are the simulator's own, which the console's
+	// image proxy may fetch (see ImageProxyAllowHosts below).
+	sim.Load(rechargetest.DemoSeedWithImages(sim.URL))
 	// No retries: a fault test must see Recharge's failure at once.
 	client := sim.Client(recharge.WithMaxRetries(0))
 	svc := cards.New(&recharge.Source{Client: client})
@@ -96,6 +98,8 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 		Cards:    svc,
 		Logger:   slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:      e.Clock.Now,
+		// The simulator, on loopback over http, serves the demo's images.
+		ImageProxyAllowHosts: []string{strings.TrimPrefix(sim.URL, "http://")},
 	}
 	if o.Profiles != nil {
 		cfg.Profiles = o.Profiles

@@ -134,7 +134,7 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	}
 	switch {
 	case v.Card != nil:
-		d.Card = newCardView(v.Card, now)
+		d.Card = newCardView(v.Card, now, c.imageURLs(s))
 	case v.Link != nil && v.CardErr != nil:
 		switch rechargekit.ErrorCode(v.CardErr) {
 		case rechargekit.ENOTFOUND:

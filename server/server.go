@@ -75,6 +75,13 @@ type Config struct {
 	// that embed the console in a frame (e.g. "https://desk.example.com");
 	// default "'none'": no framing.
 	FrameAncestors string
+	// ImageProxyAllowHosts lists host:port addresses (e.g.
+	// "127.0.0.1:4010") the console's image proxy may fetch product images
+	// from although they are not public, and over plain http: for the
+	// demo's simulator, which serves its own images. Empty (the default):
+	// only https from public addresses. Check it with
+	// CheckImageProxyAllowHosts; an invalid list is logged and ignored.
+	ImageProxyAllowHosts []string
 	// LookupDeadline bounds opening a profile in the console or the JSON
 	// API, Recharge calls included: past it a cached card is served stale,
 	// or the card shows as unavailable. Default DefaultLookupDeadline.

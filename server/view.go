@@ -288,7 +288,7 @@ type subView struct {
 	SKU         string
 	ProductID   string
 	VariantID   string
-	ImageURL    string // "" shows the placeholder
+	ImageURL    string // the image proxy's address; "" shows the placeholder
 
 	Price    string // "25.00 USD"
 	Quantity string
@@ -303,10 +303,15 @@ type subView struct {
 	Updated     timeView
 }
 
-func newCardView(card *rechargekit.Card, now time.Time) *cardView {
+// newCardView lays out card for the console; imageURL turns a product
+// image URL from Recharge into the address the page may show (the image
+// proxy's, see console.imageURLs), or "" for the placeholder.
+func newCardView(card *rechargekit.Card, now time.Time, imageURL func(string) string) *cardView {
 	v := &cardView{Customer: newCustomerView(&card.Customer), Fetched: newTimeView(card.FetchedAt, now), Stale: card.Stale}
 	for _, s := range card.Subscriptions {
-		v.Subs = append(v.Subs, newSubView(s, now))
+		sv := newSubView(s, now)
+		sv.ImageURL = imageURL(sv.ImageURL)
+		v.Subs = append(v.Subs, sv)
 	}
 	return v
 }

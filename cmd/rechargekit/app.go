@@ -37,6 +37,7 @@ type appConfig struct {
 	secureCookies  bool
 	frameAncestors string
 	trustedProxies []netip.Prefix // proxies whose X-Forwarded-For names the client
+	imageAllow     []string       // host:port the image proxy may fetch from although private, over http too
 	gladlyPath     string
 	gladly         gladly.Config
 	metricsToken   string        // "": GET /metrics is open
@@ -148,6 +149,8 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		LookupDeadline: cfg.lookupDeadline,
 		SessionIdle:    cfg.sessionIdle,
 		SessionTTL:     cfg.sessionTTL,
+
+		ImageProxyAllowHosts: cfg.imageAllow,
 	})
 	return a, nil
 }

@@ -68,12 +68,14 @@ func (c *demoCommand) run(ctx context.Context) error {
 		WebhookSecret: webhookSecret,
 	})
 	defer sim.Close()
-	sim.Load(rechargetest.DemoSeed())
 	simLn, err := net.Listen("tcp", c.simAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s for the simulator: %w", c.simAddr, err)
 	}
 	simURL := "http://" + simLn.Addr().String()
+	// The demo's products show pictures the simulator serves itself, which
+	// the console's image proxy may fetch from this one local address.
+	sim.Load(rechargetest.DemoSeedWithImages(simURL))
 	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	go simSrv.Serve(simLn)
 	defer simSrv.Close()
@@ -105,6 +107,7 @@ func (c *demoCommand) run(ctx context.Context) error {
 		logger:        logger,
 		store:         store,
 		webhookSecret: webhookSecret,
+		imageAllow:    []string{simLn.Addr().String()},
 		gladlyPath:    gladly.DefaultPath,
 		gladly:        gladly.Config{SigningKey: key},
 	})

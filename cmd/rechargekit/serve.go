@@ -26,6 +26,7 @@ type serveCommand struct {
 	secureCookies  bool
 	frameAncestors string
 	trustedProxies []netip.Prefix
+	imageAllow     []string
 	cardTTL        time.Duration
 	staleFor       time.Duration
 	drain          drainOptions
@@ -42,6 +43,7 @@ func (c *serveCommand) parseFlags(args []string) error {
 	fs.BoolVar(&c.secureCookies, "secure-cookies", c.m.Getenv("COOKIE_SECURE") == "true", "mark console cookies Secure even without TLS in front ($COOKIE_SECURE=true)")
 	fs.StringVar(&c.frameAncestors, "frame-ancestors", c.m.Getenv("FRAME_ANCESTORS"), "origins allowed to embed the console in a frame, e.g. https://desk.example.com ($FRAME_ANCESTORS; default none)")
 	proxies := fs.String("trusted-proxies", c.m.Getenv("TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of the load balancers in front, whose X-Forwarded-For names the client for the sign-in limits ($TRUSTED_PROXIES; default none)")
+	imageAllow := fs.String("image-proxy-allow-hosts", c.m.Getenv("IMAGE_PROXY_ALLOW_HOSTS"), "comma-separated host:port addresses the console's image proxy may fetch product images from although private, over http too ($IMAGE_PROXY_ALLOW_HOSTS; default none: public https only)")
 	if err := c.m.durationFlag(fs, &c.cardTTL, "card-ttl", "CARD_TTL", cards.DefaultCardTTL, "how long a card is served from the cache before Recharge is asked again"); err != nil {
 		return err
 	}
@@ -89,6 +91,10 @@ func (c *serveCommand) parseFlags(args []string) error {
 	}
 	if c.sessionIdle < time.Minute || c.sessionTTL < c.sessionIdle {
 		return fmt.Errorf("--session-idle-timeout must be at least 1m and --session-lifetime at least as long")
+	}
+	c.imageAllow = strings.FieldsFunc(*imageAllow, func(r rune) bool { return r == ',' || r == ' ' })
+	if err := server.CheckImageProxyAllowHosts(c.imageAllow); err != nil {
+		return fmt.Errorf("--image-proxy-allow-hosts ($IMAGE_PROXY_ALLOW_HOSTS): %w", err)
 	}
 	if err := server.CheckFrameAncestors(c.frameAncestors); err != nil {
 		return fmt.Errorf("--frame-ancestors ($FRAME_ANCESTORS): %w", err)
@@ -138,6 +144,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		secureCookies:  c.secureCookies,
 		frameAncestors: c.frameAncestors,
 		trustedProxies: c.trustedProxies,
+		imageAllow:     c.imageAllow,
 		gladlyPath:     c.gladlyPath,
 		metricsToken:   c.m.Getenv("METRICS_TOKEN"),
 		lookupDeadline: c.deadline,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // The test-control surface under /__sim/. It needs no token, is not rate
@@ -16,7 +17,12 @@ import (
 //	POST /__sim/faults     set Faults (the body is Faults as JSON; {} clears)
 //	POST /__sim/reset      Reset: clear stats, faults and buckets (204)
 //	GET  /__sim/customers  a summary of the customers (?limit=, default all)
+//	GET  /__sim/images/... product pictures (see ImagesPath)
 func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, ImagesPath) {
+		s.serveImage(w, r)
+		return
+	}
 	write := func(status int, v any) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(status)

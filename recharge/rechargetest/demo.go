@@ -36,11 +36,13 @@ const (
 
 const demoImageHost = "https://cdn.example-store.com/products/"
 
-func demoImage(slug string) string { return demoImageHost + slug + ".png?v=1718035200" }
-
 // demoProducts is the demo store's catalog: 13 products with https images
 // and SKUs, some with several variants.
-func demoProducts() []SeedProduct {
+func demoProducts() []SeedProduct { return demoProductsAt(demoImageHost) }
+
+// demoProductsAt is the demo catalog with its images under imageHost.
+func demoProductsAt(imageHost string) []SeedProduct {
+	demoImage := func(slug string) string { return imageHost + slug + ".png?v=1718035200" }
 	v := func(id, title, sku, price string, grams int) SeedVariant {
 		return SeedVariant{ExternalVariantID: id, Title: title, SKU: sku, Price: price, Grams: grams}
 	}
@@ -170,7 +172,10 @@ func expired(variant string, interval int, unit string, past int) SeedSubscripti
 //   - 183940010 Noah Williams: no phone and no external id;
 //   - 183940020 Harper Wilson: one subscription, cancelled;
 //   - 183940028 Daniel Harris: two subscriptions, both cancelled.
-func DemoSeed() Seed {
+func DemoSeed() Seed { return demoSeed(demoImageHost) }
+
+// demoSeed is the demo store with its product images under imageHost.
+func demoSeed(imageHost string) Seed {
 	c := func(n int64, first, last, email, phone, ext string, subs ...SeedSubscription) SeedCustomer {
 		return SeedCustomer{ID: 183940000 + n, FirstName: first, LastName: last, Email: email, Phone: phone, ExternalID: ext, Subscriptions: subs}
 	}
@@ -277,7 +282,7 @@ func DemoSeed() Seed {
 		grace,
 		c(30, "Michael", "Clark", "michael.clark@example.com", "+15550142230", ext(30), active(vTea, 1, "week", 6)),
 	}
-	return Seed{Products: demoProducts(), Customers: customers}
+	return Seed{Products: demoProductsAt(imageHost), Customers: customers}
 }
 
 var (

@@ -47,6 +47,7 @@
 //	POST /__sim/faults     set Faults (same JSON; {} clears; "delay":"250ms")
 //	POST /__sim/reset      Reset: clear stats, faults and buckets (204)
 //	GET  /__sim/customers  a summary of the customers (?limit=)
+//	GET  /__sim/images/... product pictures (ImagesPath, DemoSeedWithImages)
 //
 // # Decisions where Recharge's behaviour is not documented (spec section 17)
 //
