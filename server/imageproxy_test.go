@@ -339,13 +339,13 @@ func TestImageProxyCache(t *testing.T) {
 	if n := o.hitsOf("/missing.png"); n != 1 {
 		t.Errorf("origin asked %d times for one failed image", n)
 	}
-	clk.Add(imageFailureTTL)
+	clk.Advance(imageFailureTTL)
 	_, _ = p.get(ctx, o.srv.URL+"/missing.png")
 	_, _ = p.get(ctx, o.srv.URL+"/a.png")
 	if o.hitsOf("/missing.png") != 2 || o.hitsOf("/a.png") != 1 {
 		t.Errorf("after %s: missing asked %d times, a.png %d; want 2 and 1", imageFailureTTL, o.hitsOf("/missing.png"), o.hitsOf("/a.png"))
 	}
-	clk.Add(imageCacheTTL)
+	clk.Advance(imageCacheTTL)
 	_, _ = p.get(ctx, o.srv.URL+"/a.png")
 	if n := o.hitsOf("/a.png"); n != 2 {
 		t.Errorf("after %s: a.png asked %d times, want 2", imageCacheTTL, n)
