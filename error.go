@@ -12,6 +12,8 @@ const (
 	ENOTFOUND     = "not_found"    // the thing does not exist
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
 	ECONFLICT     = "conflict"     // the request clashes with current state
+	EFORBIDDEN    = "forbidden"    // the caller is known but may not do this
+	EREFUSED      = "refused"      // Recharge refused a change (its message is kept)
 	EUPSTREAM     = "upstream"     // Recharge is unavailable, slow or refusing us
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )

@@ -76,6 +76,7 @@ type Session struct {
 type APIToken struct {
 	ID        int64
 	Name      string
+	Role      string // RoleAgent or RoleAdmin: what the token may do (agent when empty)
 	Hash      string
 	CreatedAt time.Time
 }

@@ -1,0 +1,262 @@
+package rechargekit
+
+import (
+	"context"
+	"time"
+)
+
+// Actions an agent can take on a subscription. The values are the wire
+// names the JSON API and the Gladly forms use.
+const (
+	ActionCancel            = "cancel"
+	ActionReactivate        = "reactivate"
+	ActionSkip              = "skip"   // the subscription's line on its next queued charge
+	ActionUnskip            = "unskip" // the subscription's line on its skipped charge
+	ActionSetNextChargeDate = "set_next_charge_date"
+	ActionChangeFrequency   = "change_frequency"
+	ActionChangeQuantity    = "change_quantity"
+)
+
+// AllActions lists every action, in the order the surfaces offer them.
+func AllActions() []string {
+	return []string{ActionCancel, ActionReactivate, ActionSkip, ActionUnskip,
+		ActionSetNextChargeDate, ActionChangeFrequency, ActionChangeQuantity}
+}
+
+// RoleGladly is the role of requests from the Gladly desk, which carry no
+// agent identity. Admins grant actions to it like to the console's roles.
+const RoleGladly = "gladly"
+
+// Where an action was asked for.
+const (
+	ViaConsole = "console"
+	ViaAPI     = "api"
+	ViaGladly  = "gladly"
+)
+
+// Actor is who asks for an action: what the policy is checked against and
+// what the audit records.
+type Actor struct {
+	Role          string // RoleAdmin, RoleAgent or RoleGladly
+	Name          string // a user's email, an API token's name, or "Gladly"
+	Via           string // ViaConsole, ViaAPI or ViaGladly
+	CorrelationID string // Gladly's correlation id, when Via is ViaGladly
+}
+
+// ActionTarget names the customer an action is for. The console and the
+// JSON API give a profile, and the customer is the one it is linked to; the
+// Gladly desk gives the Recharge customer it linked (CustomerID alone). A
+// subscription is acted on only when it belongs to the target's customer.
+type ActionTarget struct {
+	ProfileID  string // "" for Gladly
+	CustomerID int64  // 0: the profile's linked customer
+}
+
+// ActionRequest is one action as a surface submits it; only the fields the
+// action needs are read.
+type ActionRequest struct {
+	Action         string
+	SubscriptionID int64
+
+	Reason    string // cancel: one of the store's retention reasons, or free text when it has none
+	Comments  string // cancel: the agent's comment; the actor is appended before sending
+	SendEmail *bool  // cancel: notify the customer; nil means yes
+
+	Date string // set_next_charge_date: YYYY-MM-DD
+
+	IntervalUnit      string // change_frequency: day, week or month
+	IntervalFrequency int    // change_frequency
+
+	Quantity int // change_quantity
+
+	// PreviewToken is the Token of the preview the agent confirmed; the
+	// action is refused with ECONFLICT when the subscription changed since.
+	// Optional on the JSON API.
+	PreviewToken string
+}
+
+// ActionOffer says whether one action is offered on one subscription.
+type ActionOffer struct {
+	Action  string
+	Offered bool
+	Why     string // when not offered: a full sentence saying why
+}
+
+// SubscriptionActions lists the offers for one subscription of a customer.
+type SubscriptionActions struct {
+	Subscription *Subscription
+	Offers       []ActionOffer // one per action of AllActions, in that order
+}
+
+// SubscriptionState is what an action can change on a subscription: what
+// the audit keeps before and after.
+type SubscriptionState struct {
+	Status            string `json:"status"`
+	NextChargeDate    string `json:"nextChargeDate,omitempty"`
+	IntervalUnit      string `json:"intervalUnit,omitempty"`
+	IntervalFrequency int    `json:"intervalFrequency,omitempty"`
+	Quantity          int    `json:"quantity,omitempty"`
+}
+
+// StateOf returns the subscription's state as the audit records it.
+func StateOf(s *Subscription) SubscriptionState {
+	return SubscriptionState{
+		Status:            s.Status,
+		NextChargeDate:    s.NextChargeDate,
+		IntervalUnit:      s.IntervalUnit,
+		IntervalFrequency: s.ChargeIntervalFrequency,
+		Quantity:          s.Quantity,
+	}
+}
+
+// ActionPreview states, from fresh Recharge data, what an action will do.
+type ActionPreview struct {
+	Action       string
+	Subscription *Subscription // as Recharge has it now
+
+	// Summary says in plain full sentences what will change and what else
+	// it touches (the other lines of a skipped charge, a merge with another
+	// charge, the customer's last active subscription, ...).
+	Summary []string
+
+	// Reasons are the store's cancellation reasons (cancel only), offered
+	// verbatim; empty when the store has none and free text is taken.
+	Reasons []string
+
+	Before SubscriptionState
+	After  SubscriptionState // what the subscription is expected to be after
+
+	// Token identifies the state the preview was computed from; confirm
+	// with it in ActionRequest.PreviewToken.
+	Token string
+}
+
+// Action outcomes, as the audit records them.
+const (
+	OutcomePending         = "pending"          // the intent is recorded; Recharge's answer is not (yet)
+	OutcomeDone            = "done"             // Recharge applied it
+	OutcomeRefusedPolicy   = "refused_policy"   // the actor's role may not do it
+	OutcomeRefusedRecharge = "refused_recharge" // Recharge refused it (4xx), its message kept
+	OutcomeFailed          = "failed"           // Recharge failed or did not answer; it may or may not have applied it
+)
+
+// ActionRecord is one action attempt in the audit: written before Recharge
+// is called (OutcomePending) and completed with its outcome after. It is
+// also the idempotency record of its key.
+type ActionRecord struct {
+	ID          int64
+	At          time.Time  // when the attempt began
+	CompletedAt *time.Time // nil while pending
+
+	IdempotencyKey string // "" when the caller sent none
+	RequestHash    string // what was asked, hashed: the same key with another request is a conflict
+
+	ActorRole     string
+	ActorName     string
+	Via           string
+	CorrelationID string
+
+	ProfileID      string
+	CustomerID     int64
+	SubscriptionID int64
+	Action         string
+	Inputs         string // the request's fields, as JSON
+
+	Before *SubscriptionState
+	After  *SubscriptionState
+
+	Outcome string // one of the Outcome* constants
+	Message string // Recharge's or the policy's message, one line
+}
+
+// ActionFilter narrows an action audit query; zero values match everything.
+type ActionFilter struct {
+	Action     string
+	ActorName  string
+	CustomerID int64
+	ProfileID  string
+	Outcome    string
+	Limit      int // default 100 (also for a negative Limit), at most 1000
+}
+
+// ActionPolicy says, per role, which actions are allowed.
+type ActionPolicy map[string]map[string]bool
+
+// Allows reports whether role may take action.
+func (p ActionPolicy) Allows(role, action string) bool { return p[role][action] }
+
+// DefaultActionPolicy returns the policy of a store that was never
+// configured: admins may do everything; agents and Gladly may cancel,
+// reactivate, skip, unskip and move the next charge date; frequency and
+// quantity changes are for admins only.
+func DefaultActionPolicy() ActionPolicy {
+	everyday := func() map[string]bool {
+		return map[string]bool{ActionCancel: true, ActionReactivate: true, ActionSkip: true,
+			ActionUnskip: true, ActionSetNextChargeDate: true}
+	}
+	admin := map[string]bool{}
+	for _, a := range AllActions() {
+		admin[a] = true
+	}
+	return ActionPolicy{RoleAdmin: admin, RoleAgent: everyday(), RoleGladly: everyday()}
+}
+
+// IdempotencyWindow is how long an idempotency key is remembered: the same
+// key again within it returns the first outcome and sends nothing.
+const IdempotencyWindow = 24 * time.Hour
+
+// ActionStore keeps the action audit, which is also the idempotency record.
+// Rows are append-only but for completing a pending one.
+type ActionStore interface {
+	// BeginAction records an attempt's intent (rec.Outcome is pending, or a
+	// final outcome for an attempt refused before Recharge is called, such
+	// as by policy) and sets rec.ID and rec.At. When rec.IdempotencyKey is
+	// set and an attempt with the same key was begun within
+	// IdempotencyWindow, nothing is written and that attempt is returned
+	// instead (with ECONFLICT when its RequestHash differs). Errors:
+	// EINVALID, ECONFLICT.
+	BeginAction(ctx context.Context, rec *ActionRecord) (existing *ActionRecord, err error)
+	// CompleteAction sets a pending attempt's outcome, message, state
+	// after and completion time. Errors: EINVALID (outcome pending or
+	// unknown), ENOTFOUND (no such attempt), ECONFLICT (already completed).
+	CompleteAction(ctx context.Context, id int64, outcome, message string, after *SubscriptionState) error
+	// ActionRecords returns attempts, newest first. Errors: EINVALID.
+	ActionRecords(ctx context.Context, f ActionFilter) ([]*ActionRecord, error)
+	// ActionPolicy returns the per-role policy (DefaultActionPolicy when
+	// never set).
+	ActionPolicy(ctx context.Context) (ActionPolicy, error)
+	// UpdateActionPolicy replaces the policy and appends one
+	// AuditSettingChange entry per changed permission. Errors: EINVALID
+	// (unknown role or action, empty by).
+	UpdateActionPolicy(ctx context.Context, p ActionPolicy, by string) error
+}
+
+// ActionResult is what an action did.
+type ActionResult struct {
+	Record   *ActionRecord // the audited attempt
+	Replayed bool          // the idempotency key was seen before: nothing was sent
+	Card     *Card         // the customer's card read again after the change (nil when it could not be)
+}
+
+// ActionService lets the surfaces (console, JSON API, Gladly) act on
+// subscriptions. It checks the policy for the actor's role, previews from
+// fresh Recharge data, applies each change once per idempotency key, and
+// audits every attempt. The actions package implements it.
+type ActionService interface {
+	// Offers returns, for each subscription of the target's customer, the
+	// actions offered to the actor and why the others are not. Errors:
+	// ENOTFOUND (unknown or unlinked profile, no such customer), EUPSTREAM.
+	Offers(ctx context.Context, t ActionTarget, actor Actor) ([]*SubscriptionActions, error)
+	// Preview says what req would do now. Errors: EINVALID (bad input),
+	// EFORBIDDEN (not allowed for the actor's role), ENOTFOUND (profile,
+	// or a subscription not of this customer), ECONFLICT (not possible in
+	// the subscription's state), EUPSTREAM.
+	Preview(ctx context.Context, t ActionTarget, actor Actor, req *ActionRequest) (*ActionPreview, error)
+	// Do applies req once for key ("" means no de-duplication) and returns
+	// the outcome with the fresh card. The same key again within
+	// IdempotencyWindow returns the first result and sends nothing.
+	// Errors: those of Preview, plus ECONFLICT (changed since the preview,
+	// or the key reused for another request), EREFUSED (Recharge refused
+	// it; its message is kept).
+	Do(ctx context.Context, t ActionTarget, actor Actor, req *ActionRequest, key string) (*ActionResult, error)
+}
