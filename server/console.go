@@ -37,6 +37,10 @@ type console struct {
 	framing       framing // who may frame the console (see securityHeaders)
 	limits        signInLimits
 	localFailures *memoryFailures // this replica's count; Config.SignInFailures is the shared one
+	hashes        *hashGate       // bounds the password checks running at once
+	// checkPassword is CheckPassword; tests replace it to see and hold
+	// the checks the hashGate lets through.
+	checkPassword func(hash, pw string) bool
 }
 
 func newConsole(cfg Config) *console {
@@ -56,6 +60,8 @@ func newConsole(cfg Config) *console {
 		assetVer:      map[string]string{},
 		limits:        defaultSignInLimits,
 		localFailures: newMemoryFailures(SignInWindow),
+		hashes:        newHashGate(0, 0),
+		checkPassword: CheckPassword,
 	}
 	// securityHeaders logs a refused value; here only the outcome matters.
 	c.framing, _ = parseFrameAncestors(cfg.FrameAncestors)

@@ -2,8 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // SignInFailures counts console sign-in attempts per key, so that guessing
@@ -200,4 +205,61 @@ func (c *console) releaseSignIn(ctx context.Context, keys []signInKey, now time.
 func (c *console) signInSucceeded(ctx context.Context, keys []signInKey, now time.Time) {
 	c.withCounter(ctx, func(ctx context.Context, f SignInFailures) error { return f.Reset(ctx, keys[0].key) })
 	c.releaseSignIn(ctx, keys[1:], now)
+}
+
+// DefaultSignInWait is how long a sign-in waits for a free password check
+// when every one is busy (see hashGate) before it is refused: long enough
+// to ride out a short burst of agents arriving at once, short enough that
+// a person is told to retry rather than left looking at a spinner.
+const DefaultSignInWait = 2 * time.Second
+
+// errSignInBusy is returned when a password could not be checked because
+// every check was busy for longer than the wait allows.
+var errSignInBusy = errors.New("server: every password check is busy")
+
+// hashGate bounds how many passwords are checked at once. Each check runs
+// argon2id over 19 MiB (see HashPassword), so a flood of sign-ins, wrong
+// or not, would otherwise allocate 19 MiB per request in flight: hundreds
+// of megabytes for a few dozen attempts. Checks beyond the bound wait in
+// line, up to a short wait, and are then refused; the checks themselves
+// are CPU-bound on one lane, so more of them at once than there are
+// processors would not finish any sooner.
+type hashGate struct {
+	sem  *semaphore.Weighted
+	wait time.Duration
+	// queued counts the checks waiting for a slot, so that tests can see
+	// a queue form without timing it.
+	queued atomic.Int64
+}
+
+// newHashGate returns a gate that lets n checks run at once (GOMAXPROCS
+// when n < 1) and makes the others wait up to wait (DefaultSignInWait when
+// wait <= 0).
+func newHashGate(n int, wait time.Duration) *hashGate {
+	if n < 1 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if wait <= 0 {
+		wait = DefaultSignInWait
+	}
+	return &hashGate{sem: semaphore.NewWeighted(int64(n)), wait: wait}
+}
+
+// run runs check once a slot is free and returns its result. It returns
+// errSignInBusy when no slot came free within the gate's wait, and the
+// context's error when ctx ended first; check has not run then.
+func (g *hashGate) run(ctx context.Context, check func() bool) (bool, error) {
+	wctx, cancel := context.WithTimeout(ctx, g.wait)
+	defer cancel()
+	g.queued.Add(1)
+	err := g.sem.Acquire(wctx, 1)
+	g.queued.Add(-1)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, errSignInBusy
+	}
+	defer g.sem.Release(1)
+	return check(), nil
 }

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -73,6 +74,13 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	u, err := c.checkCredentials(r.Context(), email, r.PostForm.Get("password"))
 	if err != nil {
 		c.releaseSignIn(r.Context(), keys, now) // the password was never checked
+		if errors.Is(err, errSignInBusy) || r.Context().Err() != nil {
+			c.log.WarnContext(r.Context(), "sign-in refused: every password check is busy", "ip", ip)
+			w.Header().Set("Retry-After", "5")
+			c.renderLogin(w, r, http.StatusServiceUnavailable, loginData{Email: email, Next: next,
+				Error: "Too many sign-ins are being checked right now. Wait a few seconds and try again."})
+			return
+		}
 		c.internalError(w, r, nil, err)
 		return
 	}
@@ -114,25 +122,33 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkCredentials returns the user whose email and password these are, or
-// nil. An unknown email costs the same hashing as a wrong password.
+// nil. An unknown email costs the same hashing as a wrong password. Every
+// check waits its turn at the console's hashGate; it returns errSignInBusy
+// when none came in time.
 func (c *console) checkCredentials(ctx context.Context, email, password string) (*rechargekit.User, error) {
 	if email == "" || password == "" {
-		CheckPassword(dummyHash(), "x")
-		return nil, nil
+		_, err := c.passwordMatches(ctx, dummyHash(), "x")
+		return nil, err
 	}
 	u, err := c.cfg.Store.UserByEmail(ctx, email)
 	switch rechargekit.ErrorCode(err) {
 	case "":
 	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
-		CheckPassword(dummyHash(), password)
-		return nil, nil
+		_, err := c.passwordMatches(ctx, dummyHash(), password)
+		return nil, err
 	default:
 		return nil, fmt.Errorf("server: find user: %w", err)
 	}
-	if !CheckPassword(u.PasswordHash, password) {
-		return nil, nil
+	ok, err := c.passwordMatches(ctx, u.PasswordHash, password)
+	if err != nil || !ok {
+		return nil, err
 	}
 	return u, nil
+}
+
+// passwordMatches checks pw against hash once the hashGate lets it.
+func (c *console) passwordMatches(ctx context.Context, hash, pw string) (bool, error) {
+	return c.hashes.run(ctx, func() bool { return c.checkPassword(hash, pw) })
 }
 
 func (c *console) logout(w http.ResponseWriter, r *http.Request, s *auth) {
