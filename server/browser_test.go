@@ -296,10 +296,15 @@ func TestBrowserAgent(t *testing.T) {
 	}
 	c.shoot("02-profiles.png", "")
 
-	// Search the list.
+	// Search the list. The step waits for what only the result page has:
+	// the search box rendered with the query in its value attribute (typing
+	// sets only the box's value property). Sam's link would not do, since
+	// the unfiltered list shows it too, and the test would read the old page
+	// and then cut the search's navigation short with the next one.
 	c.do("search profiles",
 		chromedp.SendKeys(chromedp.ID("q"), "sam.t@example.org"),
 		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(chromedp.CSS(`#q[value="sam.t@example.org"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#profiles a[href="/profiles/gladly-sam"]`)),
 	)
 	list := c.text("#profiles")
