@@ -349,7 +349,12 @@ func TestBrowserAgent(t *testing.T) {
 		t.Error("the card overflows a 390px-wide screen")
 	}
 	c.shoot("03b-card-alex-phone.png", "")
-	c.do("wide screen", chromedp.EmulateReset())
+	// Back to the window's own size: EmulateReset leaves this Chromium at
+	// the emulated width, and the later screenshots were taken at 390 px.
+	c.do("wide screen", chromedp.EmulateViewport(1280, 900))
+	if !c.eval(`window.innerWidth === 1280`) {
+		t.Error("the screen did not go back to 1280 px")
+	}
 
 	// Sam Taylor: two candidates; link one by hand.
 	c.do("open Sam Taylor",
