@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,10 +220,12 @@ var errSignInBusy = errors.New("server: every password check is busy")
 // argon2id over 19 MiB (see HashPassword), so a flood of sign-ins, wrong
 // or not, would otherwise allocate 19 MiB per request in flight: hundreds
 // of megabytes for a few dozen attempts. Checks beyond the bound wait in
-// line, up to a short wait, and are then refused; the checks themselves
-// are CPU-bound on one lane, so more of them at once than there are
-// processors would not finish any sooner. The bound is per console, that
-// is per process in production.
+// line, up to a short wait, and are then refused. The checks are
+// CPU-bound on one lane, so more of them at once than there are processors
+// would not finish any sooner, and on a small shared machine even two at
+// once finish no sooner than one after the other (see
+// defaultPasswordChecks). The bound is per console, that is per process in
+// production.
 type hashGate struct {
 	sem  *semaphore.Weighted
 	wait time.Duration
@@ -233,20 +234,23 @@ type hashGate struct {
 	queued atomic.Int64
 }
 
-// maxPasswordChecks caps the checks running at once whatever the number
-// of processors, so that the memory a flood can take does not grow with
-// the machine: two checks hold 38 MiB, which the garbage collector's
-// headroom doubles (measured: a flood of 500 wrong sign-ins raised a
-// serve process's peak RSS by about 140 MiB, against over 5 GiB without
-// the gate). Two checks still sign in dozens of agents a second.
-const maxPasswordChecks = 2
+// defaultPasswordChecks is how many password checks run at once unless a
+// test says otherwise: one. Each holds 19 MiB, which the garbage
+// collector's headroom about doubles. Measured with 500 concurrent wrong
+// sign-ins against rechargekit serve on two cores, one check at a time
+// raised the peak RSS by about 100 MiB and checked as many passwords
+// within the wait as two at a time did, which raised it by 135 to 155 MiB
+// (and without the gate, by over 5 GiB). A check takes some 30 ms, so one
+// at a time still signs in dozens of agents a second, and the bound does
+// not grow with the machine.
+const defaultPasswordChecks = 1
 
-// newHashGate returns a gate that lets n checks run at once (GOMAXPROCS,
-// at most maxPasswordChecks, when n < 1) and makes the others wait up to
-// wait (DefaultSignInWait when wait <= 0).
+// newHashGate returns a gate that lets n checks run at once
+// (defaultPasswordChecks when n < 1) and makes the others wait up to wait
+// (DefaultSignInWait when wait <= 0).
 func newHashGate(n int, wait time.Duration) *hashGate {
 	if n < 1 {
-		n = min(runtime.GOMAXPROCS(0), maxPasswordChecks)
+		n = defaultPasswordChecks
 	}
 	if wait <= 0 {
 		wait = DefaultSignInWait
