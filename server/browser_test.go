@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -295,10 +296,15 @@ func TestBrowserAgent(t *testing.T) {
 	}
 	c.shoot("02-profiles.png", "")
 
-	// Search the list.
+	// Search the list. The step waits for what only the result page has:
+	// the search box rendered with the query in its value attribute (typing
+	// sets only the box's value property). Sam's link would not do, since
+	// the unfiltered list shows it too, and the test would read the old page
+	// and then cut the search's navigation short with the next one.
 	c.do("search profiles",
 		chromedp.SendKeys(chromedp.ID("q"), "sam.t@example.org"),
 		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(chromedp.CSS(`#q[value="sam.t@example.org"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#profiles a[href="/profiles/gladly-sam"]`)),
 	)
 	list := c.text("#profiles")
@@ -343,7 +349,12 @@ func TestBrowserAgent(t *testing.T) {
 		t.Error("the card overflows a 390px-wide screen")
 	}
 	c.shoot("03b-card-alex-phone.png", "")
-	c.do("wide screen", chromedp.EmulateReset())
+	// Back to the window's own size: EmulateReset leaves this Chromium at
+	// the emulated width, and the later screenshots were taken at 390 px.
+	c.do("wide screen", chromedp.EmulateViewport(1280, 900))
+	if !c.eval(`window.innerWidth === 1280`) {
+		t.Error("the screen did not go back to 1280 px")
+	}
 
 	// Sam Taylor: two candidates; link one by hand.
 	c.do("open Sam Taylor",
@@ -517,4 +528,100 @@ func hsl(h, s, l float64) color.RGBA {
 		return uint8(math.Round(255 * (l - a*math.Max(-1, math.Min(math.Min(k-3, 9-k), 1)))))
 	}
 	return color.RGBA{f(0), f(8), f(4), 255}
+}
+
+// outsideJS lists, for the page in the browser, every element and every
+// piece of text that reaches past its card (the nearest .panel, .sub,
+// .match, .stat, .secret, .flash, .alert, .notice or .why-not; the
+// viewport when there is none) by more than half a pixel, as
+// "element: what" lines. Text is measured through a Range, since text that
+// overflows a fixed box does not widen the box. Only the outermost thing
+// that reaches out is listed, not everything inside it. Hidden things (no
+// box, clipped away like .visually-hidden, an invisible checkbox) do not
+// count.
+const outsideJS = `(() => {
+  const cards = '.panel, .sub, .match, .stat, .secret, .flash, .alert, .notice, .why-not';
+  const vw = document.documentElement.clientWidth;
+  const out = [];
+  const seen = new Set(); // elements already listed: their contents are not listed again
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+  const check = (el, r, what) => {
+    if (el.parentElement && seen.has(el.parentElement)) { seen.add(el); return; }
+    if (r.width === 0 && r.height === 0) return;
+    const card = el.closest(cards);
+    const c = card ? card.getBoundingClientRect() : {left: 0, right: vw};
+    if (r.left < c.left - 0.5 || r.right > c.right + 0.5) {
+      seen.add(el);
+      out.push(what + ' reaches ' + Math.round(r.left) + '..' + Math.round(r.right) +
+        ' outside ' + (card ? name(card) : 'the viewport') + ' ' + Math.round(c.left) + '..' + Math.round(c.right));
+    }
+  };
+  // Hidden for the eye but kept for screen readers, as .visually-hidden does.
+  const clipped = el => { for (let a = el; a; a = a.parentElement) if (getComputedStyle(a).clipPath === 'inset(50%)') return true; return false; };
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('script, style') || clipped(el) || (el.matches('input') && getComputedStyle(el).opacity === '0')) continue;
+    check(el, el.getBoundingClientRect(), name(el));
+  }
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    if (!n.textContent.trim() || n.parentElement.closest('script, style') || clipped(n.parentElement)) continue;
+    if (seen.has(n.parentElement)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    check(n.parentElement, range.getBoundingClientRect(), 'text "' + n.textContent.trim().slice(0, 30) + '" in ' + name(n.parentElement));
+  }
+  return out;
+})()`
+
+// TestBrowserPhoneWidths: the console lives in desk sidebars, so every page
+// (sign-in, the profile list, a card, candidates, search results, the
+// unlink confirmation, each admin page, an error page) must fit 320, 360
+// and 390 px: the page never scrolls sideways, and nothing reaches past
+// its card (a table too wide for its panel would be cut off). Screenshots
+// of each page at each width go with the others.
+func TestBrowserPhoneWidths(t *testing.T) {
+	t.Parallel()
+	chromePath(t)
+	e := MustEnv(t)
+	MustAPIToken(t, e.Store, "gladly-sidebar-production")
+	c := MustChrome(t, e, 180*time.Second)
+
+	pages := []struct {
+		name, path string
+		marker     chromedp.CSS // what only this page shows
+	}{
+		{"sign-in", "/login", "#login-form"},
+		{"profiles", "/profiles", "#profiles"},
+		{"card", "/profiles/" + profAlex, "#card"},
+		{"candidates", "/profiles/" + profSam, `#candidates .match`},
+		{"search", "/profiles/" + profNoMatch + "?find=shopify%3A7923224739991", `#find-results .match`},
+		{"unlink", "/profiles/" + profManual + "/unlink", "#confirm-unlink"},
+		{"settings", "/admin/settings", "#settings-form"},
+		{"users", "/admin/users", "#users"},
+		{"tokens", "/admin/tokens", "#tokens"},
+		{"audit", "/admin/audit", "#audit"},
+		{"not-found", "/no-such-page", ".error-page"},
+	}
+	c.signIn(adminEmail, adminPassword)
+	for _, width := range []int64{320, 360, 390} {
+		c.do(fmt.Sprintf("a %d px screen", width), chromedp.EmulateViewport(width, 740))
+		for _, p := range pages {
+			where := fmt.Sprintf("%s at %d px", p.name, width)
+			c.do("open "+where, chromedp.Navigate(c.base+p.path), chromedp.WaitVisible(p.marker))
+			c.imagesLoaded()
+			if !c.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
+				t.Errorf("%s scrolls sideways", where)
+			}
+			outside, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](outsideJS))
+			if err != nil {
+				t.Fatalf("measure %s: %v", where, err)
+			}
+			for _, o := range outside {
+				t.Errorf("%s: %s", where, o)
+			}
+			c.shoot(fmt.Sprintf("phone-%d-%s.png", width, p.name), "")
+		}
+	}
+	c.checkProblems()
 }

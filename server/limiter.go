@@ -2,8 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // SignInFailures counts console sign-in attempts per key, so that guessing
@@ -200,4 +204,75 @@ func (c *console) releaseSignIn(ctx context.Context, keys []signInKey, now time.
 func (c *console) signInSucceeded(ctx context.Context, keys []signInKey, now time.Time) {
 	c.withCounter(ctx, func(ctx context.Context, f SignInFailures) error { return f.Reset(ctx, keys[0].key) })
 	c.releaseSignIn(ctx, keys[1:], now)
+}
+
+// DefaultSignInWait is how long a sign-in waits for a free password check
+// when every one is busy (see hashGate) before it is refused: long enough
+// to ride out a short burst of agents arriving at once, short enough that
+// a person is told to retry rather than left looking at a spinner.
+const DefaultSignInWait = 2 * time.Second
+
+// errSignInBusy is returned when a password could not be checked because
+// every check was busy for longer than the wait allows.
+var errSignInBusy = errors.New("server: every password check is busy")
+
+// hashGate bounds how many passwords are checked at once. Each check runs
+// argon2id over 19 MiB (see HashPassword), so a flood of sign-ins, wrong
+// or not, would otherwise allocate 19 MiB per request in flight: hundreds
+// of megabytes for a few dozen attempts. Checks beyond the bound wait in
+// line, up to a short wait, and are then refused. The checks are
+// CPU-bound on one lane, so more of them at once than there are processors
+// would not finish any sooner, and on a small shared machine even two at
+// once finish no sooner than one after the other (see
+// defaultPasswordChecks). The bound is per console, that is per process in
+// production.
+type hashGate struct {
+	sem  *semaphore.Weighted
+	wait time.Duration
+	// queued counts the checks waiting for a slot, so that tests can see
+	// a queue form without timing it.
+	queued atomic.Int64
+}
+
+// defaultPasswordChecks is how many password checks run at once unless a
+// test says otherwise: one. Each holds 19 MiB, which the garbage
+// collector's headroom about doubles. Measured with 500 concurrent wrong
+// sign-ins against rechargekit serve on two cores, one check at a time
+// raised the peak RSS by about 100 MiB and checked as many passwords
+// within the wait as two at a time did, which raised it by 135 to 155 MiB
+// (and without the gate, by over 5 GiB). A check takes some 30 ms, so one
+// at a time still signs in dozens of agents a second, and the bound does
+// not grow with the machine.
+const defaultPasswordChecks = 1
+
+// newHashGate returns a gate that lets n checks run at once
+// (defaultPasswordChecks when n < 1) and makes the others wait up to wait
+// (DefaultSignInWait when wait <= 0).
+func newHashGate(n int, wait time.Duration) *hashGate {
+	if n < 1 {
+		n = defaultPasswordChecks
+	}
+	if wait <= 0 {
+		wait = DefaultSignInWait
+	}
+	return &hashGate{sem: semaphore.NewWeighted(int64(n)), wait: wait}
+}
+
+// run runs check once a slot is free and returns its result. It returns
+// errSignInBusy when no slot came free within the gate's wait, and the
+// context's error when ctx ended first; check has not run then.
+func (g *hashGate) run(ctx context.Context, check func() bool) (bool, error) {
+	wctx, cancel := context.WithTimeout(ctx, g.wait)
+	defer cancel()
+	g.queued.Add(1)
+	err := g.sem.Acquire(wctx, 1)
+	g.queued.Add(-1)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, errSignInBusy
+	}
+	defer g.sem.Release(1)
+	return check(), nil
 }
