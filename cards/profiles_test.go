@@ -21,7 +21,7 @@ func newProfiles(t *testing.T, profiles ...*rechargekit.Profile) (*cards.Profile
 	}
 	t.Cleanup(func() { store.Close() })
 	for _, p := range profiles {
-		if err := store.UpsertProfile(ctx, p); err != nil {
+		if _, err := store.UpsertProfile(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}

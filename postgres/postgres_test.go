@@ -82,7 +82,7 @@ func TestShared(t *testing.T) {
 func migrationCount(tb testing.TB, s *Store) int {
 	tb.Helper()
 	var n int
-	if err := s.pool.QueryRow(tb.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(tb.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		tb.Fatalf("count migrations: %v", err)
 	}
 	return n
@@ -132,7 +132,7 @@ func TestAuditAppendOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{"UPDATE audit SET actor = 'mallory'", "DELETE FROM audit", "TRUNCATE audit"} {
-		if _, err := s.pool.Exec(t.Context(), stmt); err == nil {
+		if _, err := s.db.ExecContext(t.Context(), stmt); err == nil {
 			t.Errorf("%s succeeded; the audit log must be append-only", stmt)
 		}
 	}

@@ -74,7 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 // MustUpsertProfile stores p or fails the test.
 func MustUpsertProfile(tb testing.TB, s rechargekit.Store, p *rechargekit.Profile) {
 	tb.Helper()
-	if err := s.UpsertProfile(context.Background(), p); err != nil {
+	if _, err := s.UpsertProfile(context.Background(), p); err != nil {
 		tb.Fatalf("UpsertProfile(%q): %v", p.ID, err)
 	}
 }
@@ -230,7 +230,8 @@ func testProfileInvalid(t *testing.T, s rechargekit.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, "UpsertProfile", s.UpsertProfile(t.Context(), tt.p), rechargekit.EINVALID)
+			_, err := s.UpsertProfile(t.Context(), tt.p)
+			wantCode(t, "UpsertProfile", err, rechargekit.EINVALID)
 		})
 	}
 	res, err := s.SearchProfiles(t.Context(), "", 100)
