@@ -91,20 +91,23 @@ var _ rechargekit.Store = (*Store)(nil)
 
 // Open connects to the PostgreSQL database at url (postgres:// or
 // postgresql://, or a key=value DSN) and brings its schema up to date. The
-// URL may set connect_timeout (seconds) and statement_timeout (as
-// PostgreSQL reads it: milliseconds, or a number with a unit such as 5s);
-// pool_max_conns (default the greater of 4 and the number of CPUs),
-// pool_max_conn_lifetime and pool_max_conn_idle_time (Go durations) size
-// the pool. The URL may carry a password; it never appears in an error.
+// URL may set connect_timeout (seconds), statement_timeout (as PostgreSQL
+// reads it, e.g. 5000 or 5s; 0 turns it and the store's own bound off) and
+// pool_max_conns (default the greater of 4 and the number of CPUs). The URL
+// may carry a password; it never appears in an error.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors already redact the password.
 		return nil, rechargekit.WrapError(rechargekit.EINVALID, "The PostgreSQL URL is not valid.", err)
 	}
-	pool, err := takePoolParams(cfg.RuntimeParams)
-	if err != nil {
-		return nil, err
+	// pool_max_conns is the pool's, not a PostgreSQL setting.
+	maxConns := max(4, runtime.NumCPU())
+	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
+		delete(cfg.RuntimeParams, "pool_max_conns")
+		if maxConns, err = strconv.Atoi(v); err != nil || maxConns < 1 {
+			return nil, rechargekit.Errorf(rechargekit.EINVALID, "The PostgreSQL URL's pool_max_conns must be a positive number.")
+		}
 	}
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "rechargekit"
@@ -112,95 +115,45 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	statementTimeout := DefaultStatementTimeout
-	if v, ok := cfg.RuntimeParams["statement_timeout"]; ok {
-		if statementTimeout, err = parseSetting(v); err != nil {
-			return nil, rechargekit.WrapError(rechargekit.EINVALID, "The statement_timeout in the PostgreSQL URL is not a duration.", err)
-		}
-	} else {
-		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(statementTimeout.Milliseconds(), 10)
-	}
-	var callTimeout time.Duration // none when the URL turns the statement timeout off
-	if statementTimeout > 0 {
-		callTimeout = cfg.ConnectTimeout + statementTimeout + callMargin
+	if _, ok := cfg.RuntimeParams["statement_timeout"]; !ok {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(DefaultStatementTimeout.Milliseconds(), 10)
 	}
 
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(pool.maxConns)
-	db.SetMaxIdleConns(pool.maxConns)
-	db.SetConnMaxLifetime(pool.maxLifetime)
-	db.SetConnMaxIdleTime(pool.maxIdleTime)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
 	s := &Store{db: db}
-	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+callMargin)
-	defer cancel()
-	if err := db.PingContext(pingCtx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("postgres: connect to %s: %w", cfg.Host, err)
-	}
-	migrations, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: db, Reader: db, Dialect: Dialect, Migrations: migrations, Timeout: callTimeout})
-	if err != nil {
+	if err := s.open(ctx, cfg.Host, cfg.ConnectTimeout); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// poolParams size the connection pool.
-type poolParams struct {
-	maxConns                 int
-	maxLifetime, maxIdleTime time.Duration
-}
-
-// takePoolParams removes the pool_* parameters from a URL's runtime
-// parameters (PostgreSQL would refuse them) and returns the pool they ask for.
-func takePoolParams(params map[string]string) (poolParams, error) {
-	p := poolParams{maxConns: max(4, runtime.NumCPU()), maxLifetime: time.Hour, maxIdleTime: 5 * time.Minute}
-	for k, v := range params {
-		if !strings.HasPrefix(k, "pool_") {
-			continue
-		}
-		delete(params, k)
-		var err error
-		switch k {
-		case "pool_max_conns":
-			if p.maxConns, err = strconv.Atoi(v); err == nil && p.maxConns < 1 {
-				err = errors.New("want at least 1")
-			}
-		case "pool_max_conn_lifetime":
-			p.maxLifetime, err = time.ParseDuration(v)
-		case "pool_max_conn_idle_time":
-			p.maxIdleTime, err = time.ParseDuration(v)
-		default:
-			err = errors.New("not supported")
-		}
-		if err != nil {
-			return p, rechargekit.WrapError(rechargekit.EINVALID, fmt.Sprintf("The PostgreSQL URL's %s is not valid.", k), err)
-		}
+// open reads the statement timeout the server applies (from the URL or
+// the default), which is also how it checks the connection, and migrates
+// through sqlstore. A whole call is bounded by the time to connect plus
+// the statement timeout plus a margin, for callers whose context has no
+// deadline; PostgreSQL answers a slow statement itself before that.
+func (s *Store) open(ctx context.Context, host string, connect time.Duration) error {
+	pingCtx, cancel := context.WithTimeout(ctx, connect+callMargin)
+	defer cancel()
+	var statementMillis int64
+	if err := s.db.QueryRowContext(pingCtx, `SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'`).Scan(&statementMillis); err != nil {
+		return fmt.Errorf("postgres: connect to %s: %w", host, err)
 	}
-	return p, nil
-}
-
-// parseSetting reads a time setting as PostgreSQL does: a number of
-// milliseconds, or a number followed by a unit.
-func parseSetting(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := v, "ms"
-	if i >= 0 {
-		num, unit = v[:i], strings.TrimSpace(v[i:])
+	var call time.Duration // none when the URL turns the statement timeout off
+	if statementMillis > 0 {
+		call = connect + time.Duration(statementMillis)*time.Millisecond + callMargin
 	}
-	units := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second,
-		"min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
-	n, err := strconv.ParseFloat(num, 64)
-	if u, ok := units[unit]; ok && err == nil && n >= 0 {
-		return time.Duration(n * float64(u)), nil
+	migrations, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return err
 	}
-	return 0, fmt.Errorf("%q is not a number of milliseconds or a number with a unit (us, ms, s, min, h, d)", v)
+	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.db, Reader: s.db, Dialect: Dialect, Migrations: migrations, Timeout: call})
+	return err
 }
 
 // Close closes the pool, waiting for connections in use to be returned.

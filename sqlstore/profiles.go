@@ -76,18 +76,16 @@ func upsertProfile(ctx context.Context, tx *sql.Tx, p *rechargekit.Profile, now 
 
 // Profile implements rechargekit.ProfileStore.
 func (s *Store) Profile(ctx context.Context, id string) (*rechargekit.Profile, error) {
-	var out []*rechargekit.ProfileSummary
-	err := s.read(ctx, func(ctx context.Context, q dbtx) (err error) {
-		out, err = findProfiles(ctx, q, s.d, `p.id = $1`, id)
-		return err
-	})
-	if err == nil && len(out) == 0 {
-		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no profile %q.", id)
-	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	found, err := findProfiles(ctx, s.r, s.d, `p.id = $1`, id)
 	if err != nil {
 		return nil, s.wrap(fmt.Sprintf("get profile %q", id), err)
 	}
-	return out[0].Profile, nil
+	if len(found) == 0 {
+		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no profile %q.", id)
+	}
+	return found[0].Profile, nil
 }
 
 // SearchProfiles implements rechargekit.ProfileStore.
@@ -110,19 +108,17 @@ func (s *Store) SearchProfileSummaries(ctx context.Context, q string, limit int)
 		limit = defaultSearchLimit
 	}
 	limit = min(limit, maxLimit)
-	var out []*rechargekit.ProfileSummary
-	err := s.read(ctx, func(ctx context.Context, db dbtx) (err error) {
-		// LIKE with the pattern's own wildcards escaped, so that "%" and
-		// "_" in q match themselves; the text columns are lowered in Go.
-		out, err = findProfiles(ctx, db, s.d, `$1 = ''
-		   OR p.name_lower LIKE $2 ESCAPE '!'
-		   OR EXISTS (SELECT 1 FROM profile_emails e WHERE e.profile_id = p.id AND e.email_lower LIKE $2 ESCAPE '!')
-		   OR EXISTS (SELECT 1 FROM profile_phones f WHERE f.profile_id = p.id
-		              AND (f.phone_lower LIKE $2 ESCAPE '!' OR ($3 <> '' AND f.phone_digits LIKE '%' || $3 || '%')))
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	// LIKE with the pattern's own wildcards escaped, so that "%" and "_"
+	// in q match themselves; the text columns are lowered in Go.
+	out, err := findProfiles(ctx, s.r, s.d, `$1 = ''
+		OR p.name_lower LIKE $2 ESCAPE '!'
+		OR EXISTS (SELECT 1 FROM profile_emails e WHERE e.profile_id = p.id AND e.email_lower LIKE $2 ESCAPE '!')
+		OR EXISTS (SELECT 1 FROM profile_phones f WHERE f.profile_id = p.id
+		           AND (f.phone_lower LIKE $2 ESCAPE '!' OR ($3 <> '' AND f.phone_digits LIKE '%' || $3 || '%')))
 		ORDER BY p.name_lower, p.name, p.id
 		LIMIT $4`, q, "%"+escapeLike(q)+"%", rechargekit.PhoneQueryDigits(q), limit)
-		return err
-	})
 	return out, s.wrap("search profiles", err)
 }
 
@@ -143,12 +139,7 @@ func findProfiles(ctx context.Context, q dbtx, d Dialect, where string, args ...
 			EXISTS (SELECT 1 FROM unlinks u WHERE u.profile_id = p.id)
 		FROM profiles p LEFT JOIN links l ON l.profile_id = p.id
 		WHERE `, d.JSONArrayAgg)+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []*rechargekit.ProfileSummary{}
-	for rows.Next() {
+	return collect(rows, err, func(r row) (*rechargekit.ProfileSummary, error) {
 		var (
 			p              rechargekit.Profile
 			emails, phones string
@@ -157,7 +148,7 @@ func findProfiles(ctx context.Context, q dbtx, d Dialect, where string, args ...
 			at             time.Time
 			f              = &rechargekit.ProfileSummary{Profile: &p}
 		)
-		if err := rows.Scan(&p.ID, &p.Name, &emails, &phones, &customerID, &method, &by, nullTime{&at}, &f.WasUnlinked); err != nil {
+		if err := r.Scan(&p.ID, &p.Name, &emails, &phones, &customerID, &method, &by, scanTime{&at}, &f.WasUnlinked); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(emails), &p.Emails); err != nil {
@@ -169,18 +160,6 @@ func findProfiles(ctx context.Context, q dbtx, d Dialect, where string, args ...
 		if customerID.Valid {
 			f.Link = &rechargekit.Link{ProfileID: p.ID, CustomerID: customerID.Int64, Method: method.String, By: by.String, At: at}
 		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
-}
-
-// nullTime reads a time column that may be NULL (left zero).
-type nullTime scanTime
-
-// Scan implements sql.Scanner.
-func (nt nullTime) Scan(v any) error {
-	if v == nil {
-		return nil
-	}
-	return scanTime(nt).Scan(v)
+		return f, nil
+	})
 }

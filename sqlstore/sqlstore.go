@@ -92,20 +92,22 @@ var _ rechargekit.Store = (*Store)(nil)
 // Open brings the database's schema up to date and returns the store. The
 // store owns the databases: Close closes them.
 func Open(ctx context.Context, c Config) (*Store, error) {
-	s := &Store{Now: time.Now, w: c.Writer, r: c.Reader, d: c.Dialect, timeout: c.Timeout}
+	// Migrations take the caller's time, not the per-call bound.
+	s := &Store{Now: time.Now, w: c.Writer, r: c.Reader, d: c.Dialect}
 	names, err := fs.Glob(c.Migrations, "*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("%s: list migrations: %w", s.d.Name, err)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 			return migrate(ctx, tx, s.d, c.Migrations, name, now)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: migrate %s: %w", s.d.Name, name, err)
 		}
 	}
+	s.timeout = c.Timeout
 	return s, nil
 }
 
@@ -162,24 +164,13 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// read runs fn on the reader within the store's timeout.
-func (s *Store) read(ctx context.Context, fn func(ctx context.Context, q dbtx) error) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return fn(ctx, s.r)
-}
-
-// write runs fn in a write transaction within the store's timeout.
+// write runs fn in a transaction on the writer, within the store's
+// timeout and with the store's clock read once for the whole transaction,
+// and commits when fn returns nil; any error rolls it back, so no path can
+// forget to.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.tx(ctx, fn)
-}
-
-// tx runs fn in a transaction on the writer, with the store's clock read
-// once for the whole transaction, and commits when fn returns nil; any
-// error rolls it back, so no path can forget to.
-func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -192,6 +183,56 @@ func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx,
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// change runs fn as write does and appends the audit entry fn returns
+// (none when nil), stamped with the transaction's time unless fn set one
+// and with by as the actor, so a change and its story commit together.
+func (s *Store) change(ctx context.Context, op, by string, fn func(ctx context.Context, tx *sql.Tx, now time.Time) (*rechargekit.AuditEntry, error)) error {
+	if err := rechargekit.ValidateActor(by); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		e, err := fn(ctx, tx, now)
+		if err != nil || e == nil {
+			return err
+		}
+		e.At, e.Actor = stamp(e.At, now), by
+		return appendAudit(ctx, tx, e)
+	})
+	return s.wrap(op, err)
+}
+
+// appendAudit inserts e inside tx and sets e.ID.
+func appendAudit(ctx context.Context, tx *sql.Tx, e *rechargekit.AuditEntry) error {
+	err := tx.QueryRowContext(ctx, `
+		INSERT INTO audit (at, actor, action, profile_id, customer_id, detail) VALUES ($1, $2, $3, $4, $5, $6)
+		RETURNING id`,
+		dbTime(e.At), e.Actor, e.Action, e.ProfileID, e.CustomerID, e.Detail).Scan(&e.ID)
+	if err != nil {
+		return fmt.Errorf("append %s audit entry: %w", e.Action, err)
+	}
+	return nil
+}
+
+// row is what *sql.Row and *sql.Rows have in common.
+type row interface{ Scan(dest ...any) error }
+
+// collect scans every row that a query returned; it never returns a nil slice.
+func collect[T any](rows *sql.Rows, err error, scan func(row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // condition says what err, from a driver or database/sql, means.
@@ -247,6 +288,14 @@ func (s *Store) wrap(op string, err error) error {
 	return err
 }
 
+// stamp returns t, or now when t is zero, at the precision the store keeps.
+func stamp(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return truncate(t)
+}
+
 // truncate returns t in UTC at microsecond precision, PostgreSQL's, so both
 // databases return the same instant for the same input.
 func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
@@ -265,12 +314,14 @@ type dbTime time.Time
 func (t dbTime) Value() (driver.Value, error) { return formatTime(time.Time(t)), nil }
 
 // scanTime reads a time column into *t: text written by dbTime (SQLite) or
-// a time (PostgreSQL's timestamptz).
+// a time (PostgreSQL's timestamptz). NULL, from an outer join, leaves it zero.
 type scanTime struct{ t *time.Time }
 
 // Scan implements sql.Scanner.
 func (st scanTime) Scan(v any) error {
 	switch v := v.(type) {
+	case nil:
+		return nil
 	case time.Time:
 		*st.t = v.UTC()
 		return nil
