@@ -36,6 +36,9 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 		{"Profile/Invalid", testProfileInvalid},
 		{"Profile/Search", testProfileSearch},
 		{"Profile/SearchLimit", testProfileSearchLimit},
+		{"Profile/UpsertReportsCreated", testProfileUpsertCreated},
+		{"Profile/ConcurrentCreateHasOneCreator", testProfileUpsertRace},
+		{"Profile/SummariesWithLinkState", testProfileSummaries},
 		{"Link/CreateAndGet", testLinkCreateAndGet},
 		{"Link/DefaultTime", testLinkDefaultTime},
 		{"Link/TimesUTCMicroseconds", testLinkTimes},
@@ -48,16 +51,19 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 		{"Link/ConcurrentSameCustomer", testLinkRaceSameCustomer},
 		{"Unlink/Tombstone", testUnlink},
 		{"Unlink/NotLinked", testUnlinkNotLinked},
+		{"Unlink/ConcurrentWithLink", testUnlinkRaceLink},
 		{"Audit/NewestFirstFilterLimit", testAudit},
 		{"Audit/DefaultLimit", testAuditDefaultLimit},
 		{"Settings/Default", testSettingsDefault},
 		{"Settings/Update", testSettingsUpdate},
+		{"Settings/ConcurrentSameChangeAuditedOnce", testSettingsRace},
 		{"Users/CreateAndGet", testUsers},
 		{"Users/Invalid", testUsersInvalid},
 		{"Users/DeleteCascadesSessions", testUserDelete},
 		{"Sessions/CreateGetExpireDelete", testSessions},
 		{"Sessions/Invalid", testSessionsInvalid},
 		{"Sessions/PurgeExpired", testSessionsPurge},
+		{"Sessions/RefusedCreateKeepsExpired", testSessionsRefusedKeepsExpired},
 		{"Sessions/Touch", testSessionsTouch},
 		{"Sessions/DeleteUserSessions", testDeleteUserSessions},
 		{"APITokens/CreateLookupRevoke", testAPITokens},
@@ -1144,8 +1150,9 @@ func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.Store, fu
 }
 
 // RunShared checks two handles on one database, as two processes or two
-// replicas have: each sees the other's writes, and racing links from the
-// two still leave one link and a two-entry audit story. open returns two
+// replicas have: each sees the other's writes, racing links from the two
+// still leave one link and a two-entry audit story, and of racing creators
+// of one profile exactly one is told it created it. open returns two
 // stores on the same fresh, empty database.
 func RunShared(t *testing.T, open func(t *testing.T) (a, b rechargekit.Store)) {
 	ctx := t.Context()
@@ -1172,6 +1179,10 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b rechargekit.Store)) {
 		errs := race(ctx, a, b, id, x, y)
 		checkRace(t, a, id, x, y, errs)
 		checkRace(t, b, id, x, y, errs)
+	}
+	// Replicas creating one profile at once: one of them created it.
+	for i := range 5 {
+		CheckOneCreator(t, fmt.Sprintf("shared-new-%d", i), a, b)
 	}
 	if t.Failed() {
 		return
