@@ -34,7 +34,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"runtime"
 	"strconv"
@@ -148,11 +147,8 @@ func (s *Store) open(ctx context.Context, host string, connect time.Duration) er
 	if statementMillis > 0 {
 		call = connect + time.Duration(statementMillis)*time.Millisecond + callMargin
 	}
-	migrations, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.db, Reader: s.db, Dialect: Dialect, Migrations: migrations, Timeout: call})
+	var err error
+	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.db, Reader: s.db, Dialect: Dialect, Migrations: migrationFS, Timeout: call})
 	return err
 }
 

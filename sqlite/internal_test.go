@@ -1,14 +1,15 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/storetest"
 )
 
 func mustOpen(tb testing.TB, path string) *Store {
@@ -92,51 +93,11 @@ func TestMigrationsIdempotent(t *testing.T) {
 }
 
 // TestConcurrentOpen starts several Stores on one new file at once, as
-// replicas starting together would; each migration must apply once.
+// processes starting together would; each migration must apply once.
 func TestConcurrentOpen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "c.db")
-	const n = 4
-	stores := make([]*Store, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			stores[i], errs[i] = Open(t.Context(), path)
-		}()
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("Open %d: %v", i, errs[i])
-		}
-		t.Cleanup(func() { stores[i].Close() })
-	}
-	files, _ := fs.Glob(migrationFS, "migrations/*.sql")
-	if got := migrationCount(t, stores[0]); got != len(files) {
-		t.Errorf("schema_migrations has %d rows, want %d", got, len(files))
-	}
-}
-
-// TestAuditAppendOnly checks that the database itself refuses to change
-// or remove audit entries, whatever code talks to it.
-func TestAuditAppendOnly(t *testing.T) {
-	t.Parallel()
-	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
-	if err := s.UpdateSettings(t.Context(), &rechargekit.Settings{AutoLink: false}, "admin@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{"UPDATE audit SET actor = 'mallory'", "DELETE FROM audit"} {
-		if _, err := s.writer.ExecContext(t.Context(), stmt); err == nil {
-			t.Errorf("%s succeeded; the audit log must be append-only", stmt)
-		}
-	}
-	entries, err := s.Audit(t.Context(), rechargekit.AuditFilter{})
-	if err != nil || len(entries) != 1 || entries[0].Actor != "admin@example.com" {
-		t.Errorf("Audit after refused changes = %v, %v; want the one original entry", entries, err)
-	}
+	storetest.RunConcurrentOpen(t, migrationFS, func(ctx context.Context) (*Store, error) { return Open(ctx, path) }, func(s *Store) storetest.DB { return s.writer })
 }
 
 func TestOpenPaths(t *testing.T) {
@@ -176,4 +137,12 @@ func TestOpenPaths(t *testing.T) {
 			t.Errorf("new database has mode %v; it holds password hashes and must be private", perm)
 		}
 	})
+}
+
+// TestAuditAppendOnly checks that the database itself refuses to change
+// or remove audit entries.
+func TestAuditAppendOnly(t *testing.T) {
+	t.Parallel()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
+	storetest.CheckAuditAppendOnly(t, s, s.writer, "UPDATE audit SET actor = 'mallory'", "DELETE FROM audit")
 }

@@ -23,7 +23,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -121,11 +120,8 @@ func (s *Store) open(ctx context.Context) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, want wal (is the file on a network file system?)", mode)
 	}
-	migrations, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.writer, Reader: s.reader, Dialect: Dialect, Migrations: migrations})
+	var err error
+	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.writer, Reader: s.reader, Dialect: Dialect, Migrations: migrationFS})
 	if err != nil {
 		return err
 	}
@@ -136,7 +132,7 @@ func (s *Store) open(ctx context.Context) error {
 // exists; SQLite gives its -wal and -shm files the same permissions.
 func createPrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
+	if errors.Is(err, os.ErrExist) {
 		return nil
 	}
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sort"
 	"time"
 
@@ -68,7 +69,8 @@ type Config struct {
 	Writer  *sql.DB // runs every write transaction
 	Reader  *sql.DB // runs reads; may be Writer
 	Dialect Dialect
-	// Migrations holds the schema as *.sql files, applied in name order.
+	// Migrations holds the schema as migrations/*.sql files, applied in
+	// name order and recorded in schema_migrations by file name.
 	Migrations fs.FS
 	// Timeout, when positive, bounds every call (on top of the caller's
 	// context), so that a database that stops answering costs a caller a
@@ -94,7 +96,7 @@ var _ rechargekit.Store = (*Store)(nil)
 func Open(ctx context.Context, c Config) (*Store, error) {
 	// Migrations take the caller's time, not the per-call bound.
 	s := &Store{Now: time.Now, w: c.Writer, r: c.Reader, d: c.Dialect}
-	names, err := fs.Glob(c.Migrations, "*.sql")
+	names, err := fs.Glob(c.Migrations, "migrations/*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("%s: list migrations: %w", s.d.Name, err)
 	}
@@ -104,7 +106,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 			return migrate(ctx, tx, s.d, c.Migrations, name, now)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: migrate %s: %w", s.d.Name, name, err)
+			return nil, fmt.Errorf("%s: migrate %s: %w", s.d.Name, path.Base(name), err)
 		}
 	}
 	s.timeout = c.Timeout
@@ -124,7 +126,7 @@ func migrate(ctx context.Context, tx *sql.Tx, d Dialect, fsys fs.FS, name string
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var applied bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name).Scan(&applied); err != nil || applied {
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, path.Base(name)).Scan(&applied); err != nil || applied {
 		return err
 	}
 	script, err := fs.ReadFile(fsys, name)
@@ -135,7 +137,7 @@ func migrate(ctx context.Context, tx *sql.Tx, d Dialect, fsys fs.FS, name string
 	if _, err := tx.ExecContext(ctx, string(script)); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)`, name, dbTime(now))
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)`, path.Base(name), dbTime(now))
 	return err
 }
 
