@@ -12,7 +12,7 @@ const (
 	ENOTFOUND     = "not_found"    // the thing does not exist
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
 	ECONFLICT     = "conflict"     // the request clashes with current state
-	EUPSTREAM     = "upstream"     // Recharge is unavailable, slow or refusing us
+	EUPSTREAM     = "upstream"     // a dependency (Recharge, the database) is unavailable, slow or refusing us
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 
