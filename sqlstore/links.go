@@ -140,17 +140,12 @@ func (s *Store) Audit(ctx context.Context, f rechargekit.AuditFilter) ([]*rechar
 	if limit <= 0 {
 		limit = defaultAuditLimit
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT id, at, actor, action, profile_id, customer_id, detail FROM audit
-		WHERE $1 = '' OR profile_id = $1
-		ORDER BY id DESC LIMIT $2`, f.ProfileID, min(limit, maxLimit))
-	out, err := collect(rows, err, func(r row) (*rechargekit.AuditEntry, error) {
+	return list(ctx, s, "read audit", func(r row) (*rechargekit.AuditEntry, error) {
 		var e rechargekit.AuditEntry
 		return &e, r.Scan(&e.ID, scanTime{&e.At}, &e.Actor, &e.Action, &e.ProfileID, &e.CustomerID, &e.Detail)
-	})
-	return out, s.wrap("read audit", err)
+	}, `SELECT id, at, actor, action, profile_id, customer_id, detail FROM audit
+		WHERE $1 = '' OR profile_id = $1
+		ORDER BY id DESC LIMIT $2`, f.ProfileID, min(limit, maxLimit))
 }
 
 // Settings keys.

@@ -76,14 +76,12 @@ func upsertProfile(ctx context.Context, tx *sql.Tx, p *rechargekit.Profile, now 
 
 // Profile implements rechargekit.ProfileStore.
 func (s *Store) Profile(ctx context.Context, id string) (*rechargekit.Profile, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	found, err := findProfiles(ctx, s.r, s.d, `p.id = $1`, id)
-	if err != nil {
-		return nil, s.wrap(fmt.Sprintf("get profile %q", id), err)
+	found, err := s.findProfiles(ctx, fmt.Sprintf("get profile %q", id), `p.id = $1`, id)
+	if err == nil && len(found) == 0 {
+		err = rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no profile %q.", id)
 	}
-	if len(found) == 0 {
-		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no profile %q.", id)
+	if err != nil {
+		return nil, err
 	}
 	return found[0].Profile, nil
 }
@@ -107,59 +105,52 @@ func (s *Store) SearchProfileSummaries(ctx context.Context, q string, limit int)
 	if limit <= 0 {
 		limit = defaultSearchLimit
 	}
-	limit = min(limit, maxLimit)
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	// LIKE with the pattern's own wildcards escaped, so that "%" and "_"
 	// in q match themselves; the text columns are lowered in Go.
-	out, err := findProfiles(ctx, s.r, s.d, `$1 = ''
+	like := "%" + strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(q) + "%"
+	return s.findProfiles(ctx, "search profiles", `$1 = ''
 		OR p.name_lower LIKE $2 ESCAPE '!'
 		OR EXISTS (SELECT 1 FROM profile_emails e WHERE e.profile_id = p.id AND e.email_lower LIKE $2 ESCAPE '!')
 		OR EXISTS (SELECT 1 FROM profile_phones f WHERE f.profile_id = p.id
 		           AND (f.phone_lower LIKE $2 ESCAPE '!' OR ($3 <> '' AND f.phone_digits LIKE '%' || $3 || '%')))
 		ORDER BY p.name_lower, p.name, p.id
-		LIMIT $4`, q, "%"+escapeLike(q)+"%", rechargekit.PhoneQueryDigits(q), limit)
-	return out, s.wrap("search profiles", err)
-}
-
-// escapeLike escapes LIKE's wildcards and its escape character, '!'.
-func escapeLike(s string) string {
-	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
+		LIMIT $4`, q, like, rechargekit.PhoneQueryDigits(q), min(limit, maxLimit))
 }
 
 // findProfiles returns the profiles that match where (a condition on p,
 // followed by any ORDER BY and LIMIT), each whole, with its link and its
 // unlink state, in one query.
-func findProfiles(ctx context.Context, q dbtx, d Dialect, where string, args ...any) ([]*rechargekit.ProfileSummary, error) {
-	rows, err := q.QueryContext(ctx, fmt.Sprintf(`
+func (s *Store) findProfiles(ctx context.Context, op, where string, args ...any) ([]*rechargekit.ProfileSummary, error) {
+	return list(ctx, s, op, scanProfileSummary, fmt.Sprintf(`
 		SELECT p.id, p.name,
 			coalesce((SELECT %[1]s(email ORDER BY position) FROM profile_emails WHERE profile_id = p.id), '[]'),
 			coalesce((SELECT %[1]s(phone ORDER BY position) FROM profile_phones WHERE profile_id = p.id), '[]'),
 			l.customer_id, l.method, l.linked_by, l.linked_at,
 			EXISTS (SELECT 1 FROM unlinks u WHERE u.profile_id = p.id)
 		FROM profiles p LEFT JOIN links l ON l.profile_id = p.id
-		WHERE `, d.JSONArrayAgg)+where, args...)
-	return collect(rows, err, func(r row) (*rechargekit.ProfileSummary, error) {
-		var (
-			p              rechargekit.Profile
-			emails, phones string
-			customerID     sql.NullInt64
-			method, by     sql.NullString
-			at             time.Time
-			f              = &rechargekit.ProfileSummary{Profile: &p}
-		)
-		if err := r.Scan(&p.ID, &p.Name, &emails, &phones, &customerID, &method, &by, scanTime{&at}, &f.WasUnlinked); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(emails), &p.Emails); err != nil {
-			return nil, fmt.Errorf("decode emails of profile %q: %w", p.ID, err)
-		}
-		if err := json.Unmarshal([]byte(phones), &p.Phones); err != nil {
-			return nil, fmt.Errorf("decode phones of profile %q: %w", p.ID, err)
-		}
-		if customerID.Valid {
-			f.Link = &rechargekit.Link{ProfileID: p.ID, CustomerID: customerID.Int64, Method: method.String, By: by.String, At: at}
-		}
-		return f, nil
-	})
+		WHERE `, s.d.JSONArrayAgg)+where, args...)
+}
+
+func scanProfileSummary(r row) (*rechargekit.ProfileSummary, error) {
+	var (
+		p              rechargekit.Profile
+		emails, phones string
+		customerID     sql.NullInt64
+		method, by     sql.NullString
+		at             time.Time
+		f              = &rechargekit.ProfileSummary{Profile: &p}
+	)
+	if err := r.Scan(&p.ID, &p.Name, &emails, &phones, &customerID, &method, &by, scanTime{&at}, &f.WasUnlinked); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(emails), &p.Emails); err != nil {
+		return nil, fmt.Errorf("decode emails of profile %q: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(phones), &p.Phones); err != nil {
+		return nil, fmt.Errorf("decode phones of profile %q: %w", p.ID, err)
+	}
+	if customerID.Valid {
+		f.Link = &rechargekit.Link{ProfileID: p.ID, CustomerID: customerID.Int64, Method: method.String, By: by.String, At: at}
+	}
+	return f, nil
 }

@@ -220,21 +220,38 @@ func appendAudit(ctx context.Context, tx *sql.Tx, e *rechargekit.AuditEntry) err
 // row is what *sql.Row and *sql.Rows have in common.
 type row interface{ Scan(dest ...any) error }
 
-// collect scans every row that a query returned; it never returns a nil slice.
-func collect[T any](rows *sql.Rows, err error, scan func(row) (T, error)) ([]T, error) {
+// get reads one row from the reader with scan, within the store's
+// timeout; no row is notFound, and op names the read in other errors.
+func get[T any](ctx context.Context, s *Store, op string, notFound error, scan func(row) (T, error), query string, args ...any) (T, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	v, err := scan(s.r.QueryRowContext(ctx, query, args...))
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, s.wrap(op, s.check(err, on{NoRows, notFound}))
+	}
+	return v, nil
+}
+
+// list reads every row of a query from the reader with scan, within the
+// store's timeout; it never returns a nil slice.
+func list[T any](ctx context.Context, s *Store, op string, scan func(row) (T, error), query string, args ...any) ([]T, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.wrap(op, err)
 	}
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, s.wrap(op, err)
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, s.wrap(op, rows.Err())
 }
 
 // condition says what err, from a driver or database/sql, means.

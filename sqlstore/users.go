@@ -44,25 +44,13 @@ func scanUser(r row) (*rechargekit.User, error) {
 
 // UserByEmail implements rechargekit.UserStore.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*rechargekit.User, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	u, err := scanUser(s.r.QueryRowContext(ctx, selectUsers+`WHERE email_lower = $1`, strings.ToLower(strings.TrimSpace(email))))
-	if err != nil {
-		return nil, s.wrap("get user by email", s.check(err,
-			on{NoRows, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no user with the email %q.", email)}))
-	}
-	return u, nil
+	return get(ctx, s, "get user by email", rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no user with the email %q.", email),
+		scanUser, selectUsers+`WHERE email_lower = $1`, strings.ToLower(strings.TrimSpace(email)))
 }
 
 // UserByID implements rechargekit.UserStore.
 func (s *Store) UserByID(ctx context.Context, id int64) (*rechargekit.User, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	u, err := scanUser(s.r.QueryRowContext(ctx, selectUsers+`WHERE id = $1`, id))
-	if err != nil {
-		return nil, s.wrap(fmt.Sprintf("get user %d", id), s.check(err, noUser(id)))
-	}
-	return u, nil
+	return get(ctx, s, fmt.Sprintf("get user %d", id), noUser(id).err, scanUser, selectUsers+`WHERE id = $1`, id)
 }
 
 func noUser(id int64) on {
@@ -71,11 +59,7 @@ func noUser(id int64) on {
 
 // Users implements rechargekit.UserStore.
 func (s *Store) Users(ctx context.Context) ([]*rechargekit.User, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, selectUsers+`ORDER BY email_lower, id`)
-	out, err := collect(rows, err, scanUser)
-	return out, s.wrap("list users", err)
+	return list(ctx, s, "list users", scanUser, selectUsers+`ORDER BY email_lower, id`)
 }
 
 // DeleteUser implements rechargekit.UserStore; the foreign key removes the
@@ -126,17 +110,10 @@ func (s *Store) CreateSession(ctx context.Context, sess *rechargekit.Session) er
 
 // Session implements rechargekit.SessionStore.
 func (s *Store) Session(ctx context.Context, tokenHash string, now time.Time) (*rechargekit.Session, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	sess := rechargekit.Session{TokenHash: tokenHash}
-	err := s.r.QueryRowContext(ctx, `
-		SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
-		tokenHash, dbTime(now)).
-		Scan(&sess.UserID, &sess.CSRFToken, scanTime{&sess.CreatedAt}, scanTime{&sess.ExpiresAt})
-	if err != nil {
-		return nil, s.wrap("get session", s.check(err, on{NoRows, noSession()}))
-	}
-	return &sess, nil
+	return get(ctx, s, "get session", noSession(), func(r row) (*rechargekit.Session, error) {
+		sess := rechargekit.Session{TokenHash: tokenHash}
+		return &sess, r.Scan(&sess.UserID, &sess.CSRFToken, scanTime{&sess.CreatedAt}, scanTime{&sess.ExpiresAt})
+	}, `SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`, tokenHash, dbTime(now))
 }
 
 // DeleteSession implements rechargekit.SessionStore.
@@ -236,22 +213,13 @@ func scanToken(r row) (*rechargekit.APIToken, error) {
 
 // APITokenByHash implements rechargekit.TokenStore.
 func (s *Store) APITokenByHash(ctx context.Context, hash string) (*rechargekit.APIToken, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	t, err := scanToken(s.r.QueryRowContext(ctx, selectTokens+`WHERE hash = $1`, hash))
-	if err != nil {
-		return nil, s.wrap("get API token", s.check(err, on{NoRows, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no such API token.")}))
-	}
-	return t, nil
+	return get(ctx, s, "get API token", rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no such API token."),
+		scanToken, selectTokens+`WHERE hash = $1`, hash)
 }
 
 // APITokens implements rechargekit.TokenStore.
 func (s *Store) APITokens(ctx context.Context) ([]*rechargekit.APIToken, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.r.QueryContext(ctx, selectTokens+`ORDER BY name, id`)
-	out, err := collect(rows, err, scanToken)
-	return out, s.wrap("list API tokens", err)
+	return list(ctx, s, "list API tokens", scanToken, selectTokens+`ORDER BY name, id`)
 }
 
 // DeleteAPIToken implements rechargekit.TokenStore.
