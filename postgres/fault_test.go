@@ -107,8 +107,10 @@ func TestOpenDefaults(t *testing.T) {
 			t.Errorf("statement_timeout with %q = %s, want %s", tt.extra, got, tt.want)
 		}
 	}
-	_, err := Open(t.Context(), url+"&pool_max_conns=none")
-	if rechargekit.ErrorCode(err) != rechargekit.EINVALID {
-		t.Errorf("Open with a bad pool_max_conns = %v, want EINVALID", err)
+	for _, bad := range []string{"&pool_max_conns=none", "&pool_max_conns=0", "&pool_min_conns=2"} {
+		if _, err := Open(t.Context(), url+bad); rechargekit.ErrorCode(err) != rechargekit.EINVALID {
+			t.Errorf("Open with %s = %v, want EINVALID", bad, err)
+		}
 	}
+	MustOpen(t, url+"&pool_max_conns=2")
 }

@@ -100,12 +100,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// pgx's parse errors already redact the password.
 		return nil, rechargekit.WrapError(rechargekit.EINVALID, "The PostgreSQL URL is not valid.", err)
 	}
-	// pool_max_conns is the pool's, not a PostgreSQL setting.
+	// pool_max_conns is the pool's, not a PostgreSQL setting; pgxpool's
+	// other pool_* parameters have no meaning here.
 	maxConns := max(4, runtime.NumCPU())
-	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
-		delete(cfg.RuntimeParams, "pool_max_conns")
-		if maxConns, err = strconv.Atoi(v); err != nil || maxConns < 1 {
-			return nil, rechargekit.Errorf(rechargekit.EINVALID, "The PostgreSQL URL's pool_max_conns must be a positive number.")
+	for k, v := range cfg.RuntimeParams {
+		if k == "pool_max_conns" {
+			delete(cfg.RuntimeParams, k)
+			if maxConns, err = strconv.Atoi(v); err != nil || maxConns < 1 {
+				return nil, rechargekit.Errorf(rechargekit.EINVALID, "The PostgreSQL URL's pool_max_conns must be a positive number.")
+			}
+		} else if strings.HasPrefix(k, "pool_") {
+			return nil, rechargekit.Errorf(rechargekit.EINVALID, "The PostgreSQL URL's %s is not supported: of the pool's settings, only pool_max_conns is.", k)
 		}
 	}
 	if cfg.RuntimeParams["application_name"] == "" {
