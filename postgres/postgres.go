@@ -3,7 +3,7 @@
 //
 // The SQL is sqlstore's, shared with the sqlite package; this package
 // connects through database/sql with pgx's driver (pgx/v5/stdlib) and says
-// what PostgreSQL does differently (its Dialect). Its *pgconn.PgError gives
+// what PostgreSQL does differently (its sqlstore.Dialect). Its *pgconn.PgError gives
 // the SQLSTATE that turns a unique or foreign-key violation into a
 // rechargekit error code without parsing messages.
 //
@@ -61,11 +61,11 @@ const (
 	callMargin = 2 * time.Second
 )
 
-// Dialect is what PostgreSQL does differently from SQLite: rows are locked
+// dialect is what PostgreSQL does differently from SQLite: rows are locked
 // one by one (FOR UPDATE), and migrations take an advisory lock whose
 // second key is a hash of the schema ("rk" first), so stores in different
 // schemas of one database migrate independently.
-var Dialect = sqlstore.Dialect{
+var dialect = sqlstore.Dialect{
 	Name:         "postgres",
 	ForUpdate:    " FOR UPDATE",
 	JSONArrayAgg: "json_agg",
@@ -153,7 +153,7 @@ func (s *Store) open(ctx context.Context, host string, connect time.Duration) er
 		call = connect + time.Duration(statementMillis)*time.Millisecond + callMargin
 	}
 	var err error
-	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.db, Reader: s.db, Dialect: Dialect, Migrations: migrationFS, Timeout: call})
+	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.db, Reader: s.db, Dialect: dialect, Migrations: migrationFS, Timeout: call})
 	return err
 }
 

@@ -14,7 +14,7 @@
 // order, each in its own transaction, and recorded in schema_migrations, so
 // opening a database is also how it is upgraded. The SQL itself is
 // sqlstore's, shared with the postgres package; this package opens the file
-// and says what SQLite does differently (its Dialect).
+// and says what SQLite does differently (its sqlstore.Dialect).
 package sqlite
 
 import (
@@ -43,11 +43,11 @@ var migrationFS embed.FS
 // transaction to finish before it gives up with SQLITE_BUSY.
 const busyTimeout = 10 * time.Second
 
-// Dialect is what SQLite does differently from PostgreSQL. Write
+// dialect is what SQLite does differently from PostgreSQL. Write
 // transactions start with BEGIN IMMEDIATE (the writer's _txlock), which
 // takes the database's one write lock at once, so no row needs a lock of
 // its own.
-var Dialect = sqlstore.Dialect{
+var dialect = sqlstore.Dialect{
 	Name:            "sqlite",
 	ForUpdate:       "",
 	JSONArrayAgg:    "json_group_array",
@@ -121,7 +121,7 @@ func (s *Store) open(ctx context.Context) error {
 		return fmt.Errorf("journal mode is %q, want wal (is the file on a network file system?)", mode)
 	}
 	var err error
-	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.writer, Reader: s.reader, Dialect: Dialect, Migrations: migrationFS})
+	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.writer, Reader: s.reader, Dialect: dialect, Migrations: migrationFS})
 	if err != nil {
 		return err
 	}
