@@ -14,7 +14,7 @@ const (
 	ECONFLICT     = "conflict"     // the request clashes with current state
 	EFORBIDDEN    = "forbidden"    // the caller is known but may not do this
 	EREFUSED      = "refused"      // Recharge refused a change (its message is kept)
-	EUPSTREAM     = "upstream"     // Recharge is unavailable, slow or refusing us
+	EUPSTREAM     = "upstream"     // a dependency (Recharge, the database) is unavailable, slow or refusing us
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 

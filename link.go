@@ -276,20 +276,40 @@ func OnOff(b bool) string {
 	return "off"
 }
 
+// ProfileSummary is one profile as a list of profiles shows it: the
+// profile, its link, and whether an agent ever unlinked it.
+type ProfileSummary struct {
+	Profile     *Profile
+	Link        *Link // nil when unlinked
+	WasUnlinked bool
+}
+
+// Every store method may also fail with EUPSTREAM when the database does not
+// answer in time (the message says so), and with EINTERNAL for anything
+// unexpected; the docs below list the other codes each method returns.
+
 // ProfileStore keeps desk profiles.
 type ProfileStore interface {
 	// UpsertProfile creates or replaces a desk profile, stored as
-	// NormalizeProfile returns it. Errors: EINVALID.
-	UpsertProfile(ctx context.Context, p *Profile) error
-	// Profile returns one profile. Errors: ENOTFOUND.
+	// NormalizeProfile returns it, and reports whether it created it. Of
+	// several callers racing to create one profile, exactly one is told it
+	// created it. Errors: EINVALID.
+	UpsertProfile(ctx context.Context, p *Profile) (created bool, err error)
+	// Profile returns one profile. Errors: ENOTFOUND, EINVALID (an id the
+	// database cannot compare, such as one holding a NUL byte).
 	Profile(ctx context.Context, id string) (*Profile, error)
 	// SearchProfiles finds profiles whose name, email or phone contains q
 	// (case-insensitive, q trimmed); an empty q lists profiles. A q made of
 	// digits and phone punctuation (+ - . ( ) and spaces) with at least three
 	// digits also matches phones by their digits alone, so "555 0100" finds
 	// "+1 (555) 010-0". Ordered by name (case-insensitive), then id; limit
-	// <= 0 means 50, and at most 1000 are returned.
+	// <= 0 means 50, and at most 1000 are returned. Errors: EINVALID (a q
+	// the database cannot compare).
 	SearchProfiles(ctx context.Context, q string, limit int) ([]*Profile, error)
+	// SearchProfileSummaries finds profiles as SearchProfiles does and
+	// returns each with its link and unlink state, read together in one
+	// query, so a list of profiles costs one call. Errors: EINVALID.
+	SearchProfileSummaries(ctx context.Context, q string, limit int) ([]*ProfileSummary, error)
 }
 
 // LinkStore keeps links between desk profiles and Recharge customers, and the
@@ -297,41 +317,49 @@ type ProfileStore interface {
 //
 // Every write that changes a link also appends its audit entry in the same
 // transaction, so an acknowledged change and its story are never separated.
+// Link changes to one profile happen one at a time, in every process and
+// replica, and the audit log tells them in the order they took effect.
 type LinkStore interface {
-	// Link returns the profile's current link. Errors: ENOTFOUND when unlinked.
+	// Link returns the profile's current link. Errors: ENOTFOUND when
+	// unlinked or when there is no such profile.
 	Link(ctx context.Context, profileID string) (*Link, error)
 	// CreateLink links a profile and appends an AuditLink entry. A zero At
 	// is set to the store's clock. On success l holds the stored link: the
 	// new one, or the existing one when the profile was already linked to
 	// the same customer, which is a no-op that still succeeds (and audits
 	// nothing). A profile linked to another customer gives ECONFLICT and an
-	// AuditLinkConflict entry whose CustomerID is the refused customer. An auto link (Method LinkAuto) of an unlinked
-	// profile that was ever unlinked gives ECONFLICT and audits nothing.
+	// AuditLinkConflict entry whose CustomerID is the refused customer. An
+	// auto link (Method LinkAuto) of an unlinked profile that was ever
+	// unlinked gives ECONFLICT and audits nothing.
 	// Errors: EINVALID, ENOTFOUND (no such profile), ECONFLICT.
 	CreateLink(ctx context.Context, l *Link) error
 	// DeleteLink unlinks a profile, records a tombstone so it is never
 	// auto-linked again, and appends an AuditUnlink entry naming the
 	// customer it was linked to. Errors: EINVALID (empty by), ENOTFOUND when
-	// it was not linked.
+	// it was not linked (or there is no such profile).
 	DeleteLink(ctx context.Context, profileID, by string) error
-	// WasUnlinked reports whether the profile was ever unlinked.
+	// WasUnlinked reports whether the profile was ever unlinked. It
+	// returns no error codes of its own (false for an unknown profile).
 	WasUnlinked(ctx context.Context, profileID string) (bool, error)
 }
 
 // AuditLog reads the append-only audit log; entries are appended by the
 // writes they record, in the same transaction.
 type AuditLog interface {
-	// Audit returns audit entries, newest first.
+	// Audit returns audit entries, newest first. It returns no error
+	// codes of its own.
 	Audit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }
 
 // SettingsStore keeps the console's settings.
 type SettingsStore interface {
-	// Settings returns the settings (defaults when never set).
+	// Settings returns the settings (defaults when never set). It returns
+	// no error codes of its own.
 	Settings(ctx context.Context) (*Settings, error)
 	// UpdateSettings replaces the settings and appends one
 	// AuditSettingChange entry per changed switch (none when nothing
-	// changed). Errors: EINVALID.
+	// changed; of two callers making the same change at once, one audits
+	// it). Errors: EINVALID.
 	UpdateSettings(ctx context.Context, s *Settings, by string) error
 }
 
@@ -345,7 +373,8 @@ type UserStore interface {
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// UserByID returns a user. Errors: ENOTFOUND.
 	UserByID(ctx context.Context, id int64) (*User, error)
-	// Users lists users by email (case-insensitive), then id.
+	// Users lists users by email (case-insensitive), then id. It returns
+	// no error codes of its own.
 	Users(ctx context.Context) ([]*User, error)
 	// DeleteUser removes a user and their sessions and appends an
 	// AuditUserChange entry. Errors: EINVALID (empty by), ENOTFOUND.
@@ -356,9 +385,9 @@ type UserStore interface {
 type SessionStore interface {
 	// CreateSession stores a session (see Session.Validate); a zero
 	// CreatedAt is set to the store's clock. It also drops sessions that
-	// had expired by then, so the table does not grow without bound.
-	// Errors: EINVALID, ENOTFOUND (no such user), ECONFLICT (token hash
-	// already stored).
+	// had expired by then, so the table does not grow without bound; a
+	// refused session drops nothing. Errors: EINVALID, ENOTFOUND (no such
+	// user), ECONFLICT (token hash already stored).
 	CreateSession(ctx context.Context, s *Session) error
 	// Session returns a session by token hash if it expires after now.
 	// Errors: ENOTFOUND (unknown or expired).
@@ -370,6 +399,7 @@ type SessionStore interface {
 	// (until not after now), ENOTFOUND (unknown or expired by now).
 	TouchSession(ctx context.Context, tokenHash string, now, until time.Time) error
 	// DeleteSession removes a session (sign-out); missing is not an error.
+	// It returns no error codes of its own.
 	DeleteSession(ctx context.Context, tokenHash string) error
 	// DeleteUserSessions removes every session of a user ("sign out
 	// everywhere"), appends an AuditUserChange entry, and returns how many
@@ -386,6 +416,7 @@ type TokenStore interface {
 	// APITokenByHash returns a token. Errors: ENOTFOUND.
 	APITokenByHash(ctx context.Context, hash string) (*APIToken, error)
 	// APITokens lists API tokens by name, so an admin can see what exists.
+	// It returns no error codes of its own.
 	APITokens(ctx context.Context) ([]*APIToken, error)
 	// DeleteAPIToken revokes a token (a leaked one must be revocable) and
 	// appends an AuditTokenChange entry. Errors: EINVALID (empty by), ENOTFOUND.
@@ -393,8 +424,9 @@ type TokenStore interface {
 }
 
 // Store is everything rechargekit keeps in its database: one value that
-// sqlite and postgres return, each passing the storetest conformance suite.
-// Code that needs only part of it takes the small interface it needs.
+// sqlite and postgres return (both the one sqlstore implementation), each
+// passing the storetest conformance suite. Code that needs only part of it
+// takes the small interface it needs.
 type Store interface {
 	ProfileStore
 	LinkStore
@@ -404,6 +436,7 @@ type Store interface {
 	SessionStore
 	TokenStore
 
-	// Close releases the store's resources.
+	// Close releases the store's resources. It returns no error codes of
+	// its own.
 	Close() error
 }

@@ -35,10 +35,17 @@ type ProfileView struct {
 	OpenedAt time.Time
 }
 
-// ProfileService opens profiles, applying the auto-link policy, and links
-// and unlinks them by hand. The cards package implements it over a
-// CardService and a Store; the console and the JSON API use it.
+// ProfileService saves and opens profiles, applying the auto-link policy,
+// and links and unlinks them by hand: the one way the console and the JSON
+// API write profiles and links. The cards package implements it over a
+// CardService and a Store.
 type ProfileService interface {
+	// SaveProfile creates or replaces a desk profile and returns it as
+	// stored (see NormalizeProfile), and whether this call created it; of
+	// callers racing to create one profile, exactly one is told it did.
+	// Errors: EINVALID, EUPSTREAM (the database is not answering).
+	SaveProfile(ctx context.Context, p *Profile) (saved *Profile, created bool, err error)
+
 	// Open returns the profile's view. When auto-linking is on and the
 	// profile is unlinked, never unlinked before, and exactly one Recharge
 	// customer has one of its emails, Open links it (by "auto") first.

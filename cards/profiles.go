@@ -37,6 +37,21 @@ func (p *Profiles) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// SaveProfile implements rechargekit.ProfileService. It answers with the
+// profile as normalized and written, not read back, so a concurrent change
+// after this one cannot make the answer describe another write.
+func (p *Profiles) SaveProfile(ctx context.Context, prof *rechargekit.Profile) (*rechargekit.Profile, bool, error) {
+	n, err := rechargekit.NormalizeProfile(prof)
+	if err != nil {
+		return nil, false, err
+	}
+	created, err := p.Store.UpsertProfile(ctx, n)
+	if err != nil {
+		return nil, false, err
+	}
+	return n, created, nil
+}
+
 // Open implements rechargekit.ProfileService.
 func (p *Profiles) Open(ctx context.Context, profileID string) (*rechargekit.ProfileView, error) {
 	prof, err := p.Store.Profile(ctx, profileID)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/sqlite"
@@ -21,7 +22,7 @@ func newProfiles(t *testing.T, profiles ...*rechargekit.Profile) (*cards.Profile
 	}
 	t.Cleanup(func() { store.Close() })
 	for _, p := range profiles {
-		if err := store.UpsertProfile(ctx, p); err != nil {
+		if _, err := store.UpsertProfile(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,5 +179,32 @@ func TestManualLinkAndUnlink(t *testing.T) {
 		if actions[i] != want[i] {
 			t.Errorf("audit = %v, want %v", actions, want)
 		}
+	}
+}
+
+func TestSaveProfile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, _, store := newProfiles(t)
+	in := &rechargekit.Profile{ID: "p1", Name: "  Sam ", Emails: []string{"sam@example.com", "SAM@example.com", ""}}
+	want := &rechargekit.Profile{ID: "p1", Name: "Sam", Emails: []string{"sam@example.com"}, Phones: []string{}}
+	for i, wantCreated := range []bool{true, false} {
+		saved, created, err := svc.SaveProfile(ctx, in)
+		if err != nil || created != wantCreated {
+			t.Fatalf("SaveProfile #%d = created %v, %v; want created %v", i+1, created, err, wantCreated)
+		}
+		if diff := cmp.Diff(want, saved); diff != "" {
+			t.Errorf("SaveProfile #%d returned (-want +got):\n%s", i+1, diff)
+		}
+		stored, err := store.Profile(ctx, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(saved, stored); diff != "" {
+			t.Errorf("SaveProfile #%d returned what it did not store (-returned +stored):\n%s", i+1, diff)
+		}
+	}
+	if _, _, err := svc.SaveProfile(ctx, &rechargekit.Profile{ID: "bad\x00id"}); rechargekit.ErrorCode(err) != rechargekit.EINVALID {
+		t.Errorf("SaveProfile(NUL in id) = %v, want EINVALID", err)
 	}
 }

@@ -243,28 +243,18 @@ func (c *console) apiPutProfile(w http.ResponseWriter, r *http.Request, tok *rec
 	}
 	id := r.PathValue("id")
 	ctx := r.Context()
-	status := http.StatusOK
-	switch _, err := c.cfg.Store.Profile(ctx, id); rechargekit.ErrorCode(err) {
-	case "":
-	case rechargekit.ENOTFOUND:
-		status = http.StatusCreated
-	case rechargekit.EINVALID:
-		c.apiError(w, r, err)
-		return
-	default:
-		c.apiError(w, r, fmt.Errorf("server: read profile: %w", err))
-		return
-	}
-	if err := c.cfg.Store.UpsertProfile(ctx, &rechargekit.Profile{ID: id, Name: req.Name, Emails: req.Emails, Phones: req.Phones}); err != nil {
-		c.apiError(w, r, err)
-		return
-	}
-	p, err := c.cfg.Store.Profile(ctx, id)
+	// The store decides, in the write itself, whether this created the
+	// profile, so of two racing clients only one is answered 201.
+	p, created, err := c.cfg.Profiles.SaveProfile(ctx, &rechargekit.Profile{ID: id, Name: req.Name, Emails: req.Emails, Phones: req.Phones})
 	if err != nil {
-		c.apiError(w, r, fmt.Errorf("server: read back profile: %w", err))
+		c.apiError(w, r, err)
 		return
 	}
-	c.log.InfoContext(ctx, "profile saved through the API", "profile_id", id, "token", tok.Name, "created", status == http.StatusCreated)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.log.InfoContext(ctx, "profile saved through the API", "profile_id", id, "token", tok.Name, "created", created)
 	writeJSON(w, status, profileJSON(p))
 }
 

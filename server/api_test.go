@@ -425,6 +425,9 @@ func (f failingProfiles) Link(context.Context, string, int64, string) (*recharge
 	return nil, f.err
 }
 func (f failingProfiles) Unlink(context.Context, string, string) error { return f.err }
+func (f failingProfiles) SaveProfile(context.Context, *rechargekit.Profile) (*rechargekit.Profile, bool, error) {
+	return nil, false, f.err
+}
 
 func TestAPIErrorTable(t *testing.T) {
 	t.Parallel()
@@ -454,6 +457,7 @@ func TestAPIErrorTable(t *testing.T) {
 				{"GET", "/api/profiles/x/card", ""},
 				{"POST", "/api/profiles/x/link", `{"rechargeCustomerId":"1"}`},
 				{"DELETE", "/api/profiles/x/link", ""},
+				{"PUT", "/api/profiles/x", `{"name":"X"}`},
 			} {
 				code, body := api.do(r.method, r.path, r.body)
 				got := decodeErr(t, body)

@@ -546,7 +546,7 @@ func MustHostileProfile(tb testing.TB, e *env) int64 {
 				CancellationReason: "Reason " + hostile, CancellationComments: "Comment " + hostile + "\x00\x1b[31m " + longWord},
 		},
 	})
-	if err := e.Store.UpsertProfile(context.Background(), &rechargekit.Profile{
+	if _, err := e.Store.UpsertProfile(context.Background(), &rechargekit.Profile{
 		ID: "mallory", Name: "Mallory " + hostile + " " + longWord,
 		Emails: []string{"mallory@example.com", longWord + "@example.com"}}); err != nil {
 		tb.Fatal(err)

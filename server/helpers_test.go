@@ -140,7 +140,7 @@ func seedProfiles(tb testing.TB, store rechargekit.Store) {
 		{ID: profUnlinked, Name: "Dana Whitfield", Emails: []string{"dana.whitfield@example.com"}},
 		{ID: profNoEmail, Name: "Walk-in Customer", Phones: []string{"+1 555 000 0000"}},
 	} {
-		if err := store.UpsertProfile(ctx, p); err != nil {
+		if _, err := store.UpsertProfile(ctx, p); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -76,7 +76,7 @@ func mustImageCustomer(t *testing.T, e *env, id, imageURL string) {
 			Image: imageURL, Interval: 1, Unit: "month", PastCharges: 1,
 		}},
 	})
-	if err := e.Store.UpsertProfile(context.Background(), &rechargekit.Profile{ID: id, Name: "Image " + id, Emails: []string{email}}); err != nil {
+	if _, err := e.Store.UpsertProfile(context.Background(), &rechargekit.Profile{ID: id, Name: "Image " + id, Emails: []string{email}}); err != nil {
 		t.Fatal(err)
 	}
 }

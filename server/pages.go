@@ -37,26 +37,20 @@ func (c *console) profileList(w http.ResponseWriter, r *http.Request, s *auth) {
 	if len(q) > maxFindLength {
 		q = q[:maxFindLength]
 	}
-	profiles, err := c.cfg.Store.SearchProfiles(ctx, q, profileListLimit)
+	// One store call reads every row with its link and unlink state.
+	found, err := c.cfg.Store.SearchProfileSummaries(ctx, q, profileListLimit)
 	if err != nil && !errIs(err, rechargekit.EINVALID) {
 		c.internalError(w, r, s, fmt.Errorf("server: search profiles: %w", err))
 		return
 	}
 	d := profileListData{Query: q, Limit: profileListLimit}
-	for _, p := range profiles {
+	for _, f := range found {
+		p := f.Profile
 		row := profileRow{ID: p.ID, Name: cleanText(p.Name), Emails: cleanAll(p.Emails), Phones: cleanAll(p.Phones)}
-		l, err := c.cfg.Store.Link(ctx, p.ID)
-		switch rechargekit.ErrorCode(err) {
-		case "":
+		if l := f.Link; l != nil {
 			row.Linked, row.Auto, row.CustomerID = true, l.Method == rechargekit.LinkAuto, strconv.FormatInt(l.CustomerID, 10)
-		case rechargekit.ENOTFOUND:
-			if row.WasUnlinked, err = c.cfg.Store.WasUnlinked(ctx, p.ID); err != nil {
-				c.internalError(w, r, s, fmt.Errorf("server: read unlink state of %q: %w", p.ID, err))
-				return
-			}
-		default:
-			c.internalError(w, r, s, fmt.Errorf("server: read link of %q: %w", p.ID, err))
-			return
+		} else {
+			row.WasUnlinked = f.WasUnlinked
 		}
 		d.Rows = append(d.Rows, row)
 	}

@@ -863,7 +863,7 @@ func MustHostileCustomer(tb testing.TB, e *env) rechargetest.SeedCustomer {
 		c.Subscriptions = append(c.Subscriptions, s)
 	}
 	c.ID = e.Sim.AddCustomer(c)
-	if err := e.Store.UpsertProfile(context.Background(), &rechargekit.Profile{
+	if _, err := e.Store.UpsertProfile(context.Background(), &rechargekit.Profile{
 		// Desk profiles are checked where they enter (no control
 		// characters, at most 1,000 bytes); markup and a bidi override pass.
 		ID: "hostile", Name: hostileProfileName,

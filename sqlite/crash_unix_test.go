@@ -56,7 +56,7 @@ func crashChild(path string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if err := s.UpsertProfile(ctx, &rechargekit.Profile{ID: "p-1", Name: "Ada"}); err != nil {
+	if _, err := s.UpsertProfile(ctx, &rechargekit.Profile{ID: "p-1", Name: "Ada"}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}

@@ -1,16 +1,15 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/storetest"
 )
 
 func mustOpen(tb testing.TB, path string) *Store {
@@ -80,7 +79,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p"}); err != nil {
+	if _, err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -94,51 +93,11 @@ func TestMigrationsIdempotent(t *testing.T) {
 }
 
 // TestConcurrentOpen starts several Stores on one new file at once, as
-// replicas starting together would; each migration must apply once.
+// processes starting together would; each migration must apply once.
 func TestConcurrentOpen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "c.db")
-	const n = 4
-	stores := make([]*Store, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			stores[i], errs[i] = Open(t.Context(), path)
-		}()
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("Open %d: %v", i, errs[i])
-		}
-		t.Cleanup(func() { stores[i].Close() })
-	}
-	files, _ := fs.Glob(migrationFS, "migrations/*.sql")
-	if got := migrationCount(t, stores[0]); got != len(files) {
-		t.Errorf("schema_migrations has %d rows, want %d", got, len(files))
-	}
-}
-
-// TestAuditAppendOnly checks that the database itself refuses to change
-// or remove audit entries, whatever code talks to it.
-func TestAuditAppendOnly(t *testing.T) {
-	t.Parallel()
-	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
-	if err := s.UpdateSettings(t.Context(), &rechargekit.Settings{AutoLink: false}, "admin@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{"UPDATE audit SET actor = 'mallory'", "DELETE FROM audit"} {
-		if _, err := s.writer.ExecContext(t.Context(), stmt); err == nil {
-			t.Errorf("%s succeeded; the audit log must be append-only", stmt)
-		}
-	}
-	entries, err := s.Audit(t.Context(), rechargekit.AuditFilter{})
-	if err != nil || len(entries) != 1 || entries[0].Actor != "admin@example.com" {
-		t.Errorf("Audit after refused changes = %v, %v; want the one original entry", entries, err)
-	}
+	storetest.RunConcurrentOpen(t, migrationFS, func(ctx context.Context) (*Store, error) { return Open(ctx, path) }, func(s *Store) storetest.DB { return s.writer })
 }
 
 func TestOpenPaths(t *testing.T) {
@@ -157,7 +116,7 @@ func TestOpenPaths(t *testing.T) {
 	t.Run("odd characters and new directories", func(t *testing.T) {
 		path := filepath.Join(dir, "a dir?x=1#frag", "100% new", "db?.sqlite")
 		s := mustOpen(t, path)
-		if err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p"}); err != nil {
+		if _, err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p"}); err != nil {
 			t.Fatal(err)
 		}
 		if s.Path() != path {
@@ -180,59 +139,10 @@ func TestOpenPaths(t *testing.T) {
 	})
 }
 
-func TestTimeText(t *testing.T) {
+// TestAuditAppendOnly checks that the database itself refuses to change
+// or remove audit entries.
+func TestAuditAppendOnly(t *testing.T) {
 	t.Parallel()
-	// The layout must sort as text in time order, also across zones and
-	// with whole seconds (no trimmed zeros).
-	a := formatTime(mustTime(t, "2026-01-02T03:04:05Z"))
-	b := formatTime(mustTime(t, "2026-01-02T03:04:05.000001Z"))
-	c := formatTime(mustTime(t, "2026-01-02T00:04:06-03:00"))
-	if !(a < b && b < c) {
-		t.Errorf("time text does not sort in time order: %q, %q, %q", a, b, c)
-	}
-	var got = mustTime(t, "2000-01-01T00:00:00Z")
-	if err := (scanTime{&got}).Scan(b); err != nil || formatTime(got) != b {
-		t.Errorf("scanTime(%q) = %v, %v", b, got, err)
-	}
-	if err := (scanTime{&got}).Scan(int64(5)); err == nil {
-		t.Error("scanTime accepted an integer")
-	}
-}
-
-func mustTime(tb testing.TB, s string) time.Time {
-	tb.Helper()
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		tb.Fatal(fmt.Errorf("parse %q: %w", s, err))
-	}
-	return v
-}
-
-// FuzzTimeText checks that stored time text reads back as the same instant
-// at microsecond precision, and that comparing the text of two times
-// compares the times (session expiry and the audit order rely on it).
-func FuzzTimeText(f *testing.F) {
-	// Times are microseconds since 1970 plus a few nanoseconds, which the
-	// store drops.
-	f.Add(int64(0), uint16(0), int64(1), uint16(999))
-	f.Add(int64(1767225600123456), uint16(789), int64(1767225600123456), uint16(0))
-	f.Add(int64(-62135596800000000), uint16(1), int64(253402300799999999), uint16(999)) // years 1 and 9999
-	f.Fuzz(func(t *testing.T, a int64, an uint16, b int64, bn uint16) {
-		ta := time.UnixMicro(a).Add(time.Duration(an % 1000))
-		tb := time.UnixMicro(b).Add(time.Duration(bn % 1000))
-		if ta.Year() < 1 || ta.Year() > 9999 || tb.Year() < 1 || tb.Year() > 9999 {
-			t.Skip("outside the four-digit years the layout covers")
-		}
-		sa, sb := formatTime(ta), formatTime(tb)
-		var got time.Time
-		if err := (scanTime{&got}).Scan(sa); err != nil {
-			t.Fatalf("scan %q: %v", sa, err)
-		}
-		if want := truncate(ta); !got.Equal(want) || got.Location() != time.UTC {
-			t.Fatalf("round trip of %v gave %v, want %v", ta, got, want)
-		}
-		if ua, ub := truncate(ta), truncate(tb); (sa < sb) != ua.Before(ub) || (sa == sb) != ua.Equal(ub) {
-			t.Fatalf("text order of %q and %q disagrees with time order of %v and %v", sa, sb, ua, ub)
-		}
-	})
+	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
+	storetest.CheckAuditAppendOnly(t, s, s.writer, "UPDATE audit SET actor = 'mallory'", "DELETE FROM audit")
 }

@@ -12,7 +12,9 @@
 //
 // The schema lives in migrations/*.sql, embedded in the binary, applied in
 // order, each in its own transaction, and recorded in schema_migrations, so
-// opening a database is also how it is upgraded.
+// opening a database is also how it is upgraded. The SQL itself is
+// sqlstore's, shared with the postgres package; this package opens the file
+// and says what SQLite does differently (its sqlstore.Dialect).
 package sqlite
 
 import (
@@ -21,17 +23,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/sqlstore"
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -43,13 +43,23 @@ var migrationFS embed.FS
 // transaction to finish before it gives up with SQLITE_BUSY.
 const busyTimeout = 10 * time.Second
 
-// Store is a rechargekit.Store on one SQLite database file. It is safe
-// for concurrent use, and several Stores (or processes) may share one file.
+// dialect is what SQLite does differently from PostgreSQL. Write
+// transactions start with BEGIN IMMEDIATE (the writer's _txlock), which
+// takes the database's one write lock at once, so no row needs a lock of
+// its own.
+var dialect = sqlstore.Dialect{
+	Name:            "sqlite",
+	ForUpdate:       "",
+	JSONArrayAgg:    "json_group_array",
+	MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`,
+	Classify:        classify,
+}
+
+// Store is a rechargekit.Store on one SQLite database file: sqlstore's
+// implementation, with the file's path. It is safe for concurrent use, and
+// several Stores (or processes) may share one file.
 type Store struct {
-	// Now is the store's clock: it stamps links, audit entries, users,
-	// sessions and tokens whose time the caller left zero. Tests replace
-	// it; it must be set before the store is used concurrently.
-	Now func() time.Time
+	*sqlstore.Store
 
 	path   string
 	writer *sql.DB // one connection, BEGIN IMMEDIATE
@@ -65,7 +75,7 @@ var _ rechargekit.Store = (*Store)(nil)
 // readable by its owner only, since it holds password and session hashes.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, rechargekit.Errorf(rechargekit.EINVALID, "the SQLite store needs a file path, not %q", path)
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "The SQLite store needs a file path, not %q.", path)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -77,10 +87,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := createPrivate(abs); err != nil {
 		return nil, err
 	}
-
-	s := &Store{Now: time.Now, path: abs}
-	s.writer, err = sql.Open("sqlite", dsn(abs, "_txlock=immediate"))
-	if err != nil {
+	s := &Store{path: abs}
+	if s.writer, err = sql.Open("sqlite", dsn(abs, "_txlock=immediate")); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	// One writer connection: in-process writers queue in database/sql
@@ -90,40 +98,41 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.writer.SetMaxIdleConns(1)
 	s.writer.SetConnMaxLifetime(0)
 	s.writer.SetConnMaxIdleTime(0)
-
-	var mode string
-	if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: open %s: journal mode is %q, want wal (is the file on a network file system?)", abs, mode)
-	}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-
-	s.reader, err = sql.Open("sqlite", dsn(abs, "_pragma=query_only(1)"))
-	if err != nil {
-		s.Close()
+	if s.reader, err = sql.Open("sqlite", dsn(abs, "_pragma=query_only(1)")); err != nil {
+		s.writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", abs, err)
 	}
 	s.reader.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	s.reader.SetMaxIdleConns(max(4, runtime.NumCPU()))
-	if err := s.reader.PingContext(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: open %s for reading: %w", abs, err)
+	if err := s.open(ctx); err != nil {
+		_, _ = s.writer.Close(), s.reader.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	return s, nil
+}
+
+// open checks the journal mode, then migrates through sqlstore.
+func (s *Store) open(ctx context.Context) error {
+	var mode string
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, want wal (is the file on a network file system?)", mode)
+	}
+	var err error
+	s.Store, err = sqlstore.Open(ctx, sqlstore.Config{Writer: s.writer, Reader: s.reader, Dialect: dialect, Migrations: migrationFS})
+	if err != nil {
+		return err
+	}
+	return s.reader.PingContext(ctx)
 }
 
 // createPrivate creates an empty database file with mode 0600 when none
 // exists; SQLite gives its -wal and -shm files the same permissions.
 func createPrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
+	if errors.Is(err, os.ErrExist) {
 		return nil
 	}
 	if err != nil {
@@ -155,130 +164,29 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database. SQLite checkpoints the WAL into the main file
 // when the last connection closes.
 func (s *Store) Close() error {
-	var errs []error
-	if s.reader != nil {
-		errs = append(errs, s.reader.Close())
-	}
-	if s.writer != nil {
-		errs = append(errs, s.writer.Close())
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := s.Store.Close(); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
 	}
 	return nil
 }
 
-// migrate applies the embedded migrations that schema_migrations does not
-// list yet, in file name order, each in its own IMMEDIATE transaction so
-// that two processes opening a new database at once apply each file once.
-func (s *Store) migrate(ctx context.Context) error {
-	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name       TEXT PRIMARY KEY,
-		applied_at TEXT NOT NULL
-	) STRICT`
-	if _, err := s.writer.ExecContext(ctx, create); err != nil {
-		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("sqlite: list migrations: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := s.migrateFile(ctx, name); err != nil {
-			return fmt.Errorf("sqlite: migrate %s: %w", path.Base(name), err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) migrateFile(ctx context.Context, name string) error {
-	base := path.Base(name)
-	return s.write(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
-		script, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, base, formatTime(s.now()))
-		return err
-	})
-}
-
-// write runs fn in an IMMEDIATE transaction on the writer connection and
-// commits when fn returns nil.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// now returns the store's clock in UTC at the precision the store keeps.
-func (s *Store) now() time.Time { return truncate(s.Now()) }
-
-// truncate returns t in UTC at microsecond precision, PostgreSQL's, so both
-// stores return the same instant for the same input.
-func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-// timeLayout is fixed-width, so comparing the text compares the times.
-const timeLayout = "2006-01-02T15:04:05.000000Z"
-
-func formatTime(t time.Time) string { return truncate(t).Format(timeLayout) }
-
-// scanTime reads a time written by formatTime into *t.
-type scanTime struct{ t *time.Time }
-
-// Scan implements sql.Scanner.
-func (st scanTime) Scan(v any) error {
-	var text string
-	switch v := v.(type) {
-	case string:
-		text = v
-	case []byte:
-		text = string(v)
-	default:
-		return fmt.Errorf("time column holds %T, want text", v)
-	}
-	t, err := time.Parse(timeLayout, text)
-	if err != nil {
-		return fmt.Errorf("parse time column: %w", err)
-	}
-	*st.t = t.UTC()
-	return nil
-}
-
-// sqliteCode returns the extended SQLite result code of err, or 0.
-func sqliteCode(err error) int {
+// classify reads SQLite's extended result codes.
+func classify(err error) sqlstore.Condition {
 	var e *msqlite.Error
-	if errors.As(err, &e) {
-		return e.Code()
+	if !errors.As(err, &e) {
+		return sqlstore.Other
 	}
-	return 0
-}
-
-func isUniqueViolation(err error) bool {
-	c := sqliteCode(err)
-	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-}
-
-func isForeignKeyViolation(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	switch c := e.Code(); {
+	case c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return sqlstore.UniqueViolation
+	case c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return sqlstore.ForeignKeyViolation
+	case c == sqlite3.SQLITE_CONSTRAINT_DATATYPE || c&0xff == sqlite3.SQLITE_TOOBIG || c&0xff == sqlite3.SQLITE_MISMATCH:
+		return sqlstore.InvalidInput
+	case c&0xff == sqlite3.SQLITE_BUSY || c&0xff == sqlite3.SQLITE_INTERRUPT:
+		// Another process held the write lock past the busy timeout, or
+		// the call's deadline interrupted it.
+		return sqlstore.Unavailable
+	}
+	return sqlstore.Other
 }

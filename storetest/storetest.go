@@ -36,6 +36,9 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 		{"Profile/Invalid", testProfileInvalid},
 		{"Profile/Search", testProfileSearch},
 		{"Profile/SearchLimit", testProfileSearchLimit},
+		{"Profile/UpsertReportsCreated", testProfileUpsertCreated},
+		{"Profile/ConcurrentCreateHasOneCreator", testProfileUpsertRace},
+		{"Profile/SummariesWithLinkState", testProfileSummaries},
 		{"Link/CreateAndGet", testLinkCreateAndGet},
 		{"Link/DefaultTime", testLinkDefaultTime},
 		{"Link/TimesUTCMicroseconds", testLinkTimes},
@@ -48,16 +51,19 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 		{"Link/ConcurrentSameCustomer", testLinkRaceSameCustomer},
 		{"Unlink/Tombstone", testUnlink},
 		{"Unlink/NotLinked", testUnlinkNotLinked},
+		{"Unlink/ConcurrentWithLink", testUnlinkRaceLink},
 		{"Audit/NewestFirstFilterLimit", testAudit},
 		{"Audit/DefaultLimit", testAuditDefaultLimit},
 		{"Settings/Default", testSettingsDefault},
 		{"Settings/Update", testSettingsUpdate},
+		{"Settings/ConcurrentSameChangeAuditedOnce", testSettingsRace},
 		{"Users/CreateAndGet", testUsers},
 		{"Users/Invalid", testUsersInvalid},
 		{"Users/DeleteCascadesSessions", testUserDelete},
 		{"Sessions/CreateGetExpireDelete", testSessions},
 		{"Sessions/Invalid", testSessionsInvalid},
 		{"Sessions/PurgeExpired", testSessionsPurge},
+		{"Sessions/RefusedCreateKeepsExpired", testSessionsRefusedKeepsExpired},
 		{"Sessions/Touch", testSessionsTouch},
 		{"Sessions/DeleteUserSessions", testDeleteUserSessions},
 		{"APITokens/CreateLookupRevoke", testAPITokens},
@@ -74,7 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 // MustUpsertProfile stores p or fails the test.
 func MustUpsertProfile(tb testing.TB, s rechargekit.Store, p *rechargekit.Profile) {
 	tb.Helper()
-	if err := s.UpsertProfile(context.Background(), p); err != nil {
+	if _, err := s.UpsertProfile(context.Background(), p); err != nil {
 		tb.Fatalf("UpsertProfile(%q): %v", p.ID, err)
 	}
 }
@@ -230,7 +236,8 @@ func testProfileInvalid(t *testing.T, s rechargekit.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, "UpsertProfile", s.UpsertProfile(t.Context(), tt.p), rechargekit.EINVALID)
+			_, err := s.UpsertProfile(t.Context(), tt.p)
+			wantCode(t, "UpsertProfile", err, rechargekit.EINVALID)
 		})
 	}
 	res, err := s.SearchProfiles(t.Context(), "", 100)
@@ -1143,8 +1150,9 @@ func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.Store, fu
 }
 
 // RunShared checks two handles on one database, as two processes or two
-// replicas have: each sees the other's writes, and racing links from the
-// two still leave one link and a two-entry audit story. open returns two
+// replicas have: each sees the other's writes, racing links from the two
+// still leave one link and a two-entry audit story, and of racing creators
+// of one profile exactly one is told it created it. open returns two
 // stores on the same fresh, empty database.
 func RunShared(t *testing.T, open func(t *testing.T) (a, b rechargekit.Store)) {
 	ctx := t.Context()
@@ -1171,6 +1179,10 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b rechargekit.Store)) {
 		errs := race(ctx, a, b, id, x, y)
 		checkRace(t, a, id, x, y, errs)
 		checkRace(t, b, id, x, y, errs)
+	}
+	// Replicas creating one profile at once: one of them created it.
+	for i := range 5 {
+		CheckOneCreator(t, fmt.Sprintf("shared-new-%d", i), a, b)
 	}
 	if t.Failed() {
 		return

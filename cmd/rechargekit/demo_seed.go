@@ -38,7 +38,7 @@ var demoProfiles = []*rechargekit.Profile{
 // states and two users, and returns the users' generated passwords.
 func seedDemoDesk(ctx context.Context, store rechargekit.Store) (adminPassword, agentPassword string, err error) {
 	for _, p := range demoProfiles {
-		if err := store.UpsertProfile(ctx, p); err != nil {
+		if _, err := store.UpsertProfile(ctx, p); err != nil {
 			return "", "", fmt.Errorf("seed profile %s: %w", p.ID, err)
 		}
 	}

@@ -54,7 +54,7 @@ func newFaultStack(t *testing.T) *faultStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if err := store.UpsertProfile(ctx, &rechargekit.Profile{ID: "alex", Name: "Alex Rivera", Emails: []string{"alex.rivera@example.com"}}); err != nil {
+	if _, err := store.UpsertProfile(ctx, &rechargekit.Profile{ID: "alex", Name: "Alex Rivera", Emails: []string{"alex.rivera@example.com"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "alex", CustomerID: rechargetest.DemoAlexRiveraID, Method: rechargekit.LinkManual, By: "agent@example.com"}); err != nil {

@@ -1,0 +1,75 @@
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+	"sync"
+	"testing"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// DB is direct access to a store's database, for the checks that the
+// Store interface cannot make (a *sql.DB is one).
+type DB interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// RunConcurrentOpen opens stores on one new database from several
+// goroutines at once, as replicas deployed together do, and then once more:
+// every Open must succeed and each of the store's migrations must be
+// recorded in schema_migrations exactly once (migrationFS holds them as
+// migrations/*.sql). open opens a store on the
+// test's database; db returns its database. The stores are closed when the
+// test ends.
+func RunConcurrentOpen[S rechargekit.Store](t *testing.T, migrationFS fs.FS, open func(context.Context) (S, error), db func(S) DB) {
+	files, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("embedded migrations: %v, %v", files, err)
+	}
+	const n = 4
+	stores := make([]S, n+1)
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = open(t.Context())
+		}()
+	}
+	wg.Wait()
+	stores[n], errs[n] = open(t.Context()) // a later start applies nothing again
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open %d of %d: %v", i+1, n+1, err)
+		}
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	for i, s := range stores {
+		var got int
+		mustOK(t, "count migrations", db(s).QueryRowContext(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&got))
+		if got != len(files) {
+			t.Errorf("store %d: schema_migrations has %d rows, want %d", i+1, got, len(files))
+		}
+	}
+	MustUpsertProfile(t, stores[n], profile("p", "Ada"))
+}
+
+// CheckAuditAppendOnly checks that the database itself refuses each of
+// stmts, statements that would change or remove audit entries, whatever
+// code talks to it.
+func CheckAuditAppendOnly(t *testing.T, s rechargekit.Store, db DB, stmts ...string) {
+	mustOK(t, "UpdateSettings", s.UpdateSettings(t.Context(), &rechargekit.Settings{AutoLink: false}, "admin@example.com"))
+	for _, stmt := range stmts {
+		if _, err := db.ExecContext(t.Context(), stmt); err == nil {
+			t.Errorf("%s succeeded; the audit log must be append-only", stmt)
+		}
+	}
+	entries := MustAudit(t, s, rechargekit.AuditFilter{})
+	if len(entries) != 1 || entries[0].Actor != "admin@example.com" {
+		t.Errorf("Audit after refused changes = %v; want the one original entry", story(t, entries))
+	}
+}
