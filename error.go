@@ -10,11 +10,30 @@ import (
 const (
 	EINVALID      = "invalid"      // the caller's input is wrong
 	ENOTFOUND     = "not_found"    // the thing does not exist
-	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
+	EUNAUTHORIZED = "unauthorized" // the caller's own credentials are missing or bad
 	ECONFLICT     = "conflict"     // the request clashes with current state
 	EUPSTREAM     = "upstream"     // Recharge is unavailable, slow or refusing us
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
+
+// ErrUpstreamRefused is the cause kept in an EUPSTREAM error when Recharge
+// refused rechargekit's own API token: revoked or mistyped (401), or
+// lacking a permission (403). For the desk asking that is Recharge being
+// unavailable, so the code is EUPSTREAM (EUNAUTHORIZED is for the caller's
+// own credentials); surfaces that must tell an admin it is a configuration
+// error to fix check errors.Is(err, ErrUpstreamRefused) instead of a code.
+var ErrUpstreamRefused = errors.New("recharge refused the api token")
+
+// UpstreamRefused returns the EUPSTREAM error for Recharge refusing
+// rechargekit's API token: message is for the person who sees it, and the
+// cause chain holds both ErrUpstreamRefused and err (which may be nil).
+func UpstreamRefused(message string, err error) *Error {
+	cause := ErrUpstreamRefused
+	if err != nil {
+		cause = fmt.Errorf("%w: %w", ErrUpstreamRefused, err)
+	}
+	return WrapError(EUPSTREAM, message, cause)
+}
 
 // Error is the domain error. Message is written for the person who sees it;
 // Err, when set, keeps the underlying cause for logs and errors.Is/As.

@@ -91,8 +91,8 @@ type CacheStats struct {
 //   - a card younger than the TTL is served from the cache, without
 //     asking Recharge; webhooks call Invalidate when a customer changes;
 //   - concurrent misses for one customer make one fetch (single flight);
-//   - when Recharge fails (EUPSTREAM: down, too slow, budget spent; or
-//     EUNAUTHORIZED) or the caller's deadline draws near, a card younger
+//   - when Recharge fails (EUPSTREAM: down, too slow, budget spent, or
+//     refusing our token) or the caller's deadline draws near, a card younger
 //     than StaleFor is served with Stale set instead of an error;
 //   - at most MaxFetches fetches run at once: under a burst, a lookup
 //     that has a stale card answers with it at once, and one that has
@@ -253,7 +253,7 @@ func (c *Cached) Invalidate(ctx context.Context, customerID int64) error {
 // Card returns the customer's card from the cache when it is fresh, and
 // otherwise from the wrapped service, falling back to a stale card as
 // described on Cached.
-// Errors: EINVALID, ENOTFOUND, EUNAUTHORIZED, EUPSTREAM.
+// Errors: EINVALID, ENOTFOUND, EUPSTREAM.
 func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
 	if customerID <= 0 {
 		return nil, rechargekit.Errorf(rechargekit.EINVALID, "recharge customer id must be a positive number")
@@ -449,19 +449,17 @@ func (c *Cached) await(ctx context.Context, f *flight, fallback *rechargekit.Car
 }
 
 // fallBack answers a failed fetch: with the stale card when the failure
-// is Recharge's (or our token's) and there is one, else with the error.
+// is Recharge's (EUPSTREAM, which includes Recharge refusing our token) and
+// there is one, else with the error.
 func (c *Cached) fallBack(fallback *rechargekit.Card, err error) (*rechargekit.Card, error) {
-	switch rechargekit.ErrorCode(err) {
-	case rechargekit.EUPSTREAM, rechargekit.EUNAUTHORIZED:
-		if fallback != nil {
-			c.stale.Add(1)
-			c.metrics.CardCache(rechargekit.CacheStale)
-			cp := *fallback
-			cp.Stale = true
-			return &cp, nil
-		}
+	if fallback == nil || rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM {
+		return nil, err
 	}
-	return nil, err
+	c.stale.Add(1)
+	c.metrics.CardCache(rechargekit.CacheStale)
+	cp := *fallback
+	cp.Stale = true
+	return &cp, nil
 }
 
 // refresh fetches the card again in the background, marked as background

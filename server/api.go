@@ -109,7 +109,7 @@ func (c *console) bearer(next apiHandler) http.Handler {
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 200 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit"`)
-			c.apiError(w, r, &rechargekit.Error{Code: rechargekit.EUNAUTHORIZED, Message: "send an API token: Authorization: Bearer TOKEN", Err: errBearer})
+			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Send an API token in the Authorization header: Bearer TOKEN."))
 			return
 		}
 		tok, err := c.cfg.Store.APITokenByHash(r.Context(), HashAPIToken(token))
@@ -117,7 +117,7 @@ func (c *console) bearer(next apiHandler) http.Handler {
 		case "":
 		case rechargekit.ENOTFOUND:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit", error="invalid_token"`)
-			c.apiError(w, r, &rechargekit.Error{Code: rechargekit.EUNAUTHORIZED, Message: "the API token is not valid (revoked or mistyped)", Err: errBearer})
+			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "The API token is not valid: it was revoked or mistyped."))
 			return
 		default:
 			c.apiError(w, r, fmt.Errorf("server: look up API token: %w", err))
@@ -129,19 +129,14 @@ func (c *console) bearer(next apiHandler) http.Handler {
 
 // apiError writes err as {"error":{"code","message"}} with the status from
 // apiStatus. Internal errors are logged with their detail, which the
-// answer never carries.
+// answer never carries; Recharge refusing rechargekit's token is an
+// upstream failure for the desk and logged as a configuration error.
 func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
 	if errors.Is(err, errTooLarge) {
-		code, msg = codeTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxAPIBody)
+		code, msg = codeTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", maxAPIBody)
 	}
-	if code == rechargekit.EUNAUTHORIZED && !errors.Is(err, errBearer) {
-		// Past the bearer check, only Recharge refusing rechargekit's own
-		// token says "unauthorized": for the desk calling us that is
-		// Recharge being unavailable, not its token being wrong.
-		code = rechargekit.EUPSTREAM
-		c.log.ErrorContext(r.Context(), "api: Recharge refused the API token: check RECHARGE_API_TOKEN and its scopes", "path", r.URL.Path, "error", err)
-	}
+	c.logRefused(r, err)
 	status, ok := apiStatus[code]
 	if !ok {
 		code, status = rechargekit.EINTERNAL, http.StatusInternalServerError
@@ -155,9 +150,13 @@ func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 
 var errTooLarge = errors.New("request body too large")
 
-// errBearer marks the API's own authentication failures (a missing or
-// unknown bearer token), the only ones answered 401.
-var errBearer = errors.New("api token refused")
+// logRefused logs Recharge refusing rechargekit's own token, which the
+// desk sees as Recharge being unavailable, as the configuration error it is.
+func (c *console) logRefused(r *http.Request, err error) {
+	if errors.Is(err, rechargekit.ErrUpstreamRefused) {
+		c.log.ErrorContext(r.Context(), "api: Recharge refused the API token: check RECHARGE_API_TOKEN and its scopes", "path", r.URL.Path, "error", err)
+	}
+}
 
 // decodeJSON reads one JSON object into v: the body capped at maxAPIBody,
 // unknown fields and trailing data refused.
@@ -311,6 +310,7 @@ func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargek
 // internal one is logged and its detail withheld.
 func (c *console) upstreamErrorJSON(r *http.Request, err error) *ErrorJSON {
 	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
+	c.logRefused(r, err)
 	if _, ok := apiStatus[code]; !ok || code == rechargekit.EINTERNAL {
 		c.log.ErrorContext(r.Context(), "api: recharge call failed", "path", r.URL.Path, "error", err)
 		code, msg = rechargekit.EINTERNAL, "internal error"

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -136,14 +137,14 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	case v.Card != nil:
 		d.Card = newCardView(v.Card, now)
 	case v.Link != nil && v.CardErr != nil:
-		switch rechargekit.ErrorCode(v.CardErr) {
-		case rechargekit.ENOTFOUND:
-			d.CardState = "missing"
-		case rechargekit.EUPSTREAM:
-			d.CardState = "upstream"
-		case rechargekit.EUNAUTHORIZED:
+		switch code := rechargekit.ErrorCode(v.CardErr); {
+		case errors.Is(v.CardErr, rechargekit.ErrUpstreamRefused):
 			d.CardState = "refused"
 			c.log.ErrorContext(ctx, "recharge refused the token", "during", "card", "profile_id", id, "error", v.CardErr)
+		case code == rechargekit.ENOTFOUND:
+			d.CardState = "missing"
+		case code == rechargekit.EUPSTREAM:
+			d.CardState = "upstream"
 		default:
 			d.CardState = "error"
 			c.log.ErrorContext(ctx, "card failed", "profile_id", id, "error", v.CardErr)
@@ -179,14 +180,14 @@ func (c *console) manualSearch(ctx context.Context, r *http.Request, d *profileD
 
 // upstreamMessage is what an agent reads when a Recharge call failed.
 func (c *console) upstreamMessage(ctx context.Context, what string, err error) string {
-	switch rechargekit.ErrorCode(err) {
-	case rechargekit.EUPSTREAM:
-		return "Recharge is unavailable right now; try again shortly."
-	case rechargekit.EINVALID:
-		return rechargekit.ErrorMessage(err)
-	case rechargekit.EUNAUTHORIZED:
+	switch code := rechargekit.ErrorCode(err); {
+	case errors.Is(err, rechargekit.ErrUpstreamRefused):
 		c.log.ErrorContext(ctx, "recharge refused the token", "during", what, "error", err)
 		return "Recharge refused rechargekit's API token. Tell an admin."
+	case code == rechargekit.EUPSTREAM:
+		return "Recharge is unavailable right now; try again shortly."
+	case code == rechargekit.EINVALID:
+		return rechargekit.ErrorMessage(err)
 	}
 	c.log.ErrorContext(ctx, "recharge call failed", "during", what, "error", err)
 	return "Recharge could not be searched because of an error on our side."
@@ -215,7 +216,7 @@ func (c *console) linkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
 			return
 		}
 		msg = "customer_missing"
-	case rechargekit.EUPSTREAM, rechargekit.EUNAUTHORIZED:
+	case rechargekit.EUPSTREAM:
 		c.log.WarnContext(r.Context(), "link failed: recharge unavailable", "profile_id", id, "error", err)
 		msg = "upstream"
 	case rechargekit.EINVALID:
