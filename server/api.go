@@ -17,19 +17,9 @@ import (
 const maxAPIBody = 1 << 20
 
 // codeTooLarge is the API's own error code for a body over maxAPIBody; the
-// others are the domain's codes.
+// others are the domain's codes. errorStatus (errors.go) gives each its
+// HTTP status.
 const codeTooLarge = "too_large"
-
-// apiStatus is the one table from error codes to HTTP statuses.
-var apiStatus = map[string]int{
-	rechargekit.EINVALID:      http.StatusBadRequest,
-	rechargekit.EUNAUTHORIZED: http.StatusUnauthorized,
-	rechargekit.ENOTFOUND:     http.StatusNotFound,
-	rechargekit.ECONFLICT:     http.StatusConflict,
-	rechargekit.EUPSTREAM:     http.StatusServiceUnavailable,
-	rechargekit.EINTERNAL:     http.StatusInternalServerError,
-	codeTooLarge:              http.StatusRequestEntityTooLarge,
-}
 
 // ProfileRequest is the body of PUT /api/profiles/{id}: the desk profile's
 // name, emails and phones (the id is in the path).
@@ -128,7 +118,7 @@ func (c *console) bearer(next apiHandler) http.Handler {
 }
 
 // apiError writes err as {"error":{"code","message"}} with the status from
-// apiStatus. Internal errors are logged with their detail, which the
+// errorStatus. Internal errors are logged with their detail, which the
 // answer never carries; Recharge refusing rechargekit's token is an
 // upstream failure for the desk and logged as a configuration error.
 func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
@@ -137,7 +127,7 @@ func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = codeTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", maxAPIBody)
 	}
 	c.logRefused(r, err)
-	status, ok := apiStatus[code]
+	status, ok := errorStatus[code]
 	if !ok {
 		code, status = rechargekit.EINTERNAL, http.StatusInternalServerError
 	}
@@ -311,7 +301,7 @@ func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargek
 func (c *console) upstreamErrorJSON(r *http.Request, err error) *ErrorJSON {
 	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
 	c.logRefused(r, err)
-	if _, ok := apiStatus[code]; !ok || code == rechargekit.EINTERNAL {
+	if _, ok := errorStatus[code]; !ok || code == rechargekit.EINTERNAL {
 		c.log.ErrorContext(r.Context(), "api: recharge call failed", "path", r.URL.Path, "error", err)
 		code, msg = rechargekit.EINTERNAL, "internal error"
 	}
