@@ -167,7 +167,7 @@ func TestErrorCodeAndMessage(t *testing.T) {
 		unwrapsToTheCase bool
 	}{
 		{"nil", nil, "", "", false},
-		{"plain error is internal and hidden", cause, rechargekit.EINTERNAL, "internal error", true},
+		{"plain error is internal and hidden", cause, rechargekit.EINTERNAL, "An internal error occurred.", true},
 		{"domain error through a wrap", wrapped, rechargekit.EUPSTREAM, "Recharge is unavailable", true},
 		{"errorf", rechargekit.Errorf(rechargekit.ENOTFOUND, "no customer %d", 5), rechargekit.ENOTFOUND, "no customer 5", false},
 	}

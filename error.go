@@ -89,6 +89,6 @@ func ErrorMessage(err error) string {
 	case errors.As(err, &e):
 		return e.Message
 	default:
-		return "internal error"
+		return "An internal error occurred."
 	}
 }

@@ -256,7 +256,7 @@ func (c *Cached) Invalidate(ctx context.Context, customerID int64) error {
 // Errors: EINVALID, ENOTFOUND, EUPSTREAM.
 func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
 	if customerID <= 0 {
-		return nil, rechargekit.Errorf(rechargekit.EINVALID, "recharge customer id must be a positive number")
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "A Recharge customer id must be a positive number.")
 	}
 	entry, err := c.cache.Get(ctx, customerID)
 	if err != nil {
@@ -289,7 +289,7 @@ func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card,
 		return nil, err
 	}
 	if f == nil { // MaxFetches running: the stale card now
-		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is busy"))
+		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is busy; try again shortly."))
 	}
 	card, err := c.await(ctx, f, fallback)
 	if err != nil {
@@ -331,7 +331,7 @@ func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, hasFall
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is busy: too many lookups are waiting for it", ctx.Err())
+		return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is busy: too many lookups are waiting for it.", ctx.Err())
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -442,9 +442,9 @@ func (c *Cached) await(ctx context.Context, f *flight, fallback *rechargekit.Car
 		}
 		return c.fallBack(fallback, f.err)
 	case <-cutoff:
-		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge did not answer in time"))
+		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge did not answer in time."))
 	case <-ctx.Done():
-		return c.fallBack(fallback, rechargekit.WrapError(rechargekit.EUPSTREAM, "the lookup ran out of time", ctx.Err()))
+		return c.fallBack(fallback, rechargekit.WrapError(rechargekit.EUPSTREAM, "The lookup ran out of time.", ctx.Err()))
 	}
 }
 

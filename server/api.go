@@ -88,7 +88,7 @@ func (c *console) registerAPI(mux router) {
 	api("POST /api/profiles/{id}/link", c.apiLink)
 	api("DELETE /api/profiles/{id}/link", c.apiUnlink)
 	mux.Handle("/api/", c.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "no API endpoint %s %s", r.Method, r.URL.Path))
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no API endpoint %s %s.", r.Method, r.URL.Path))
 	})))
 }
 
@@ -133,7 +133,7 @@ func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == rechargekit.EINTERNAL {
 		c.log.ErrorContext(r.Context(), "api error", "method", r.Method, "path", r.URL.Path, "error", err)
-		msg = "internal error"
+		msg = internalMessage
 	}
 	writeJSON(w, status, map[string]ErrorJSON{"error": {Code: code, Message: msg}})
 }
@@ -154,7 +154,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return rechargekit.Errorf(rechargekit.EINVALID, "the body must be JSON (Content-Type: application/json)")
+			return rechargekit.Errorf(rechargekit.EINVALID, "The body must be JSON (Content-Type: application/json).")
 		}
 	}
 	body := http.MaxBytesReader(w, r.Body, maxAPIBody)
@@ -173,9 +173,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &maxErr):
 		return errTooLarge
 	case errors.Is(err, io.EOF):
-		return rechargekit.Errorf(rechargekit.EINVALID, "the request body is empty; send a JSON object")
+		return rechargekit.Errorf(rechargekit.EINVALID, "The request body is empty; send a JSON object.")
 	}
-	return rechargekit.Errorf(rechargekit.EINVALID, "the request body is not valid: %s", jsonProblem(err))
+	return rechargekit.Errorf(rechargekit.EINVALID, "The request body is not valid: %s.", jsonProblem(err))
 }
 
 // jsonProblem describes a decoding error without echoing the body.
@@ -303,7 +303,7 @@ func (c *console) upstreamErrorJSON(r *http.Request, err error) *ErrorJSON {
 	c.logRefused(r, err)
 	if _, ok := errorStatus[code]; !ok || code == rechargekit.EINTERNAL {
 		c.log.ErrorContext(r.Context(), "api: recharge call failed", "path", r.URL.Path, "error", err)
-		code, msg = rechargekit.EINTERNAL, "internal error"
+		code, msg = rechargekit.EINTERNAL, internalMessage
 	}
 	return &ErrorJSON{Code: code, Message: msg}
 }
@@ -317,7 +317,7 @@ func (c *console) apiLink(w http.ResponseWriter, r *http.Request, tok *rechargek
 	s := strings.TrimSpace(req.RechargeCustomerID)
 	id, err := strconv.ParseInt(s, 10, 64)
 	if s == "" || err != nil || id <= 0 || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
-		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "rechargeCustomerId must be a Recharge customer id: a positive number in a string"))
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "The rechargeCustomerId must be a Recharge customer id: a positive number in a string."))
 		return
 	}
 	ctx, cancel := c.withDeadline(r)

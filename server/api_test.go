@@ -442,9 +442,9 @@ func TestAPIErrorTable(t *testing.T) {
 		{"not found", rechargekit.Errorf(rechargekit.ENOTFOUND, "gone"), 404, "not_found", "gone"},
 		{"conflict", rechargekit.Errorf(rechargekit.ECONFLICT, "clash"), 409, "conflict", "clash"},
 		{"upstream", rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is down"), 503, "upstream", "Recharge is down"},
-		{"internal", rechargekit.WrapError(rechargekit.EINTERNAL, "db exploded at row 7", errors.New("secret detail")), 500, "internal", "internal error"},
-		{"plain error", errors.New("pq: connection to 10.0.0.5 refused"), 500, "internal", "internal error"},
-		{"unknown code", &rechargekit.Error{Code: "weird", Message: "leak me"}, 500, "internal", "internal error"},
+		{"internal", rechargekit.WrapError(rechargekit.EINTERNAL, "db exploded at row 7", errors.New("secret detail")), 500, "internal", "An internal error occurred."},
+		{"plain error", errors.New("pq: connection to 10.0.0.5 refused"), 500, "internal", "An internal error occurred."},
+		{"unknown code", &rechargekit.Error{Code: "weird", Message: "leak me"}, 500, "internal", "An internal error occurred."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

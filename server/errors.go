@@ -19,6 +19,10 @@ var errorStatus = map[string]int{
 	codeTooLarge:              http.StatusRequestEntityTooLarge,
 }
 
+// internalMessage is what the JSON API says of an internal error, whose
+// detail only the log holds.
+const internalMessage = "An internal error occurred."
+
 // errorTitles titles the console's error page for each code in
 // errorStatus, for pages that do not name what was not found or refused.
 var errorTitles = map[string]string{
