@@ -237,6 +237,12 @@ func (t *APIToken) Validate() error {
 	if err := checkText("API token name", t.Name, MaxIDLength, true); err != nil {
 		return err
 	}
+	// A token's name is read in lists and in the audit log ("api:NAME"):
+	// an invisible formatting character, such as the right-to-left
+	// override U+202E, would make it read otherwise than it is.
+	if strings.IndexFunc(t.Name, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
+		return Errorf(EINVALID, "The API token name contains an invisible formatting character, such as a right-to-left override.")
+	}
 	return checkText("API token hash", t.Hash, MaxTextLength, true)
 }
 

@@ -694,6 +694,19 @@ func TestAdminPages(t *testing.T) {
 		if code, _ := api.do("GET", "/api/profiles/"+profManual+"/card", ""); code != http.StatusUnauthorized {
 			t.Errorf("a revoked token works: %d", code)
 		}
+
+		// A right-to-left override would make the name read otherwise
+		// than it is stored ("desk" + U+202E + "gnp.exe" shows as
+		// "deskexe.png"): refused, with the reason, and nothing stored.
+		before, _ := e.Store.APITokens(ctx)
+		p = b.PostWithCSRF("/admin/tokens", "/admin/tokens", url.Values{"name": {"desk\u202egnp.exe"}})
+		if p.Status != http.StatusBadRequest {
+			t.Errorf("create with a right-to-left override = %d, want 400", p.Status)
+		}
+		mustContain(t, p.Body, "The API token name contains an invisible formatting character, such as a right-to-left override.")
+		if after, _ := e.Store.APITokens(ctx); len(after) != len(before) {
+			t.Errorf("a token named with a right-to-left override was stored: %d tokens, had %d", len(after), len(before))
+		}
 	})
 
 	t.Run("audit", func(t *testing.T) {

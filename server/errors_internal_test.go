@@ -131,3 +131,35 @@ func TestFormProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPagesCleanNames checks that names an admin typed are shown
+// cleaned like other untrusted text: a right-to-left override or other
+// bidirectional control in a token name or a user's email (stored before
+// such names were refused, or by another tool) never reaches the page.
+func TestAdminPagesCleanNames(t *testing.T) {
+	t.Parallel()
+	const evil = "desk\u202egnp.exe\u2066x\u2069\u200f"
+	c, _ := newLoggedConsole(t)
+	admin := &rechargekit.User{ID: 1, Email: "admin@example.com", Role: rechargekit.RoleAdmin}
+	for _, tc := range []struct {
+		page string
+		data any
+	}{
+		{"tokens", tokensData{Tokens: []*rechargekit.APIToken{{ID: 7, Name: evil}}, Created: &rechargekit.APIToken{ID: 7, Name: evil}, Token: "rk_x"}},
+		{"users", usersData{Users: []*rechargekit.User{admin, {ID: 2, Email: "a" + evil + "@example.com", Role: rechargekit.RoleAgent}},
+			Self: 1, Created: &rechargekit.User{ID: 2, Email: "a" + evil + "@example.com", Role: rechargekit.RoleAgent}}},
+	} {
+		rec := httptest.NewRecorder()
+		c.render(rec, httptest.NewRequest(http.MethodGet, "/admin/"+tc.page, nil), http.StatusOK, tc.page,
+			&pageData{Title: tc.page, User: admin, CSRF: "csrf", Data: tc.data})
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.Contains(body, "deskgnp.exex") {
+			t.Errorf("%s page: %d, the cleaned name is missing:\n%s", tc.page, rec.Code, body)
+		}
+		for _, r := range []rune{'\u202e', '\u2066', '\u2069', '\u200f'} {
+			if strings.ContainsRune(body, r) {
+				t.Errorf("%s page shows %U raw", tc.page, r)
+			}
+		}
+	}
+}
