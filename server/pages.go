@@ -86,7 +86,6 @@ type profileData struct {
 
 	Card      *cardView
 	CardState string // "" (card shown), "missing", "upstream", "refused" or "error"
-	CardError string
 
 	Candidates      []matchView
 	CandidatesError string
