@@ -105,7 +105,7 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	id := r.PathValue("id")
 	v, err := c.openProfile(ctx, r, rechargekit.DeskConsole)
 	if err != nil {
-		c.renderError(w, r, s, "Profile not found", noSuchProfile(err))
+		c.renderError(w, r, s, "Profile not found", noSuchProfile(fmt.Errorf("server: open profile %q: %w", id, err)))
 		return
 	}
 	now := c.cfg.Now()
@@ -218,6 +218,8 @@ func (c *console) linkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
 			c.renderError(w, r, s, "Profile not found", noSuchProfile(perr))
 			return
 		}
+	case errors.Is(err, rechargekit.ErrUpstreamRefused):
+		c.log.ErrorContext(r.Context(), "recharge refused the token", "during", "link", "profile_id", id, "error", err)
 	case code == rechargekit.EUPSTREAM:
 		c.log.WarnContext(r.Context(), "link failed: recharge unavailable", "profile_id", id, "error", err)
 	}
