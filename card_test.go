@@ -219,8 +219,14 @@ func TestUpstreamRefused(t *testing.T) {
 					t.Errorf("ErrorMessage = %q", got)
 				}
 			}
-			if tt.name == "refused with the client's error" && !errors.Is(tt.err, cause) {
-				t.Error("the client's error was lost from the chain")
+			if tt.name == "refused with the client's error" {
+				if !errors.Is(tt.err, cause) {
+					t.Error("the client's error was lost from the chain")
+				}
+				want := "card: rechargekit: upstream: Recharge refused rechargekit's API token: recharge refused the api token: " + cause.Error()
+				if got := tt.err.Error(); got != want {
+					t.Errorf("Error() = %q, want %q", got, want)
+				}
 			}
 		})
 	}

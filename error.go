@@ -3,6 +3,7 @@ package rechargekit
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error codes. Callers branch on these, never on message text; each adapter
@@ -43,12 +44,14 @@ type Error struct {
 	Err     error
 }
 
-// Error implements the error interface.
+// Error implements the error interface. The message's closing full stop
+// is left out, so that the cause reads on after it.
 func (e *Error) Error() string {
+	msg := strings.TrimSuffix(e.Message, ".")
 	if e.Err != nil {
-		return fmt.Sprintf("rechargekit: %s: %s: %v", e.Code, e.Message, e.Err)
+		return fmt.Sprintf("rechargekit: %s: %s: %v", e.Code, msg, e.Err)
 	}
-	return fmt.Sprintf("rechargekit: %s: %s", e.Code, e.Message)
+	return fmt.Sprintf("rechargekit: %s: %s", e.Code, msg)
 }
 
 // Unwrap returns the underlying cause.

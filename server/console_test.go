@@ -502,6 +502,15 @@ func TestCardProblems(t *testing.T) {
 			t.Fatalf("status %d", p.Status)
 		}
 		mustContain(t, p.Body, "Recharge refused rechargekit's API token", "Linked by hand")
+		// Linking by hand then says Recharge is unavailable, and the log
+		// names the refusal, which an admin must fix.
+		p = b.PostWithCSRF("/profiles", "/profiles/"+profSam+"/link", url.Values{"customer_id": {"183940001"}})
+		if p.Resp.Header.Get("Location") != "/profiles/"+profSam+"?msg=upstream" {
+			t.Errorf("link while the token is refused went to %q", p.Resp.Header.Get("Location"))
+		}
+		if logs := e.Logs.String(); !strings.Contains(logs, "during=link") || !strings.Contains(logs, "recharge refused the token") {
+			t.Errorf("the refused token met while linking was not logged as such:\n%s", logs)
+		}
 	})
 
 	t.Run("Recharge unavailable", func(t *testing.T) {
