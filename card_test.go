@@ -145,7 +145,7 @@ func TestErrorCodeAndMessage(t *testing.T) {
 		unwrapsToTheCase bool
 	}{
 		{"nil", nil, "", "", false},
-		{"plain error is internal and hidden", cause, rechargekit.EINTERNAL, "internal error", true},
+		{"plain error is internal and hidden", cause, rechargekit.EINTERNAL, "An internal error occurred.", true},
 		{"domain error through a wrap", wrapped, rechargekit.EUPSTREAM, "Recharge is unavailable", true},
 		{"errorf", rechargekit.Errorf(rechargekit.ENOTFOUND, "no customer %d", 5), rechargekit.ENOTFOUND, "no customer 5", false},
 	}
@@ -159,6 +159,52 @@ func TestErrorCodeAndMessage(t *testing.T) {
 			}
 			if got := errors.Is(tt.err, cause); got != tt.unwrapsToTheCase {
 				t.Errorf("errors.Is(err, cause) = %v, want %v", got, tt.unwrapsToTheCase)
+			}
+		})
+	}
+}
+
+// TestUpstreamRefused checks that Recharge refusing rechargekit's token is
+// an upstream failure for every surface's code table, while the refusal
+// stays findable, with the client's own error, for the surfaces that tell
+// an admin about it.
+func TestUpstreamRefused(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("recharge: GET /customers/1: 401 unauthorized")
+	for _, tt := range []struct {
+		name    string
+		err     error
+		refused bool
+		outcome string
+	}{
+		{"refused with the client's error", fmt.Errorf("card: %w", rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", cause)), true, rechargekit.OutcomeRefused},
+		{"refused without a cause", rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", nil), true, rechargekit.OutcomeRefused},
+		{"Recharge down", rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is unavailable.", cause), false, rechargekit.OutcomeUnavailable},
+		{"the caller's credentials", rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Send an API token."), false, rechargekit.OutcomeBadRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errors.Is(tt.err, rechargekit.ErrUpstreamRefused); got != tt.refused {
+				t.Errorf("errors.Is(err, ErrUpstreamRefused) = %v, want %v", got, tt.refused)
+			}
+			if got := rechargekit.OutcomeOf(tt.err); got != tt.outcome {
+				t.Errorf("OutcomeOf = %q, want %q", got, tt.outcome)
+			}
+			if tt.refused {
+				if code := rechargekit.ErrorCode(tt.err); code != rechargekit.EUPSTREAM {
+					t.Errorf("ErrorCode = %q, want %q", code, rechargekit.EUPSTREAM)
+				}
+				if got := rechargekit.ErrorMessage(tt.err); got != "Recharge refused rechargekit's API token." {
+					t.Errorf("ErrorMessage = %q", got)
+				}
+			}
+			if tt.name == "refused with the client's error" {
+				if !errors.Is(tt.err, cause) {
+					t.Error("the client's error was lost from the chain")
+				}
+				want := "card: rechargekit: upstream: Recharge refused rechargekit's API token: recharge refused the api token: " + cause.Error()
+				if got := tt.err.Error(); got != want {
+					t.Errorf("Error() = %q, want %q", got, want)
+				}
 			}
 		})
 	}

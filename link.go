@@ -114,7 +114,7 @@ const (
 // NUL bytes), and values over the Max* limits.
 func NormalizeProfile(p *Profile) (*Profile, error) {
 	if p == nil {
-		return nil, Errorf(EINVALID, "profile is required")
+		return nil, Errorf(EINVALID, "A profile is required.")
 	}
 	if err := checkText("profile id", p.ID, MaxIDLength, true); err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func normalizeList(what string, in []string) ([]string, error) {
 		}
 	}
 	if len(out) > MaxProfileItems {
-		return nil, Errorf(EINVALID, "a profile has at most %d %ss, got %d", MaxProfileItems, what, len(out))
+		return nil, Errorf(EINVALID, "A profile has at most %d %ss; this one has %d.", MaxProfileItems, what, len(out))
 	}
 	return out, nil
 }
@@ -160,13 +160,13 @@ func normalizeList(what string, in []string) ([]string, error) {
 func checkText(what, v string, max int, required bool) error {
 	switch {
 	case required && strings.TrimSpace(v) == "":
-		return Errorf(EINVALID, "%s is required", what)
+		return Errorf(EINVALID, "The %s is required.", what)
 	case !utf8.ValidString(v):
-		return Errorf(EINVALID, "%s is not valid UTF-8", what)
+		return Errorf(EINVALID, "The %s is not valid UTF-8.", what)
 	case len(v) > max:
-		return Errorf(EINVALID, "%s is longer than %d bytes", what, max)
+		return Errorf(EINVALID, "The %s is longer than %d bytes.", what, max)
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return Errorf(EINVALID, "%s contains control characters", what)
+		return Errorf(EINVALID, "The %s contains control characters.", what)
 	}
 	return nil
 }
@@ -174,18 +174,18 @@ func checkText(what, v string, max int, required bool) error {
 // ValidateActor reports, with EINVALID, what is wrong with the "by" of a
 // change: who made it (a user's email, an API token's name, or "auto").
 func ValidateActor(by string) error {
-	return checkText("who made the change", by, MaxTextLength, true)
+	return checkText("author of the change", by, MaxTextLength, true)
 }
 
 // Validate reports, with EINVALID, what is wrong with a link before it is stored.
 func (l *Link) Validate() error {
 	switch {
 	case l == nil:
-		return Errorf(EINVALID, "link is required")
+		return Errorf(EINVALID, "A link is required.")
 	case l.CustomerID <= 0:
-		return Errorf(EINVALID, "a Recharge customer id must be a positive number")
+		return Errorf(EINVALID, "A Recharge customer id must be a positive number.")
 	case l.Method != LinkAuto && l.Method != LinkManual:
-		return Errorf(EINVALID, "link method must be %q or %q", LinkAuto, LinkManual)
+		return Errorf(EINVALID, "The link method must be %q or %q.", LinkAuto, LinkManual)
 	}
 	if err := checkText("profile id", l.ProfileID, MaxIDLength, true); err != nil {
 		return err
@@ -196,17 +196,17 @@ func (l *Link) Validate() error {
 // Validate reports, with EINVALID, what is wrong with a user before it is stored.
 func (u *User) Validate() error {
 	if u == nil {
-		return Errorf(EINVALID, "user is required")
+		return Errorf(EINVALID, "A user is required.")
 	}
 	if err := checkText("email", u.Email, MaxTextLength, true); err != nil {
 		return err
 	}
 	local, domain, ok := strings.Cut(u.Email, "@")
 	if !ok || local == "" || domain == "" || strings.ContainsFunc(u.Email, unicode.IsSpace) {
-		return Errorf(EINVALID, "%q is not an email address", u.Email)
+		return Errorf(EINVALID, "%q is not an email address.", u.Email)
 	}
 	if u.Role != RoleAgent && u.Role != RoleAdmin {
-		return Errorf(EINVALID, "role must be %q or %q", RoleAgent, RoleAdmin)
+		return Errorf(EINVALID, "The role must be %q or %q.", RoleAgent, RoleAdmin)
 	}
 	return checkText("password hash", u.PasswordHash, MaxTextLength, true)
 }
@@ -216,13 +216,13 @@ func (u *User) Validate() error {
 func (s *Session) Validate() error {
 	switch {
 	case s == nil:
-		return Errorf(EINVALID, "session is required")
+		return Errorf(EINVALID, "A session is required.")
 	case s.UserID <= 0:
-		return Errorf(EINVALID, "a session needs a user")
+		return Errorf(EINVALID, "A session needs a user.")
 	case s.ExpiresAt.IsZero():
-		return Errorf(EINVALID, "a session needs an expiry time")
+		return Errorf(EINVALID, "A session needs an expiry time.")
 	case !s.CreatedAt.IsZero() && !s.ExpiresAt.After(s.CreatedAt):
-		return Errorf(EINVALID, "a session must expire after it is created")
+		return Errorf(EINVALID, "A session must expire after it is created.")
 	}
 	if err := checkText("session token hash", s.TokenHash, MaxTextLength, true); err != nil {
 		return err
@@ -233,10 +233,16 @@ func (s *Session) Validate() error {
 // Validate reports, with EINVALID, what is wrong with an API token before it is stored.
 func (t *APIToken) Validate() error {
 	if t == nil {
-		return Errorf(EINVALID, "API token is required")
+		return Errorf(EINVALID, "An API token is required.")
 	}
 	if err := checkText("API token name", t.Name, MaxIDLength, true); err != nil {
 		return err
+	}
+	// A token's name is read in lists and in the audit log ("api:NAME"):
+	// an invisible formatting character, such as the right-to-left
+	// override U+202E, would make it read otherwise than it is.
+	if strings.IndexFunc(t.Name, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
+		return Errorf(EINVALID, "The API token name contains an invisible formatting character, such as a right-to-left override.")
 	}
 	return checkText("API token hash", t.Hash, MaxTextLength, true)
 }

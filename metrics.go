@@ -1,6 +1,9 @@
 package rechargekit
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Metrics receives the events an operator counts. The adapters report to it
 // (the recharge client its calls and rate-limit waits, the cards cache its
@@ -98,7 +101,8 @@ func (NopMetrics) Webhook(topic, outcome string)                             {}
 func (NopMetrics) SignIn(outcome string)                                     {}
 
 // OutcomeOf maps a lookup's error to its Metrics outcome: OutcomeOK for nil,
-// and by error code otherwise. A stale answer is not an error; callers
+// and by error code otherwise, except that an EUPSTREAM caused by
+// ErrUpstreamRefused is OutcomeRefused. A stale answer is not an error; callers
 // that served one report OutcomeStale themselves.
 func OutcomeOf(err error) string {
 	switch ErrorCode(err) {
@@ -107,10 +111,11 @@ func OutcomeOf(err error) string {
 	case ENOTFOUND:
 		return OutcomeNotFound
 	case EUPSTREAM:
+		if errors.Is(err, ErrUpstreamRefused) {
+			return OutcomeRefused
+		}
 		return OutcomeUnavailable
-	case EUNAUTHORIZED:
-		return OutcomeRefused
-	case EINVALID:
+	case EINVALID, EUNAUTHORIZED:
 		return OutcomeBadRequest
 	default:
 		return OutcomeError

@@ -148,18 +148,19 @@ type Match struct {
 // recharge package implements it over the Recharge API.
 type RechargeSource interface {
 	// Customer returns the customer with the given Recharge id.
-	// Errors: ENOTFOUND, EUNAUTHORIZED (the token was refused), EUPSTREAM.
+	// Errors: ENOTFOUND, EUPSTREAM (also when Recharge refused the token:
+	// its cause is then ErrUpstreamRefused).
 	Customer(ctx context.Context, id int64) (*Customer, error)
 
 	// FindCustomers returns the customers with the given email, or with the
 	// given platform customer id; exactly one of the two is set. No match is
 	// an empty slice, not an error.
-	// Errors: EINVALID, EUNAUTHORIZED, EUPSTREAM.
+	// Errors: EINVALID, EUPSTREAM.
 	FindCustomers(ctx context.Context, email, externalID string) ([]*Customer, error)
 
 	// Subscriptions returns every subscription of the customer, all pages
 	// followed, each with its product filled in as far as Recharge knows it.
-	// Errors: EUNAUTHORIZED, EUPSTREAM.
+	// Errors: EUPSTREAM.
 	Subscriptions(ctx context.Context, customerID int64) ([]*Subscription, error)
 }
 
@@ -167,11 +168,11 @@ type RechargeSource interface {
 // implements it; the Gladly adaptor, the console and the CLI use it.
 type CardService interface {
 	// Card returns the Subscription card of a Recharge customer.
-	// Errors: ENOTFOUND (no such customer), EUNAUTHORIZED, EUPSTREAM.
+	// Errors: ENOTFOUND (no such customer), EUPSTREAM.
 	Card(ctx context.Context, customerID int64) (*Card, error)
 
 	// FindCustomers returns the distinct customers matching the search,
 	// sorted by Recharge id descending.
-	// Errors: EINVALID, EUNAUTHORIZED, EUPSTREAM.
+	// Errors: EINVALID, EUPSTREAM.
 	FindCustomers(ctx context.Context, q CustomerSearch) ([]*Match, error)
 }

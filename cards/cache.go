@@ -87,8 +87,8 @@ type CacheStats struct {
 //   - a card younger than the TTL is served from the cache, without
 //     asking Recharge; webhooks call Invalidate when a customer changes;
 //   - concurrent misses for one customer make one fetch (single flight);
-//   - when Recharge fails (EUPSTREAM: down, too slow, budget spent; or
-//     EUNAUTHORIZED) or the caller's deadline draws near, a card younger
+//   - when Recharge fails (EUPSTREAM: down, too slow, budget spent, or
+//     refusing our token) or the caller's deadline draws near, a card younger
 //     than StaleFor is served with Stale set instead of an error;
 //   - at most MaxFetches fetches run at once: under a burst, a lookup
 //     that has a stale card answers with it at once, and one that has
@@ -249,10 +249,10 @@ func (c *Cached) Invalidate(ctx context.Context, customerID int64) error {
 // Card returns the customer's card from the cache when it is fresh, and
 // otherwise from the wrapped service, falling back to a stale card as
 // described on Cached.
-// Errors: EINVALID, ENOTFOUND, EUNAUTHORIZED, EUPSTREAM.
+// Errors: EINVALID, ENOTFOUND, EUPSTREAM.
 func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
 	if customerID <= 0 {
-		return nil, rechargekit.Errorf(rechargekit.EINVALID, "recharge customer id must be a positive number")
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "A Recharge customer id must be a positive number.")
 	}
 	entry, err := c.cache.Get(ctx, customerID)
 	if err != nil {
@@ -285,7 +285,7 @@ func (c *Cached) Card(ctx context.Context, customerID int64) (*rechargekit.Card,
 		return nil, err
 	}
 	if f == nil { // MaxFetches running: the stale card now
-		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is busy"))
+		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is busy; try again shortly."))
 	}
 	card, err := c.await(ctx, f, fallback)
 	if err != nil {
@@ -327,7 +327,7 @@ func (c *Cached) join(ctx context.Context, customerID int64, gen uint64, hasFall
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is busy: too many lookups are waiting for it", ctx.Err())
+		return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is busy: too many lookups are waiting for it.", ctx.Err())
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -438,26 +438,24 @@ func (c *Cached) await(ctx context.Context, f *flight, fallback *rechargekit.Car
 		}
 		return c.fallBack(fallback, f.err)
 	case <-cutoff:
-		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge did not answer in time"))
+		return c.fallBack(fallback, rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge did not answer in time."))
 	case <-ctx.Done():
-		return c.fallBack(fallback, rechargekit.WrapError(rechargekit.EUPSTREAM, "the lookup ran out of time", ctx.Err()))
+		return c.fallBack(fallback, rechargekit.WrapError(rechargekit.EUPSTREAM, "The lookup ran out of time.", ctx.Err()))
 	}
 }
 
 // fallBack answers a failed fetch: with the stale card when the failure
-// is Recharge's (or our token's) and there is one, else with the error.
+// is Recharge's (EUPSTREAM, which includes Recharge refusing our token) and
+// there is one, else with the error.
 func (c *Cached) fallBack(fallback *rechargekit.Card, err error) (*rechargekit.Card, error) {
-	switch rechargekit.ErrorCode(err) {
-	case rechargekit.EUPSTREAM, rechargekit.EUNAUTHORIZED:
-		if fallback != nil {
-			c.stale.Add(1)
-			c.metrics.CardCache(rechargekit.CacheStale)
-			cp := *fallback
-			cp.Stale = true
-			return &cp, nil
-		}
+	if fallback == nil || rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM {
+		return nil, err
 	}
-	return nil, err
+	c.stale.Add(1)
+	c.metrics.CardCache(rechargekit.CacheStale)
+	cp := *fallback
+	cp.Stale = true
+	return &cp, nil
 }
 
 // refresh fetches the card again in the background, marked as background

@@ -202,7 +202,10 @@ func TestCachedFallsBackToStale(t *testing.T) {
 		wantCode  string
 	}{
 		{"Recharge down", rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is unavailable"), 2 * time.Minute, true, ""},
-		{"token refused", rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Recharge refused the API token"), 2 * time.Minute, true, ""},
+		{"token refused", rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", nil), 2 * time.Minute, true, ""},
+		// Only Recharge's failures are covered by a stale card: a refusal
+		// of some caller's credentials is not Recharge's to excuse.
+		{"not an upstream failure", rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Send an API token."), 2 * time.Minute, false, rechargekit.EUNAUTHORIZED},
 		{"a bug is not hidden", errors.New("boom"), 2 * time.Minute, false, rechargekit.EINTERNAL},
 		{"too old to serve", rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is unavailable"), 25 * time.Hour, false, rechargekit.EUPSTREAM},
 	}

@@ -54,7 +54,7 @@ func (s *Service) logger() *slog.Logger {
 // returns them as a card, subscriptions in display order.
 func (s *Service) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
 	if customerID <= 0 {
-		return nil, rechargekit.Errorf(rechargekit.EINVALID, "recharge customer id must be a positive number")
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "A Recharge customer id must be a positive number.")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

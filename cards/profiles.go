@@ -157,7 +157,7 @@ func hasEmail(emails []string, email string) bool {
 // Link implements rechargekit.ProfileService.
 func (p *Profiles) Link(ctx context.Context, profileID string, customerID int64, by string) (*rechargekit.Link, error) {
 	if customerID <= 0 {
-		return nil, rechargekit.Errorf(rechargekit.EINVALID, "a Recharge customer id is a positive number")
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "A Recharge customer id must be a positive number.")
 	}
 	if _, err := p.Store.Profile(ctx, profileID); err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func (p *Profiles) Link(ctx context.Context, profileID string, customerID int64,
 	// card also warms it for the page the agent sees next.
 	if _, err := p.Cards.Card(ctx, customerID); err != nil {
 		if rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
-			return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer %d", customerID)
+			return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer with the id %d.", customerID)
 		}
 		return nil, err
 	}

@@ -435,12 +435,28 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 	return &LookupResponse{encoded: body, stale: card.Stale}, nil
 }
 
-// failLookup maps a lookup error to its answer: one table from error codes
-// to statuses. An upstream failure is never answered with empty results,
-// which Gladly would read as "no such customer".
+// lookupFailure is how a failed lookup is answered: the status and the
+// protocol's error code.
+type lookupFailure struct {
+	status int
+	code   string
+}
+
+// lookupFailures is the one table from domain error codes to the answer of
+// a failed lookup; any other code is an internal error. ENOTFOUND is not
+// here because it is no failure: it is answered with empty results.
+var lookupFailures = map[string]lookupFailure{
+	rechargekit.EUPSTREAM: {http.StatusServiceUnavailable, CodeUpstreamUnavailable},
+	rechargekit.EINVALID:  {http.StatusBadRequest, CodeInvalidRequest},
+}
+
+// failLookup maps a lookup error to its answer through lookupFailures. An
+// upstream failure is never answered with empty results, which Gladly
+// would read as "no such customer".
 func (h *Handler) failLookup(x *exchange, err error) {
 	var pe *panicError
 	x.outcome = rechargekit.OutcomeOf(err)
+	f, known := lookupFailures[rechargekit.ErrorCode(err)]
 	switch {
 	case errors.Is(err, errDeadline):
 		x.outcome = rechargekit.OutcomeUnavailable
@@ -451,22 +467,19 @@ func (h *Handler) failLookup(x *exchange, err error) {
 		x.outcome = rechargekit.OutcomeError
 		x.log.Error("gladly lookup: service panicked", "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
 		x.fail(http.StatusInternalServerError, "", CodeInternal, "internal error")
+	case !known:
+		x.log.Error("gladly lookup: internal error", "err", err)
+		x.fail(http.StatusInternalServerError, "", CodeInternal, "internal error")
+	case errors.Is(err, rechargekit.ErrUpstreamRefused):
+		// For Gladly this is Recharge being unavailable; for whoever runs
+		// rechargekit it is a configuration error to fix.
+		x.log.Error("gladly lookup: configuration error: Recharge refused the API token", "err", err)
+		x.fail(f.status, "", f.code, "Recharge refused the service's credentials")
+	case f.code == CodeUpstreamUnavailable:
+		x.log.Warn("gladly lookup: Recharge unavailable", "err", err)
+		x.fail(f.status, "", f.code, rechargekit.ErrorMessage(err))
 	default:
-		switch rechargekit.ErrorCode(err) {
-		case rechargekit.EUPSTREAM:
-			x.log.Warn("gladly lookup: Recharge unavailable", "err", err)
-			x.fail(http.StatusServiceUnavailable, "", CodeUpstreamUnavailable,
-				"Recharge is unavailable: "+rechargekit.ErrorMessage(err))
-		case rechargekit.EUNAUTHORIZED:
-			x.log.Error("gladly lookup: configuration error: Recharge refused the API token", "err", err)
-			x.fail(http.StatusServiceUnavailable, "", CodeUpstreamUnavailable,
-				"Recharge refused the service's credentials")
-		case rechargekit.EINVALID:
-			x.fail(http.StatusBadRequest, "", CodeInvalidRequest, rechargekit.ErrorMessage(err))
-		default:
-			x.log.Error("gladly lookup: internal error", "err", err)
-			x.fail(http.StatusInternalServerError, "", CodeInternal, "internal error")
-		}
+		x.fail(f.status, "", f.code, rechargekit.ErrorMessage(err))
 	}
 }
 

@@ -41,7 +41,7 @@ func (s fuzzService) fail() error {
 	case 2:
 		return rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is unavailable")
 	case 3:
-		return rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Recharge refused the API token")
+		return rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", nil)
 	}
 	return nil
 }

@@ -560,7 +560,7 @@ func TestHandlerServiceFailures(t *testing.T) {
 	search := gladly.MustReadFile(t, filepath.Join("testdata", "requests", "search_email.json"))
 	autoLink := gladly.MustReadFile(t, filepath.Join("testdata", "requests", "auto_link.json"))
 	upstream := rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge answered 503")
-	unauthorized := rechargekit.WrapError(rechargekit.EUNAUTHORIZED, "Recharge rejected the token", errors.New("recharge: 401"))
+	refused := rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", errors.New("recharge: 401"))
 
 	tests := []struct {
 		name       string
@@ -583,13 +583,20 @@ func TestHandlerServiceFailures(t *testing.T) {
 			svc: &fakeService{card: func(context.Context, int64) (*rechargekit.Card, error) { return nil, upstream }}},
 		{name: "auto-link: EUPSTREAM is never empty results", body: autoLink, wantStatus: 503, wantCode: gladly.CodeUpstreamUnavailable,
 			svc: &fakeService{find: func(context.Context, rechargekit.CustomerSearch) ([]*rechargekit.Match, error) { return nil, upstream }}},
-		{name: "detailed: EUNAUTHORIZED is a configuration error", body: detailed, wantStatus: 503, wantCode: gladly.CodeUpstreamUnavailable,
+		{name: "detailed: token refused is a configuration error", body: detailed, wantStatus: 503, wantCode: gladly.CodeUpstreamUnavailable,
 			wantLog: "configuration error",
-			svc:     &fakeService{card: func(context.Context, int64) (*rechargekit.Card, error) { return nil, unauthorized }}},
-		{name: "search: EUNAUTHORIZED", body: search, wantStatus: 503, wantCode: gladly.CodeUpstreamUnavailable,
+			svc:     &fakeService{card: func(context.Context, int64) (*rechargekit.Card, error) { return nil, refused }}},
+		{name: "search: token refused", body: search, wantStatus: 503, wantCode: gladly.CodeUpstreamUnavailable,
 			wantLog: "configuration error",
 			svc: &fakeService{find: func(context.Context, rechargekit.CustomerSearch) ([]*rechargekit.Match, error) {
-				return nil, unauthorized
+				return nil, refused
+			}}},
+		// EUNAUTHORIZED is for a caller's credentials, which the handler
+		// checks itself: from the service it can only be a bug.
+		{name: "detailed: EUNAUTHORIZED from the service is internal", body: detailed, wantStatus: 500, wantCode: gladly.CodeInternal,
+			wantLog: "internal error",
+			svc: &fakeService{card: func(context.Context, int64) (*rechargekit.Card, error) {
+				return nil, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Send an API token.")
 			}}},
 		{name: "search: EINVALID", body: search, wantStatus: 400, wantCode: gladly.CodeInvalidRequest,
 			svc: &fakeService{find: func(context.Context, rechargekit.CustomerSearch) ([]*rechargekit.Match, error) {
@@ -897,7 +904,7 @@ func TestHandlerLogs(t *testing.T) {
 	svc := &fakeService{card: func(_ context.Context, id int64) (*rechargekit.Card, error) {
 		switch id {
 		case 1:
-			return nil, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "token refused")
+			return nil, rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", nil)
 		case 2:
 			panic("kaboom")
 		}
@@ -942,7 +949,7 @@ func TestHandlerLogs(t *testing.T) {
 		t.Errorf("logged statuses (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(logs, "configuration error") {
-		t.Errorf("EUNAUTHORIZED not logged as a configuration error:\n%s", logs)
+		t.Errorf("a refused token not logged as a configuration error:\n%s", logs)
 	}
 }
 

@@ -2,6 +2,7 @@ package gladly_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -44,7 +45,7 @@ func TestHandlerMetrics(t *testing.T) {
 		{"stale card", stale, detailed, false, "lookup gladly DETAILED stale"},
 		{"customer deleted", cardErr(rechargekit.Errorf(rechargekit.ENOTFOUND, "gone")), detailed, false, "lookup gladly DETAILED not_found"},
 		{"Recharge down", cardErr(rechargekit.Errorf(rechargekit.EUPSTREAM, "503")), detailed, false, "lookup gladly DETAILED unavailable"},
-		{"token revoked", cardErr(rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "401")), detailed, false, "lookup gladly DETAILED refused"},
+		{"token revoked", cardErr(rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", errors.New("recharge: 401"))), detailed, false, "lookup gladly DETAILED refused"},
 		{"past the deadline", hang, detailed, false, "lookup gladly DETAILED unavailable"},
 		{"panic", panics, detailed, false, "lookup gladly DETAILED error"},
 		{"search, no match", none, search, false, "lookup gladly BASIC not_found"},

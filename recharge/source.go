@@ -159,21 +159,39 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 }
 
 // domainError maps a client error to the domain's codes, with a message
-// for the person who sees it.
+// for the person who sees it. Recharge refusing rechargekit's own token
+// (401, or 403 for a missing scope) is EUPSTREAM like any other Recharge
+// failure, with rechargekit.ErrUpstreamRefused in its cause, because
+// EUNAUTHORIZED is the code for the caller's credentials. what says what
+// could not be done, as in "read the Recharge customer".
 func (s *Source) domainError(ctx context.Context, what string, err error) error {
 	switch {
 	case IsUnauthorized(err):
-		return rechargekit.WrapError(rechargekit.EUNAUTHORIZED, "Recharge refused the API token", err)
+		return rechargekit.UpstreamRefused("Recharge refused rechargekit's API token: it was revoked or mistyped.", err)
 	case IsForbidden(err):
-		return rechargekit.WrapError(rechargekit.EUNAUTHORIZED, "the Recharge API token lacks a permission (scope) needed to "+what, err)
+		// The route says which read scope the token lacks (spec/recharge-api.md section 14).
+		msg := "The Recharge API token lacks a permission (scope) that rechargekit needs to " + what + "."
+		if e, ok := asErrorResponse(err); ok {
+			for _, r := range []struct{ prefix, scope string }{
+				{"/customers", "read_customers"}, {"/addresses", "read_customers"},
+				{"/subscriptions", "read_subscriptions"}, {"/charges", "read_orders"},
+				{"/orders", "read_orders"}, {"/products", "read_products"}, {"/plans", "read_products"},
+			} {
+				if strings.HasPrefix(e.Path, r.prefix) {
+					msg = "The Recharge API token lacks the " + r.scope + " permission (scope), so rechargekit could not " + what + "."
+					break
+				}
+			}
+		}
+		return rechargekit.UpstreamRefused(msg, err)
 	case IsRateLimited(err):
-		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is rate limiting requests; could not "+what, err)
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is rate limiting requests, so rechargekit could not "+what+".", err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge did not answer in time; could not "+what, err)
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge did not answer in time, so rechargekit could not "+what+".", err)
 	case errors.Is(err, context.Canceled):
-		return rechargekit.WrapError(rechargekit.EUPSTREAM, "the request was cancelled; could not "+what, err)
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "The request was cancelled before rechargekit could "+what+".", err)
 	default:
 		s.logger().LogAttrs(ctx, slog.LevelWarn, "recharge: call failed", slog.String("op", what), slog.String("error", err.Error()))
-		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is unavailable; could not "+what, err)
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is unavailable, so rechargekit could not "+what+".", err)
 	}
 }

@@ -3,9 +3,11 @@ package recharge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,8 +63,8 @@ func TestSourceCustomer(t *testing.T) {
 	}{
 		{"found", 900001, 200, `{"customer":{"id":900001,"email":"a@b.c","subscriptions_total_count":null}}`, ""},
 		{"not found", 5, 404, `{"errors":"Not Found"}`, rechargekit.ENOTFOUND},
-		{"bad token", 5, 401, `{"error":"bad authentication"}`, rechargekit.EUNAUTHORIZED},
-		{"missing scope", 5, 403, `{"errors":"forbidden"}`, rechargekit.EUNAUTHORIZED},
+		{"bad token", 5, 401, `{"error":"bad authentication"}`, rechargekit.EUPSTREAM},
+		{"missing scope", 5, 403, `{"errors":"forbidden"}`, rechargekit.EUPSTREAM},
 		{"down", 5, 503, `{"errors":"upstream timeout"}`, rechargekit.EUPSTREAM},
 		{"rate limited", 5, 429, `{"errors":"Too many requests"}`, rechargekit.EUPSTREAM},
 		{"zero id", 0, 200, ``, rechargekit.ENOTFOUND},
@@ -75,6 +77,15 @@ func TestSourceCustomer(t *testing.T) {
 			c, err := src.Customer(context.Background(), tt.id)
 			if got := rechargekit.ErrorCode(err); got != tt.code {
 				t.Fatalf("code = %q (%v), want %q", got, err, tt.code)
+			}
+			// Recharge refusing our token is an upstream failure whose cause
+			// says so; a 403 names the permission the token lacks.
+			if refused := tt.status == 401 || tt.status == 403; errors.Is(err, rechargekit.ErrUpstreamRefused) != refused {
+				t.Errorf("errors.Is(%v, ErrUpstreamRefused) = %v, want %v", err, !refused, refused)
+			}
+			if msg := rechargekit.ErrorMessage(err); tt.status == 403 &&
+				msg != "The Recharge API token lacks the read_customers permission (scope), so rechargekit could not read the Recharge customer." {
+				t.Errorf("message for a missing scope = %q", msg)
 			}
 			if err != nil {
 				assertNoToken(t, "error", err.Error())
@@ -116,7 +127,7 @@ func TestSourceFindCustomers(t *testing.T) {
 		{"neither", " ", "", nil, nil, nil, rechargekit.EINVALID},
 		{"both", "a@b.c", "1", nil, nil, nil, rechargekit.EINVALID},
 		{"refused search", "bad", "", []answer{{status: 422, body: `{"errors":{"email":["Not a valid email."]}}`}}, []string{"email=bad&limit=25"}, nil, rechargekit.EINVALID},
-		{"bad token", "a@b.c", "", []answer{{status: 401, body: `{"error":"bad authentication"}`}}, []string{"email=a%40b.c&limit=25"}, nil, rechargekit.EUNAUTHORIZED},
+		{"bad token", "a@b.c", "", []answer{{status: 401, body: `{"error":"bad authentication"}`}}, []string{"email=a%40b.c&limit=25"}, nil, rechargekit.EUPSTREAM},
 		{"down", "a@b.c", "", []answer{{status: 500}}, []string{"email=a%40b.c&limit=25", "email=a%40b.c&limit=25"}, nil, rechargekit.EUPSTREAM},
 	}
 	for _, tt := range tests {
@@ -276,11 +287,17 @@ func TestSourceSubscriptions(t *testing.T) {
 		for _, tc := range []struct {
 			status int
 			code   string
-		}{{401, rechargekit.EUNAUTHORIZED}, {403, rechargekit.EUNAUTHORIZED}, {500, rechargekit.EUPSTREAM}} {
+		}{{401, rechargekit.EUPSTREAM}, {403, rechargekit.EUPSTREAM}, {500, rechargekit.EUPSTREAM}} {
 			f := &fakeStore{t: t, subsStatus: tc.status, chargeBody: charges}
 			_, err := MustSource(t, f).Subscriptions(context.Background(), 900001)
 			if got := rechargekit.ErrorCode(err); got != tc.code {
 				t.Errorf("status %d: code %q (%v), want %q", tc.status, got, err, tc.code)
+			}
+			if refused := tc.status != 500; errors.Is(err, rechargekit.ErrUpstreamRefused) != refused {
+				t.Errorf("status %d: errors.Is(%v, ErrUpstreamRefused) = %v, want %v", tc.status, err, !refused, refused)
+			}
+			if msg := rechargekit.ErrorMessage(err); tc.status == 403 && !strings.Contains(msg, "read_subscriptions permission") {
+				t.Errorf("status 403: message %q does not name read_subscriptions", msg)
 			}
 		}
 	})

@@ -27,7 +27,7 @@ type statusRow struct {
 func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) {
 	st, err := c.cfg.Store.Settings(r.Context())
 	if err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: read settings: %w", err))
+		c.renderError(w, r, s, "", fmt.Errorf("server: read settings: %w", err))
 		return
 	}
 	d := settingsData{AutoLink: st.AutoLink}
@@ -43,7 +43,7 @@ func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) 
 func (c *console) saveSettings(w http.ResponseWriter, r *http.Request, s *auth) {
 	st, err := c.cfg.Store.Settings(r.Context())
 	if err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: read settings: %w", err))
+		c.renderError(w, r, s, "", fmt.Errorf("server: read settings: %w", err))
 		return
 	}
 	// An unchecked checkbox is absent from the form: the hidden field says
@@ -52,7 +52,7 @@ func (c *console) saveSettings(w http.ResponseWriter, r *http.Request, s *auth) 
 		st.AutoLink = r.PostForm.Get("auto_link") == "on"
 	}
 	if err := c.cfg.Store.UpdateSettings(r.Context(), st, s.User.Email); err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: update settings: %w", err))
+		c.renderError(w, r, s, "", fmt.Errorf("server: update settings: %w", err))
 		return
 	}
 	c.log.InfoContext(r.Context(), "settings changed", "auto_link", st.AutoLink, "user_id", s.User.ID)
@@ -80,7 +80,7 @@ func (c *console) usersPage(w http.ResponseWriter, r *http.Request, s *auth) {
 func (c *console) renderUsers(w http.ResponseWriter, r *http.Request, s *auth, status int, d usersData) {
 	users, err := c.cfg.Store.Users(r.Context())
 	if err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: list users: %w", err))
+		c.renderError(w, r, s, "", fmt.Errorf("server: list users: %w", err))
 		return
 	}
 	d.Users, d.Self = users, s.User.ID
@@ -92,23 +92,18 @@ func (c *console) addUser(w http.ResponseWriter, r *http.Request, s *auth) {
 	pw := GeneratePassword()
 	hash, err := HashPassword(pw)
 	if err != nil {
-		c.internalError(w, r, s, err)
+		c.renderError(w, r, s, "", err)
 		return
 	}
 	u := &rechargekit.User{Email: d.Email, Role: d.Role, PasswordHash: hash}
-	err = c.cfg.Store.CreateUser(r.Context(), u, s.User.Email)
-	switch rechargekit.ErrorCode(err) {
-	case "":
-	case rechargekit.EINVALID:
-		d.Error = rechargekit.ErrorMessage(err)
-		c.renderUsers(w, r, s, http.StatusBadRequest, d)
-		return
-	case rechargekit.ECONFLICT:
-		d.Error = "There is already a user with this email."
-		c.renderUsers(w, r, s, http.StatusConflict, d)
-		return
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: create user: %w", err))
+	if err := c.cfg.Store.CreateUser(r.Context(), u, s.User.Email); err != nil {
+		status, msg, ok := formProblem(err, "There is already a user with this email.")
+		if !ok {
+			c.renderError(w, r, s, "", err)
+			return
+		}
+		d.Error = msg
+		c.renderUsers(w, r, s, status, d)
 		return
 	}
 	c.log.InfoContext(r.Context(), "user added", "user_id", u.ID, "role", u.Role, "by_user_id", s.User.ID)
@@ -126,15 +121,10 @@ func (c *console) deleteUser(w http.ResponseWriter, r *http.Request, s *auth) {
 		return
 	}
 	err = c.cfg.Store.DeleteUser(r.Context(), id, s.User.Email)
-	switch rechargekit.ErrorCode(err) {
-	case "":
+	if err == nil {
 		c.log.InfoContext(r.Context(), "user deleted", "user_id", id, "by_user_id", s.User.ID)
-		http.Redirect(w, r, "/admin/users?msg=user_deleted", http.StatusSeeOther)
-	case rechargekit.ENOTFOUND:
-		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: delete user %d: %w", id, err))
 	}
+	c.redirectAfter(w, r, s, "/admin/users", err, flashKeys{"": "user_deleted", rechargekit.ENOTFOUND: "user_missing"})
 }
 
 // endSessions signs a user out everywhere: every console session of theirs
@@ -147,13 +137,8 @@ func (c *console) endSessions(w http.ResponseWriter, r *http.Request, s *auth) {
 		return
 	}
 	n, err := c.cfg.Store.DeleteUserSessions(r.Context(), id, s.User.Email)
-	switch rechargekit.ErrorCode(err) {
-	case "":
-	case rechargekit.ENOTFOUND:
-		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
-		return
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: end sessions of user %d: %w", id, err))
+	if err != nil {
+		c.redirectAfter(w, r, s, "/admin/users", err, flashKeys{rechargekit.ENOTFOUND: "user_missing"})
 		return
 	}
 	c.log.InfoContext(r.Context(), "user signed out everywhere", "user_id", id, "sessions", n, "by_user_id", s.User.ID)
@@ -182,7 +167,7 @@ func (c *console) tokensPage(w http.ResponseWriter, r *http.Request, s *auth) {
 func (c *console) renderTokens(w http.ResponseWriter, r *http.Request, s *auth, status int, d tokensData) {
 	toks, err := c.cfg.Store.APITokens(r.Context())
 	if err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: list API tokens: %w", err))
+		c.renderError(w, r, s, "", fmt.Errorf("server: list API tokens: %w", err))
 		return
 	}
 	d.Tokens = toks
@@ -193,19 +178,14 @@ func (c *console) addToken(w http.ResponseWriter, r *http.Request, s *auth) {
 	d := tokensData{Name: strings.TrimSpace(r.PostForm.Get("name"))}
 	token, hash := NewAPIToken()
 	t := &rechargekit.APIToken{Name: d.Name, Hash: hash}
-	err := c.cfg.Store.CreateAPIToken(r.Context(), t, s.User.Email)
-	switch rechargekit.ErrorCode(err) {
-	case "":
-	case rechargekit.EINVALID:
-		d.Error = rechargekit.ErrorMessage(err)
-		c.renderTokens(w, r, s, http.StatusBadRequest, d)
-		return
-	case rechargekit.ECONFLICT:
-		d.Error = "There is already a token with this name."
-		c.renderTokens(w, r, s, http.StatusConflict, d)
-		return
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: create API token: %w", err))
+	if err := c.cfg.Store.CreateAPIToken(r.Context(), t, s.User.Email); err != nil {
+		status, msg, ok := formProblem(err, "There is already a token with this name.")
+		if !ok {
+			c.renderError(w, r, s, "", err)
+			return
+		}
+		d.Error = msg
+		c.renderTokens(w, r, s, status, d)
 		return
 	}
 	c.log.InfoContext(r.Context(), "API token created", "token_id", t.ID, "by_user_id", s.User.ID)
@@ -219,15 +199,10 @@ func (c *console) revokeToken(w http.ResponseWriter, r *http.Request, s *auth) {
 		return
 	}
 	err = c.cfg.Store.DeleteAPIToken(r.Context(), id, s.User.Email)
-	switch rechargekit.ErrorCode(err) {
-	case "":
+	if err == nil {
 		c.log.InfoContext(r.Context(), "API token revoked", "token_id", id, "by_user_id", s.User.ID)
-		http.Redirect(w, r, "/admin/tokens?msg=token_revoked", http.StatusSeeOther)
-	case rechargekit.ENOTFOUND:
-		http.Redirect(w, r, "/admin/tokens?msg=token_missing", http.StatusSeeOther)
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: revoke API token %d: %w", id, err))
 	}
+	c.redirectAfter(w, r, s, "/admin/tokens", err, flashKeys{"": "token_revoked", rechargekit.ENOTFOUND: "token_missing"})
 }
 
 type auditRow struct {
@@ -252,7 +227,7 @@ func (c *console) auditPage(w http.ResponseWriter, r *http.Request, s *auth) {
 	d := auditData{Profile: strings.TrimSpace(r.URL.Query().Get("profile")), Limit: auditLimit}
 	entries, err := c.cfg.Store.Audit(r.Context(), rechargekit.AuditFilter{ProfileID: d.Profile, Limit: auditLimit})
 	if err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: read audit log: %w", err))
+		c.renderError(w, r, s, "", fmt.Errorf("server: read audit log: %w", err))
 		return
 	}
 	now := c.cfg.Now()

@@ -17,19 +17,9 @@ import (
 const maxAPIBody = 1 << 20
 
 // codeTooLarge is the API's own error code for a body over maxAPIBody; the
-// others are the domain's codes.
+// others are the domain's codes. errorStatus (errors.go) gives each its
+// HTTP status.
 const codeTooLarge = "too_large"
-
-// apiStatus is the one table from error codes to HTTP statuses.
-var apiStatus = map[string]int{
-	rechargekit.EINVALID:      http.StatusBadRequest,
-	rechargekit.EUNAUTHORIZED: http.StatusUnauthorized,
-	rechargekit.ENOTFOUND:     http.StatusNotFound,
-	rechargekit.ECONFLICT:     http.StatusConflict,
-	rechargekit.EUPSTREAM:     http.StatusServiceUnavailable,
-	rechargekit.EINTERNAL:     http.StatusInternalServerError,
-	codeTooLarge:              http.StatusRequestEntityTooLarge,
-}
 
 // ProfileRequest is the body of PUT /api/profiles/{id}: the desk profile's
 // name, emails and phones (the id is in the path).
@@ -98,7 +88,7 @@ func (c *console) registerAPI(mux router) {
 	api("POST /api/profiles/{id}/link", c.apiLink)
 	api("DELETE /api/profiles/{id}/link", c.apiUnlink)
 	mux.Handle("/api/", c.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "no API endpoint %s %s", r.Method, r.URL.Path))
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no API endpoint %s %s.", r.Method, r.URL.Path))
 	})))
 }
 
@@ -109,7 +99,7 @@ func (c *console) bearer(next apiHandler) http.Handler {
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 200 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit"`)
-			c.apiError(w, r, &rechargekit.Error{Code: rechargekit.EUNAUTHORIZED, Message: "send an API token: Authorization: Bearer TOKEN", Err: errBearer})
+			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Send an API token in the Authorization header: Bearer TOKEN."))
 			return
 		}
 		tok, err := c.cfg.Store.APITokenByHash(r.Context(), HashAPIToken(token))
@@ -117,7 +107,7 @@ func (c *console) bearer(next apiHandler) http.Handler {
 		case "":
 		case rechargekit.ENOTFOUND:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rechargekit", error="invalid_token"`)
-			c.apiError(w, r, &rechargekit.Error{Code: rechargekit.EUNAUTHORIZED, Message: "the API token is not valid (revoked or mistyped)", Err: errBearer})
+			c.apiError(w, r, rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "The API token is not valid: it was revoked or mistyped."))
 			return
 		default:
 			c.apiError(w, r, fmt.Errorf("server: look up API token: %w", err))
@@ -128,36 +118,35 @@ func (c *console) bearer(next apiHandler) http.Handler {
 }
 
 // apiError writes err as {"error":{"code","message"}} with the status from
-// apiStatus. Internal errors are logged with their detail, which the
-// answer never carries.
+// errorStatus. Internal errors are logged with their detail, which the
+// answer never carries; Recharge refusing rechargekit's token is an
+// upstream failure for the desk and logged as a configuration error.
 func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
 	if errors.Is(err, errTooLarge) {
-		code, msg = codeTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxAPIBody)
+		code, msg = codeTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", maxAPIBody)
 	}
-	if code == rechargekit.EUNAUTHORIZED && !errors.Is(err, errBearer) {
-		// Past the bearer check, only Recharge refusing rechargekit's own
-		// token says "unauthorized": for the desk calling us that is
-		// Recharge being unavailable, not its token being wrong.
-		code = rechargekit.EUPSTREAM
-		c.log.ErrorContext(r.Context(), "api: Recharge refused the API token: check RECHARGE_API_TOKEN and its scopes", "path", r.URL.Path, "error", err)
-	}
-	status, ok := apiStatus[code]
+	c.logRefused(r, err)
+	status, ok := errorStatus[code]
 	if !ok {
 		code, status = rechargekit.EINTERNAL, http.StatusInternalServerError
 	}
 	if code == rechargekit.EINTERNAL {
 		c.log.ErrorContext(r.Context(), "api error", "method", r.Method, "path", r.URL.Path, "error", err)
-		msg = "internal error"
+		msg = internalMessage
 	}
 	writeJSON(w, status, map[string]ErrorJSON{"error": {Code: code, Message: msg}})
 }
 
 var errTooLarge = errors.New("request body too large")
 
-// errBearer marks the API's own authentication failures (a missing or
-// unknown bearer token), the only ones answered 401.
-var errBearer = errors.New("api token refused")
+// logRefused logs Recharge refusing rechargekit's own token, which the
+// desk sees as Recharge being unavailable, as the configuration error it is.
+func (c *console) logRefused(r *http.Request, err error) {
+	if errors.Is(err, rechargekit.ErrUpstreamRefused) {
+		c.log.ErrorContext(r.Context(), "api: Recharge refused the API token: check RECHARGE_API_TOKEN and its scopes", "path", r.URL.Path, "error", err)
+	}
+}
 
 // decodeJSON reads one JSON object into v: the body capped at maxAPIBody,
 // unknown fields and trailing data refused.
@@ -165,7 +154,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return rechargekit.Errorf(rechargekit.EINVALID, "the body must be JSON (Content-Type: application/json)")
+			return rechargekit.Errorf(rechargekit.EINVALID, "The body must be JSON (Content-Type: application/json).")
 		}
 	}
 	body := http.MaxBytesReader(w, r.Body, maxAPIBody)
@@ -184,9 +173,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &maxErr):
 		return errTooLarge
 	case errors.Is(err, io.EOF):
-		return rechargekit.Errorf(rechargekit.EINVALID, "the request body is empty; send a JSON object")
+		return rechargekit.Errorf(rechargekit.EINVALID, "The request body is empty; send a JSON object.")
 	}
-	return rechargekit.Errorf(rechargekit.EINVALID, "the request body is not valid: %s", jsonProblem(err))
+	return rechargekit.Errorf(rechargekit.EINVALID, "The request body is not valid: %s.", jsonProblem(err))
 }
 
 // jsonProblem describes a decoding error without echoing the body.
@@ -301,9 +290,10 @@ func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargek
 // internal one is logged and its detail withheld.
 func (c *console) upstreamErrorJSON(r *http.Request, err error) *ErrorJSON {
 	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
-	if _, ok := apiStatus[code]; !ok || code == rechargekit.EINTERNAL {
+	c.logRefused(r, err)
+	if _, ok := errorStatus[code]; !ok || code == rechargekit.EINTERNAL {
 		c.log.ErrorContext(r.Context(), "api: recharge call failed", "path", r.URL.Path, "error", err)
-		code, msg = rechargekit.EINTERNAL, "internal error"
+		code, msg = rechargekit.EINTERNAL, internalMessage
 	}
 	return &ErrorJSON{Code: code, Message: msg}
 }
@@ -317,7 +307,7 @@ func (c *console) apiLink(w http.ResponseWriter, r *http.Request, tok *rechargek
 	s := strings.TrimSpace(req.RechargeCustomerID)
 	id, err := strconv.ParseInt(s, 10, 64)
 	if s == "" || err != nil || id <= 0 || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
-		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "rechargeCustomerId must be a Recharge customer id: a positive number in a string"))
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "The rechargeCustomerId must be a Recharge customer id: a positive number in a string."))
 		return
 	}
 	ctx, cancel := c.withDeadline(r)

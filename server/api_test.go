@@ -439,15 +439,15 @@ func TestAPIErrorTable(t *testing.T) {
 		msg    string
 	}{
 		{"invalid", rechargekit.Errorf(rechargekit.EINVALID, "bad input"), 400, "invalid", "bad input"},
-		// The desk's own token was accepted: an EUNAUTHORIZED from the
-		// service is Recharge refusing rechargekit's token, a 503 for the desk.
-		{"recharge refused our token", rechargekit.Errorf(rechargekit.EUNAUTHORIZED, "Recharge refused the API token"), 503, "upstream", "Recharge refused the API token"},
+		// Recharge refusing rechargekit's own token is an upstream failure
+		// for the desk, mapped so once in the recharge adapter.
+		{"recharge refused our token", rechargekit.UpstreamRefused("Recharge refused rechargekit's API token.", nil), 503, "upstream", "Recharge refused rechargekit's API token."},
 		{"not found", rechargekit.Errorf(rechargekit.ENOTFOUND, "gone"), 404, "not_found", "gone"},
 		{"conflict", rechargekit.Errorf(rechargekit.ECONFLICT, "clash"), 409, "conflict", "clash"},
 		{"upstream", rechargekit.Errorf(rechargekit.EUPSTREAM, "Recharge is down"), 503, "upstream", "Recharge is down"},
-		{"internal", rechargekit.WrapError(rechargekit.EINTERNAL, "db exploded at row 7", errors.New("secret detail")), 500, "internal", "internal error"},
-		{"plain error", errors.New("pq: connection to 10.0.0.5 refused"), 500, "internal", "internal error"},
-		{"unknown code", &rechargekit.Error{Code: "weird", Message: "leak me"}, 500, "internal", "internal error"},
+		{"internal", rechargekit.WrapError(rechargekit.EINTERNAL, "db exploded at row 7", errors.New("secret detail")), 500, "internal", "An internal error occurred."},
+		{"plain error", errors.New("pq: connection to 10.0.0.5 refused"), 500, "internal", "An internal error occurred."},
+		{"unknown code", &rechargekit.Error{Code: "weird", Message: "leak me"}, 500, "internal", "An internal error occurred."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -467,6 +467,9 @@ func TestAPIErrorTable(t *testing.T) {
 			}
 			if tc.status == 500 && !strings.Contains(e.Logs.String(), "api error") {
 				t.Errorf("internal error not logged:\n%s", e.Logs)
+			}
+			if tc.name == "recharge refused our token" && !strings.Contains(e.Logs.String(), "check RECHARGE_API_TOKEN") {
+				t.Errorf("a refused token not logged as a configuration error:\n%s", e.Logs)
 			}
 		})
 	}

@@ -504,6 +504,15 @@ func TestCardProblems(t *testing.T) {
 			t.Fatalf("status %d", p.Status)
 		}
 		mustContain(t, p.Body, "Recharge refused rechargekit's API token", "Linked by hand")
+		// Linking by hand then says Recharge is unavailable, and the log
+		// names the refusal, which an admin must fix.
+		p = b.PostWithCSRF("/profiles", "/profiles/"+profSam+"/link", url.Values{"customer_id": {"183940001"}})
+		if p.Resp.Header.Get("Location") != "/profiles/"+profSam+"?msg=upstream" {
+			t.Errorf("link while the token is refused went to %q", p.Resp.Header.Get("Location"))
+		}
+		if logs := e.Logs.String(); !strings.Contains(logs, "during=link") || !strings.Contains(logs, "recharge refused the token") {
+			t.Errorf("the refused token met while linking was not logged as such:\n%s", logs)
+		}
 	})
 
 	t.Run("Recharge unavailable", func(t *testing.T) {
@@ -695,6 +704,19 @@ func TestAdminPages(t *testing.T) {
 		}
 		if code, _ := api.do("GET", "/api/profiles/"+profManual+"/card", ""); code != http.StatusUnauthorized {
 			t.Errorf("a revoked token works: %d", code)
+		}
+
+		// A right-to-left override would make the name read otherwise
+		// than it is stored ("desk" + U+202E + "gnp.exe" shows as
+		// "deskexe.png"): refused, with the reason, and nothing stored.
+		before, _ := e.Store.APITokens(ctx)
+		p = b.PostWithCSRF("/admin/tokens", "/admin/tokens", url.Values{"name": {"desk\u202egnp.exe"}})
+		if p.Status != http.StatusBadRequest {
+			t.Errorf("create with a right-to-left override = %d, want 400", p.Status)
+		}
+		mustContain(t, p.Body, "The API token name contains an invisible formatting character, such as a right-to-left override.")
+		if after, _ := e.Store.APITokens(ctx); len(after) != len(before) {
+			t.Errorf("a token named with a right-to-left override was stored: %d tokens, had %d", len(after), len(before))
 		}
 	})
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -79,7 +80,6 @@ type profileData struct {
 
 	Card      *cardView
 	CardState string // "" (card shown), "missing", "upstream", "refused" or "error"
-	CardError string
 
 	Candidates      []matchView
 	CandidatesError string
@@ -98,14 +98,8 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	defer cancel()
 	id := r.PathValue("id")
 	v, err := c.openProfile(ctx, r, rechargekit.DeskConsole)
-	switch rechargekit.ErrorCode(err) {
-	case "":
-	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
-		c.errorPage(w, r, s, http.StatusNotFound, "Profile not found",
-			"There is no desk profile with this id. It may not have been sent to rechargekit yet.")
-		return
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: open profile %q: %w", id, err))
+	if err != nil {
+		c.renderError(w, r, s, "Profile not found", noSuchProfile(fmt.Errorf("server: open profile %q: %w", id, err)))
 		return
 	}
 	now := c.cfg.Now()
@@ -130,23 +124,34 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	case v.Card != nil:
 		d.Card = newCardView(v.Card, now, c.imageURLs(s))
 	case v.Link != nil && v.CardErr != nil:
-		switch rechargekit.ErrorCode(v.CardErr) {
-		case rechargekit.ENOTFOUND:
-			d.CardState = "missing"
-		case rechargekit.EUPSTREAM:
-			d.CardState = "upstream"
-		case rechargekit.EUNAUTHORIZED:
-			d.CardState = "refused"
-			c.log.ErrorContext(ctx, "recharge refused the token", "during", "card", "profile_id", id, "error", v.CardErr)
-		default:
-			d.CardState = "error"
-			c.log.ErrorContext(ctx, "card failed", "profile_id", id, "error", v.CardErr)
-		}
+		d.CardState = c.cardState(ctx, id, v.CardErr)
 	}
 	if v.Link == nil {
 		c.manualSearch(ctx, r, &d)
 	}
 	c.render(w, r, http.StatusOK, "profile", withAuth(&pageData{Title: d.Name, Nav: "profiles", Flash: flashFor(r), Data: d}, s))
+}
+
+// cardStates is the profile page's card state for the codes of a failed
+// card it explains; any other failure is "error".
+var cardStates = map[string]string{
+	rechargekit.ENOTFOUND: "missing",
+	rechargekit.EUPSTREAM: "upstream",
+}
+
+// cardState is the profile page's state for a card that failed: the
+// refused state when Recharge refused rechargekit's own token (an admin's
+// configuration error, logged as such), else by code from cardStates.
+func (c *console) cardState(ctx context.Context, profileID string, err error) string {
+	if errors.Is(err, rechargekit.ErrUpstreamRefused) {
+		c.log.ErrorContext(ctx, "recharge refused the token", "during", "card", "profile_id", profileID, "error", err)
+		return "refused"
+	}
+	if state, ok := cardStates[rechargekit.ErrorCode(err)]; ok {
+		return state
+	}
+	c.log.ErrorContext(ctx, "card failed", "profile_id", profileID, "error", err)
+	return "error"
 }
 
 // manualSearch runs the search box of an unlinked profile, when used.
@@ -173,14 +178,14 @@ func (c *console) manualSearch(ctx context.Context, r *http.Request, d *profileD
 
 // upstreamMessage is what an agent reads when a Recharge call failed.
 func (c *console) upstreamMessage(ctx context.Context, what string, err error) string {
-	switch rechargekit.ErrorCode(err) {
-	case rechargekit.EUPSTREAM:
-		return "Recharge is unavailable right now; try again shortly."
-	case rechargekit.EINVALID:
-		return rechargekit.ErrorMessage(err)
-	case rechargekit.EUNAUTHORIZED:
+	switch code := rechargekit.ErrorCode(err); {
+	case errors.Is(err, rechargekit.ErrUpstreamRefused):
 		c.log.ErrorContext(ctx, "recharge refused the token", "during", what, "error", err)
 		return "Recharge refused rechargekit's API token. Tell an admin."
+	case code == rechargekit.EUPSTREAM:
+		return "Recharge is unavailable right now; try again shortly."
+	case code == rechargekit.EINVALID:
+		return rechargekit.ErrorMessage(err)
 	}
 	c.log.ErrorContext(ctx, "recharge call failed", "during", what, "error", err)
 	return "Recharge could not be searched because of an error on our side."
@@ -197,28 +202,31 @@ func (c *console) linkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
 	ctx, cancel := c.withDeadline(r)
 	defer cancel()
 	_, err = c.cfg.Profiles.Link(ctx, id, cid, s.User.Email)
-	msg := "linked"
-	switch rechargekit.ErrorCode(err) {
-	case "":
+	switch code := rechargekit.ErrorCode(err); {
+	case err == nil:
 		c.log.InfoContext(r.Context(), "linked profile by hand", "profile_id", id, "customer_id", cid, "user_id", s.User.ID)
-	case rechargekit.ECONFLICT:
-		msg = "conflict"
-	case rechargekit.ENOTFOUND:
+	case code == rechargekit.ENOTFOUND:
+		// Either the profile or the Recharge customer is missing: only
+		// the customer is the form's problem.
 		if _, perr := c.cfg.Store.Profile(r.Context(), id); perr != nil {
-			c.errorPage(w, r, s, http.StatusNotFound, "Profile not found", "There is no desk profile with this id.")
+			c.renderError(w, r, s, "Profile not found", noSuchProfile(perr))
 			return
 		}
-		msg = "customer_missing"
-	case rechargekit.EUPSTREAM, rechargekit.EUNAUTHORIZED:
+	case errors.Is(err, rechargekit.ErrUpstreamRefused):
+		c.log.ErrorContext(r.Context(), "recharge refused the token", "during", "link", "profile_id", id, "error", err)
+	case code == rechargekit.EUPSTREAM:
 		c.log.WarnContext(r.Context(), "link failed: recharge unavailable", "profile_id", id, "error", err)
-		msg = "upstream"
-	case rechargekit.EINVALID:
-		msg = "invalid"
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: link profile %q: %w", id, err))
-		return
 	}
-	http.Redirect(w, r, back+"?msg="+msg, http.StatusSeeOther)
+	c.redirectAfter(w, r, s, back, err, linkFlashes)
+}
+
+// linkFlashes are the outcomes of linking by hand.
+var linkFlashes = flashKeys{
+	"":                    "linked",
+	rechargekit.ECONFLICT: "conflict",
+	rechargekit.ENOTFOUND: "customer_missing",
+	rechargekit.EUPSTREAM: "upstream",
+	rechargekit.EINVALID:  "invalid",
 }
 
 type unlinkData struct {
@@ -233,23 +241,15 @@ func (c *console) unlinkConfirm(w http.ResponseWriter, r *http.Request, s *auth)
 	ctx := r.Context()
 	id := r.PathValue("id")
 	p, err := c.cfg.Store.Profile(ctx, id)
-	switch rechargekit.ErrorCode(err) {
-	case "":
-	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
-		c.errorPage(w, r, s, http.StatusNotFound, "Profile not found", "There is no desk profile with this id.")
-		return
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: read profile %q: %w", id, err))
+	if err != nil {
+		c.renderError(w, r, s, "Profile not found", noSuchProfile(err))
 		return
 	}
 	l, err := c.cfg.Store.Link(ctx, id)
-	switch rechargekit.ErrorCode(err) {
-	case "":
-	case rechargekit.ENOTFOUND:
-		http.Redirect(w, r, profileURL(id)+"?msg=not_linked", http.StatusSeeOther)
-		return
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: read link of %q: %w", id, err))
+	if err != nil {
+		// Only the link's absence has a flash; the success case never
+		// redirects.
+		c.redirectAfter(w, r, s, profileURL(id), err, flashKeys{rechargekit.ENOTFOUND: "not_linked"})
 		return
 	}
 	d := unlinkData{ID: p.ID, Name: cleanText(p.Name), CustomerID: strconv.FormatInt(l.CustomerID, 10),
@@ -263,15 +263,8 @@ func (c *console) unlinkConfirm(w http.ResponseWriter, r *http.Request, s *auth)
 func (c *console) unlinkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
 	id := r.PathValue("id")
 	err := c.cfg.Profiles.Unlink(r.Context(), id, s.User.Email)
-	msg := "unlinked"
-	switch rechargekit.ErrorCode(err) {
-	case "":
+	if err == nil {
 		c.log.InfoContext(r.Context(), "unlinked profile", "profile_id", id, "user_id", s.User.ID)
-	case rechargekit.ENOTFOUND:
-		msg = "not_linked"
-	default:
-		c.internalError(w, r, s, fmt.Errorf("server: unlink profile %q: %w", id, err))
-		return
 	}
-	http.Redirect(w, r, profileURL(id)+"?msg="+msg, http.StatusSeeOther)
+	c.redirectAfter(w, r, s, profileURL(id), err, flashKeys{"": "unlinked", rechargekit.ENOTFOUND: "not_linked"})
 }

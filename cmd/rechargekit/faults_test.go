@@ -229,7 +229,7 @@ func TestFaultSuite(t *testing.T) {
 			gladlyStatus: 200, gladly: "stale", consoleID: `id="stale"`, apiStale: true,
 			outcome: rechargekit.OutcomeStale, readyState: recharge.HealthRefused, callStatus: "401"},
 		faultCase{name: "401 token revoked, nothing cached", faults: rechargetest.Faults{Status: http.StatusUnauthorized},
-			gladlyStatus: 503, consoleID: `id="card-refused"`, apiError: rechargekit.EUNAUTHORIZED,
+			gladlyStatus: 503, consoleID: `id="card-refused"`, apiError: rechargekit.EUPSTREAM,
 			outcome: rechargekit.OutcomeRefused, readyState: recharge.HealthRefused, callStatus: "401"},
 		faultCase{name: "404 linked customer deleted", deleted: true, cached: true,
 			gladlyStatus: 200, gladly: "none", consoleID: `id="card-missing"`, apiError: rechargekit.ENOTFOUND,

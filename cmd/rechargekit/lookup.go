@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -169,12 +170,12 @@ func (m *Main) logLevel(def string) slog.Level {
 // describe turns a domain error into the message a person at a terminal
 // needs, keeping the cause for everything that is not the user's input.
 func describe(err error) error {
-	switch rechargekit.ErrorCode(err) {
-	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
+	switch code := rechargekit.ErrorCode(err); {
+	case code == rechargekit.ENOTFOUND || code == rechargekit.EINVALID:
 		return fmt.Errorf("%s", rechargekit.ErrorMessage(err))
-	case rechargekit.EUNAUTHORIZED:
+	case errors.Is(err, rechargekit.ErrUpstreamRefused):
 		return fmt.Errorf("Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes): %w", err)
-	case rechargekit.EUPSTREAM:
+	case code == rechargekit.EUPSTREAM:
 		return fmt.Errorf("Recharge is unreachable or failing: %w", err)
 	}
 	return err

@@ -327,6 +327,19 @@ func TestServeRefusesBadToken(t *testing.T) {
 	}
 }
 
+// TestLookupRefusedToken checks that lookup names a refused token as such,
+// not as Recharge being unreachable, though both are upstream failures.
+func TestLookupRefusedToken(t *testing.T) {
+	t.Parallel()
+	sim := rechargetest.NewServer(t, rechargetest.Config{})
+	env := map[string]string{"RECHARGE_API_URL": sim.URL, "RECHARGE_API_TOKEN": "not-a-token"}
+	code, _, stderr := run(t, env, "lookup", "--email", "alex.rivera@example.com")
+	if code != 1 || !strings.Contains(stderr, "Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes)") ||
+		strings.Contains(stderr, "unreachable") || strings.Contains(stderr, "not-a-token") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestUserAndTokenAdd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
