@@ -57,15 +57,15 @@ func (s *Source) logger() *slog.Logger {
 }
 
 // Customer returns the customer with the Recharge id.
-// Errors: ENOTFOUND, EUNAUTHORIZED, EUPSTREAM.
+// Errors: ENOTFOUND, EUPSTREAM.
 func (s *Source) Customer(ctx context.Context, id int64) (*rechargekit.Customer, error) {
 	if id <= 0 {
-		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge customer %d not found", id)
+		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer with the id %d.", id)
 	}
 	c, _, err := s.Client.Customers.Get(ctx, id, nil)
 	if err != nil {
 		if IsNotFound(err) {
-			return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge customer not found", err)
+			return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", err)
 		}
 		return nil, s.domainError(ctx, "read the Recharge customer", err)
 	}
@@ -77,14 +77,14 @@ func (s *Source) Customer(ctx context.Context, id int64) (*rechargekit.Customer,
 // with capital letters finds nothing it is tried once more in lowercase
 // (whether Recharge's filter is case-sensitive is not documented). Only the
 // first 25 matches are returned; no match is an empty slice.
-// Errors: EINVALID, EUNAUTHORIZED, EUPSTREAM.
+// Errors: EINVALID, EUPSTREAM.
 func (s *Source) FindCustomers(ctx context.Context, email, externalID string) ([]*rechargekit.Customer, error) {
 	email, externalID = strings.TrimSpace(email), strings.TrimSpace(externalID)
 	switch {
 	case email == "" && externalID == "":
-		return nil, rechargekit.Errorf(rechargekit.EINVALID, "an email or a Shopify customer id is required")
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "An email or a Shopify customer id is required.")
 	case email != "" && externalID != "":
-		return nil, rechargekit.Errorf(rechargekit.EINVALID, "search by email or by Shopify customer id, not both")
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "Search by email or by Shopify customer id, not both.")
 	}
 	opts := &CustomerListOptions{Email: email, ExternalCustomerID: externalID, Limit: findCustomersLimit}
 	found, err := s.list(ctx, opts)
@@ -93,7 +93,7 @@ func (s *Source) FindCustomers(ctx context.Context, email, externalID string) ([
 	}
 	if err != nil {
 		if IsValidation(err) {
-			return nil, rechargekit.WrapError(rechargekit.EINVALID, "Recharge refused the search", err)
+			return nil, rechargekit.WrapError(rechargekit.EINVALID, "Recharge refused the search.", err)
 		}
 		return nil, s.domainError(ctx, "search Recharge customers", err)
 	}
@@ -115,7 +115,7 @@ func (s *Source) list(ctx context.Context, opts *CustomerListOptions) ([]*Custom
 // one, the catalog. The charges are read concurrently with the first
 // subscription page; a token without read_orders (403 there) or any other
 // failure of that call only leaves the fallbacks empty. The order is
-// Recharge's; the cards package sorts. Errors: EUNAUTHORIZED, EUPSTREAM.
+// Recharge's; the cards package sorts. Errors: EUPSTREAM.
 func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechargekit.Subscription, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
