@@ -219,10 +219,9 @@ func (c *CardCache) Set(ctx context.Context, card *rechargekit.Card, storedAt ti
 	switch {
 	case err == nil:
 		c.local.write(id, func(*rechargekit.CacheEntry) *rechargekit.CacheEntry {
-			if res == 0 {
-				return nil // Redis holds a newer card: the next Get reads it
-			}
-			return &rechargekit.CacheEntry{Card: card, StoredAt: storedAt, Gen: gen, Invalid: res == 2}
+			// Redis holding a newer card (res 0), this one may predate a
+			// change: kept for an outage, it is served only as stale.
+			return &rechargekit.CacheEntry{Card: card, StoredAt: storedAt, Gen: gen, Invalid: res != 1}
 		})
 		return nil
 	case errors.Is(err, ErrUnavailable):

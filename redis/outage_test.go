@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"log/slog"
 
 	"github.com/rechargekit/rechargekit/cards/cachetest"
 	"github.com/rechargekit/rechargekit/internal/faultnet"
@@ -188,6 +187,24 @@ func TestEveryUseFallsBackAtOnceWhileRedisFails(t *testing.T) {
 				t.Errorf("%d lines say Redis is back, want 1:\n%s", n, p.logs)
 			}
 		})
+	}
+}
+
+// TestCardCacheKeepsAnOlderWriteForAnOutage: a replica whose card lost to
+// a newer one in Redis still holds its own for an outage, marked invalid
+// (it may predate a change): served stale, or fetched again.
+func TestCardCacheKeepsAnOlderWriteForAnOutage(t *testing.T) {
+	t.Parallel()
+	p := mustProxiedRedis(t)
+	opts := CardCacheOptions{Prefix: p.prefix + "card:", NearFor: -1, Now: p.clock.now}
+	a, b := NewCardCache(p.c, opts), NewCardCache(p.c, opts)
+	at := p.clock.now().Truncate(time.Microsecond)
+	cachetest.MustSet(t, a, cachetest.Card(3, at.Add(time.Second)), at.Add(time.Second), 0)
+	cachetest.MustSet(t, b, cachetest.Card(3, at), at, 0) // older: Redis keeps a's
+	p.proxy.SetMode(faultnet.Refuse)
+	e, err := b.Get(t.Context(), 3)
+	if err != nil || e == nil || e.Card == nil || !e.Invalid || !e.StoredAt.Equal(at) {
+		t.Errorf("b's Get during the outage = %+v, %v; want its own card, invalid", e, err)
 	}
 }
 

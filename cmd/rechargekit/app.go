@@ -31,6 +31,7 @@ type appConfig struct {
 
 	redisURL      string        // "": in-memory cache, per-replica rate budget
 	redisOptions  redis.Options // the call budget (0: redis.DefaultCallTimeout); tests: skip intervals, the clock of the client and its near copy
+	redisPrefix   string        // "": redis.KeyPrefix; tests: keys of their own in a shared Redis
 	cardTTL       time.Duration // 0: cards.DefaultCardTTL
 	staleFor      time.Duration // 0: cards.DefaultStaleFor
 	webhookSecret string        // "": /webhooks/recharge refuses every delivery
@@ -100,7 +101,13 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 			redis.States, func() string { return rc.Status().State })); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
-		cache = redis.NewCardCache(rc, redis.CardCacheOptions{StaleFor: cfg.staleFor, Now: ropts.Now})
+		prefix := func(kind string) string {
+			if cfg.redisPrefix == "" {
+				return "" // the package's default
+			}
+			return cfg.redisPrefix + kind
+		}
+		cache = redis.NewCardCache(rc, redis.CardCacheOptions{StaleFor: cfg.staleFor, Now: ropts.Now, Prefix: prefix("card:")})
 		// One budget per token for every replica; while Redis is away each
 		// replica falls back to its own bucket.
 		opts = append(opts, recharge.WithLimiter(redis.NewLimiter(rc, cfg.token, redis.LimiterOptions{
@@ -108,11 +115,13 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 			PerSecond:  cfg.perSecond,
 			Fallback:   recharge.NewLeakyBucket(cfg.bucketSize, cfg.perSecond, nil, nil),
 			Logger:     cfg.logger,
+			Prefix:     prefix("ratelimit:"),
 		})))
 		// Keys hashed under a secret every replica has (the API token).
 		signIns = redis.NewSignInFailures(rc, redis.SignInOptions{
 			Window: server.SignInWindow,
 			Secret: []byte("rechargekit sign-in limits\x00" + cfg.token),
+			Prefix: prefix("signin:"),
 		})
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)

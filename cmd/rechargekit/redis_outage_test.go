@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/internal/faultnet"
@@ -86,15 +88,16 @@ func newRedisStack(t *testing.T, redisURL string, configure func(*appConfig)) (*
 	}
 	logs := &syncBuffer{}
 	cfg := appConfig{
-		token:      rechargetest.DefaultToken,
-		baseURL:    sim.URL,
-		bucketSize: 1000,
-		perSecond:  1000,
-		logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		store:      store,
-		redisURL:   redisURL,
-		gladlyPath: gladly.DefaultPath,
-		gladly:     gladly.Config{SigningKey: stackKey, Deadline: gladly.DefaultDeadline},
+		token:       rechargetest.DefaultToken,
+		baseURL:     sim.URL,
+		bucketSize:  1000,
+		perSecond:   1000,
+		logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		store:       store,
+		redisURL:    redisURL,
+		redisPrefix: testRedisPrefix(t),
+		gladlyPath:  gladly.DefaultPath,
+		gladly:      gladly.Config{SigningKey: stackKey, Deadline: gladly.DefaultDeadline},
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -109,6 +112,32 @@ func newRedisStack(t *testing.T, redisURL string, configure func(*appConfig)) (*
 	return &redisStack{sim: sim, app: a, base: srv.URL, logs: logs, token: token, password: password,
 		api:  &http.Client{Timeout: 3 * gladly.DefaultDeadline},
 		desk: &gladly.Client{URL: srv.URL + gladly.DefaultPath, SigningKey: stackKey}}, nil
+}
+
+// testRedisPrefix returns a key prefix of the test's own in the shared test
+// Redis (so that tests running at once do not share cards), and deletes its
+// keys when the test ends.
+func testRedisPrefix(t *testing.T) string {
+	t.Helper()
+	prefix := "rechargekit-test:" + randomHex(6) + ":"
+	t.Cleanup(func() {
+		opts, err := goredis.ParseURL(os.Getenv("RECHARGEKIT_TEST_REDIS"))
+		if err != nil {
+			return
+		}
+		c := goredis.NewClient(opts)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var keys []string
+		for it := c.Scan(ctx, 0, prefix+"*", 100).Iterator(); it.Next(ctx); {
+			keys = append(keys, it.Val())
+		}
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+	})
+	return prefix
 }
 
 // get sends a GET with the API token and returns the status, the body and
