@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -20,10 +18,10 @@ const (
 	// DefaultStaleFor is how long the Redis cache keeps a customer's entry
 	// after its last write: the stale window of cards.DefaultStaleFor.
 	DefaultStaleFor = 24 * time.Hour
-	// DefaultNearFor is how long a replica keeps an entry it read from
-	// Redis, decoded, in its own memory.
+	// DefaultNearFor is how long a replica serves an entry it read from
+	// Redis from its own memory, without asking Redis again.
 	DefaultNearFor = time.Second
-	// DefaultNearEntries bounds that copy.
+	// DefaultNearEntries bounds the entries a replica holds in memory.
 	DefaultNearEntries = 10000
 )
 
@@ -35,16 +33,17 @@ type CardCacheOptions struct {
 	// StaleFor is how long an entry lives after its last write
 	// (DefaultStaleFor): at least the cards.Cached stale window.
 	StaleFor time.Duration
-	// NearFor is how long an entry read from Redis is kept, decoded, in
-	// this process (DefaultNearFor; negative: not at all), so that a card
-	// many agents open at once costs one Redis read and one decode a
-	// second rather than one per lookup. Writes through this replica show
-	// at once; a change written through another replica (a webhook it
-	// received) shows here within NearFor.
+	// NearFor is how long an entry read from Redis is served, decoded,
+	// from this process's memory (DefaultNearFor; negative: not at all),
+	// so that a card many agents open at once costs one Redis read and one
+	// decode a second rather than one per lookup. Writes through this
+	// replica show at once; a change written through another replica (a
+	// webhook it received) shows here within NearFor. While Redis does not
+	// answer, entries held are served whatever their age.
 	NearFor time.Duration
-	// NearEntries bounds the near copy (DefaultNearEntries).
+	// NearEntries bounds the entries held in memory (DefaultNearEntries).
 	NearEntries int
-	// Now is the near copy's clock (time.Now when nil).
+	// Now is the clock of NearFor (time.Now when nil).
 	Now func() time.Time
 }
 
@@ -53,32 +52,29 @@ type CardCacheOptions struct {
 // fetch started, Unix microseconds), "gen" (the invalidation generation)
 // and "invalid". Writes are Lua scripts, so a Set racing an Invalidate on
 // another replica cannot lose the invalidation. An entry expires StaleFor
-// after its last write. Create it with NewCardCache.
+// after its last write.
+//
+// Each replica also keeps what it read and wrote, least recently used out
+// first (NearEntries): it serves an entry read less than NearFor ago
+// without asking Redis, and while Redis does not answer (ErrUnavailable)
+// it serves what it holds, whatever its age (cards.Cached decides, by the
+// card's age, whether to serve it fresh, stale or fetch again), and keeps
+// the cards it fetches meanwhile. A warm card is then still answered from
+// memory, in microseconds. Create it with NewCardCache.
 type CardCache struct {
 	rdb      *goredis.Client
 	prefix   string
 	staleFor time.Duration
 	nearFor  time.Duration
-	nearMax  int
 	now      func() time.Time
-
-	mu     sync.Mutex
-	near   map[int64]nearEntry
-	writes atomic.Uint64 // bumped by every write, so a read that raced one is not kept
-}
-
-// nearEntry is an entry kept in process, and when it was read.
-type nearEntry struct {
-	e  rechargekit.CacheEntry
-	at time.Time
+	local    *localCards
 }
 
 var _ rechargekit.CardCache = (*CardCache)(nil)
 
 // NewCardCache returns a card cache on c.
 func NewCardCache(c *Client, opts CardCacheOptions) *CardCache {
-	cc := &CardCache{rdb: c.rdb, prefix: opts.Prefix, staleFor: opts.StaleFor, nearFor: opts.NearFor,
-		nearMax: opts.NearEntries, now: opts.Now, near: map[int64]nearEntry{}}
+	cc := &CardCache{rdb: c.rdb, prefix: opts.Prefix, staleFor: opts.StaleFor, nearFor: opts.NearFor, now: opts.Now}
 	if cc.prefix == "" {
 		cc.prefix = KeyPrefix + "card:"
 	}
@@ -88,9 +84,10 @@ func NewCardCache(c *Client, opts CardCacheOptions) *CardCache {
 	if cc.nearFor == 0 {
 		cc.nearFor = DefaultNearFor
 	}
-	if cc.nearMax <= 0 {
-		cc.nearMax = DefaultNearEntries
+	if opts.NearEntries <= 0 {
+		opts.NearEntries = DefaultNearEntries
 	}
+	cc.local = newLocalCards(opts.NearEntries)
 	if cc.now == nil {
 		cc.now = time.Now
 	}
@@ -117,64 +114,26 @@ type cardRecord struct {
 }
 
 // Get implements rechargekit.CardCache. A card that cannot be decoded (an
-// older release's record, say) reads as no card.
+// older release's record, say) reads as no card. While Redis does not
+// answer, Get answers from this replica's memory (nil when it holds
+// nothing) without an error: the Client logs the outage once.
 func (c *CardCache) Get(ctx context.Context, customerID int64) (*rechargekit.CacheEntry, error) {
-	if e, ok := c.nearGet(customerID); ok {
-		return e, nil
-	}
-	seq := c.writes.Load()
-	e, err := c.read(ctx, customerID)
-	if err == nil && e != nil {
-		c.nearPut(customerID, e, seq)
-	}
-	return e, err
-}
-
-func (c *CardCache) nearGet(customerID int64) (*rechargekit.CacheEntry, bool) {
-	if c.nearFor < 0 {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, ok := c.near[customerID]
-	if !ok || c.now().Sub(n.at) >= c.nearFor {
-		return nil, false
-	}
-	e := n.e
-	return &e, true
-}
-
-// nearPut keeps e unless a write happened since the read began (seq): the
-// read may predate it.
-func (c *CardCache) nearPut(customerID int64, e *rechargekit.CacheEntry, seq uint64) {
-	if c.nearFor < 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.writes.Load() != seq {
-		return
-	}
-	if len(c.near) >= c.nearMax {
-		// Drop about a tenth, oldest first would need an index; any will do
-		// for a copy that lives a second.
-		n := 0
-		for id := range c.near {
-			delete(c.near, id)
-			if n++; n >= max(1, c.nearMax/10) {
-				break
-			}
+	now := c.now()
+	if c.nearFor > 0 {
+		if e, ok := c.local.fresh(customerID, now, c.nearFor); ok {
+			return e, nil
 		}
 	}
-	c.near[customerID] = nearEntry{e: *e, at: c.now()}
-}
-
-// forget drops the near copy of a customer being written.
-func (c *CardCache) forget(customerID int64) {
-	c.mu.Lock()
-	c.writes.Add(1)
-	delete(c.near, customerID)
-	c.mu.Unlock()
+	seq := c.local.seq()
+	e, err := c.read(ctx, customerID)
+	if errors.Is(err, ErrUnavailable) {
+		return c.local.any(customerID), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.local.keep(customerID, e, now, seq)
+	return e, nil
 }
 
 // read reads the customer's entry from Redis.
@@ -208,7 +167,8 @@ func str(v any) string {
 
 // setScript stores a card unless a newer one is held, invalid when the
 // generation moved since the fetch's Get (or the entry vanished, taking a
-// possible invalidation with it).
+// possible invalidation with it). It returns 0 when it kept a newer card,
+// 1 when it stored the card valid and 2 when invalid.
 //
 // KEYS[1] the customer's hash; ARGV[1] the card JSON, ARGV[2] stored (µs),
 // ARGV[3] the generation the fetch saw, ARGV[4] the TTL in ms.
@@ -226,6 +186,7 @@ end
 redis.call('HSET', KEYS[1], 'card', ARGV[1], 'stored', ARGV[2], 'invalid', invalid)
 if not cur[3] then redis.call('HSET', KEYS[1], 'gen', '0') end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if invalid == '1' then return 2 end
 return 1
 `)
 
@@ -241,41 +202,99 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return g
 `)
 
-// Set implements rechargekit.CardCache.
+// Set implements rechargekit.CardCache. While Redis does not answer, the
+// card is kept in this replica's memory alone, and Set reports no error.
 func (c *CardCache) Set(ctx context.Context, card *rechargekit.Card, storedAt time.Time, gen uint64) error {
 	if card == nil {
 		return errors.New("redis: store a card: nil card")
 	}
+	id := card.Customer.ID
 	b, err := json.Marshal(cardRecord{V: cardRecordVersion, Customer: card.Customer, Subscriptions: card.Subscriptions, FetchedAt: card.FetchedAt})
 	if err != nil {
-		return fmt.Errorf("redis: encode the card of customer %d: %w", card.Customer.ID, err)
+		return fmt.Errorf("redis: encode the card of customer %d: %w", id, err)
 	}
-	c.forget(card.Customer.ID)
-	defer c.forget(card.Customer.ID)
-	err = setScript.Run(ctx, c.rdb, []string{c.key(card.Customer.ID)},
-		string(b), storedAt.UnixMicro(), strconv.FormatUint(gen, 10), c.staleFor.Milliseconds()).Err()
-	if err != nil {
-		return fmt.Errorf("redis: store the card of customer %d: %w", card.Customer.ID, err)
+	c.local.write(id, unchanged) // a read in progress may predate this write: not kept
+	res, err := setScript.Run(ctx, c.rdb, []string{c.key(id)},
+		string(b), storedAt.UnixMicro(), strconv.FormatUint(gen, 10), c.staleFor.Milliseconds()).Int()
+	switch {
+	case err == nil:
+		c.local.write(id, func(*rechargekit.CacheEntry) *rechargekit.CacheEntry {
+			// Redis holding a newer card (res 0), this one may predate a
+			// change: kept for an outage, it is served only as stale.
+			return &rechargekit.CacheEntry{Card: card, StoredAt: storedAt, Gen: gen, Invalid: res != 1}
+		})
+		return nil
+	case errors.Is(err, ErrUnavailable):
+		c.local.write(id, func(cur *rechargekit.CacheEntry) *rechargekit.CacheEntry {
+			return setLocal(cur, card, storedAt, gen)
+		})
+		return nil
 	}
-	return nil
+	return fmt.Errorf("redis: store the card of customer %d: %w", id, err)
 }
 
-// Invalidate implements rechargekit.CardCache.
+// setLocal is Set's rule, as the in-memory cache of package cards applies
+// it, for a card kept only in memory while Redis does not answer.
+func setLocal(cur *rechargekit.CacheEntry, card *rechargekit.Card, storedAt time.Time, gen uint64) *rechargekit.CacheEntry {
+	if cur == nil {
+		// Nothing held: a first fetch (gen 0), or the entry was evicted
+		// since the fetch's Get, and an invalidation with it maybe.
+		return &rechargekit.CacheEntry{Card: card, StoredAt: storedAt, Invalid: gen != 0}
+	}
+	invalid := cur.Gen != gen
+	if cur.Card != nil && cur.StoredAt.After(storedAt) && (!cur.Invalid || invalid) {
+		return cur // a later fetch already stored a card at least as good
+	}
+	return &rechargekit.CacheEntry{Card: card, StoredAt: storedAt, Gen: cur.Gen, Invalid: invalid}
+}
+
+func unchanged(cur *rechargekit.CacheEntry) *rechargekit.CacheEntry { return cur }
+
+// Invalidate implements rechargekit.CardCache. While Redis does not answer,
+// the card held in memory is marked invalid, and the error is returned so
+// that the webhook is delivered again and reaches the shared cache.
 func (c *CardCache) Invalidate(ctx context.Context, customerID int64) error {
-	c.forget(customerID)
-	defer c.forget(customerID)
-	if err := invalidateScript.Run(ctx, c.rdb, []string{c.key(customerID)}, c.staleFor.Milliseconds(), "0").Err(); err != nil {
+	if err := c.invalidate(ctx, customerID, false); err != nil {
 		return fmt.Errorf("redis: invalidate the card of customer %d: %w", customerID, err)
 	}
 	return nil
 }
 
-// Delete implements rechargekit.CardCache.
+// Delete implements rechargekit.CardCache, and fails like Invalidate.
 func (c *CardCache) Delete(ctx context.Context, customerID int64) error {
-	c.forget(customerID)
-	defer c.forget(customerID)
-	if err := invalidateScript.Run(ctx, c.rdb, []string{c.key(customerID)}, c.staleFor.Milliseconds(), "1").Err(); err != nil {
+	if err := c.invalidate(ctx, customerID, true); err != nil {
 		return fmt.Errorf("redis: drop the card of customer %d: %w", customerID, err)
 	}
 	return nil
+}
+
+func (c *CardCache) invalidate(ctx context.Context, customerID int64, drop bool) error {
+	c.local.write(customerID, unchanged)
+	flag := "0"
+	if drop {
+		flag = "1"
+	}
+	g, err := invalidateScript.Run(ctx, c.rdb, []string{c.key(customerID)}, c.staleFor.Milliseconds(), flag).Uint64()
+	c.local.write(customerID, func(cur *rechargekit.CacheEntry) *rechargekit.CacheEntry {
+		if cur == nil {
+			if err == nil {
+				return nil // Redis has it; nothing held here to correct
+			}
+			// A mark, so that a fetch in flight does not store its
+			// card as current.
+			return &rechargekit.CacheEntry{Gen: 1, Invalid: true}
+		}
+		e := *cur
+		e.Invalid = true
+		if drop {
+			e.Card = nil
+		}
+		if err == nil {
+			e.Gen = g
+		} else {
+			e.Gen++
+		}
+		return &e
+	})
+	return err
 }

@@ -64,10 +64,11 @@ type LimiterOptions struct {
 	// Fallback paces requests while Redis cannot be reached, for example
 	// recharge.NewLeakyBucket(40, 2, nil, nil) for a per-replica budget.
 	// When nil, requests go through unpaced (Recharge's own 429s and the
-	// client's retries then protect it) and the outage is logged.
+	// client's retries then protect it).
 	Fallback Pacer
-	// Logger receives Redis failures, at most one line per 10 seconds
-	// (slog.Default() when nil).
+	// Logger receives failures of the limiter's scripts other than Redis
+	// not answering (which the Client logs), at most one line per 10
+	// seconds (slog.Default() when nil).
 	Logger *slog.Logger
 }
 
@@ -314,7 +315,8 @@ func (l *Limiter) Level(ctx context.Context) (float64, error) {
 }
 
 // redisDown handles a Wait whose script failed: the fallback paces the
-// request, or it goes through.
+// request, or it goes through. That takes no longer than the Client's call
+// budget, and while Redis is skipped no time at all.
 func (l *Limiter) redisDown(ctx context.Context, err error) error {
 	l.logOutage("redis: rate limiter unavailable; pacing this replica alone", err)
 	if l.fallback != nil {
@@ -323,7 +325,13 @@ func (l *Limiter) redisDown(ctx context.Context, err error) error {
 	return nil
 }
 
+// logOutage logs a failure of the script, at most one line per 10
+// seconds. Redis not answering (ErrUnavailable) is not logged here: the
+// Client logs when it stops answering and when it answers again.
 func (l *Limiter) logOutage(msg string, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		return
+	}
 	l.logMu.Lock()
 	now := time.Now()
 	if now.Sub(l.lastLog) < 10*time.Second {

@@ -30,6 +30,8 @@ type appConfig struct {
 	store rechargekit.Store // nil: no console or JSON API
 
 	redisURL      string        // "": in-memory cache, per-replica rate budget
+	redisOptions  redis.Options // the call budget (0: redis.DefaultCallTimeout); tests: skip intervals, the clock of the client and its near copy
+	redisPrefix   string        // "": redis.KeyPrefix; tests: keys of their own in a shared Redis
 	cardTTL       time.Duration // 0: cards.DefaultCardTTL
 	staleFor      time.Duration // 0: cards.DefaultStaleFor
 	webhookSecret string        // "": /webhooks/recharge refuses every delivery
@@ -66,7 +68,8 @@ func (a *app) Close() error {
 
 // newApp wires the Recharge client (paced by a Redis-shared budget when
 // REDIS_URL is set), the card cache, the card service, the Lookup Adaptor,
-// the webhook receiver, the console and the HTTP server.
+// the webhook receiver, the console and the HTTP server. A Redis that does
+// not answer does not stop it: see redis.Client.
 func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	a := &app{}
 	defer func() {
@@ -84,11 +87,28 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	var rc *redis.Client
 	var signIns server.SignInFailures // nil: each replica counts sign-in failures alone
 	if cfg.redisURL != "" {
-		if rc, err = redis.Open(ctx, cfg.redisURL); err != nil {
-			return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
+		ropts := cfg.redisOptions
+		ropts.Logger = cfg.logger
+		if rc, err = redis.New(cfg.redisURL, ropts); err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		a.closers = append(a.closers, rc.Close)
-		cache = redis.NewCardCache(rc, redis.CardCacheOptions{StaleFor: cfg.staleFor})
+		// Redis is an accelerator: when it does not answer, the replica
+		// starts without it (the client logs that in one line, and
+		// /readyz reports it) and uses it from its first answer on.
+		_ = rc.Ping(ctx)
+		if err := a.metrics.Register(metrics.StateGauge("rechargekit_redis_state",
+			"What rechargekit's calls to Redis show: 1 for the current state (up; down: Redis is skipped after a call failed; probing: one call is trying it again), 0 for the others.",
+			redis.States, func() string { return rc.Status().State })); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+		prefix := func(kind string) string {
+			if cfg.redisPrefix == "" {
+				return "" // the package's default
+			}
+			return cfg.redisPrefix + kind
+		}
+		cache = redis.NewCardCache(rc, redis.CardCacheOptions{StaleFor: cfg.staleFor, Now: ropts.Now, Prefix: prefix("card:")})
 		// One budget per token for every replica; while Redis is away each
 		// replica falls back to its own bucket.
 		opts = append(opts, recharge.WithLimiter(redis.NewLimiter(rc, cfg.token, redis.LimiterOptions{
@@ -96,11 +116,13 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 			PerSecond:  cfg.perSecond,
 			Fallback:   recharge.NewLeakyBucket(cfg.bucketSize, cfg.perSecond, nil, nil),
 			Logger:     cfg.logger,
+			Prefix:     prefix("ratelimit:"),
 		})))
 		// Keys hashed under a secret every replica has (the API token).
 		signIns = redis.NewSignInFailures(rc, redis.SignInOptions{
 			Window: server.SignInWindow,
 			Secret: []byte("rechargekit sign-in limits\x00" + cfg.token),
+			Prefix: prefix("signin:"),
 		})
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -21,50 +22,129 @@ const (
 	probeTimeout = 3 * time.Second
 )
 
+// checkTimeout bounds each readiness check on its own. The checks run at
+// once, so /readyz (and the console's Service status) answers within it
+// whatever one dependency does, and a dependency that hangs is reported
+// alone rather than using up a budget the others share.
+const checkTimeout = 2 * time.Second
+
 // readiness checks the dependencies for /readyz.
 type readiness struct {
-	store  rechargekit.SettingsStore // nil: no console, no database
-	redis  *redis.Client             // nil: no Redis
-	client *recharge.Client
-	now    func() time.Time
+	store   rechargekit.SettingsStore // nil: no console, no database
+	redis   *redis.Client             // nil: no Redis
+	client  *recharge.Client
+	now     func() time.Time
+	timeout time.Duration // checkTimeout; tests shorten it
 
 	mu        sync.Mutex
 	lastProbe time.Time
 }
 
 func newReadiness(store rechargekit.SettingsStore, rc *redis.Client, client *recharge.Client) *readiness {
-	return &readiness{store: store, redis: rc, client: client, now: time.Now}
+	return &readiness{store: store, redis: rc, client: client, now: time.Now, timeout: checkTimeout}
+}
+
+// dependency is one readiness check: run reports the state, and late is
+// what to report when run has not answered within the check's bound.
+type dependency struct {
+	run  func(ctx context.Context) server.Check
+	late func() server.Check
 }
 
 // checks implements server.Config.Ready. No dependency is critical: the
 // database, Redis and Recharge are shared by every replica, so when one
 // fails it fails for all, and taking them all out of rotation would stop
 // what still works (Gladly lookups need no database; cards are served
-// stale without Recharge; each replica paces itself without Redis). They
-// are reported, and /readyz says "degraded". Only a shutdown drain (see
-// shutdown.go) answers 503.
+// stale without Recharge; each replica caches and paces itself without
+// Redis). They are reported, and /readyz says "degraded". Only a shutdown
+// drain (see shutdown.go) answers 503. Each check runs on its own
+// goroutine, bounded by its own timeout.
 func (r *readiness) checks(ctx context.Context) []server.Check {
-	var out []server.Check
+	var deps []dependency
 	if r.store != nil {
-		c := server.Check{Name: "database", OK: true, State: "ok"}
-		if _, err := r.store.Settings(ctx); err != nil {
-			c.OK, c.State, c.Message = false, "unavailable", "the database does not answer: sign-ins, profiles and links fail; Gladly lookups still answer"
-		}
-		out = append(out, c)
+		deps = append(deps, dependency{run: r.database, late: func() server.Check {
+			return server.Check{Name: "database", State: "timeout",
+				Message: fmt.Sprintf("the database did not answer within %s: sign-ins, profiles and links fail; Gladly lookups still answer", r.timeout)}
+		}})
 	}
 	if r.redis != nil {
-		c := server.Check{Name: "redis", OK: true, State: "ok"}
-		if err := r.redis.Ping(ctx); err != nil {
-			c.OK, c.State, c.Message = false, "unavailable", "Redis does not answer: cards are fetched from Recharge and each replica paces itself"
-		}
-		out = append(out, c)
+		deps = append(deps, dependency{run: r.redisCheck, late: func() server.Check {
+			return server.Check{Name: "redis", State: "timeout", Message: redisDownMessage}
+		}})
 	}
-	h := r.recharge(ctx)
+	deps = append(deps, dependency{run: r.rechargeCheck, late: func() server.Check {
+		return rechargeCheck(r.client.Health())
+	}})
+
+	results := make([]chan server.Check, len(deps))
+	for i, d := range deps {
+		results[i] = make(chan server.Check, 1) // the check may end after nobody waits
+		cctx, cancel := context.WithTimeout(ctx, r.timeout)
+		go func() {
+			defer cancel()
+			results[i] <- d.run(cctx)
+		}()
+	}
+	timer := time.NewTimer(r.timeout)
+	defer timer.Stop()
+	out := make([]server.Check, len(deps))
+	wait := true // until the bound has passed (or the caller left)
+	for i, d := range deps {
+		if wait {
+			select {
+			case out[i] = <-results[i]:
+				continue
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+			wait = false
+		}
+		select {
+		case out[i] = <-results[i]:
+		default:
+			out[i] = d.late()
+		}
+	}
+	return out
+}
+
+// database reads the settings, the cheapest query the console makes.
+func (r *readiness) database(ctx context.Context) server.Check {
+	c := server.Check{Name: "database", OK: true, State: "ok"}
+	if _, err := r.store.Settings(ctx); err != nil {
+		c.OK, c.State, c.Message = false, "unavailable", "the database does not answer: sign-ins, profiles and links fail; Gladly lookups still answer"
+	}
+	return c
+}
+
+// redisDownMessage says what a Redis outage means to an operator.
+const redisDownMessage = "Redis does not answer: each replica keeps cards in its own memory, paces Recharge with its own budget and counts sign-ins alone"
+
+// redisCheck pings Redis. While the client skips Redis after a failure the
+// ping fails at once; once the skip interval has ended, it is the call
+// that tries Redis again.
+func (r *readiness) redisCheck(ctx context.Context) server.Check {
+	c := server.Check{Name: "redis", OK: true, State: "ok"}
+	if err := r.redis.Ping(ctx); err != nil {
+		c.OK, c.State, c.Message = false, "unavailable", redisDownMessage
+		if st := r.redis.Status(); st.State != redis.StateUp {
+			c.Since = st.Since
+		}
+	}
+	return c
+}
+
+// rechargeCheck reports the client's view of Recharge.
+func (r *readiness) rechargeCheck(ctx context.Context) server.Check {
+	return rechargeCheck(r.recharge(ctx))
+}
+
+func rechargeCheck(h recharge.Health) server.Check {
 	c := server.Check{Name: "recharge", OK: h.State == recharge.HealthOK, State: h.State, Since: h.Since}
 	if !c.OK {
 		c.Message = h.Message()
 	}
-	return append(out, c)
+	return c
 }
 
 // recharge returns the client's view of Recharge. When the client has made

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+	"github.com/rechargekit/rechargekit/redis"
 	"github.com/rechargekit/rechargekit/server"
 )
 
@@ -118,5 +121,86 @@ func TestReadiness(t *testing.T) {
 	db := byName()["database"]
 	if db.OK || db.Critical || db.State != "unavailable" || !strings.HasPrefix(db.Message, "the database does not answer") || strings.Contains(db.Message, "10.0.0.5") {
 		t.Errorf("database down = %+v", db)
+	}
+}
+
+// hungStore is a SettingsStore whose Settings hangs, as a PostgreSQL that
+// accepts connections and answers nothing does: until the context ends
+// (a driver that honours it), or, with ignoreContext, until the test ends.
+type hungStore struct {
+	rechargekit.SettingsStore
+	ignoreContext bool
+	release       chan struct{}
+}
+
+func (s *hungStore) Settings(ctx context.Context) (*rechargekit.Settings, error) {
+	if s.ignoreContext {
+		<-s.release
+		return nil, errors.New("released")
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestReadinessChecksAreBoundedApart: while the database hangs, /readyz's
+// checks still answer within one check's bound and each names only its own
+// state: the database fails, a healthy Redis and Recharge are ok (they used
+// to share one budget the database check used up, so Redis was blamed).
+func TestReadinessChecksAreBoundedApart(t *testing.T) {
+	t.Parallel()
+	var rcURL string
+	if rcURL = os.Getenv("RECHARGEKIT_TEST_REDIS"); rcURL == "" {
+		t.Log("RECHARGEKIT_TEST_REDIS not set: checking the database beside Recharge only")
+	}
+	for _, ignore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ignoreContext=%v", ignore), func(t *testing.T) {
+			t.Parallel()
+			sim := rechargetest.NewServer(t, rechargetest.Config{})
+			client := sim.Client(recharge.WithMaxRetries(0))
+			store := &hungStore{ignoreContext: ignore, release: make(chan struct{})}
+			t.Cleanup(func() { close(store.release) })
+			var rc *redis.Client
+			if rcURL != "" {
+				var err error
+				// A generous call budget: a busy machine must not make
+				// this healthy Redis look down.
+				if rc, err = redis.New(rcURL, redis.Options{CallTimeout: time.Second}); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { rc.Close() })
+			}
+			r := newReadiness(store, rc, client)
+
+			// As server's /readyz handler calls it: one context for all.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			done := make(chan []server.Check, 1)
+			start := time.Now()
+			go func() { done <- r.checks(ctx) }()
+			var checks []server.Check
+			select {
+			case checks = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the checks did not answer while the database hangs")
+			}
+			if d := time.Since(start); d > checkTimeout+time.Second {
+				t.Errorf("the checks took %v, want about one check's bound (%v)", d, checkTimeout)
+			}
+			byName := map[string]server.Check{}
+			for _, c := range checks {
+				byName[c.Name] = c
+			}
+			if db := byName["database"]; db.OK || db.State == "ok" || !strings.HasPrefix(db.Message, "the database d") {
+				t.Errorf("database = %+v, want failing", db)
+			}
+			if rc != nil {
+				if c := byName["redis"]; !c.OK || c.State != "ok" {
+					t.Errorf("redis = %+v, want ok: Redis is healthy", c)
+				}
+			}
+			if c := byName["recharge"]; !c.OK || c.State != recharge.HealthOK {
+				t.Errorf("recharge = %+v, want ok: Recharge is healthy", c)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/redis"
 	"github.com/rechargekit/rechargekit/server"
 )
 
@@ -32,6 +33,7 @@ type serveCommand struct {
 	drain          drainOptions
 	sessionIdle    time.Duration
 	sessionTTL     time.Duration
+	redisTimeout   time.Duration
 }
 
 func (c *serveCommand) parseFlags(args []string) error {
@@ -62,6 +64,9 @@ func (c *serveCommand) parseFlags(args []string) error {
 	if err := c.m.durationFlag(fs, &c.drain.timeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", defaultShutdownTimeout, "then wait this long for the requests in flight before closing their connections"); err != nil {
 		return err
 	}
+	if err := c.m.durationFlag(fs, &c.redisTimeout, "redis-timeout", "REDIS_TIMEOUT", redis.DefaultCallTimeout, "bound every call to Redis; one that takes longer finds Redis down, which is then skipped for a while"); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,6 +90,9 @@ func (c *serveCommand) parseFlags(args []string) error {
 	}
 	if c.deadline <= 0 || c.deadline > gladly.MaxDeadline {
 		return fmt.Errorf("--lookup-deadline must be between 0 and %s", gladly.MaxDeadline)
+	}
+	if c.redisTimeout <= 0 || c.redisTimeout >= c.deadline {
+		return fmt.Errorf("--redis-timeout ($REDIS_TIMEOUT) must be positive and shorter than --lookup-deadline (%s)", c.deadline)
 	}
 	if c.cardTTL <= 0 || c.staleFor < c.cardTTL {
 		return fmt.Errorf("--card-ttl must be positive and --stale-for at least as long")
@@ -138,6 +146,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		logger:         logger,
 		store:          store,
 		redisURL:       redisURL,
+		redisOptions:   redis.Options{CallTimeout: c.redisTimeout},
 		cardTTL:        c.cardTTL,
 		staleFor:       c.staleFor,
 		webhookSecret:  webhookSecret,

@@ -10,10 +10,12 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+	"github.com/rechargekit/rechargekit/redis"
 )
 
 // TestSignInLimitsSharedThroughRedis: with REDIS_URL, two replicas count
@@ -44,6 +46,7 @@ func TestSignInLimitsSharedThroughRedis(t *testing.T) {
 			logger:         slog.New(slog.DiscardHandler),
 			store:          store,
 			redisURL:       redisURL,
+			redisOptions:   redis.Options{CallTimeout: time.Second}, // a busy machine must not make Redis look down
 			gladlyPath:     gladly.DefaultPath,
 			trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 		})
