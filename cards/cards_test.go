@@ -134,7 +134,7 @@ func TestCardErrors(t *testing.T) {
 		wantMsg  string
 	}{
 		{"unknown customer", 999, nil, rechargekit.ENOTFOUND, "no recharge customer 999"},
-		{"zero id", 0, nil, rechargekit.EINVALID, "recharge customer id must be a positive number"},
+		{"zero id", 0, nil, rechargekit.EINVALID, "A Recharge customer id must be a positive number."},
 		{"customer fails", 300, map[string]error{"customer": upstream}, rechargekit.EUPSTREAM, "recharge is unavailable"},
 		{"subscriptions fail", 300, map[string]error{"subscriptions": upstream}, rechargekit.EUPSTREAM, "recharge is unavailable"},
 	}

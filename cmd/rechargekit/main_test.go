@@ -152,8 +152,10 @@ func TestSimulateThenLookup(t *testing.T) {
 
 func TestLookupErrors(t *testing.T) {
 	t.Parallel()
-	// A port with nothing listening: connection refused at once.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port with nothing listening: connection refused at once. It is on
+	// an address of the loopback range that no other test listens on, so a
+	// parallel test's server cannot be given the port once it is closed.
+	ln, err := net.Listen("tcp", "127.0.0.77:0")
 	if err != nil {
 		t.Fatal(err)
 	}
