@@ -42,7 +42,16 @@ func (c *demoCommand) parseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return nil
+	if err := checkListenAddr(c.addr); err != nil {
+		return fmt.Errorf("--addr %w", err)
+	}
+	if err := checkListenAddr(c.simAddr); err != nil {
+		return fmt.Errorf("--sim-addr %w", err)
+	}
+	if c.latency < 0 {
+		return fmt.Errorf("--latency must not be negative")
+	}
+	return c.m.checkEnv("LOG_LEVEL")
 }
 
 func (c *demoCommand) run(ctx context.Context) error {
