@@ -2,6 +2,7 @@ package rechargekit
 
 import (
 	"context"
+	"net/mail"
 	"strings"
 	"time"
 	"unicode"
@@ -109,31 +110,45 @@ const (
 // NormalizeProfile returns the profile as the stores keep it: the name,
 // emails and phones trimmed, empty emails and phones dropped, duplicates
 // (case-insensitive) dropped keeping the first, and nil lists made empty;
-// the id is kept as given. It rejects, with EINVALID, a blank id, a value
-// that is not valid UTF-8 or holds control characters (PostgreSQL refuses
-// NUL bytes), and values over the Max* limits.
+// the id is kept as given. It rejects, with EINVALID and a sentence that
+// names the field: an id ValidateProfileID refuses, a blank name, an email
+// that is not a bare address ("ada@example.com", not "Ada
+// <ada@example.com>"), a phone without digits, a value that is not valid
+// UTF-8 or holds control characters (PostgreSQL refuses NUL bytes), and
+// values over the Max* limits.
 func NormalizeProfile(p *Profile) (*Profile, error) {
 	if p == nil {
 		return nil, Errorf(EINVALID, "A profile is required.")
 	}
-	if err := checkText("profile id", p.ID, MaxIDLength, true); err != nil {
+	if err := ValidateProfileID(p.ID); err != nil {
 		return nil, err
 	}
-	if err := checkText("profile name", p.Name, MaxTextLength, false); err != nil {
+	if err := checkText("the profile's name", p.Name, MaxTextLength, true); err != nil {
 		return nil, err
 	}
-	emails, err := normalizeList("email", p.Emails)
+	emails, err := normalizeList("email", p.Emails, checkEmail)
 	if err != nil {
 		return nil, err
 	}
-	phones, err := normalizeList("phone", p.Phones)
+	phones, err := normalizeList("phone", p.Phones, checkPhone)
 	if err != nil {
 		return nil, err
 	}
 	return &Profile{ID: p.ID, Name: strings.TrimSpace(p.Name), Emails: emails, Phones: phones}, nil
 }
 
-func normalizeList(what string, in []string) ([]string, error) {
+// ValidateProfileID reports, with EINVALID, what is wrong with a desk
+// profile id: blank, over MaxIDLength, not valid UTF-8, or holding control
+// characters (NUL, CR, LF, DEL and the rest of Unicode's Cc). Callers check
+// an id from a request before it reaches a store, so that no store's own
+// error text (PostgreSQL's about NUL) reaches a person.
+func ValidateProfileID(id string) error {
+	return checkText("the profile id", id, MaxIDLength, true)
+}
+
+// normalizeList trims, de-duplicates and checks one of a profile's lists;
+// what names an item ("email") in messages and check validates it.
+func normalizeList(what string, in []string, check func(string) error) ([]string, error) {
 	out := []string{}
 	seen := make(map[string]bool, len(in))
 	for _, v := range in {
@@ -141,7 +156,10 @@ func normalizeList(what string, in []string) ([]string, error) {
 		if v == "" {
 			continue
 		}
-		if err := checkText(what, v, MaxTextLength, true); err != nil {
+		if err := checkText("each "+what, v, MaxTextLength, true); err != nil {
+			return nil, err
+		}
+		if err := check(v); err != nil {
 			return nil, err
 		}
 		if k := strings.ToLower(v); !seen[k] {
@@ -155,26 +173,58 @@ func normalizeList(what string, in []string) ([]string, error) {
 	return out, nil
 }
 
-// checkText rejects text the stores cannot keep faithfully in both SQLite and
-// PostgreSQL: invalid UTF-8, control characters, and overlong values.
-func checkText(what, v string, max int, required bool) error {
-	switch {
-	case required && strings.TrimSpace(v) == "":
-		return Errorf(EINVALID, "The %s is required.", what)
-	case !utf8.ValidString(v):
-		return Errorf(EINVALID, "The %s is not valid UTF-8.", what)
-	case len(v) > max:
-		return Errorf(EINVALID, "The %s is longer than %d bytes.", what, max)
-	case strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return Errorf(EINVALID, "The %s contains control characters.", what)
+// checkEmail accepts a bare email address as net/mail parses it, and
+// refuses display-name and angle-bracket forms ("Ada <ada@example.com>"),
+// which would never match the address Recharge keeps.
+func checkEmail(v string) error {
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Name != "" || a.Address != v {
+		return Errorf(EINVALID, "The email %q is not an email address such as ada@example.com.", v)
 	}
 	return nil
+}
+
+// checkPhone accepts any phone with at least one digit: desks keep phones
+// in every format ("+1 (555) 010-0", "020 7946 0000 ext. 42"), and search
+// compares their digits (PhoneDigits).
+func checkPhone(v string) error {
+	if PhoneDigits(v) == "" {
+		return Errorf(EINVALID, "The phone %q has no digits.", v)
+	}
+	return nil
+}
+
+// checkText rejects text the stores cannot keep faithfully in both SQLite and
+// PostgreSQL: invalid UTF-8, control characters, and overlong values. what
+// names the value in the message's sentence ("the profile id").
+func checkText(what, v string, max int, required bool) error {
+	what = upperFirst(what)
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		return Errorf(EINVALID, "%s is required.", what)
+	case !utf8.ValidString(v):
+		return Errorf(EINVALID, "%s is not valid UTF-8.", what)
+	case len(v) > max:
+		return Errorf(EINVALID, "%s is longer than %d bytes.", what, max)
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return Errorf(EINVALID, "%s contains control characters.", what)
+	}
+	return nil
+}
+
+// upperFirst capitalizes the first letter of s, which starts a sentence.
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // ValidateActor reports, with EINVALID, what is wrong with the "by" of a
 // change: who made it (a user's email, an API token's name, or "auto").
 func ValidateActor(by string) error {
-	return checkText("author of the change", by, MaxTextLength, true)
+	return checkText("the author of the change", by, MaxTextLength, true)
 }
 
 // Validate reports, with EINVALID, what is wrong with a link before it is stored.
@@ -187,7 +237,7 @@ func (l *Link) Validate() error {
 	case l.Method != LinkAuto && l.Method != LinkManual:
 		return Errorf(EINVALID, "The link method must be %q or %q.", LinkAuto, LinkManual)
 	}
-	if err := checkText("profile id", l.ProfileID, MaxIDLength, true); err != nil {
+	if err := ValidateProfileID(l.ProfileID); err != nil {
 		return err
 	}
 	return ValidateActor(l.By)
@@ -198,17 +248,17 @@ func (u *User) Validate() error {
 	if u == nil {
 		return Errorf(EINVALID, "A user is required.")
 	}
-	if err := checkText("email", u.Email, MaxTextLength, true); err != nil {
+	if err := checkText("the email", u.Email, MaxTextLength, true); err != nil {
 		return err
 	}
 	local, domain, ok := strings.Cut(u.Email, "@")
 	if !ok || local == "" || domain == "" || strings.ContainsFunc(u.Email, unicode.IsSpace) {
-		return Errorf(EINVALID, "%q is not an email address.", u.Email)
+		return Errorf(EINVALID, "The email %q is not an email address.", u.Email)
 	}
 	if u.Role != RoleAgent && u.Role != RoleAdmin {
 		return Errorf(EINVALID, "The role must be %q or %q.", RoleAgent, RoleAdmin)
 	}
-	return checkText("password hash", u.PasswordHash, MaxTextLength, true)
+	return checkText("the password hash", u.PasswordHash, MaxTextLength, true)
 }
 
 // Validate reports, with EINVALID, what is wrong with a session before it is
@@ -224,10 +274,10 @@ func (s *Session) Validate() error {
 	case !s.CreatedAt.IsZero() && !s.ExpiresAt.After(s.CreatedAt):
 		return Errorf(EINVALID, "A session must expire after it is created.")
 	}
-	if err := checkText("session token hash", s.TokenHash, MaxTextLength, true); err != nil {
+	if err := checkText("the session token hash", s.TokenHash, MaxTextLength, true); err != nil {
 		return err
 	}
-	return checkText("CSRF token", s.CSRFToken, MaxTextLength, true)
+	return checkText("the CSRF token", s.CSRFToken, MaxTextLength, true)
 }
 
 // Validate reports, with EINVALID, what is wrong with an API token before it is stored.
@@ -235,16 +285,16 @@ func (t *APIToken) Validate() error {
 	if t == nil {
 		return Errorf(EINVALID, "An API token is required.")
 	}
-	if err := checkText("API token name", t.Name, MaxIDLength, true); err != nil {
+	if err := checkText("the API token's name", t.Name, MaxIDLength, true); err != nil {
 		return err
 	}
 	// A token's name is read in lists and in the audit log ("api:NAME"):
 	// an invisible formatting character, such as the right-to-left
 	// override U+202E, would make it read otherwise than it is.
 	if strings.IndexFunc(t.Name, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
-		return Errorf(EINVALID, "The API token name contains an invisible formatting character, such as a right-to-left override.")
+		return Errorf(EINVALID, "The API token's name contains an invisible formatting character, such as a right-to-left override.")
 	}
-	return checkText("API token hash", t.Hash, MaxTextLength, true)
+	return checkText("the API token hash", t.Hash, MaxTextLength, true)
 }
 
 // PhoneDigits returns the decimal digits of a phone number, the form

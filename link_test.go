@@ -1,6 +1,7 @@
 package rechargekit_test
 
 import (
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,11 @@ import (
 
 func TestNormalizeProfile(t *testing.T) {
 	tests := []struct {
-		name string
-		in   *rechargekit.Profile
-		want *rechargekit.Profile
-		code string
+		name  string
+		in    *rechargekit.Profile
+		want  *rechargekit.Profile
+		code  string
+		field string // the message names it
 	}{
 		{
 			name: "trims, drops empty and case-insensitive duplicates, keeps order",
@@ -26,18 +28,34 @@ func TestNormalizeProfile(t *testing.T) {
 		},
 		{
 			name: "nil lists become empty",
-			in:   &rechargekit.Profile{ID: "p"},
-			want: &rechargekit.Profile{ID: "p", Emails: []string{}, Phones: []string{}},
+			in:   &rechargekit.Profile{ID: "p", Name: "Ada"},
+			want: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{}, Phones: []string{}},
 		},
-		{name: "nil", in: nil, code: rechargekit.EINVALID},
-		{name: "blank id", in: &rechargekit.Profile{ID: " \t"}, code: rechargekit.EINVALID},
-		{name: "id too long", in: &rechargekit.Profile{ID: strings.Repeat("x", rechargekit.MaxIDLength+1)}, code: rechargekit.EINVALID},
-		{name: "name too long", in: &rechargekit.Profile{ID: "p", Name: strings.Repeat("x", rechargekit.MaxTextLength+1)}, code: rechargekit.EINVALID},
-		{name: "invalid UTF-8", in: &rechargekit.Profile{ID: "p\xff"}, code: rechargekit.EINVALID},
-		{name: "NUL", in: &rechargekit.Profile{ID: "p", Emails: []string{"a\x00@x.io"}}, code: rechargekit.EINVALID},
-		{name: "too many phones", in: &rechargekit.Profile{ID: "p", Phones: numbered(rechargekit.MaxProfileItems + 1)}, code: rechargekit.EINVALID},
-		{name: "exactly the maximum", in: &rechargekit.Profile{ID: "p", Phones: numbered(rechargekit.MaxProfileItems)},
-			want: &rechargekit.Profile{ID: "p", Emails: []string{}, Phones: numbered(rechargekit.MaxProfileItems)}},
+		{
+			name: "emails and phones in their everyday forms",
+			in: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"ada.lovelace+desk@example.co.uk", "é@x.fr"},
+				Phones: []string{"+1 (555) 010-0", "020 7946 0000 ext. 42"}},
+			want: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"ada.lovelace+desk@example.co.uk", "é@x.fr"},
+				Phones: []string{"+1 (555) 010-0", "020 7946 0000 ext. 42"}},
+		},
+		{name: "nil", in: nil, code: rechargekit.EINVALID, field: "profile"},
+		{name: "blank id", in: &rechargekit.Profile{ID: " \t", Name: "Ada"}, code: rechargekit.EINVALID, field: "profile id"},
+		{name: "id too long", in: &rechargekit.Profile{ID: strings.Repeat("x", rechargekit.MaxIDLength+1), Name: "Ada"}, code: rechargekit.EINVALID, field: "profile id"},
+		{name: "NUL in id", in: &rechargekit.Profile{ID: "a\x00b", Name: "Ada"}, code: rechargekit.EINVALID, field: "profile id"},
+		{name: "no name", in: &rechargekit.Profile{ID: "p"}, code: rechargekit.EINVALID, field: "name"},
+		{name: "blank name", in: &rechargekit.Profile{ID: "p", Name: " \u00a0 "}, code: rechargekit.EINVALID, field: "name"},
+		{name: "name too long", in: &rechargekit.Profile{ID: "p", Name: strings.Repeat("x", rechargekit.MaxTextLength+1)}, code: rechargekit.EINVALID, field: "name"},
+		{name: "invalid UTF-8", in: &rechargekit.Profile{ID: "p\xff", Name: "Ada"}, code: rechargekit.EINVALID, field: "profile id"},
+		{name: "NUL", in: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"a\x00@x.io"}}, code: rechargekit.EINVALID, field: "email"},
+		{name: "not an email", in: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"not-an-email"}}, code: rechargekit.EINVALID, field: "email"},
+		{name: "no domain", in: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"ada@"}}, code: rechargekit.EINVALID, field: "email"},
+		{name: "display name", in: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"Ada <ada@example.com>"}}, code: rechargekit.EINVALID, field: "email"},
+		{name: "angle brackets", in: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"<ada@example.com>"}}, code: rechargekit.EINVALID, field: "email"},
+		{name: "two addresses", in: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"a@x.io, b@x.io"}}, code: rechargekit.EINVALID, field: "email"},
+		{name: "phone without digits", in: &rechargekit.Profile{ID: "p", Name: "Ada", Phones: []string{"call me"}}, code: rechargekit.EINVALID, field: "phone"},
+		{name: "too many phones", in: &rechargekit.Profile{ID: "p", Name: "Ada", Phones: numbered(rechargekit.MaxProfileItems + 1)}, code: rechargekit.EINVALID, field: "phones"},
+		{name: "exactly the maximum", in: &rechargekit.Profile{ID: "p", Name: "Ada", Phones: numbered(rechargekit.MaxProfileItems)},
+			want: &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{}, Phones: numbered(rechargekit.MaxProfileItems)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,10 +63,41 @@ func TestNormalizeProfile(t *testing.T) {
 			if code := rechargekit.ErrorCode(err); code != tt.code {
 				t.Fatalf("NormalizeProfile error %v, want code %q", err, tt.code)
 			}
+			if err != nil {
+				mustBeSentenceNaming(t, rechargekit.ErrorMessage(err), tt.field)
+			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("NormalizeProfile mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// mustBeSentenceNaming checks that a message shown to people is a full
+// sentence (a capital letter first, a period last) that names the field.
+func mustBeSentenceNaming(t *testing.T, msg, field string) {
+	t.Helper()
+	r, _ := utf8.DecodeRuneInString(msg)
+	if !unicode.IsUpper(r) || !strings.HasSuffix(msg, ".") || !strings.Contains(strings.ToLower(msg), field) {
+		t.Errorf("message %q is not a sentence naming %q", msg, field)
+	}
+}
+
+func TestValidateProfileID(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"p-1", "desk:123/456", "Élodie", strings.Repeat("x", rechargekit.MaxIDLength)} {
+		if err := rechargekit.ValidateProfileID(id); err != nil {
+			t.Errorf("ValidateProfileID(%q) = %v, want nil", id, err)
+		}
+	}
+	for _, id := range []string{"", " ", "a\x00b", "a\rb", "a\nb", "a\tb", "a\x1bb", "a\x7fb", "a\u0085b", "\xff",
+		strings.Repeat("x", rechargekit.MaxIDLength+1)} {
+		err := rechargekit.ValidateProfileID(id)
+		if code := rechargekit.ErrorCode(err); code != rechargekit.EINVALID {
+			t.Errorf("ValidateProfileID(%q) = %v, want EINVALID", id, err)
+			continue
+		}
+		mustBeSentenceNaming(t, rechargekit.ErrorMessage(err), "profile id")
 	}
 }
 
@@ -115,6 +164,7 @@ func FuzzNormalizeProfile(f *testing.F) {
 	f.Add("p-1", " Ada ", "a@x.io\nA@X.IO\n", "+1 555\n\n")
 	f.Add("\xff", "", "", "")
 	f.Add("p", "n\x00", "é@x.fr\nÉ@X.FR", "ext. 42")
+	f.Add("p", "Ada", "Ada <ada@example.com>\nnot-an-email", "call me")
 	f.Fuzz(func(t *testing.T, id, name, emails, phones string) {
 		p := &rechargekit.Profile{ID: id, Name: name, Emails: strings.Split(emails, "\n"), Phones: strings.Split(phones, "\n")}
 		got, err := rechargekit.NormalizeProfile(p)
@@ -132,6 +182,19 @@ func FuzzNormalizeProfile(f *testing.F) {
 		for _, v := range append(append([]string{}, got.Emails...), got.Phones...) {
 			if v == "" || v != strings.TrimSpace(v) {
 				t.Fatalf("normalized list item %q is empty or untrimmed", v)
+			}
+		}
+		if strings.TrimSpace(got.Name) == "" {
+			t.Fatalf("normalized profile has no name: %+v", got)
+		}
+		for _, e := range got.Emails {
+			if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+				t.Fatalf("normalized email %q is not a bare address", e)
+			}
+		}
+		for _, ph := range got.Phones {
+			if rechargekit.PhoneDigits(ph) == "" {
+				t.Fatalf("normalized phone %q has no digits", ph)
 			}
 		}
 		again, err := rechargekit.NormalizeProfile(got)

@@ -66,15 +66,15 @@ func TestOpenDoesNotAutoLink(t *testing.T) {
 		wantCandidates int
 		wantBlocked    bool
 	}{
-		{"two accounts", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com", "sam.t@example.org"}}, nil, 2, true},
-		{"no match", &rechargekit.Profile{ID: "p", Emails: []string{"nobody@example.com"}}, nil, 0, false},
-		{"no email", &rechargekit.Profile{ID: "p", Phones: []string{"+15551234567"}}, nil, 0, false},
-		{"auto-linking off", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.Store) {
+		{"two accounts", &rechargekit.Profile{ID: "p", Name: "Sam Taylor", Emails: []string{"sam@example.com", "sam.t@example.org"}}, nil, 2, true},
+		{"no match", &rechargekit.Profile{ID: "p", Name: "Nobody", Emails: []string{"nobody@example.com"}}, nil, 0, false},
+		{"no email", &rechargekit.Profile{ID: "p", Name: "Walk-in", Phones: []string{"+15551234567"}}, nil, 0, false},
+		{"auto-linking off", &rechargekit.Profile{ID: "p", Name: "Sam", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.Store) {
 			if err := store.UpdateSettings(context.Background(), &rechargekit.Settings{AutoLink: false}, "admin@example.com"); err != nil {
 				t.Fatal(err)
 			}
 		}, 1, true},
-		{"unlinked before", &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.Store) {
+		{"unlinked before", &rechargekit.Profile{ID: "p", Name: "Sam", Emails: []string{"sam@example.com"}}, func(t *testing.T, store rechargekit.Store) {
 			ctx := context.Background()
 			if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "p", CustomerID: 100, Method: rechargekit.LinkManual, By: "agent@example.com"}); err != nil {
 				t.Fatal(err)
@@ -111,7 +111,7 @@ func TestOpenDoesNotAutoLink(t *testing.T) {
 func TestOpenReportsRechargeProblems(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, src, store := newProfiles(t, &rechargekit.Profile{ID: "gone"}, &rechargekit.Profile{ID: "down", Emails: []string{"sam@example.com"}})
+	svc, src, store := newProfiles(t, &rechargekit.Profile{ID: "gone", Name: "Gone"}, &rechargekit.Profile{ID: "down", Name: "Sam", Emails: []string{"sam@example.com"}})
 	if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "gone", CustomerID: 555, Method: rechargekit.LinkManual, By: "a@example.com"}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestOpenReportsRechargeProblems(t *testing.T) {
 func TestManualLinkAndUnlink(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, _, store := newProfiles(t, &rechargekit.Profile{ID: "p", Emails: []string{"sam@example.com"}})
+	svc, _, store := newProfiles(t, &rechargekit.Profile{ID: "p", Name: "Sam", Emails: []string{"sam@example.com"}})
 
 	if _, err := svc.Link(ctx, "p", 999, "agent@example.com"); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
 		t.Errorf("link to unknown customer: %v", err)

@@ -352,14 +352,17 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 			}
 			return resp, fmt.Errorf("recharge: gave up after %d attempts (%s): %w", attempt+1, reason, err)
 		}
+		// Retries log at debug: the call's final failure is returned, and
+		// its caller reports it once (seven warnings for one failed lookup
+		// told a person nothing the final error did not).
 		wait := c.backoff(attempt, hr)
 		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "recharge: giving up before the deadline",
+			c.logger.LogAttrs(ctx, slog.LevelDebug, "recharge: giving up before the deadline",
 				c.attrs(req.Method, path, resp, attempt, reason, wait)...)
 			return resp, fmt.Errorf("recharge: gave up after %d attempts (%s): next wait %v would pass the deadline: %w",
 				attempt+1, reason, wait.Round(time.Millisecond), err)
 		}
-		c.logger.LogAttrs(ctx, slog.LevelWarn, "recharge: retrying",
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "recharge: retrying",
 			c.attrs(req.Method, path, resp, attempt, reason, wait)...)
 		if serr := c.sleep(ctx, wait); serr != nil {
 			return resp, fmt.Errorf("%w (while waiting to retry: %w)", err, serr)

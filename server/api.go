@@ -82,7 +82,7 @@ type CardResponse struct {
 type apiHandler func(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken)
 
 func (c *console) registerAPI(mux router) {
-	api := func(pattern string, h apiHandler) { mux.Handle(pattern, c.secure(c.bearer(h))) }
+	api := func(pattern string, h apiHandler) { mux.Handle(pattern, c.secure(c.bearer(c.profileID(h)))) }
 	api("PUT /api/profiles/{id}", c.apiPutProfile)
 	api("GET /api/profiles/{id}/card", c.apiCard)
 	api("POST /api/profiles/{id}/link", c.apiLink)
@@ -90,6 +90,20 @@ func (c *console) registerAPI(mux router) {
 	mux.Handle("/api/", c.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no API endpoint %s %s.", r.Method, r.URL.Path))
 	})))
+}
+
+// profileID refuses a path {id} that no store can hold (control characters
+// such as NUL, invalid UTF-8, over rechargekit.MaxIDLength) before a store
+// sees it, so that the caller gets the domain's sentence naming the profile
+// id rather than a database's own error text.
+func (c *console) profileID(next apiHandler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
+		if err := rechargekit.ValidateProfileID(r.PathValue("id")); err != nil {
+			c.apiError(w, r, err)
+			return
+		}
+		next(w, r, tok)
+	}
 }
 
 // bearer authenticates the request with an API token.

@@ -79,7 +79,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p"}); err != nil {
+	if _, err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p", Name: "Ada"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -116,7 +116,7 @@ func TestOpenPaths(t *testing.T) {
 	t.Run("odd characters and new directories", func(t *testing.T) {
 		path := filepath.Join(dir, "a dir?x=1#frag", "100% new", "db?.sqlite")
 		s := mustOpen(t, path)
-		if _, err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p"}); err != nil {
+		if _, err := s.UpsertProfile(t.Context(), &rechargekit.Profile{ID: "p", Name: "Ada"}); err != nil {
 			t.Fatal(err)
 		}
 		if s.Path() != path {

@@ -163,7 +163,7 @@ func testProfileUpsertAndGet(t *testing.T, s rechargekit.Store) {
 		Emails: []string{" ada@example.com", "", "ADA@example.com", "ada.l@example.org"},
 		Phones: []string{"+1 (555) 010-0", "  ", "+44 20 7946 0000"},
 	})
-	MustUpsertProfile(t, s, &rechargekit.Profile{ID: "p-2", Name: ""})
+	MustUpsertProfile(t, s, &rechargekit.Profile{ID: "p-2", Name: "Bea"})
 
 	got, err := s.Profile(ctx, "p-1")
 	mustOK(t, "Profile", err)
@@ -178,7 +178,7 @@ func testProfileUpsertAndGet(t *testing.T, s rechargekit.Store) {
 	}
 	got, err = s.Profile(ctx, "p-2")
 	mustOK(t, "Profile", err)
-	if diff := cmp.Diff(profile("p-2", ""), got); diff != "" {
+	if diff := cmp.Diff(profile("p-2", "Bea"), got); diff != "" {
 		t.Errorf("Profile(p-2) mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -228,6 +228,8 @@ func testProfileInvalid(t *testing.T, s rechargekit.Store) {
 		{"nil", nil},
 		{"empty id", &rechargekit.Profile{Name: "No Id"}},
 		{"blank id", &rechargekit.Profile{ID: "   "}},
+		{"no name", &rechargekit.Profile{ID: "p"}},
+		{"not an email", &rechargekit.Profile{ID: "p", Name: "Ada", Emails: []string{"not-an-email"}}},
 		{"id too long", &rechargekit.Profile{ID: long}},
 		{"invalid UTF-8 name", &rechargekit.Profile{ID: "p", Name: "bad \xff"}},
 		{"NUL in email", &rechargekit.Profile{ID: "p", Emails: []string{"a\x00b@example.com"}}},

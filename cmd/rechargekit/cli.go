@@ -181,9 +181,9 @@ func (m *Main) prog() string {
 // configure the same setting.
 func (m *Main) durationFlag(fs *flag.FlagSet, p *time.Duration, name, env string, def time.Duration, usage string) error {
 	if v := m.Getenv(env); v != "" {
-		d, err := time.ParseDuration(v)
+		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
-			return fmt.Errorf("$%s: %w", env, err)
+			return fmt.Errorf("%s must be a duration such as 90s, 5m or 1h30m, not %q", env, v)
 		}
 		def = d
 	}

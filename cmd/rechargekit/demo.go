@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rechargekit/rechargekit/gladly"
@@ -41,7 +42,16 @@ func (c *demoCommand) parseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return nil
+	if err := checkListenAddr(c.addr); err != nil {
+		return fmt.Errorf("--addr %w", err)
+	}
+	if err := checkListenAddr(c.simAddr); err != nil {
+		return fmt.Errorf("--sim-addr %w", err)
+	}
+	if c.latency < 0 {
+		return fmt.Errorf("--latency must not be negative")
+	}
+	return c.m.checkEnv("LOG_LEVEL")
 }
 
 func (c *demoCommand) run(ctx context.Context) error {
@@ -80,12 +90,16 @@ func (c *demoCommand) run(ctx context.Context) error {
 	go simSrv.Serve(simLn)
 	defer simSrv.Close()
 
-	dir := c.dataDir
+	dir, removedOnExit := c.dataDir, ""
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "rechargekit-demo-"); err != nil {
 			return fmt.Errorf("create a data directory: %w", err)
 		}
 		defer os.RemoveAll(dir)
+		removedOnExit = ", removed on exit"
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return fmt.Errorf("find the data directory: %w", err)
 	}
 	dbPath := filepath.Join(dir, "rechargekit.db")
 	if _, err := os.Stat(dbPath); err == nil {
@@ -97,6 +111,12 @@ func (c *demoCommand) run(ctx context.Context) error {
 	}
 	defer store.Close()
 	adminPassword, agentPassword, err := seedDemoDesk(ctx, store)
+	if err != nil {
+		return fmt.Errorf("seed the demo desk: %w", err)
+	}
+	// A ready JSON API token in the demo's own database: one made with
+	// `token add` elsewhere would be unknown here.
+	apiToken, err := addAPIToken(ctx, store, "demo", "demo")
 	if err != nil {
 		return fmt.Errorf("seed the demo desk: %w", err)
 	}
@@ -122,9 +142,10 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "                   agent  %s  password %s\n", demoAgentEmail, agentPassword)
 	fmt.Fprintf(w, "  Lookup Adaptor   %s%s\n", base, gladly.DefaultPath)
 	fmt.Fprintf(w, "  Signing key      %s\n", key)
+	fmt.Fprintf(w, "  JSON API         %s/api/profiles/{id}  token %s\n", base, apiToken)
 	fmt.Fprintf(w, "  Health           %s/healthz  %s/readyz  metrics %s/metrics\n", base, base, base)
 	fmt.Fprintf(w, "  Recharge (sim)   %s  token %s  (test controls under /__sim/)\n", simURL, rechargetest.DefaultToken)
-	fmt.Fprintf(w, "  Database         SQLite %s\n\n", dbPath)
+	fmt.Fprintf(w, "  Database         DATABASE_URL=%s  (SQLite%s)\n\n", shellQuote(dbPath), removedOnExit)
 	fmt.Fprintf(w, "Desk profiles in the console: %s/profiles\n", base)
 	for _, p := range []struct{ id, what string }{
 		{demoProfileAutoLink, "links itself on open: one Recharge customer has its email"},
@@ -140,13 +161,26 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "Try, in another terminal (Alex Rivera: an active Dog Lovers T-Shirt and a cancelled Cat Pajamas):\n\n")
 	fmt.Fprintf(w, "  %s gladly-lookup --url %s%s --key %s --email alex.rivera@example.com --detailed\n\n",
 		c.m.prog(), base, gladly.DefaultPath, key)
+	fmt.Fprintf(w, "the same card from the JSON API, as another desk would read it:\n\n")
+	fmt.Fprintf(w, "  curl -H 'Authorization: Bearer %s' %s/api/profiles/%s/card\n\n", apiToken, base, demoProfileAutoLink)
 	fmt.Fprintf(w, "or read the card straight from the simulated Recharge:\n\n")
 	fmt.Fprintf(w, "  RECHARGE_API_URL=%s RECHARGE_API_TOKEN=%s %s lookup --email alex.rivera@example.com\n\n",
 		simURL, rechargetest.DefaultToken, c.m.prog())
+	fmt.Fprintf(w, "The admin commands work on the demo's database while it runs, e.g. a token for another desk:\n\n")
+	fmt.Fprintf(w, "  DATABASE_URL=%s %s token add --name my-desk\n\n", shellQuote(dbPath), c.m.prog())
 	fmt.Fprintf(w, "Other demo customers: sam.taylor@example.com and sam.t@example.org (two accounts, one person),\n"+
 		"priya.patel@example.org (only an expired subscription), customer id %d (60 subscriptions).\n"+
 		"Press Ctrl-C to stop.\n", rechargetest.DemoManySubscriptionsID)
 	return c.m.serve(ctx, "demo", ln, a.handler)
+}
+
+// shellQuote returns s as one word for a POSIX shell: as it is when it
+// holds only characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // randomKey returns 24 random bytes in hex: a signing key for the demo.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
@@ -54,8 +53,10 @@ func (c *gladlyLookupCommand) parseFlags(args []string) error {
 	switch {
 	case c.url == "":
 		return errors.New("--url is required")
-	case !strings.HasPrefix(c.url, "http://") && !strings.HasPrefix(c.url, "https://"):
-		return fmt.Errorf("--url must be an http or https URL, not %q", c.url)
+	case checkHTTPURL(c.url) != nil:
+		return fmt.Errorf("--url %w", checkHTTPURL(c.url))
+	case c.timeout <= 0:
+		return errors.New("--timeout must be positive")
 	case (c.email == "") == (c.customerID == ""):
 		return errors.New("give exactly one of --email or --customer-id")
 	}

@@ -40,6 +40,12 @@ func (c *lookupCommand) parseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if c.timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive")
+	}
+	if err := c.m.checkRechargeEnv(); err != nil {
+		return err
+	}
 	if (c.email == "") == (c.customerID == "") {
 		return fmt.Errorf("give exactly one of --email or --customer-id")
 	}
@@ -47,7 +53,7 @@ func (c *lookupCommand) parseFlags(args []string) error {
 }
 
 func (c *lookupCommand) run(ctx context.Context) error {
-	logger := c.m.logger()
+	logger := c.m.oneShotLogger()
 	client, err := c.m.rechargeClient(logger)
 	if err != nil {
 		return err
@@ -102,6 +108,16 @@ func (c *lookupCommand) run(ctx context.Context) error {
 	return nil
 }
 
+// checkRechargeEnv checks the settings of a command that calls Recharge
+// (RECHARGE_API_URL, RECHARGE_RATE_LIMIT, LOG_LEVEL) before it starts.
+func (m *Main) checkRechargeEnv() error {
+	if err := m.checkEnv("RECHARGE_API_URL", "LOG_LEVEL"); err != nil {
+		return err
+	}
+	_, _, err := m.rateLimit()
+	return err
+}
+
 // rechargeClient builds a Recharge client from RECHARGE_API_URL and RECHARGE_API_TOKEN.
 func (m *Main) rechargeClient(logger *slog.Logger) (*recharge.Client, error) {
 	token, err := m.rechargeToken()
@@ -147,10 +163,19 @@ func (m *Main) rechargeURL() string {
 	return m.envOr("RECHARGE_API_URL", recharge.DefaultBaseURL)
 }
 
-// logger returns a one-shot command's logger: text on stderr, warnings and
-// up unless LOG_LEVEL says otherwise.
+// logger returns the logger of demo and simulate: text on stderr, warnings
+// and up unless LOG_LEVEL says otherwise.
 func (m *Main) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.logLevel("warn")}))
+}
+
+// oneShotLogger returns the logger of a command that makes a few calls and
+// exits (lookup, webhooks): errors only unless LOG_LEVEL says otherwise. The
+// command prints its own failure as one line; the layers below would
+// otherwise each warn about that same failure first. LOG_LEVEL=warn or debug
+// shows what led to it.
+func (m *Main) oneShotLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.logLevel("error")}))
 }
 
 // jsonLogger returns a server's logger: JSON lines on stderr, info and up
@@ -167,18 +192,30 @@ func (m *Main) logLevel(def string) slog.Level {
 	return level
 }
 
-// describe turns a domain error into the message a person at a terminal
-// needs, keeping the cause for everything that is not the user's input.
+// describe turns a domain error into the one line a person at a terminal
+// needs: its message, then its cause once for everything that is not the
+// user's input. The domain error's own text ("rechargekit: upstream: ...")
+// is not repeated: it would say the same thing twice.
 func describe(err error) error {
-	switch code := rechargekit.ErrorCode(err); {
-	case code == rechargekit.ENOTFOUND || code == rechargekit.EINVALID:
-		return fmt.Errorf("%s", rechargekit.ErrorMessage(err))
-	case errors.Is(err, rechargekit.ErrUpstreamRefused):
-		return fmt.Errorf("Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes): %w", err)
-	case code == rechargekit.EUPSTREAM:
-		return fmt.Errorf("Recharge is unreachable or failing: %w", err)
+	var de *rechargekit.Error
+	if !errors.As(err, &de) {
+		return err
 	}
-	return err
+	msg := de.Message
+	switch de.Code {
+	case rechargekit.ENOTFOUND, rechargekit.EINVALID, rechargekit.ECONFLICT:
+		return errors.New(msg)
+	case rechargekit.EUPSTREAM:
+		if errors.Is(err, rechargekit.ErrUpstreamRefused) {
+			msg = "Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes)"
+		}
+	default:
+		return err
+	}
+	if de.Err == nil {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %w", msg, de.Err)
 }
 
 // printCard writes a card as a readable block of text. Recharge data is

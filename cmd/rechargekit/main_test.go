@@ -171,7 +171,7 @@ func TestLookupErrors(t *testing.T) {
 	}{
 		{"no token", map[string]string{"RECHARGE_API_URL": deadURL}, []string{"lookup", "--email", "a@b.c"}, 1, "RECHARGE_API_TOKEN is not set"},
 		{"unreachable", map[string]string{"RECHARGE_API_URL": deadURL, "RECHARGE_API_TOKEN": "secret-token-value"},
-			[]string{"lookup", "--customer-id", "1", "--timeout", "2s"}, 1, "Recharge is unreachable"},
+			[]string{"lookup", "--customer-id", "1", "--timeout", "2s"}, 1, "Recharge is unavailable"},
 		{"neither flag", nil, []string{"lookup"}, 2, "exactly one of --email or --customer-id"},
 		{"both flags", nil, []string{"lookup", "--email", "a@b.c", "--customer-id", "1"}, 2, "exactly one"},
 		{"bad id", map[string]string{"RECHARGE_API_TOKEN": "t"}, []string{"lookup", "--customer-id", "abc"}, 1, "not a Recharge customer id"},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,11 +39,18 @@ type serveCommand struct {
 
 func (c *serveCommand) parseFlags(args []string) error {
 	fs := c.m.newFlagSet("serve", "[--addr HOST:PORT] (configuration from the environment: see README)")
+	if err := c.m.checkEnv("RECHARGE_API_URL", "REDIS_URL", "LISTEN_ADDR", "COOKIE_SECURE", "LOG_LEVEL"); err != nil {
+		return err
+	}
+	if _, _, err := c.m.rateLimit(); err != nil {
+		return err
+	}
+	secure, _ := strconv.ParseBool(c.m.Getenv("COOKIE_SECURE")) // checked above; unset is false
 	fs.StringVar(&c.addr, "addr", c.m.envOr("LISTEN_ADDR", "127.0.0.1:8080"), "listen address ($LISTEN_ADDR)")
 	fs.StringVar(&c.gladlyPath, "gladly-path", gladly.DefaultPath, "path of the Lookup Adaptor")
 	fs.DurationVar(&c.deadline, "lookup-deadline", gladly.DefaultDeadline, "answer every lookup within this time (at most 15s, Gladly's limit)")
 	fs.DurationVar(&c.timeWindow, "signature-window", gladly.DefaultTimeWindow, "how far Gladly-Time may be from the server clock")
-	fs.BoolVar(&c.secureCookies, "secure-cookies", c.m.Getenv("COOKIE_SECURE") == "true", "mark console cookies Secure even without TLS in front ($COOKIE_SECURE=true)")
+	fs.BoolVar(&c.secureCookies, "secure-cookies", secure, "mark console cookies Secure even without TLS in front ($COOKIE_SECURE=true)")
 	fs.StringVar(&c.frameAncestors, "frame-ancestors", c.m.Getenv("FRAME_ANCESTORS"), "origins allowed to embed the console in a frame, e.g. https://desk.example.com ($FRAME_ANCESTORS; default none)")
 	proxies := fs.String("trusted-proxies", c.m.Getenv("TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of the load balancers in front, whose X-Forwarded-For names the client for the sign-in limits ($TRUSTED_PROXIES; default none)")
 	imageAllow := fs.String("image-proxy-allow-hosts", c.m.Getenv("IMAGE_PROXY_ALLOW_HOSTS"), "comma-separated host:port addresses the console's image proxy may fetch product images from although private, over http too ($IMAGE_PROXY_ALLOW_HOSTS; default none: public https only)")
@@ -73,12 +81,15 @@ func (c *serveCommand) parseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if err := checkListenAddr(c.addr); err != nil {
+		return fmt.Errorf("--addr ($LISTEN_ADDR) %w", err)
+	}
 	for _, p := range strings.FieldsFunc(*proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {
 			addr, err2 := netip.ParseAddr(p)
 			if err2 != nil {
-				return fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR range", p)
+				return fmt.Errorf("--trusted-proxies ($TRUSTED_PROXIES): %q is not an address or a CIDR range", p)
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}

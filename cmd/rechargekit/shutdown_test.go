@@ -166,7 +166,7 @@ func TestServeSettings(t *testing.T) {
 		{"timeout below the lookup deadline", nil, []string{"--shutdown-timeout", "3s"}, "--shutdown-timeout at least --lookup-deadline (5s)"},
 		{"timeout below a longer deadline", map[string]string{"SHUTDOWN_TIMEOUT": "12s"}, []string{"--lookup-deadline", "15s"}, "--shutdown-timeout at least --lookup-deadline (15s)"},
 		{"negative delay", map[string]string{"SHUTDOWN_DELAY": "-1s"}, nil, "--shutdown-delay must not be negative"},
-		{"not a duration", map[string]string{"SHUTDOWN_DELAY": "soon"}, nil, "$SHUTDOWN_DELAY"},
+		{"not a duration", map[string]string{"SHUTDOWN_DELAY": "soon"}, nil, `SHUTDOWN_DELAY must be a duration such as 90s, 5m or 1h30m, not "soon"`},
 		{"idle timeout too short", map[string]string{"SESSION_IDLE_TIMEOUT": "10s"}, nil, "--session-idle-timeout must be at least 1m"},
 		{"lifetime shorter than the idle timeout", nil, []string{"--session-idle-timeout", "2h", "--session-lifetime", "1h"}, "--session-lifetime at least as long"},
 	} {

@@ -41,6 +41,12 @@ func (c *simulateCommand) parseFlags(args []string) error {
 	if c.webhookSecret == "" {
 		c.webhookSecret = c.m.Getenv("RECHARGE_WEBHOOK_SECRET")
 	}
+	if err := checkListenAddr(c.addr); err != nil {
+		return fmt.Errorf("--addr %w", err)
+	}
+	if err := c.m.checkEnv("LOG_LEVEL"); err != nil {
+		return err
+	}
 	switch {
 	case c.seed != "demo" && c.seed != "none":
 		return fmt.Errorf("--seed must be demo or none, not %q", c.seed)
@@ -48,6 +54,10 @@ func (c *simulateCommand) parseFlags(args []string) error {
 		return fmt.Errorf("--customers must not be negative")
 	case c.platform != "shopify" && c.platform != "custom":
 		return fmt.Errorf("--platform must be shopify or custom, not %q", c.platform)
+	case c.latency < 0:
+		return fmt.Errorf("--latency must not be negative")
+	case c.webhookURL != "" && checkHTTPURL(c.webhookURL) != nil:
+		return fmt.Errorf("--webhook-url %w", checkHTTPURL(c.webhookURL))
 	case c.token == "":
 		return fmt.Errorf("--token must not be empty")
 	case (c.webhookURL == "") != (c.webhookSecret == ""):

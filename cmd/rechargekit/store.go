@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/rechargekit/rechargekit"
@@ -41,15 +43,40 @@ func openStore(ctx context.Context, databaseURL string) (rechargekit.Store, erro
 	return s, nil
 }
 
-// describeDatabase names a DATABASE_URL for people without its password.
+// describeDatabase names a DATABASE_URL for people without its password:
+// "PostgreSQL database rechargekit on db:5432", or "SQLite /abs/path.db" so
+// that an admin sees which file a command wrote to whatever directory it
+// ran in.
 func describeDatabase(databaseURL string) string {
 	if databaseURL == "" {
 		databaseURL = defaultDatabase
 	}
 	if isPostgres(databaseURL) {
-		return "PostgreSQL"
+		u, err := url.Parse(databaseURL)
+		if err != nil || u.Host == "" {
+			return "PostgreSQL"
+		}
+		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+			return "PostgreSQL database " + db + " on " + u.Host
+		}
+		return "PostgreSQL on " + u.Host
+	}
+	if abs, err := filepath.Abs(databaseURL); err == nil {
+		databaseURL = abs
 	}
 	return "SQLite " + databaseURL
+}
+
+// adminDatabase returns DATABASE_URL for the admin commands (migrate, user,
+// token). Unlike serve they have no default: one run in the wrong directory
+// would create a stray ./rechargekit.db that no server reads, and a user or
+// token added there would then be refused as unknown.
+func (m *Main) adminDatabase() (string, error) {
+	u := strings.TrimSpace(m.Getenv("DATABASE_URL"))
+	if u == "" {
+		return "", errors.New("DATABASE_URL is not set: set it to the database the server uses (a SQLite file path or postgres://...); 'rechargekit demo' prints its own")
+	}
+	return u, nil
 }
 
 // isPostgres reports whether a DATABASE_URL names PostgreSQL.
@@ -66,13 +93,16 @@ func (c *migrateCommand) parseFlags(args []string) error {
 }
 
 func (c *migrateCommand) run(ctx context.Context) error {
-	url := c.m.Getenv("DATABASE_URL")
-	store, err := openStore(ctx, url)
+	dbURL, err := c.m.adminDatabase()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	fmt.Fprintf(c.m.Stdout, "%s is up to date\n", describeDatabase(url))
+	fmt.Fprintf(c.m.Stdout, "%s is up to date\n", describeDatabase(dbURL))
 	return nil
 }
 
@@ -106,7 +136,11 @@ func (c *userCommand) parseFlags(args []string) error {
 }
 
 func (c *userCommand) run(ctx context.Context) error {
-	store, err := openStore(ctx, c.m.Getenv("DATABASE_URL"))
+	dbURL, err := c.m.adminDatabase()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, dbURL)
 	if err != nil {
 		return err
 	}
@@ -115,7 +149,7 @@ func (c *userCommand) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.m.Stdout, "Added %s %s. Their password, shown this once:\n%s\n", c.role, c.email, password)
+	fmt.Fprintf(c.m.Stdout, "Added %s %s to %s. Their password, shown this once:\n%s\n", c.role, c.email, describeDatabase(dbURL), password)
 	return nil
 }
 
@@ -160,18 +194,33 @@ func (c *tokenCommand) parseFlags(args []string) error {
 }
 
 func (c *tokenCommand) run(ctx context.Context) error {
-	store, err := openStore(ctx, c.m.Getenv("DATABASE_URL"))
+	dbURL, err := c.m.adminDatabase()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	token, hash := server.NewAPIToken()
-	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: c.name, Hash: hash}, "cli"); err != nil {
-		if rechargekit.ErrorCode(err) == rechargekit.ECONFLICT {
-			return fmt.Errorf("an API token named %q already exists", c.name)
-		}
-		return describe(err)
+	token, err := addAPIToken(ctx, store, c.name, "cli")
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(c.m.Stdout, "Added API token %q. Send it as 'Authorization: Bearer <token>'; it is shown this once:\n%s\n", c.name, token)
+	fmt.Fprintf(c.m.Stdout, "Added API token %q to %s. Send it as 'Authorization: Bearer <token>'; it is shown this once:\n%s\n",
+		c.name, describeDatabase(dbURL), token)
 	return nil
+}
+
+// addAPIToken creates a JSON API token named name and returns it; only its
+// hash is stored.
+func addAPIToken(ctx context.Context, store rechargekit.Store, name, by string) (string, error) {
+	token, hash := server.NewAPIToken()
+	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: name, Hash: hash}, by); err != nil {
+		if rechargekit.ErrorCode(err) == rechargekit.ECONFLICT {
+			return "", fmt.Errorf("an API token named %q already exists", name)
+		}
+		return "", describe(err)
+	}
+	return token, nil
 }

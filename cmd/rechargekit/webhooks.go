@@ -35,11 +35,11 @@ func (c *webhooksCommand) parseFlags(args []string) error {
 	if c.url == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return errors.New("--url must be an absolute http(s) URL, e.g. https://rechargekit.example.com/webhooks/recharge")
 	}
-	return nil
+	return c.m.checkRechargeEnv()
 }
 
 func (c *webhooksCommand) run(ctx context.Context) error {
-	client, err := c.m.rechargeClient(c.m.logger())
+	client, err := c.m.rechargeClient(c.m.oneShotLogger())
 	if err != nil {
 		return err
 	}
