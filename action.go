@@ -128,7 +128,14 @@ type ActionPreview struct {
 	After  SubscriptionState // what the subscription is expected to be after
 
 	// Token identifies the state the preview was computed from; confirm
-	// with it in ActionRequest.PreviewToken.
+	// with it in ActionRequest.PreviewToken. It is a hash of the
+	// subscription's updated_at and of every field an action changes
+	// (Recharge does not bump updated_at when only the date moves), of the
+	// charges the preview speaks of, of the customer's active
+	// subscriptions and the store's reasons (cancel), and of the inputs
+	// that change what the preview says (date, interval, quantity). A
+	// cancel's reason, comments and email choice are left out: the agent
+	// picks them on the preview's form.
 	Token string
 }
 
@@ -373,7 +380,9 @@ type ActionService interface {
 	// actions offered to the actor and why the others are not. Errors:
 	// ENOTFOUND (unknown or unlinked profile, no such customer), EUPSTREAM.
 	Offers(ctx context.Context, t ActionTarget, actor Actor) ([]*SubscriptionActions, error)
-	// Preview says what req would do now. Errors: EINVALID (bad input),
+	// Preview says what req would do now. A cancel may be previewed
+	// without a reason: its preview carries the reasons to choose from.
+	// Errors: EINVALID (bad input),
 	// EFORBIDDEN (not allowed for the actor's role), ENOTFOUND (profile,
 	// or a subscription not of this customer), ECONFLICT (not possible in
 	// the subscription's state), EUPSTREAM.
@@ -392,6 +401,9 @@ type ActionService interface {
 	// (applied, but the outcome could not be recorded). Whenever an attempt
 	// was audited (also a policy refusal, a Recharge refusal or a failure,
 	// and a replay of any of those) the result is returned with its Record
-	// alongside the error.
+	// alongside the error. A policy refusal is audited without the key, so
+	// that the key still works once an admin allows the action; a failed
+	// attempt (EUPSTREAM) keeps its key, so a retry needs a new key, after
+	// checking the card.
 	Do(ctx context.Context, t ActionTarget, actor Actor, req *ActionRequest, key string) (*ActionResult, error)
 }

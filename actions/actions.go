@@ -389,7 +389,7 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 	outcome, message := rechargekit.OutcomeDone, ""
 	switch code := rechargekit.ErrorCode(werr); code {
 	case "":
-	case rechargekit.EREFUSED, rechargekit.EFORBIDDEN, rechargekit.ENOTFOUND, rechargekit.EINVALID:
+	case rechargekit.EREFUSED, rechargekit.EFORBIDDEN, rechargekit.ENOTFOUND, rechargekit.EINVALID, rechargekit.EUNAUTHORIZED:
 		// Recharge answered no: nothing was applied.
 		outcome, message = rechargekit.OutcomeRefusedRecharge, rechargekit.ErrorMessage(werr)
 	default:

@@ -670,7 +670,7 @@ func TestRechargeRefusalsAreKept(t *testing.T) {
 		t.Run(tc.req.Action, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			h.setRefusal(tc.route, tc.body)
+			h.setRefusal(tc.route, 422, tc.body)
 			res, err := h.svc.Do(context.Background(), target, tc.actor, &tc.req, "k")
 			wantCode(t, err, rechargekit.EREFUSED)
 			if !strings.HasPrefix(rechargekit.ErrorMessage(err), tc.prefix) || strings.Contains(rechargekit.ErrorMessage(err), "\n") {
@@ -698,5 +698,37 @@ func TestUnskipWithoutSkippedCharge(t *testing.T) {
 	wantCode(t, err, rechargekit.ECONFLICT)
 	if h.writes() != 0 || !slices.Contains([]string{"This subscription has no skipped charge to unskip."}, rechargekit.ErrorMessage(err)) {
 		t.Errorf("%q, %d writes", rechargekit.ErrorMessage(err), h.writes())
+	}
+}
+
+func TestUnauthorizedWriteIsNotApplied(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.setRefusal("POST /subscriptions/", 401, `{"error":"bad authentication"}`)
+	res, err := h.svc.Do(context.Background(), target, agent, &rechargekit.ActionRequest{Action: rechargekit.ActionReactivate, SubscriptionID: pajamas}, "")
+	wantCode(t, err, rechargekit.EUNAUTHORIZED)
+	if res == nil || res.Record.Outcome != rechargekit.OutcomeRefusedRecharge || strings.Contains(rechargekit.ErrorMessage(err), "may or may not") {
+		t.Errorf("a 401 on the write: %v, %+v", err, res)
+	}
+}
+
+func TestNoOpChangesAreRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, tc := range []struct {
+		req  rechargekit.ActionRequest
+		want string
+	}{
+		{rechargekit.ActionRequest{Action: rechargekit.ActionSetNextChargeDate, SubscriptionID: shirt, Date: day(10)}, "The next charge of Dog Lovers T-Shirt (Large) is already on " + day(10) + "."},
+		{rechargekit.ActionRequest{Action: rechargekit.ActionChangeFrequency, SubscriptionID: hoodie, IntervalUnit: "week", IntervalFrequency: 2}, "Hoodie is already charged and delivered every 2 weeks."},
+		{rechargekit.ActionRequest{Action: rechargekit.ActionChangeQuantity, SubscriptionID: treats, Quantity: 2}, "The quantity of Cat Treats is already 2."},
+	} {
+		_, err := h.svc.Do(context.Background(), target, admin, &tc.req, "")
+		if rechargekit.ErrorCode(err) != rechargekit.ECONFLICT || rechargekit.ErrorMessage(err) != tc.want {
+			t.Errorf("%s: %v, want ECONFLICT %q", tc.req.Action, err, tc.want)
+		}
+	}
+	if h.writes() != 0 {
+		t.Errorf("%d writes for changes that change nothing", h.writes())
 	}
 }

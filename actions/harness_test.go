@@ -73,8 +73,8 @@ type harness struct {
 
 	mu      sync.Mutex
 	reasons []string
-	refuse  map[string]string // "POST /charges/" prefix -> a 422 body
-	extra   int               // requests answered by the front handler
+	refuse  map[string]refusal // by "METHOD /path" prefix
+	extra   int                // requests answered by the front handler
 	prepaid bool
 }
 
@@ -145,13 +145,13 @@ func (p *prepaidSource) CustomerSubscriptions(ctx context.Context, id int64) ([]
 func (h *harness) front(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	reasons := h.reasons
-	var refusal string
-	for prefix, body := range h.refuse {
+	var refused *refusal
+	for prefix, rf := range h.refuse {
 		if strings.HasPrefix(r.Method+" "+r.URL.Path, prefix) {
-			refusal = body
+			refused = &rf
 		}
 	}
-	if r.URL.Path == "/retention_strategies" || refusal != "" {
+	if r.URL.Path == "/retention_strategies" || refused != nil {
 		h.extra++
 	}
 	h.mu.Unlock()
@@ -163,11 +163,11 @@ func (h *harness) front(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"next_cursor": nil, "previous_cursor": nil, "retention_strategies": list})
-	case refusal != "":
+	case refused != nil:
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		_, _ = io.WriteString(w, refusal)
+		w.WriteHeader(refused.status)
+		_, _ = io.WriteString(w, refused.body)
 	default:
 		h.sim.ServeHTTP(w, r)
 	}
@@ -179,10 +179,18 @@ func (h *harness) setReasons(r ...string) {
 	h.reasons = r
 }
 
-func (h *harness) setRefusal(prefix, body string) {
+// refusal is an answer the front handler gives instead of the simulator.
+type refusal struct {
+	status int
+	body   string
+}
+
+// setRefusal makes requests whose "METHOD /path" starts with prefix answer
+// status with body.
+func (h *harness) setRefusal(prefix string, status int, body string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.refuse = map[string]string{prefix: body}
+	h.refuse = map[string]refusal{prefix: {status, body}}
 }
 
 // writes counts the simulator's POST and PUT requests (its writes).

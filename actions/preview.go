@@ -170,6 +170,9 @@ func (s *Service) preview(req *rechargekit.ActionRequest, actor rechargekit.Acto
 		say("Recharge quotes that charge's shipping again, so its total may change.")
 
 	case rechargekit.ActionSetNextChargeDate:
+		if req.Date == sub.NextChargeDate {
+			return nil, rechargekit.Errorf(rechargekit.ECONFLICT, "The next charge of %s is already on %s.", name, req.Date)
+		}
 		p.After.NextChargeDate = req.Date
 		old := sub.NextChargeDate
 		if old == "" {
@@ -191,6 +194,9 @@ func (s *Service) preview(req *rechargekit.ActionRequest, actor rechargekit.Acto
 		}
 
 	case rechargekit.ActionChangeFrequency:
+		if req.IntervalUnit == sub.IntervalUnit && req.IntervalFrequency == sub.ChargeIntervalFrequency && req.IntervalFrequency == sub.OrderIntervalFrequency {
+			return nil, rechargekit.Errorf(rechargekit.ECONFLICT, "%s is already charged and delivered %s.", name, interval(req.IntervalUnit, req.IntervalFrequency))
+		}
 		p.After.IntervalUnit, p.After.IntervalFrequency = req.IntervalUnit, req.IntervalFrequency
 		say("%s will be charged and delivered %s instead of %s.", name,
 			interval(req.IntervalUnit, req.IntervalFrequency), interval(sub.IntervalUnit, sub.ChargeIntervalFrequency))
@@ -211,6 +217,9 @@ func (s *Service) preview(req *rechargekit.ActionRequest, actor rechargekit.Acto
 		}
 
 	case rechargekit.ActionChangeQuantity:
+		if req.Quantity == sub.Quantity {
+			return nil, rechargekit.Errorf(rechargekit.ECONFLICT, "The quantity of %s is already %d.", name, req.Quantity)
+		}
 		p.After.Quantity = req.Quantity
 		if unit, ok := parseCents(sub.Price); ok {
 			say("The quantity of %s changes from %d to %d: each charge will bill %s for it instead of %s.", name,
