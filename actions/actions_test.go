@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/actions"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
 
@@ -128,6 +129,14 @@ func TestOffersHideWhatTheTokenMayNotDo(t *testing.T) {
 	}
 	if n := h.sim.Stats().ByRoute["GET /token_information"]; n != before || n != 1 {
 		t.Errorf("token_information asked %d times over two looks, want 1", n)
+	}
+	// They are asked again once DefaultScopesTTL has passed.
+	h.clock.Advance(actions.DefaultScopesTTL)
+	if _, err := h.svc.Offers(context.Background(), target, admin); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.sim.Stats().ByRoute["GET /token_information"]; n != 2 {
+		t.Errorf("token_information asked %d times after the TTL, want 2", n)
 	}
 	// Recharge's own 403, when the action is tried anyway, reads the same.
 	_, err = h.svc.Do(context.Background(), target, admin, &rechargekit.ActionRequest{Action: rechargekit.ActionSkip, SubscriptionID: shirt}, "k")
@@ -731,4 +740,21 @@ func TestNoOpChangesAreRefused(t *testing.T) {
 	if h.writes() != 0 {
 		t.Errorf("%d writes for changes that change nothing", h.writes())
 	}
+}
+
+func TestGladlyTargetsTheCustomer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	gt := rechargekit.ActionTarget{CustomerID: alex}
+	res, err := h.svc.Do(context.Background(), gt, gladly, &rechargekit.ActionRequest{Action: rechargekit.ActionSkip, SubscriptionID: treats}, "corr-1:skip:5002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Record; r.ProfileID != "" || r.CustomerID != alex || r.ActorRole != rechargekit.RoleGladly || r.Outcome != rechargekit.OutcomeDone {
+		t.Errorf("record %+v", r)
+	}
+	_, err = h.svc.Do(context.Background(), gt, gladly, &rechargekit.ActionRequest{Action: rechargekit.ActionSkip, SubscriptionID: blakes}, "")
+	wantCode(t, err, rechargekit.ENOTFOUND)
+	_, err = h.svc.Do(context.Background(), rechargekit.ActionTarget{}, gladly, &rechargekit.ActionRequest{Action: rechargekit.ActionSkip, SubscriptionID: treats}, "")
+	wantCode(t, err, rechargekit.ENOTFOUND)
 }

@@ -112,6 +112,46 @@ func RunStore(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("ConcurrentSameKeyBeginsOnce", func(t *testing.T) {
+		st, _ := newStore(t)
+		const n = 8
+		type out struct {
+			rec  *rechargekit.ActionRecord
+			prev *rechargekit.ActionRecord
+			err  error
+		}
+		results := make(chan out, n)
+		for range n {
+			go func() {
+				rec := record("double-click", "hash")
+				prev, err := st.BeginAction(ctx, rec)
+				results <- out{rec, prev, err}
+			}()
+		}
+		var begun int64
+		var replays int
+		for range n {
+			o := <-results
+			switch {
+			case o.err != nil:
+				t.Errorf("BeginAction: %v", o.err)
+			case o.prev == nil:
+				if begun != 0 {
+					t.Errorf("two attempts begun with one key: %d and %d", begun, o.rec.ID)
+				}
+				begun = o.rec.ID
+			default:
+				replays++
+			}
+		}
+		if begun == 0 || replays != n-1 {
+			t.Fatalf("begun %d, %d answered with it; want one and %d", begun, replays, n-1)
+		}
+		if got := len(mustRecords(t, st, rechargekit.ActionFilter{})); got != 1 {
+			t.Errorf("%d records, want 1", got)
+		}
+	})
+
 	t.Run("KeyExpiresAfterWindow", func(t *testing.T) {
 		st, clock := newStore(t)
 		first := record("key", "hash")
