@@ -312,7 +312,7 @@ func record(t rechargekit.ActionTarget, actor rechargekit.Actor, customerID int6
 }
 
 // Do implements rechargekit.ActionService: target and owner, policy (a
-// refusal is audited), input, the idempotency key, a fresh preview
+// refusal is audited), the idempotency key, input, a fresh preview
 // compared with the confirmed one, the intent recorded, one Recharge
 // write, the outcome recorded, the card invalidated and read again.
 //
@@ -342,10 +342,8 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 		}
 		return &rechargekit.ActionResult{Record: rec}, rechargekit.Errorf(rechargekit.EFORBIDDEN, "%s", why)
 	}
-	if err := validateInput(req, actor, s.today(), false); err != nil {
-		return nil, err
-	}
-
+	// The key is looked up before the input is checked against today's
+	// date: a date accepted yesterday replays its outcome, not a refusal.
 	if key != "" {
 		prev, err := s.Store.ActionByKey(ctx, key, s.now().Add(-rechargekit.IdempotencyWindow))
 		switch rechargekit.ErrorCode(err) {
@@ -355,6 +353,9 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 		default:
 			return nil, err
 		}
+	}
+	if err := validateInput(req, actor, s.today(), false); err != nil {
+		return nil, err
 	}
 
 	f, err := s.read(ctx, customerID, req)

@@ -758,3 +758,18 @@ func TestGladlyTargetsTheCustomer(t *testing.T) {
 	_, err = h.svc.Do(context.Background(), rechargekit.ActionTarget{}, gladly, &rechargekit.ActionRequest{Action: rechargekit.ActionSkip, SubscriptionID: treats}, "")
 	wantCode(t, err, rechargekit.ENOTFOUND)
 }
+
+func TestReplayTheNextDayIgnoresTodaysDateRule(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	req := &rechargekit.ActionRequest{Action: rechargekit.ActionSetNextChargeDate, SubscriptionID: shirt, Date: day(1)}
+	first := h.do(agent, req, "tomorrow")
+	h.clock.Advance(23 * time.Hour) // the date is today now, and the key still remembered
+	again := h.do(agent, req, "tomorrow")
+	if !again.Replayed || again.Record.ID != first.Record.ID {
+		t.Errorf("replay the next day: %+v", again)
+	}
+	if n := h.sim.Stats().ByRoute["POST /subscriptions/{id}/set_next_charge_date"]; n != 1 {
+		t.Errorf("%d moves sent, want 1", n)
+	}
+}
