@@ -2,6 +2,7 @@ package rechargekit
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -127,7 +128,14 @@ type ActionPreview struct {
 	After  SubscriptionState // what the subscription is expected to be after
 
 	// Token identifies the state the preview was computed from; confirm
-	// with it in ActionRequest.PreviewToken.
+	// with it in ActionRequest.PreviewToken. It is a hash of the
+	// subscription's updated_at and of every field an action changes
+	// (Recharge does not bump updated_at when only the date moves), of the
+	// charges the preview speaks of, of the customer's active
+	// subscriptions and the store's reasons (cancel), and of the inputs
+	// that change what the preview says (date, interval, quantity). A
+	// cancel's reason, comments and email choice are left out: the agent
+	// picks them on the preview's form.
 	Token string
 }
 
@@ -220,6 +228,12 @@ type ActionStore interface {
 	// after and completion time. Errors: EINVALID (outcome pending or
 	// unknown), ENOTFOUND (no such attempt), ECONFLICT (already completed).
 	CompleteAction(ctx context.Context, id int64, outcome, message string, after *SubscriptionState) error
+	// ActionByKey returns the attempt begun with the idempotency key at or
+	// after since (the newest when there are several), so that a repeated
+	// submit is answered before Recharge is read again. BeginAction still
+	// decides races between two submits. Errors: EINVALID (empty key),
+	// ENOTFOUND (none).
+	ActionByKey(ctx context.Context, key string, since time.Time) (*ActionRecord, error)
 	// ActionRecords returns attempts, newest first. Errors: EINVALID.
 	ActionRecords(ctx context.Context, f ActionFilter) ([]*ActionRecord, error)
 	// ActionPolicy returns the per-role policy (DefaultActionPolicy when
@@ -229,6 +243,125 @@ type ActionStore interface {
 	// AuditSettingChange entry per changed permission. Errors: EINVALID
 	// (unknown role or action, empty by).
 	UpdateActionPolicy(ctx context.Context, p ActionPolicy, by string) error
+}
+
+// PreviewChangedError is the cause (Error.Err) of the ECONFLICT that Do
+// answers when the subscription changed since the preview the agent
+// confirmed: Preview is the new one, computed from the same fresh data, for
+// the surface to show instead. Use ChangedPreview to get it.
+type PreviewChangedError struct {
+	Preview *ActionPreview
+}
+
+// Error implements the error interface.
+func (e *PreviewChangedError) Error() string { return "subscription changed since the preview" }
+
+// ChangedPreview returns the new preview carried by err when err says the
+// subscription changed since the preview, and nil otherwise.
+func ChangedPreview(err error) *ActionPreview {
+	var pc *PreviewChangedError
+	if errors.As(err, &pc) {
+		return pc.Preview
+	}
+	return nil
+}
+
+// Charge is one of a customer's charges as the actions read it: enough to
+// find the charge a subscription is on and to say what it bills.
+type Charge struct {
+	ID          int64
+	AddressID   int64
+	Status      string // queued, skipped, error, success, ...
+	ScheduledAt string // YYYY-MM-DD
+	TotalPrice  string // as Recharge sends it; never a float
+	Currency    string
+	Lines       []ChargeLine
+}
+
+// ChargeLine is one line of a Charge.
+type ChargeLine struct {
+	SubscriptionID int64 // the purchase item id
+	Title          string
+	VariantTitle   string
+	Quantity       int
+	TotalPrice     string
+}
+
+// Line returns the charge's line of the subscription, or nil.
+func (c *Charge) Line(subscriptionID int64) *ChargeLine {
+	for i := range c.Lines {
+		if c.Lines[i].SubscriptionID == subscriptionID {
+			return &c.Lines[i]
+		}
+	}
+	return nil
+}
+
+// ActionSubscription is a subscription as the actions read it from
+// Recharge: the card's fields plus what decides which actions make sense.
+type ActionSubscription struct {
+	*Subscription
+	AddressID int64
+	Prepaid   bool
+}
+
+// CancelRequest is what a cancel sends to Recharge.
+type CancelRequest struct {
+	Reason    string
+	Comments  string // already carrying the actor
+	SendEmail bool
+}
+
+// SubscriptionUpdate is a change of interval or quantity; zero fields are
+// left unchanged. An interval change sets the unit and both frequencies.
+type SubscriptionUpdate struct {
+	IntervalUnit      string
+	IntervalFrequency int
+	Quantity          int
+}
+
+// Recharge token scopes the actions need.
+const (
+	ScopeWriteSubscriptions = "write_subscriptions"
+	ScopeWriteOrders        = "write_orders"
+	ScopeWriteCharges       = "write_charges" // the newer name of write_orders for charges
+)
+
+// ActionSource reads and writes Recharge for the actions, always fresh
+// (never through the card cache). The recharge package implements it.
+// Every method maps Recharge's answers to codes: 404 ENOTFOUND, 422
+// EREFUSED with Recharge's message on one line, 403 EFORBIDDEN
+// ("rechargekit's Recharge token may not do this"), 401 EUNAUTHORIZED,
+// anything else EUPSTREAM.
+type ActionSource interface {
+	// ActionSubscription returns one subscription.
+	ActionSubscription(ctx context.Context, id int64) (*ActionSubscription, error)
+	// CustomerSubscriptions returns every subscription of the customer.
+	CustomerSubscriptions(ctx context.Context, customerID int64) ([]*ActionSubscription, error)
+	// Charges returns the customer's charges of one status (queued,
+	// skipped), earliest scheduled first.
+	Charges(ctx context.Context, customerID int64, status string) ([]*Charge, error)
+	// RetentionReasons returns the store's cancellation reasons, in the
+	// store's order; none is an empty slice.
+	RetentionReasons(ctx context.Context) ([]string, error)
+	// TokenScopes returns the scopes of rechargekit's Recharge token.
+	TokenScopes(ctx context.Context) ([]string, error)
+
+	// CancelSubscription cancels (POST /subscriptions/{id}/cancel).
+	CancelSubscription(ctx context.Context, id int64, req CancelRequest) (*ActionSubscription, error)
+	// ActivateSubscription reactivates (POST /subscriptions/{id}/activate).
+	ActivateSubscription(ctx context.Context, id int64) (*ActionSubscription, error)
+	// SetNextChargeDate moves the next charge (POST
+	// /subscriptions/{id}/set_next_charge_date); date is YYYY-MM-DD.
+	SetNextChargeDate(ctx context.Context, id int64, date string) (*ActionSubscription, error)
+	// UpdateSubscription changes the interval or the quantity (PUT
+	// /subscriptions/{id}).
+	UpdateSubscription(ctx context.Context, id int64, u SubscriptionUpdate) (*ActionSubscription, error)
+	// SkipCharge skips the subscription's line of a charge (POST
+	// /charges/{id}/skip with purchase_item_ids).
+	SkipCharge(ctx context.Context, chargeID, subscriptionID int64) error
+	// UnskipCharge unskips it (POST /charges/{id}/unskip).
+	UnskipCharge(ctx context.Context, chargeID, subscriptionID int64) error
 }
 
 // ActionResult is what an action did.
@@ -247,16 +380,30 @@ type ActionService interface {
 	// actions offered to the actor and why the others are not. Errors:
 	// ENOTFOUND (unknown or unlinked profile, no such customer), EUPSTREAM.
 	Offers(ctx context.Context, t ActionTarget, actor Actor) ([]*SubscriptionActions, error)
-	// Preview says what req would do now. Errors: EINVALID (bad input),
+	// Preview says what req would do now. A cancel may be previewed
+	// without a reason: its preview carries the reasons to choose from.
+	// Errors: EINVALID (bad input),
 	// EFORBIDDEN (not allowed for the actor's role), ENOTFOUND (profile,
 	// or a subscription not of this customer), ECONFLICT (not possible in
 	// the subscription's state), EUPSTREAM.
 	Preview(ctx context.Context, t ActionTarget, actor Actor, req *ActionRequest) (*ActionPreview, error)
 	// Do applies req once for key ("" means no de-duplication) and returns
 	// the outcome with the fresh card. The same key again within
-	// IdempotencyWindow returns the first result and sends nothing.
-	// Errors: those of Preview, plus ECONFLICT (changed since the preview,
-	// or the key reused for another request), EREFUSED (Recharge refused
-	// it; its message is kept).
+	// IdempotencyWindow returns the first result with Replayed set and
+	// sends nothing, even when the subscription changed since; while that
+	// first attempt is still pending (its Recharge call has no recorded
+	// answer) it is ECONFLICT and nothing is sent either.
+	// Errors: those of Preview, plus ECONFLICT (changed since the preview:
+	// the new preview is in the error, see ChangedPreview; the key reused
+	// for another request; the key's first attempt still pending),
+	// EREFUSED (Recharge refused it; its message is kept), EUPSTREAM
+	// (Recharge failed: it may or may not have applied it), EINTERNAL
+	// (applied, but the outcome could not be recorded). Whenever an attempt
+	// was audited (also a policy refusal, a Recharge refusal or a failure,
+	// and a replay of any of those) the result is returned with its Record
+	// alongside the error. A policy refusal is audited without the key, so
+	// that the key still works once an admin allows the action; a failed
+	// attempt (EUPSTREAM) keeps its key, so a retry needs a new key, after
+	// checking the card.
 	Do(ctx context.Context, t ActionTarget, actor Actor, req *ActionRequest, key string) (*ActionResult, error)
 }
