@@ -60,6 +60,13 @@ type Config struct {
 	// Cards finds Recharge customers for the console's manual search;
 	// required with Store.
 	Cards rechargekit.CardService
+	// Actions lets agents act on the subscriptions of a linked profile,
+	// in the console and the JSON API (actions.Service). Nil: no actions
+	// are offered anywhere.
+	Actions rechargekit.ActionService
+	// ActionLog is the action audit and the per-role action policy that
+	// admins read and edit in the console; required with Actions.
+	ActionLog rechargekit.ActionStore
 
 	// SecureCookies sets the Secure flag on the console's cookies. It is
 	// also set for a request that arrived over TLS or whose
