@@ -292,7 +292,7 @@ func (t *APIToken) Validate() error {
 	// an invisible formatting character, such as the right-to-left
 	// override U+202E, would make it read otherwise than it is.
 	if strings.IndexFunc(t.Name, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
-		return Errorf(EINVALID, "The API token's name contains an invisible formatting character, such as a right-to-left override.")
+		return Errorf(EINVALID, "The API token name contains an invisible formatting character, such as a right-to-left override.")
 	}
 	return checkText("the API token hash", t.Hash, MaxTextLength, true)
 }

@@ -51,7 +51,7 @@ func TestHungDatabase(t *testing.T) {
 		}{
 			{"read", func(ctx context.Context) error { _, err := s.Profile(ctx, "p"); return err }},
 			{"write", func(ctx context.Context) error {
-				_, err := s.UpsertProfile(ctx, &rechargekit.Profile{ID: "p"})
+				_, err := s.UpsertProfile(ctx, &rechargekit.Profile{ID: "p", Name: "Ada"})
 				return err
 			}},
 		} {

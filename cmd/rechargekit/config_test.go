@@ -120,7 +120,7 @@ func TestLookupFailsInOneLine(t *testing.T) {
 		want string
 	}{
 		{"unreachable", map[string]string{"RECHARGE_API_URL": deadURL, "RECHARGE_API_TOKEN": "tok"},
-			[]string{"lookup", "--email", "alex.rivera@example.com", "--timeout", "2s"}, "Recharge is unavailable; could not search Recharge customers: "},
+			[]string{"lookup", "--email", "alex.rivera@example.com", "--timeout", "2s"}, "Recharge is unavailable, so rechargekit could not search Recharge customers: "},
 		{"wrong token, by email", map[string]string{"RECHARGE_API_URL": sim.URL, "RECHARGE_API_TOKEN": "wrong-token"},
 			[]string{"lookup", "--email", "alex.rivera@example.com"}, "Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes): "},
 		{"wrong token, by id", map[string]string{"RECHARGE_API_URL": sim.URL, "RECHARGE_API_TOKEN": "wrong-token"},

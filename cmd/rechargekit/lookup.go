@@ -206,16 +206,24 @@ func describe(err error) error {
 	case rechargekit.ENOTFOUND, rechargekit.EINVALID, rechargekit.ECONFLICT:
 		return errors.New(msg)
 	case rechargekit.EUPSTREAM:
-		if errors.Is(err, rechargekit.ErrUpstreamRefused) {
-			msg = "Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes)"
-		}
 	default:
 		return err
 	}
-	if de.Err == nil {
+	// The message is a sentence; the cause reads on after it.
+	msg = strings.TrimSuffix(msg, ".")
+	cause := de.Err
+	if errors.Is(err, rechargekit.ErrUpstreamRefused) {
+		msg = "Recharge refused the API token (check RECHARGE_API_TOKEN and its scopes)"
+		// The refusal's cause is the sentinel, then the client's error:
+		// name the refusal once, with Recharge's own answer after it.
+		if u, ok := cause.(interface{ Unwrap() []error }); ok && len(u.Unwrap()) == 2 {
+			cause = u.Unwrap()[1]
+		}
+	}
+	if cause == nil {
 		return errors.New(msg)
 	}
-	return fmt.Errorf("%s: %w", msg, de.Err)
+	return fmt.Errorf("%s: %w", msg, cause)
 }
 
 // printCard writes a card as a readable block of text. Recharge data is
