@@ -181,8 +181,8 @@ func (c *call) skipCharge() response {
 		}
 		d, _ := parseDate(skipped.ScheduledAt)
 		s.NextChargeScheduledAt = strp(addInterval(d, s.OrderIntervalUnit, s.OrderIntervalFrequency).Format(dateLayout))
-		st.queueSub(s, c.now)
 		c.emit("subscription/skipped", "subscription", s)
+		c.regenerate(s)
 	}
 	c.emit("charge/updated", "charge", skipped)
 	return jsonResponse(http.StatusOK, map[string]any{"charge": skipped})
@@ -215,6 +215,12 @@ func (c *call) unskipCharge() response {
 		active = append(active, s)
 	}
 	queued := st.splitLines(ch, ids, "queued", c)
+	// Recharge quotes shipping again later: until then the charge carries a
+	// pending placeholder and its total leaves shipping out (FX-GL unskip:
+	// 54.40 became 49.50).
+	queued.ShippingLines = []shippingLine{{Code: "pending", Price: "0.00", RetrievedAt: microp(c.now), Source: "recharge",
+		Status: "pending", TaxLines: []json.RawMessage{}, Title: "Pending"}}
+	queued.UpdatedAt = sec(c.now)
 	recalc(queued)
 	for _, s := range active {
 		s.HasQueuedCharges = true
