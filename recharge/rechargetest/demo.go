@@ -282,7 +282,21 @@ func demoSeed(imageHost string) Seed {
 		grace,
 		c(30, "Michael", "Clark", "michael.clark@example.com", "+15550142230", ext(30), active(vTea, 1, "week", 6)),
 	}
-	return Seed{Products: demoProductsAt(imageHost), Customers: customers}
+	return Seed{Products: demoProductsAt(imageHost), Customers: customers, RetentionStrategies: demoRetentionStrategies()}
+}
+
+// demoRetentionStrategies are the demo store's cancellation reasons, with
+// the save offers a store typically attaches to them.
+func demoRetentionStrategies() []RetentionStrategy {
+	return []RetentionStrategy{
+		{Reason: "Too expensive", IncentiveType: "discount", DiscountCode: "STAY15", PreventionText: "Stay and take 15% off your next order."},
+		{Reason: "I have too much product", IncentiveType: "delay_subscription", PreventionText: "Push your next delivery back instead."},
+		{Reason: "I want a different product", IncentiveType: "swap_product", PreventionText: "Swap to another product at any time."},
+		{Reason: "Going on vacation", IncentiveType: "skip_charge", PreventionText: "Skip your next delivery instead."},
+		{Reason: "The product did not work for me"},
+		{Reason: "Moving abroad"},
+		{Reason: "Other"},
+	}
 }
 
 var (

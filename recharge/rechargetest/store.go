@@ -21,6 +21,7 @@ const (
 	kindPaymentMethod = "payment_method"
 	kindPlan          = "plan"
 	kindWebhook       = "webhook"
+	kindRetention     = "retention_strategy"
 )
 
 var idBase = map[string]int64{
@@ -31,6 +32,7 @@ var idBase = map[string]int64{
 	kindPaymentMethod: 168650001,
 	kindPlan:          401200001,
 	kindWebhook:       512300001,
+	kindRetention:     233670001,
 }
 
 // store is the simulator's data. Every method runs with Simulator.mu held.
@@ -46,6 +48,8 @@ type store struct {
 	variants  map[string]variantRef
 	plans     map[int64]*planJSON
 	webhooks  map[int64]*webhookJSON
+	// retention is the store's retention strategies, in id order.
+	retention []*retentionJSON
 
 	// Indexes. Slices keep insertion order; lists sort anyway.
 	emails      map[string][]int64 // lowercased email -> customer ids
