@@ -167,25 +167,26 @@ func TestSkipUnskipSharedCharge(t *testing.T) {
 	assertBody(t, h.do("POST", fmt.Sprintf("/charges/%d/unskip", idOf(t, q[0]["id"])), fmt.Sprintf(`{"purchase_item_ids":[%d]}`, razor)), 422,
 		`{"errors":{"status":["Only charges with status skipped can be un-skipped"]}}`)
 
-	// Unskip: queued again, shipping back to the pending placeholder and
-	// the total without shipping until it is quoted again.
+	// Unskip: queued again and back on one charge with the razor (the
+	// unskipped charge keeps its id and takes the razor's line), shipping
+	// back to the pending placeholder and the total without shipping until
+	// it is quoted again.
 	h.clock.Advance(time.Minute + 426148*time.Microsecond)
 	r = h.mustDo(200, "POST", fmt.Sprintf("/charges/%d/unskip", idOf(t, skipped["id"])), fmt.Sprintf(`{"purchase_item_ids":[%d]}`, tea))
 	back := mustDecode(t, r.body)["charge"].(obj)
 	ship := back["shipping_lines"].([]any)[0].(obj)
 	if back["status"] != "queued" || ship["code"] != "pending" || ship["price"] != "0.00" || ship["source"] != "recharge" ||
 		ship["status"] != "pending" || ship["title"] != "Pending" || !microRE.MatchString(fmt.Sprint(ship["retrieved_at"])) ||
-		back["subtotal_price"] != "12.50" || back["total_price"] != "12.50" {
+		back["subtotal_price"] != "26.50" || back["total_price"] != "26.50" || idOf(t, back["id"]) != idOf(t, skipped["id"]) ||
+		!slices.Equal(lineIDs(t, back), []int64{tea, razor}) {
 		t.Errorf("unskipped = %v %v %v %v", back["status"], ship, back["subtotal_price"], back["total_price"])
 	}
 	sub := mustDecode(t, h.mustGet(fmt.Sprintf("/subscriptions/%d", tea)).body)["subscription"].(obj)
 	if sub["next_charge_scheduled_at"] != "2025-03-04" {
 		t.Errorf("tea next after unskip = %v", sub["next_charge_scheduled_at"])
 	}
-	for _, ch := range queuedOf(t, h, custID) {
-		if ch["scheduled_at"] == "2025-04-04" {
-			t.Errorf("the later line stayed after unskip: %v", ch)
-		}
+	if q := queuedOf(t, h, custID); len(q) != 1 || idOf(t, q[0]["id"]) != idOf(t, skipped["id"]) {
+		t.Errorf("queued after unskip: %d charges, want the unskipped one alone", len(q))
 	}
 }
 
