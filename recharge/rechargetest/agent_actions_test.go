@@ -45,21 +45,53 @@ func sharedCustomer(tb testing.TB, h *harness) (custID, tea, razor int64) {
 	return custID, ids[0], ids[1]
 }
 
-func TestDemoSharedCharges(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, Config{}, DemoSeed())
-	// Across the whole demo store, no address has two queued charges on one
-	// date: subscriptions of one address on one date always share a charge.
+// assertOneChargePerDate checks that no address has two queued charges on
+// one date: subscriptions of one address on one date share a charge.
+func assertOneChargePerDate(tb testing.TB, h *harness, when string) {
+	tb.Helper()
 	seen := map[string]int64{}
 	for _, ch := range h.collect("/charges?status=queued&limit=250", "charges") {
 		k := fmt.Sprintf("%v/%v/%v", ch["address_id"], ch["scheduled_at"], ch["currency"])
 		if other, dup := seen[k]; dup {
-			t.Errorf("charges %d and %v are both queued for %s", other, ch["id"], k)
+			tb.Errorf("%s: charges %d and %v are both queued for %s", when, other, ch["id"], k)
 		}
-		seen[k] = idOf(t, ch["id"])
+		seen[k] = idOf(tb, ch["id"])
 	}
 	if len(seen) == 0 {
-		t.Fatal("no queued charges in the demo")
+		tb.Fatalf("%s: no queued charges", when)
+	}
+}
+
+func TestSharedChargesEverywhere(t *testing.T) {
+	t.Parallel()
+	// The demo, a generated store and subscriptions added in bulk.
+	h := newHarness(t, Config{}, DemoSeed(), GenerateSeed(300, 7))
+	h.sim.AddSubscriptions(DemoNoSubscriptionsID, 40)
+	assertOneChargePerDate(t, h, "after loading")
+	if q := queuedOf(t, h, DemoNoSubscriptionsID); len(q) == 0 || len(q) > 28 {
+		t.Errorf("Jordan Lee has %d queued charges for 40 subscriptions on at most 28 dates", len(q))
+	}
+
+	// Actions that move lines between dates keep it so: a move onto an
+	// occupied date, an unskip next to a charge that appeared meanwhile, a
+	// reactivation onto a date in use.
+	h.mustDo(200, "POST", fmt.Sprintf("/subscriptions/%d/set_next_charge_date", DemoAlexChewsID), `{"date":"2025-03-20"}`)
+	assertOneChargePerDate(t, h, "after a date move")
+	tee := h.collect(fmt.Sprintf("/charges?purchase_item_id=%d&status=queued", DemoAlexDogTeeID), "charges")
+	if len(tee) != 1 {
+		t.Fatalf("%d queued charges hold the T-Shirt", len(tee))
+	}
+	chargeID, sub := idOf(t, tee[0]["id"]), DemoAlexDogTeeID
+	r := h.mustDo(200, "POST", fmt.Sprintf("/charges/%d/skip", chargeID), fmt.Sprintf(`{"purchase_item_ids":[%d]}`, sub))
+	skipped := idOf(t, mustDecode(t, r.body)["charge"].(obj)["id"])
+	h.mustDo(200, "POST", fmt.Sprintf("/subscriptions/%d/set_next_charge_date", DemoAlexChewsID), `{"date":"2025-03-06"}`)
+	h.mustDo(200, "POST", fmt.Sprintf("/charges/%d/unskip", skipped), fmt.Sprintf(`{"purchase_item_ids":[%d]}`, sub))
+	assertOneChargePerDate(t, h, "after an unskip")
+	h.mustDo(200, "POST", fmt.Sprintf("/subscriptions/%d/activate", DemoAlexCatPajamasID), `{}`)
+	h.mustDo(200, "POST", fmt.Sprintf("/subscriptions/%d/set_next_charge_date", DemoAlexCatPajamasID), `{"date":"2025-03-06"}`)
+	assertOneChargePerDate(t, h, "after a reactivation")
+	if q := queuedOf(t, h, DemoAlexRiveraID); len(lineIDs(t, q[0])) < 3 {
+		t.Errorf("Alex's 2025-03-06 charge = %v, want the T-Shirt, the Chews and the Cat Pajamas", lineIDs(t, q[0]))
 	}
 }
 
