@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/rechargekit/rechargekit"
@@ -139,46 +137,21 @@ func (a *Actions) Charges(ctx context.Context, customerID int64, status string) 
 // /retention_strategies), in the store's order, without blanks or repeats.
 // A store where the route does not exist (404) has none.
 func (a *Actions) RetentionReasons(ctx context.Context) ([]string, error) {
-	strategies, err := a.retentionStrategies(ctx)
-	if err != nil {
-		if IsNotFound(err) {
-			return []string{}, nil
-		}
-		return nil, actionError("read the store's cancellation reasons", err)
-	}
 	out := []string{}
 	seen := map[string]bool{}
-	for _, s := range strategies {
-		r := strings.TrimSpace(s.Reason)
+	for s, err := range a.Client.RetentionStrategies.All(ctx, &RetentionStrategyListOptions{Limit: MaxPageSize}) {
+		if err != nil {
+			if IsNotFound(err) {
+				return []string{}, nil
+			}
+			return nil, actionError("read the store's cancellation reasons", err)
+		}
+		r := strings.TrimSpace(string(s.Reason))
 		if r == "" || seen[r] {
 			continue
 		}
 		seen[r] = true
 		out = append(out, r)
-	}
-	return out, nil
-}
-
-// retentionStrategy is one entry of GET /retention_strategies.
-//
-// TODO(merge): replace retentionStrategy and retentionStrategies by the
-// client's own RetentionStrategies method, which is being added to the
-// client and the simulator on another branch; this minimal request only
-// exists so that the actions can be built before it lands.
-type retentionStrategy struct {
-	ID     Int64  `json:"id"`
-	Reason string `json:"reason"`
-}
-
-// retentionStrategies lists the store's retention strategies, every page.
-// To be replaced at merge (see retentionStrategy).
-func (a *Actions) retentionStrategies(ctx context.Context) ([]*retentionStrategy, error) {
-	var out []*retentionStrategy
-	for s, err := range listAll[retentionStrategy](ctx, a.Client, "/retention_strategies", url.Values{"limit": {strconv.Itoa(MaxPageSize)}}, "retention_strategies") {
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
 	}
 	return out, nil
 }

@@ -175,10 +175,10 @@ func TestEndpoints(t *testing.T) {
 		{
 			name: "subscription update",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				v, _, err := c.Subscriptions.Update(ctx, 7, &SubscriptionUpdateRequest{Quantity: Ptr(2), OrderIntervalUnit: Ptr("week")})
+				v, _, err := c.Subscriptions.Update(ctx, 7, &SubscriptionUpdateRequest{Quantity: Ptr(2), OrderIntervalUnit: Ptr("week"), OrderIntervalFrequency: Ptr(2), ChargeIntervalFrequency: Ptr(2)})
 				return v, err
 			},
-			method: "PUT", path: "/subscriptions/7", body: `{"quantity":2,"order_interval_unit":"week"}`, respond: sub, want: wantSub,
+			method: "PUT", path: "/subscriptions/7", body: `{"charge_interval_frequency":2,"order_interval_frequency":2,"order_interval_unit":"week","quantity":2}`, respond: sub, want: wantSub,
 		},
 		{
 			name: "subscription cancel",

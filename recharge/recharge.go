@@ -44,6 +44,8 @@ type Client struct {
 	Addresses     *AddressesService
 	Products      *ProductsService
 	Webhooks      *WebhooksService
+	// RetentionStrategies lists the store's cancellation reasons.
+	RetentionStrategies *RetentionStrategiesService
 
 	baseURL    *url.URL
 	baseURLErr error
@@ -183,6 +185,7 @@ func NewClient(token string, opts ...Option) *Client {
 	c.Addresses = &AddressesService{c}
 	c.Products = &ProductsService{c}
 	c.Webhooks = &WebhooksService{c}
+	c.RetentionStrategies = &RetentionStrategiesService{c}
 	return c
 }
 

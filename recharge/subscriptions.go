@@ -108,8 +108,28 @@ type SubscriptionUpdateRequest struct {
 	Properties              *[]Property `json:"properties,omitempty"`
 }
 
-// Update changes a subscription.
+// errPartialInterval is returned without calling Recharge, which answers a
+// 422 unless the three interval fields come together.
+var errPartialInterval = errors.New("recharge: update subscription: order_interval_unit, order_interval_frequency and charge_interval_frequency must be sent together")
+
+// Update changes a subscription. An interval change must set all three of
+// OrderIntervalUnit, OrderIntervalFrequency and ChargeIntervalFrequency
+// (Recharge refuses fewer with a 422; this returns an error without calling
+// it). Any change regenerates the subscription's queued charges under new
+// ids, and a frequency change may move the next charge date and drops the
+// skips made on the subscription: read them again afterwards.
 func (s *SubscriptionsService) Update(ctx context.Context, id int64, req *SubscriptionUpdateRequest) (*Subscription, *Response, error) {
+	if req != nil {
+		n := 0
+		for _, set := range []bool{req.OrderIntervalUnit != nil, req.OrderIntervalFrequency != nil, req.ChargeIntervalFrequency != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 0 && n != 3 {
+			return nil, nil, errPartialInterval
+		}
+	}
 	return getOne[Subscription](ctx, s.client, http.MethodPut, subscriptionPath(id), nil, bodyOrEmpty(req), "subscription")
 }
 

@@ -253,13 +253,18 @@ func TestAPICard(t *testing.T) {
 			t.Fatalf("card = %v, error %v", a.Card, a.CardError)
 		}
 		c := a.Card
-		if c.Customer.RechargeCustomerID != "183940021" || *c.Customer.SubscriptionsTotalCount != "2" || *c.Customer.SubscriptionsActiveCount != "1" {
+		if c.Customer.RechargeCustomerID != "183940021" || *c.Customer.SubscriptionsTotalCount != "3" || *c.Customer.SubscriptionsActiveCount != "2" {
 			t.Errorf("customer = %+v", c.Customer)
 		}
-		if len(c.Subscriptions) != 2 {
+		if len(c.Subscriptions) != 3 {
 			t.Fatalf("subscriptions = %d", len(c.Subscriptions))
 		}
-		dog, cat := c.Subscriptions[0], c.Subscriptions[1]
+		// Active first, newest first (the Dog Dental Chews on the T-Shirt's
+		// next charge, then the T-Shirt), then the cancelled Cat Pajamas.
+		chews, dog, cat := c.Subscriptions[0], c.Subscriptions[1], c.Subscriptions[2]
+		if *chews.Products[0].Name != "Dog Dental Chews" || chews.NextBillingDate == nil || dog.NextBillingDate == nil || *chews.NextBillingDate != *dog.NextBillingDate {
+			t.Errorf("first subscription = %s", mustJSON(chews))
+		}
 		if dog.Type != "SUBSCRIPTION" || *dog.Status != "active" || *dog.Products[0].Name != "Dog Lovers T-Shirt" ||
 			*dog.Products[0].SKU != "DOG-TEE-L" || *dog.Price != "25.00" || *dog.CurrencyCode != "USD" ||
 			*dog.BillingIntervalFrequency != "1" || *dog.BillingIntervalUnit != "month" || dog.NextBillingDate == nil || dog.CanceledAt != nil {

@@ -319,8 +319,11 @@ func TestBrowserAgent(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("card")),
 	)
 	wantText(t, "auto-link notice", c.text("#auto-linked"), "Linked automatically:", "exactly one Recharge customer has this email")
-	wantText(t, "customer summary", c.text("#customer"), "Alex Rivera", "183940021", "SUBSCRIPTIONS\n2", "ACTIVE\n1")
-	active := c.text(".sub--active")
+	wantText(t, "customer summary", c.text("#customer"), "Alex Rivera", "183940021", "SUBSCRIPTIONS\n3", "ACTIVE\n2")
+	// The T-Shirt's panel (the newer Dog Dental Chews, on the same charge,
+	// come first).
+	wantText(t, "shared-charge subscription", c.text(`.sub--active[data-subscription-id="585062000"]`), "Dog Dental Chews", "in 5 days")
+	active := c.text(`.sub--active[data-subscription-id="585062092"]`)
 	wantText(t, "active subscription", active, "Dog Lovers T-Shirt", "Large / Heather Grey", "DOG-TEE-L", "7469727514801",
 		"ACTIVE", "25.00 USD", "× 1", "every 1 month", "NEXT BILLING DATE", "in 5 days", "CREATED", "UPDATED")
 	cancelled := c.text(".sub--cancelled")

@@ -159,9 +159,11 @@ func TestProfilePages(t *testing.T) {
 			"Linked automatically:</strong> exactly one Recharge customer has this email.",
 			"Linked automatically", "to Recharge customer <strong class=\"mono\">183940021</strong>",
 			// customer summary
-			`id="customer-id">183940021</dd>`, `id="count-total">2</dd>`, `id="count-active">1</dd>`,
+			`id="customer-id">183940021</dd>`, `id="count-total">3</dd>`, `id="count-active">2</dd>`,
 			"alex.rivera@example.com", "Shopify customer <span class=\"mono\">7923224739991</span>",
-			// the active subscription
+			// the active subscriptions: the Dog Dental Chews share the
+			// T-Shirt's next charge
+			"Dog Dental Chews", "Medium dogs / 30 pack", "22.00 USD",
 			"Dog Lovers T-Shirt", "Large / Heather Grey", "DOG-TEE-L", "7469727514801",
 			`badge--active">Active</span>`, "25.00 USD", "× 1", "every 1 month", "Next billing date", "in 5 days",
 			// the cancelled one
@@ -211,10 +213,10 @@ func TestProfilePages(t *testing.T) {
 		// The cancelled panel has the cancelled date and reason in place of
 		// a next billing date; the active one the reverse.
 		panels := strings.Split(p.Body, `<article class="sub`)
-		if len(panels) != 3 {
-			t.Fatalf("want 2 subscription panels, got %d", len(panels)-1)
+		if len(panels) != 4 {
+			t.Fatalf("want 3 subscription panels, got %d", len(panels)-1)
 		}
-		active, cancelled := panels[1], panels[2]
+		active, cancelled := panels[2], panels[3] // the T-Shirt, after the newer Dog Dental Chews
 		if !strings.Contains(active, "sub--active") || strings.Contains(active, "Cancellation reason") || !strings.Contains(active, "Next billing date") {
 			t.Errorf("active panel:\n%s", active)
 		}

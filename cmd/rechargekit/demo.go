@@ -158,7 +158,7 @@ func (c *demoCommand) run(ctx context.Context) error {
 		fmt.Fprintf(w, "  %s/profiles/%-14s %s\n", base, p.id, p.what)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Try, in another terminal (Alex Rivera: an active Dog Lovers T-Shirt and a cancelled Cat Pajamas):\n\n")
+	fmt.Fprintf(w, "Try, in another terminal (Alex Rivera: an active Dog Lovers T-Shirt and Dog Dental Chews on one charge, and a cancelled Cat Pajamas):\n\n")
 	fmt.Fprintf(w, "  %s gladly-lookup --url %s%s --key %s --email alex.rivera@example.com --detailed\n\n",
 		c.m.prog(), base, gladly.DefaultPath, key)
 	fmt.Fprintf(w, "the same card from the JSON API, as another desk would read it:\n\n")

@@ -38,8 +38,8 @@ func TestDemoShowsProductImages(t *testing.T) {
 		t.Fatalf("profile page = %d", resp.StatusCode)
 	}
 	srcs := regexp.MustCompile(`<img class="sub__img" src="(/img\?[^"]*)"`).FindAllSubmatch(page, -1)
-	if len(srcs) != 2 {
-		t.Fatalf("%d proxied product images on Alex's card, want 2", len(srcs))
+	if len(srcs) != 3 {
+		t.Fatalf("%d proxied product images on Alex's card, want 3", len(srcs))
 	}
 	for _, m := range srcs {
 		resp, body := get(html.UnescapeString(string(m[1])))

@@ -201,7 +201,7 @@ func TestLookupUnderRechargeFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(resp.Results) != 1 || len(resp.Results[0].Transactions) != 2 {
+			if len(resp.Results) != 1 || len(resp.Results[0].Transactions) != 3 {
 				t.Fatalf("results = %+v", resp.Results)
 			}
 			if tt.faults.Route == "/charges" {

@@ -90,7 +90,8 @@ func TestSimulateThenLookup(t *testing.T) {
 		t.Fatalf("lookup exited %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"Alex Rivera <alex.rivera@example.com>", "Recharge customer 183940021", "2 total, 1 active",
+		"Alex Rivera <alex.rivera@example.com>", "Recharge customer 183940021", "3 total, 2 active",
+		"ACTIVE    Dog Dental Chews — Medium dogs / 30 pack",
 		"ACTIVE    Dog Lovers T-Shirt — Large / Heather Grey", "DOG-TEE-L", "25.00 USD", "every 1 month", "Next billing",
 		"CANCELLED Cat Pajamas — Large", "Too many pajamas (Will come back in winter)", "111-3", "49.50 USD", "every 30 days",
 		"https://cdn.example-store.com/",
@@ -111,13 +112,15 @@ func TestSimulateThenLookup(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &card); err != nil {
 		t.Fatalf("lookup --json is not a card: %v\n%s", err, stdout)
 	}
-	if card.Customer["rechargeCustomerId"] != "183940021" || card.Customer["subscriptionsTotalCount"] != "2" {
+	if card.Customer["rechargeCustomerId"] != "183940021" || card.Customer["subscriptionsTotalCount"] != "3" {
 		t.Errorf("customer = %v", card.Customer)
 	}
-	if len(card.Subscriptions) != 2 {
-		t.Fatalf("subscriptions = %d, want 2", len(card.Subscriptions))
+	if len(card.Subscriptions) != 3 {
+		t.Fatalf("subscriptions = %d, want 3", len(card.Subscriptions))
 	}
-	active, cancelled := card.Subscriptions[0], card.Subscriptions[1]
+	// Active first (the Dog Dental Chews, newest, then the T-Shirt), then
+	// the cancelled Cat Pajamas.
+	active, cancelled := card.Subscriptions[1], card.Subscriptions[2]
 	if active["status"] != "active" || active["nextBillingDate"] == nil || active["canceledAt"] != nil {
 		t.Errorf("active subscription = %v", active)
 	}
@@ -214,16 +217,21 @@ func TestDemoThenGladlyLookup(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
 		t.Fatalf("answer is not a lookup response: %v\n%s", err, stdout)
 	}
-	if len(resp.Results) != 1 || len(resp.Results[0].Transactions) != 2 {
+	if len(resp.Results) != 1 || len(resp.Results[0].Transactions) != 3 {
 		t.Fatalf("results = %+v", resp.Results)
 	}
+	// The Dog Dental Chews (newest) share the T-Shirt's next charge date.
 	tx := resp.Results[0].Transactions
-	if *tx[0].Products[0].Name != "Dog Lovers T-Shirt" || *tx[0].Status != "active" || tx[0].NextBillingDate == nil {
+	if *tx[0].Products[0].Name != "Dog Dental Chews" || *tx[0].Status != "active" || tx[0].NextBillingDate == nil ||
+		tx[1].NextBillingDate == nil || *tx[0].NextBillingDate != *tx[1].NextBillingDate {
 		t.Errorf("first transaction = %+v", tx[0])
 	}
-	if *tx[1].Products[0].Name != "Cat Pajamas" || *tx[1].Status != "cancelled" || tx[1].CanceledAt == nil ||
-		*tx[1].CancellationReason != "Too many pajamas" {
+	if *tx[1].Products[0].Name != "Dog Lovers T-Shirt" || *tx[1].Status != "active" {
 		t.Errorf("second transaction = %+v", tx[1])
+	}
+	if *tx[2].Products[0].Name != "Cat Pajamas" || *tx[2].Status != "cancelled" || tx[2].CanceledAt == nil ||
+		*tx[2].CancellationReason != "Too many pajamas" {
+		t.Errorf("third transaction = %+v", tx[2])
 	}
 	if !strings.Contains(stderr, "Gladly would auto-link the profile to Recharge customer 183940021") {
 		t.Errorf("summary lacks the auto-link verdict: %s", stderr)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -253,8 +254,11 @@ func alexQueued(tb testing.TB, h *harness) (chargeID, subID int64) {
 	if len(q.items) != 1 {
 		tb.Fatalf("Alex has %d queued charges, want 1", len(q.items))
 	}
-	li := q.items[0]["line_items"].([]any)[0].(obj)
-	return idOf(tb, q.items[0]["id"]), idOf(tb, li["purchase_item_id"])
+	// The T-Shirt shares the charge with the Dog Dental Chews.
+	if got := lineIDs(tb, q.items[0]); !slices.Equal(got, []int64{DemoAlexDogTeeID, DemoAlexChewsID}) {
+		tb.Fatalf("Alex's queued charge has lines %v, want the T-Shirt and the Chews", got)
+	}
+	return idOf(tb, q.items[0]["id"]), DemoAlexDogTeeID
 }
 
 func TestSkipUnskip(t *testing.T) {
@@ -269,32 +273,40 @@ func TestSkipUnskip(t *testing.T) {
 	assertBody(t, h.do("POST", skip, `{}`), 422, `{"errors":{"purchase_item_ids":["Missing data for required field."]}}`)
 	assertBody(t, h.do("POST", skip, `{"purchase_item_ids":[585061940]}`), 422, `{"errors":{"purchase_item_ids":["Purchase item 585061940 is not part of this charge"]}}`)
 
+	// The T-Shirt shares its charge with the Chews: skipping it alone
+	// splits it onto a skipped charge of its own and the Chews stay queued.
 	r := h.mustDo(200, "POST", skip, body)
 	ch := mustDecode(t, r.body)["charge"].(obj)
-	if ch["status"] != "skipped" || idOf(t, ch["id"]) != chargeID || ch["scheduled_at"] != "2025-03-06" {
+	skippedID := idOf(t, ch["id"])
+	if ch["status"] != "skipped" || skippedID == chargeID || ch["scheduled_at"] != "2025-03-06" || !slices.Equal(lineIDs(t, ch), []int64{subID}) {
 		t.Fatalf("skipped charge = %v %v %v", ch["status"], ch["id"], ch["scheduled_at"])
 	}
+	skip = fmt.Sprintf("/charges/%d/skip", skippedID)
+	unskip = fmt.Sprintf("/charges/%d/unskip", skippedID)
 	sub := mustDecode(t, h.mustGet(fmt.Sprintf("/subscriptions/%d", subID)).body)["subscription"].(obj)
 	if sub["next_charge_scheduled_at"] != "2025-04-06" || sub["has_queued_charges"] != true {
 		t.Errorf("after skip: next %v, queued %v", sub["next_charge_scheduled_at"], sub["has_queued_charges"])
 	}
-	q := mustPage(t, h.mustGet("/charges?customer_id=183940021&status=queued"), "charges")
-	if len(q.items) != 1 || q.items[0]["scheduled_at"] != "2025-04-06" {
+	q := mustPage(t, h.mustGet("/charges?customer_id=183940021&status=queued&sort_by=scheduled_at-asc"), "charges")
+	if len(q.items) != 2 || q.items[0]["scheduled_at"] != "2025-03-06" || !slices.Equal(lineIDs(t, q.items[0]), []int64{DemoAlexChewsID}) ||
+		q.items[1]["scheduled_at"] != "2025-04-06" || !slices.Equal(lineIDs(t, q.items[1]), []int64{subID}) {
 		t.Errorf("queued after skip: %v", q.items)
 	}
 	assertBody(t, h.do("POST", skip, body), 422, `{"errors":{"status":["Only charges with status queued and error can be skipped"]}}`)
 
+	// Unskipped, the T-Shirt joins the Chews again on one charge, which
+	// keeps the unskipped charge's id.
 	r = h.mustDo(200, "POST", unskip, body)
 	ch = mustDecode(t, r.body)["charge"].(obj)
-	if ch["status"] != "queued" || idOf(t, ch["id"]) != chargeID {
-		t.Fatalf("unskipped charge = %v %v", ch["status"], ch["id"])
+	if ch["status"] != "queued" || idOf(t, ch["id"]) != skippedID || !slices.Equal(lineIDs(t, ch), []int64{subID, DemoAlexChewsID}) {
+		t.Fatalf("unskipped charge = %v %v %v", ch["status"], ch["id"], lineIDs(t, ch))
 	}
 	sub = mustDecode(t, h.mustGet(fmt.Sprintf("/subscriptions/%d", subID)).body)["subscription"].(obj)
 	if sub["next_charge_scheduled_at"] != "2025-03-06" {
 		t.Errorf("after unskip: next %v", sub["next_charge_scheduled_at"])
 	}
 	q = mustPage(t, h.mustGet("/charges?customer_id=183940021&status=queued"), "charges")
-	if len(q.items) != 1 || idOf(t, q.items[0]["id"]) != chargeID {
+	if len(q.items) != 1 || idOf(t, q.items[0]["id"]) != skippedID {
 		t.Errorf("queued after unskip: %v", q.ids(t))
 	}
 	// A processed charge cannot be skipped.
@@ -437,8 +449,12 @@ func TestDeliverySchedule(t *testing.T) {
 	if idOf(t, first["charge_id"]) != chargeID || first["id"] != nil {
 		t.Errorf("first order = %v", first)
 	}
-	li := first["line_items"].([]any)[0].(obj)
-	if idOf(t, li["subscription_id"]) != subID || li["product_title"] != "Dog Lovers T-Shirt" || li["subtotal_price"] != "25.00" {
+	lines := first["line_items"].([]any)
+	i := slices.IndexFunc(lines, func(l any) bool { return idOf(t, l.(obj)["subscription_id"]) == subID })
+	if len(lines) != 2 || i < 0 {
+		t.Fatalf("first order lines = %v, want the T-Shirt and the Chews", lines)
+	}
+	if li := lines[i].(obj); li["product_title"] != "Dog Lovers T-Shirt" || li["subtotal_price"] != "25.00" {
 		t.Errorf("line = %v", li)
 	}
 	if second := deliveries[1].(obj)["orders"].([]any)[0].(obj); second["charge_id"] != nil {

@@ -181,8 +181,8 @@ func (c *call) skipCharge() response {
 		}
 		d, _ := parseDate(skipped.ScheduledAt)
 		s.NextChargeScheduledAt = strp(addInterval(d, s.OrderIntervalUnit, s.OrderIntervalFrequency).Format(dateLayout))
-		st.queueSub(s, c.now)
 		c.emit("subscription/skipped", "subscription", s)
+		c.regenerate(s)
 	}
 	c.emit("charge/updated", "charge", skipped)
 	return jsonResponse(http.StatusOK, map[string]any{"charge": skipped})
@@ -215,6 +215,24 @@ func (c *call) unskipCharge() response {
 		active = append(active, s)
 	}
 	queued := st.splitLines(ch, ids, "queued", c)
+	// Back in the queue, the lines join any charge already queued for the
+	// same address and date (subscriptions of one address on one date
+	// share one charge); the unskipped charge keeps its id, as captured.
+	for _, id := range slices.Clone(st.custCharges[queued.customerID]) {
+		other := st.charges[id]
+		if other == queued || other.Status != "queued" || keyOf(other) != keyOf(queued) {
+			continue
+		}
+		queued.LineItems = append(queued.LineItems, other.LineItems...)
+		st.deleteCharge(other)
+		c.emit("charge/deleted", "charge", other)
+	}
+	// Recharge quotes shipping again later: until then the charge carries a
+	// pending placeholder and its total leaves shipping out (FX-GL unskip:
+	// 54.40 became 49.50).
+	queued.ShippingLines = []shippingLine{{Code: "pending", Price: "0.00", RetrievedAt: microp(c.now), Source: "recharge",
+		Status: "pending", TaxLines: []json.RawMessage{}, Title: "Pending"}}
+	queued.UpdatedAt = sec(c.now)
 	recalc(queued)
 	for _, s := range active {
 		s.HasQueuedCharges = true

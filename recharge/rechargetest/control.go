@@ -17,6 +17,9 @@ import (
 //	POST /__sim/faults     set Faults (the body is Faults as JSON; {} clears)
 //	POST /__sim/reset      Reset: clear stats, faults and buckets (204)
 //	GET  /__sim/customers  a summary of the customers (?limit=, default all)
+//	GET  /__sim/retention_strategies  the store's retention strategies
+//	POST /__sim/retention_strategies  replace them (a JSON list of
+//	                       {"reason": "..."}, see RetentionStrategy)
 //	GET  /__sim/images/... product pictures (see ImagesPath)
 func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, ImagesPath) {
@@ -72,6 +75,8 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
+	case "/__sim/retention_strategies":
+		s.serveRetentionControl(w, r, write)
 	case "/__sim/customers":
 		if r.Method != http.MethodGet {
 			methodNotAllowed("GET")

@@ -11,8 +11,19 @@ import (
 const (
 	// DemoAlexRiveraID is Alex Rivera (alex.rivera@example.com, phone
 	// +15551234567, external id 7923224739991): an active "Dog Lovers
-	// T-Shirt" and a cancelled "Cat Pajamas" subscription.
+	// T-Shirt" (DemoAlexDogTeeID), a cancelled "Cat Pajamas"
+	// (DemoAlexCatPajamasID) and an active "Dog Dental Chews"
+	// (DemoAlexChewsID) that shares the T-Shirt's next charge.
 	DemoAlexRiveraID int64 = 183940021
+	// DemoAlexDogTeeID is Alex Rivera's active Dog Lovers T-Shirt, whose
+	// next charge also carries DemoAlexChewsID.
+	DemoAlexDogTeeID int64 = 585062092
+	// DemoAlexCatPajamasID is Alex Rivera's cancelled Cat Pajamas ("Too
+	// many pajamas"), to reactivate.
+	DemoAlexCatPajamasID int64 = 585062093
+	// DemoAlexChewsID is Alex Rivera's active Dog Dental Chews, on the same
+	// charge as the T-Shirt: the demo's subscription to cancel.
+	DemoAlexChewsID int64 = 585062000
 	// DemoSamTaylorID and DemoSamTOrgID are two different customers, both
 	// named Sam Taylor (sam.taylor@example.com and sam.t@example.org): the
 	// two candidate accounts of one desk profile that lists both emails.
@@ -161,7 +172,9 @@ func expired(variant string, interval int, unit string, past int) SeedSubscripti
 //     id 7923224739991: an active "Dog Lovers T-Shirt" (Large / Heather
 //     Grey, DOG-TEE-L, 25.00 USD, every 1 month, next charge in 5 days) and a
 //     cancelled "Cat Pajamas" (Large, 111-3, 49.50 USD, every 30 days,
-//     cancelled 20 days ago: "Too many pajamas", "Will come back in winter");
+//     cancelled 20 days ago: "Too many pajamas", "Will come back in winter")
+//     and an active "Dog Dental Chews" (Medium dogs / 30 pack, 22.00 USD,
+//     every 1 month, added two days ago) on the T-Shirt's next charge;
 //   - 183940001 and 183940002, both Sam Taylor, sam.taylor@example.com and
 //     sam.t@example.org: two candidate accounts for one desk profile;
 //   - 183940003 Jordan Lee: no subscriptions;
@@ -216,6 +229,15 @@ func demoSeed(imageHost string) Seed {
 			Interval: 30, Unit: "day", PastCharges: 2, AgeDays: 70,
 			Status: "cancelled", CancelledDaysAgo: 20,
 			CancellationReason: "Too many pajamas", CancellationComments: "Will come back in winter",
+		},
+		// Added to his next order two days ago, so it ships with the Dog
+		// Lovers T-Shirt: one charge, two subscriptions. Skipping the
+		// T-Shirt's next charge leaves this one billed on that date, and
+		// it is the demo's active subscription to cancel. Its id is below
+		// the demo's first so that no other demo id moves.
+		SeedSubscription{
+			ID: DemoAlexChewsID, VariantID: vChewsM,
+			Interval: 1, Unit: "month", PastCharges: 0, AgeDays: 2, NextChargeInDays: 5,
 		},
 	)
 	alex.Addresses = []SeedAddress{{Address1: "1456 Sunset Boulevard", Address2: "Unit 3", City: "Los Angeles", Province: "California", Zip: "90026", Phone: "+15551234567"}}
@@ -282,7 +304,21 @@ func demoSeed(imageHost string) Seed {
 		grace,
 		c(30, "Michael", "Clark", "michael.clark@example.com", "+15550142230", ext(30), active(vTea, 1, "week", 6)),
 	}
-	return Seed{Products: demoProductsAt(imageHost), Customers: customers}
+	return Seed{Products: demoProductsAt(imageHost), Customers: customers, RetentionStrategies: demoRetentionStrategies()}
+}
+
+// demoRetentionStrategies are the demo store's cancellation reasons, with
+// the save offers a store typically attaches to them.
+func demoRetentionStrategies() []RetentionStrategy {
+	return []RetentionStrategy{
+		{Reason: "Too expensive", IncentiveType: "discount", DiscountCode: "STAY15", PreventionText: "Stay and take 15% off your next order."},
+		{Reason: "I have too much product", IncentiveType: "delay_subscription", PreventionText: "Push your next delivery back instead."},
+		{Reason: "I want a different product", IncentiveType: "swap_product", PreventionText: "Swap to another product at any time."},
+		{Reason: "Going on vacation", IncentiveType: "skip_charge", PreventionText: "Skip your next delivery instead."},
+		{Reason: "The product did not work for me"},
+		{Reason: "Moving abroad"},
+		{Reason: "Other"},
+	}
 }
 
 var (

@@ -27,6 +27,7 @@
 //	GET/POST /subscriptions, GET/PUT/DELETE /subscriptions/{id},
 //	POST /subscriptions/{id}/cancel|activate|set_next_charge_date|change_address
 //	GET /charges, GET /charges/{id}, POST /charges/{id}/skip|unskip
+//	GET /retention_strategies
 //	GET /products, GET /products/{external_product_id} (custom platform only)
 //	GET /plans, GET /plans/{id}, GET /token_information, GET /store
 //	GET/POST /webhooks, GET/PUT/DELETE /webhooks/{id}
@@ -47,6 +48,8 @@
 //	POST /__sim/faults     set Faults (same JSON; {} clears; "delay":"250ms")
 //	POST /__sim/reset      Reset: clear stats, faults and buckets (204)
 //	GET  /__sim/customers  a summary of the customers (?limit=)
+//	GET/POST /__sim/retention_strategies  the store's cancellation reasons;
+//	                       POST replaces them with a JSON list of {"reason": ...}
 //	GET  /__sim/images/... product pictures (ImagesPath, DemoSeedWithImages)
 //
 // # Decisions where Recharge's behaviour is not documented (spec section 17)
@@ -67,7 +70,24 @@
 //   - Dates are UTC calendar days; GET /store reports the Etc/UTC timezone.
 //   - Skipping moves each skipped subscription's next charge one interval on
 //     and queues it there; skipping some lines of a merged charge splits them
-//     into a new skipped charge.
+//     into a new skipped charge. Unskipped lines rejoin the charge already
+//     queued for that address and date, and the charge shows the pending
+//     shipping placeholder until a regeneration quotes shipping again.
+//   - Every other change of a subscription (create, PUT, cancel, activate,
+//     set_next_charge_date, change_address) regenerates the queued charges
+//     it leaves and joins: they are replaced by charges with new ids
+//     (webhooks charge/deleted and charge/created), so a charge id read
+//     before a change never works after it. Active subscriptions of one
+//     address on one date (and currency) share one queued charge.
+//   - A missing or blank cancellation_reason is a 422 (the texts are ours);
+//     cancellation_reason_comments longer than 1024 characters is a 422.
+//   - Activating restores the subscription's own schedule: the next date it
+//     had when cancelled (else one interval after its last charge), rolled
+//     forward by whole intervals past today.
+//   - A frequency change through PUT drops the skips of that subscription
+//     still ahead; with Config.RecalculateNextChargeDate it sets the next
+//     date one new interval after the last charge (rolled past today),
+//     otherwise the date stays (or returns to the earliest dropped skip).
 //
 // The simulator is modelled on golang/pkgsite's internal/proxy/proxytest.
 package rechargetest

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit/internal/testkit"
@@ -175,6 +176,22 @@ func shapeCases() []shapeCase {
 				id, sub := alexQueued(h.t, h)
 				return h.mustDo(200, "POST", fmt.Sprintf("/charges/%d/skip", id), fmt.Sprintf(`{"purchase_item_ids":[%d]}`, sub)).body
 			}, simPath: []any{"charge"}},
+		{name: "unskipped charge", fixture: gl + "actions/unskip_next_subscription/success/rawData.json", fixPath: []any{"charge"},
+			request: func(h *harness) []byte {
+				id, sub := alexQueued(h.t, h)
+				r := h.mustDo(200, "POST", fmt.Sprintf("/charges/%d/skip", id), fmt.Sprintf(`{"purchase_item_ids":[%d]}`, sub))
+				skipped := idOf(h.t, mustDecode(h.t, r.body)["charge"].(obj)["id"])
+				h.clock.Advance(time.Minute + 426148*time.Microsecond) // a retrieved_at with microseconds, as captured
+				return h.mustDo(200, "POST", fmt.Sprintf("/charges/%d/unskip", skipped), fmt.Sprintf(`{"purchase_item_ids":[%d]}`, sub)).body
+			}, simPath: []any{"charge"}},
+		{name: "cancel answer", fixture: gl + "actions/cancel_subscription/success_reason_provided/rawData.json", fixPath: []any{"subscription"},
+			request: func(h *harness) []byte {
+				return h.mustDo(200, "POST", fmt.Sprintf("/subscriptions/%d/cancel", DemoAlexChewsID), `{"cancellation_reason":"Too expensive","send_email":false}`).body
+			}, simPath: []any{"subscription"}},
+		{name: "activate answer", fixture: gl + "actions/reactivate_subscription/success/rawData.json", fixPath: []any{"subscription"},
+			request: func(h *harness) []byte {
+				return h.mustDo(200, "POST", fmt.Sprintf("/subscriptions/%d/activate", DemoAlexCatPajamasID), `{}`).body
+			}, simPath: []any{"subscription"}},
 		{name: "address list", fixture: gl + "data/pull/addresses/success/rawData.json",
 			own: "address.json", request: func(h *harness) []byte { return h.mustGet("/addresses?customer_id=183940019").body }},
 		{name: "address", fixture: gl + "data/pull/addresses/success/rawData.json", fixPath: []any{"addresses", 0},

@@ -120,6 +120,11 @@ var (
 		filters: []filterDef{{"external_product_ids", fStrings, nil}},
 		sorts:   []string{"id"},
 	}
+	retentionSpec = &listSpec{
+		plural:  "retention_strategies",
+		filters: []filterDef{{"ids", fInts, nil}},
+		sorts:   []string{"id", "created_at", "updated_at"},
+	}
 	webhookSpec = &listSpec{
 		plural:  "webhooks",
 		filters: []filterDef{{"topic", fString, nil}},

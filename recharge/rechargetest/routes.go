@@ -48,6 +48,8 @@ func (s *Simulator) buildRoutes() []*route {
 		{"POST /subscriptions/{id}/set_next_charge_date", "write_subscriptions", (*call).setNextChargeDate},
 		{"POST /subscriptions/{id}/change_address", "write_subscriptions", (*call).changeAddress},
 
+		{"GET /retention_strategies", "read_subscriptions", (*call).listRetentionStrategies},
+
 		{"GET /charges", "read_orders", (*call).listCharges},
 		{"GET /charges/{id}", "read_orders", (*call).getCharge},
 		{"POST /charges/{id}/skip", "write_orders", (*call).skipCharge},

@@ -27,6 +27,9 @@ type Seed struct {
 	Products []SeedProduct
 	// Customers are loaded in order; ids not given are assigned ascending.
 	Customers []SeedCustomer
+	// RetentionStrategies, when not empty, replace the store's retention
+	// strategies (its cancellation reasons); invalid ones are skipped.
+	RetentionStrategies []RetentionStrategy
 }
 
 // SeedProduct is a catalog product.
@@ -152,6 +155,10 @@ func (s *Simulator) Load(seed Seed) {
 	}
 	for i := range seed.Customers {
 		st.loadCustomer(&seed.Customers[i], now)
+	}
+	if len(seed.RetentionStrategies) > 0 {
+		valid := slices.DeleteFunc(slices.Clone(seed.RetentionStrategies), func(rs RetentionStrategy) bool { return rs.validate() != nil })
+		st.setRetention(valid, now)
 	}
 }
 

@@ -20,20 +20,20 @@ func TestDemoSeedAlexRivera(t *testing.T) {
 	}
 	c := cust[0]
 	if idOf(t, c["id"]) != DemoAlexRiveraID || c["first_name"] != "Alex" || c["last_name"] != "Rivera" || c["phone"] != "+15551234567" ||
-		c["external_customer_id"].(obj)["ecommerce"] != "7923224739991" || c["subscriptions_total_count"] != json.Number("2") ||
-		c["subscriptions_active_count"] != json.Number("1") {
+		c["external_customer_id"].(obj)["ecommerce"] != "7923224739991" || c["subscriptions_total_count"] != json.Number("3") ||
+		c["subscriptions_active_count"] != json.Number("2") {
 		t.Errorf("Alex = %v", c)
 	}
 	subs := mustPage(t, h.mustGet("/subscriptions?customer_id=183940021"), "subscriptions").items
-	if len(subs) != 2 {
+	if len(subs) != 3 {
 		t.Fatalf("Alex has %d subscriptions", len(subs))
 	}
 	byTitle := map[string]obj{}
 	for _, s := range subs {
 		byTitle[s["product_title"].(string)] = s
 	}
-	tee, pj := byTitle["Dog Lovers T-Shirt"], byTitle["Cat Pajamas"]
-	if tee == nil || pj == nil {
+	tee, pj, chews := byTitle["Dog Lovers T-Shirt"], byTitle["Cat Pajamas"], byTitle["Dog Dental Chews"]
+	if tee == nil || pj == nil || chews == nil {
 		t.Fatalf("subscriptions = %v", subs)
 	}
 	wantTee := obj{"status": "active", "variant_title": "Large / Heather Grey", "sku": "DOG-TEE-L", "price": "25.00", "presentment_currency": "USD",
@@ -42,7 +42,13 @@ func TestDemoSeedAlexRivera(t *testing.T) {
 	wantPJ := obj{"status": "cancelled", "variant_title": "Large", "sku": "111-3", "price": "49.50", "presentment_currency": "USD",
 		"order_interval_unit": "day", "order_interval_frequency": json.Number("30"), "next_charge_scheduled_at": nil,
 		"cancellation_reason": "Too many pajamas", "cancellation_reason_comments": "Will come back in winter"}
-	for name, pair := range map[string][2]obj{"tee": {wantTee, tee}, "pajamas": {wantPJ, pj}} {
+	// The Chews were added to the T-Shirt's next order: same date, one charge.
+	wantChews := obj{"status": "active", "variant_title": "Medium dogs / 30 pack", "price": "22.00", "next_charge_scheduled_at": "2025-03-06",
+		"order_interval_unit": "month", "order_interval_frequency": json.Number("1"), "address_id": tee["address_id"]}
+	if idOf(t, tee["id"]) != DemoAlexDogTeeID || idOf(t, pj["id"]) != DemoAlexCatPajamasID || idOf(t, chews["id"]) != DemoAlexChewsID {
+		t.Errorf("ids = %v %v %v", tee["id"], pj["id"], chews["id"])
+	}
+	for name, pair := range map[string][2]obj{"tee": {wantTee, tee}, "pajamas": {wantPJ, pj}, "chews": {wantChews, chews}} {
 		for k, v := range pair[0] {
 			if pair[1][k] != v {
 				t.Errorf("%s %s = %v, want %v", name, k, pair[1][k], v)
@@ -60,7 +66,7 @@ func TestDemoSeedAlexRivera(t *testing.T) {
 			images[idOf(t, l["purchase_item_id"])] = l["images"].(obj)["original"].(string)
 		}
 	}
-	for _, s := range []obj{tee, pj} {
+	for _, s := range []obj{tee, pj, chews} {
 		if img := images[idOf(t, s["id"])]; !strings.HasPrefix(img, "https://cdn.example-store.com/") {
 			t.Errorf("%s image %q", s["product_title"], img)
 		}

@@ -78,6 +78,15 @@ type Config struct {
 	WebhookBackoff time.Duration
 	// WebhookTimeout bounds one delivery attempt; default 5s, Recharge's own.
 	WebhookTimeout time.Duration
+	// RecalculateNextChargeDate is the store setting "Automatically
+	// recalculate next charge date when the subscription charge frequency is
+	// changed" (CL-RECALC; on for stores that existed at its launch, off by
+	// default for newer ones). When it is on, a frequency change through
+	// PUT /subscriptions/{id} sets the next charge date to one new interval
+	// after the last processed charge, rolled forward past today; when it
+	// is off the date stays. Either way the skips already made on that
+	// subscription are dropped.
+	RecalculateNextChargeDate bool
 	// Logger receives one debug line per request; default: discard.
 	Logger *slog.Logger
 }

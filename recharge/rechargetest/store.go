@@ -21,6 +21,7 @@ const (
 	kindPaymentMethod = "payment_method"
 	kindPlan          = "plan"
 	kindWebhook       = "webhook"
+	kindRetention     = "retention_strategy"
 )
 
 var idBase = map[string]int64{
@@ -31,6 +32,7 @@ var idBase = map[string]int64{
 	kindPaymentMethod: 168650001,
 	kindPlan:          401200001,
 	kindWebhook:       512300001,
+	kindRetention:     233670001,
 }
 
 // store is the simulator's data. Every method runs with Simulator.mu held.
@@ -46,6 +48,8 @@ type store struct {
 	variants  map[string]variantRef
 	plans     map[int64]*planJSON
 	webhooks  map[int64]*webhookJSON
+	// retention is the store's retention strategies, in id order.
+	retention []*retentionJSON
 
 	// Indexes. Slices keep insertion order; lists sort anyway.
 	emails      map[string][]int64 // lowercased email -> customer ids
@@ -273,11 +277,17 @@ func recalc(ch *chargeJSON) {
 	if sub >= 5000 {
 		ship = 0
 	}
+	// A charge whose shipping is still to be quoted (after an unskip) bills
+	// no shipping until a regeneration quotes it again (FX-GL unskip).
+	pending := len(ch.ShippingLines) > 0 && ch.ShippingLines[0].Status == "pending"
+	if pending {
+		ship = 0
+	}
 	ch.SubtotalPrice = formatCents(sub)
 	ch.TotalLineItemsPrice = formatCents(sub)
 	ch.TotalPrice = formatCents(sub + ship)
 	ch.TotalWeightGrams = grams
-	if len(ch.ShippingLines) > 0 {
+	if len(ch.ShippingLines) > 0 && !pending {
 		ch.ShippingLines[0].Price = formatCents(ship)
 	}
 }
@@ -409,13 +419,6 @@ func (st *store) removeQueuedLines(sub *subscriptionJSON, except int64, now time
 	sub.HasQueuedCharges = st.hasQueued(sub)
 }
 
-// requeue refreshes a subscription's queued line after a change of price,
-// quantity, variant, address or date.
-func (st *store) requeue(sub *subscriptionJSON, now time.Time) {
-	st.unqueueSub(sub, now)
-	st.queueSub(sub, now)
-}
-
 func (st *store) hasQueued(sub *subscriptionJSON) bool {
 	for _, id := range st.custCharges[sub.CustomerID] {
 		ch := st.charges[id]
@@ -516,4 +519,125 @@ func newCustomer(id int64, email, first, last, phone, ext string, created time.T
 		Phone:              optStr(phone),
 		UpdatedAt:          sec(created),
 	}
+}
+
+// chargeKey is what makes two subscriptions share one queued charge: the
+// same address, the same date and the same currency.
+type chargeKey struct {
+	addr     int64
+	date     string
+	currency string
+}
+
+func keyOf(ch *chargeJSON) chargeKey {
+	return chargeKey{addr: ch.AddressID, date: ch.ScheduledAt, currency: ch.Currency}
+}
+
+// reschedule puts a subscription's queued line where its status and next
+// charge date now say, the way Recharge does after every subscription
+// change: every queued charge the subscription leaves or joins is
+// regenerated, that is replaced by a new charge with a new id (spec
+// recharge-actions sections 1.4 and 4), so that nobody can act on a charge
+// id read before the change. Other subscriptions on those charges keep
+// their lines, and two active subscriptions of one address on one date end
+// on one charge. It returns the charges that went away and the new ones.
+func (st *store) reschedule(sub *subscriptionJSON, now time.Time) (gone, made []*chargeJSON) {
+	var keys []chargeKey
+	members := map[chargeKey][]*lineItem{}
+	take := func(ch *chargeJSON) {
+		k := keyOf(ch)
+		if _, seen := members[k]; !seen {
+			keys = append(keys, k)
+			members[k] = []*lineItem{}
+		}
+		for _, li := range ch.LineItems {
+			if li.PurchaseItemID != sub.ID {
+				members[k] = append(members[k], li)
+			}
+		}
+		gone = append(gone, ch)
+		st.deleteCharge(ch)
+	}
+	for _, id := range slices.Clone(st.custCharges[sub.CustomerID]) {
+		ch := st.charges[id]
+		if ch.Status == "queued" && slices.ContainsFunc(ch.LineItems, func(li *lineItem) bool { return li.PurchaseItemID == sub.ID }) {
+			take(ch)
+		}
+	}
+	if sub.Status == "active" && sub.NextChargeScheduledAt != nil && st.addresses[sub.AddressID] != nil {
+		want := chargeKey{addr: sub.AddressID, date: *sub.NextChargeScheduledAt, currency: currencyOf(sub)}
+		for _, id := range slices.Clone(st.custCharges[sub.CustomerID]) {
+			if ch := st.charges[id]; ch.Status == "queued" && keyOf(ch) == want {
+				take(ch)
+			}
+		}
+		if _, seen := members[want]; !seen {
+			keys = append(keys, want)
+		}
+		members[want] = append(members[want], st.lineFor(sub))
+	}
+	for _, k := range keys {
+		addr := st.addresses[k.addr]
+		lines := members[k]
+		if addr == nil || len(lines) == 0 {
+			continue
+		}
+		d, _ := parseDate(k.date)
+		ch := st.newCharge(addr, d, "queued", "recurring", k.currency, now, nil)
+		for _, li := range lines {
+			// Lines are priced again from their subscription, as a
+			// regeneration does.
+			if s := st.subs[li.PurchaseItemID]; s != nil && s.ID != sub.ID {
+				li = st.lineFor(s)
+			}
+			ch.LineItems = append(ch.LineItems, li)
+		}
+		recalc(ch)
+		made = append(made, ch)
+		for _, li := range ch.LineItems {
+			if s := st.subs[li.PurchaseItemID]; s != nil {
+				s.HasQueuedCharges = true
+			}
+		}
+	}
+	sub.HasQueuedCharges = st.hasQueued(sub)
+	return gone, made
+}
+
+// lastChargeDate is the scheduled date of the subscription's latest
+// processed charge; ok is false when it has none.
+func (st *store) lastChargeDate(sub *subscriptionJSON) (time.Time, bool) {
+	var last time.Time
+	for _, id := range st.custCharges[sub.CustomerID] {
+		ch := st.charges[id]
+		if ch.Status != "success" || !slices.ContainsFunc(ch.LineItems, func(li *lineItem) bool { return li.PurchaseItemID == sub.ID }) {
+			continue
+		}
+		if d, ok := parseDate(ch.ScheduledAt); ok && d.After(last) {
+			last = d
+		}
+	}
+	return last, !last.IsZero()
+}
+
+// scheduleFrom is the first date of the subscription's schedule after
+// today, counting whole intervals from anchor.
+func scheduleFrom(anchor time.Time, sub *subscriptionJSON, now time.Time) time.Time {
+	next := anchor
+	for k := 1; !next.After(today(now)); k++ {
+		next = addInterval(anchor, sub.OrderIntervalUnit, sub.OrderIntervalFrequency*k)
+	}
+	return next
+}
+
+// recalculatedNext is the next charge date Recharge computes when the
+// frequency changes and the store recalculates (CL-RECALC): one new interval
+// after the last processed charge (or after creation when there is none),
+// rolled forward past today.
+func (st *store) recalculatedNext(sub *subscriptionJSON, now time.Time) time.Time {
+	anchor := today(sub.CreatedAt.Time)
+	if d, ok := st.lastChargeDate(sub); ok {
+		anchor = d
+	}
+	return scheduleFrom(anchor, sub, now)
 }

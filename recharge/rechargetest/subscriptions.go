@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Subscriptions (spec section 4): list, CRUD and the actions.
@@ -78,6 +79,10 @@ const (
 	maxFrequency = 1000
 	maxQuantity  = 100000
 )
+
+// maxCancellationComments is the longest cancellation_reason_comments
+// Recharge takes (PD: at most 1024 characters).
+const maxCancellationComments = 1024
 
 func inRange(field string, v int64) bool {
 	hi := int64(maxFrequency)
@@ -221,9 +226,9 @@ func (c *call) createSubscription() response {
 		s.PresentmentCurrency = strp("USD")
 	}
 	st.addSubscription(s)
-	st.queueSub(s, c.now)
 	st.recount(s.CustomerID, c.now, true)
 	c.emit("subscription/created", "subscription", s)
+	c.regenerate(s)
 	return jsonResponse(http.StatusCreated, map[string]any{"subscription": s})
 }
 
@@ -347,6 +352,8 @@ func (c *call) updateSubscription() response {
 	if !f.ok() {
 		return f.response()
 	}
+	intervalChanged := next.OrderIntervalUnit != s.OrderIntervalUnit || next.OrderIntervalFrequency != s.OrderIntervalFrequency ||
+		next.ChargeIntervalFrequency != s.ChargeIntervalFrequency
 	if dateSet {
 		if s.Status != "active" {
 			return fieldError("next_charge_scheduled_at", "Only active subscriptions have a next charge date.")
@@ -368,9 +375,68 @@ func (c *call) updateSubscription() response {
 		next.UpdatedAt = sec(c.now)
 	}
 	*s = next
-	st.requeue(s, c.now)
+	if intervalChanged && s.Status == "active" {
+		// A frequency change throws away the skips already made on this
+		// subscription (SF updateSubscription) and, on a store that
+		// recalculates (CL-RECALC), computes the next date again; a date
+		// sent in the same request wins.
+		back := c.dropSkips(s)
+		switch {
+		case dateSet:
+		case c.s.cfg.RecalculateNextChargeDate:
+			s.NextChargeScheduledAt = strp(st.recalculatedNext(s, c.now).Format(dateLayout))
+		case !back.IsZero():
+			s.NextChargeScheduledAt = strp(back.Format(dateLayout))
+		}
+	}
 	c.emit("subscription/updated", "subscription", s)
+	c.regenerate(s)
 	return jsonResponse(http.StatusOK, map[string]any{"subscription": s})
+}
+
+// regenerate moves the subscription's queued line after a change and
+// announces the charges that went away and the new ones.
+func (c *call) regenerate(s *subscriptionJSON) {
+	gone, made := c.s.st.reschedule(s, c.now)
+	for _, ch := range gone {
+		c.emit("charge/deleted", "charge", ch)
+	}
+	for _, ch := range made {
+		c.emit("charge/created", "charge", ch)
+	}
+}
+
+// dropSkips removes the subscription's lines from its skipped charges that
+// are still ahead, deleting charges left without lines. It returns the
+// earliest such date (zero when there was none): without a recalculation,
+// that occurrence is due again.
+func (c *call) dropSkips(s *subscriptionJSON) time.Time {
+	st := c.s.st
+	var earliest time.Time
+	for _, id := range slices.Clone(st.custCharges[s.CustomerID]) {
+		ch := st.charges[id]
+		d, ok := parseDate(ch.ScheduledAt)
+		if ch.Status != "skipped" || !ok || !d.After(today(c.now)) {
+			continue
+		}
+		n := len(ch.LineItems)
+		ch.LineItems = slices.DeleteFunc(ch.LineItems, func(li *lineItem) bool { return li.PurchaseItemID == s.ID })
+		if len(ch.LineItems) == n {
+			continue
+		}
+		if earliest.IsZero() || d.Before(earliest) {
+			earliest = d
+		}
+		if len(ch.LineItems) == 0 {
+			st.deleteCharge(ch)
+			c.emit("charge/deleted", "charge", ch)
+			continue
+		}
+		ch.UpdatedAt = sec(c.now)
+		recalc(ch)
+		c.emit("charge/updated", "charge", ch)
+	}
+	return earliest
 }
 
 func (c *call) deleteSubscription() response {
@@ -395,6 +461,9 @@ func (c *call) cancelSubscription() response {
 	reason, _ := f.str("cancellation_reason")
 	comments, _ := f.str("cancellation_reason_comments")
 	f.bool("send_email")
+	if comments != nil && utf8.RuneCountInString(*comments) > maxCancellationComments {
+		f.fail("cancellation_reason_comments", "Longer than maximum length "+strconv.Itoa(maxCancellationComments)+".")
+	}
 	if _, bad := f.errs["cancellation_reason"]; !bad && (reason == nil || strings.TrimSpace(*reason) == "") {
 		if f.has("cancellation_reason") {
 			f.fail("cancellation_reason", "Field may not be null.")
@@ -408,7 +477,6 @@ func (c *call) cancelSubscription() response {
 	if s.Status == "cancelled" {
 		return fieldError("subscription", "item already set to cancelled")
 	}
-	st.unqueueSub(s, c.now)
 	s.lastNext = deref(s.NextChargeScheduledAt)
 	s.Status = "cancelled"
 	cancelled := micro(c.now)
@@ -420,6 +488,7 @@ func (c *call) cancelSubscription() response {
 	s.UpdatedAt = sec(c.now)
 	st.recount(s.CustomerID, c.now, true)
 	c.emit("subscription/cancelled", "subscription", s)
+	c.regenerate(s)
 	return jsonResponse(http.StatusOK, map[string]any{"subscription": s})
 }
 
@@ -432,12 +501,18 @@ func (c *call) activateSubscription() response {
 	if s.Status == "active" {
 		return fieldError("subscription", "item already set to active")
 	}
-	// The next charge date comes back when it is still ahead; otherwise the
-	// subscription restarts one interval from today.
-	next := addInterval(today(c.now), s.OrderIntervalUnit, s.OrderIntervalFrequency)
-	if d, ok := parseDate(s.lastNext); ok && d.After(today(c.now)) {
-		next = d
+	// The subscription's own schedule comes back (FX-GL: the next date was
+	// the original one, created + 30 days): the next date it had when it
+	// was cancelled, or one interval after its last charge, rolled forward
+	// by whole intervals past today.
+	anchor := addInterval(today(s.CreatedAt.Time), s.OrderIntervalUnit, s.OrderIntervalFrequency)
+	if d, ok := st.lastChargeDate(s); ok {
+		anchor = addInterval(d, s.OrderIntervalUnit, s.OrderIntervalFrequency)
 	}
+	if d, ok := parseDate(s.lastNext); ok {
+		anchor = d
+	}
+	next := scheduleFrom(anchor, s, c.now)
 	s.Status = "active"
 	s.CancelledAt = nil
 	s.CancellationReason = nil
@@ -445,14 +520,13 @@ func (c *call) activateSubscription() response {
 	s.NextChargeScheduledAt = strp(next.Format(dateLayout))
 	s.lastNext = ""
 	s.UpdatedAt = sec(c.now)
-	st.queueSub(s, c.now)
 	st.recount(s.CustomerID, c.now, true)
 	c.emit("subscription/activated", "subscription", s)
+	c.regenerate(s)
 	return jsonResponse(http.StatusOK, map[string]any{"subscription": s})
 }
 
 func (c *call) setNextChargeDate() response {
-	st := c.s.st
 	s, ok := c.subscription()
 	if !ok {
 		return notFound()
@@ -470,8 +544,8 @@ func (c *call) setNextChargeDate() response {
 		return fieldError("subscription", "Only active subscriptions can have a next charge date.")
 	}
 	s.NextChargeScheduledAt = strp(d.Format(dateLayout))
-	st.requeue(s, c.now)
 	c.emit("subscription/updated", "subscription", s)
+	c.regenerate(s)
 	return jsonResponse(http.StatusOK, map[string]any{"subscription": s})
 }
 
@@ -493,7 +567,7 @@ func (c *call) changeAddress() response {
 	}
 	s.AddressID = a.ID
 	s.UpdatedAt = sec(c.now)
-	st.requeue(s, c.now)
 	c.emit("subscription/updated", "subscription", s)
+	c.regenerate(s)
 	return jsonResponse(http.StatusOK, map[string]any{"subscription": s})
 }

@@ -46,6 +46,8 @@ func micro(t time.Time) stamp { return stamp{t.UTC().Truncate(time.Microsecond)}
 
 func secp(t time.Time) *stamp { s := sec(t); return &s }
 
+func microp(t time.Time) *stamp { s := micro(t); return &s }
+
 // ecommerceID is an external platform id: {"ecommerce":"7923224739991"}.
 type ecommerceID struct {
 	Ecommerce *string `json:"ecommerce"`
