@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/storetest"
@@ -117,4 +118,27 @@ func TestOpenBadURL(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Open's error shows the password: %v", err)
 	}
+}
+
+func TestActionStore(t *testing.T) {
+	t.Parallel()
+	testDSN(t)
+	storetest.RunActionStore(t, func(t *testing.T, now func() time.Time) (rechargekit.ActionStore, func() rechargekit.ActionStore) {
+		url := MustSchemaURL(t)
+		s := MustOpen(t, url)
+		s.Now = now
+		return s, func() rechargekit.ActionStore {
+			other := MustOpen(t, url)
+			other.Now = now
+			return other
+		}
+	})
+}
+
+// TestActionsAppendOnly checks that the database itself refuses to change,
+// remove or truncate action attempts beyond completing a pending one.
+func TestActionsAppendOnly(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t, MustSchemaURL(t))
+	storetest.CheckActionsAppendOnly(t, s, s.db, append(storetest.ActionsAppendOnlyStatements, "TRUNCATE actions CASCADE")...)
 }

@@ -146,3 +146,11 @@ func TestAuditAppendOnly(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
 	storetest.CheckAuditAppendOnly(t, s, s.writer, "UPDATE audit SET actor = 'mallory'", "DELETE FROM audit")
 }
+
+// TestActionsAppendOnly checks that the database itself refuses to change
+// or remove action attempts beyond completing a pending one.
+func TestActionsAppendOnly(t *testing.T) {
+	t.Parallel()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
+	storetest.CheckActionsAppendOnly(t, s, s.writer, storetest.ActionsAppendOnlyStatements...)
+}

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/sqlite"
@@ -56,5 +57,19 @@ func TestShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T) (rechargekit.Store, rechargekit.Store) {
 		path := filepath.Join(t.TempDir(), "shared.db")
 		return MustOpen(t, path), MustOpen(t, path)
+	})
+}
+
+func TestActionStore(t *testing.T) {
+	t.Parallel()
+	storetest.RunActionStore(t, func(t *testing.T, now func() time.Time) (rechargekit.ActionStore, func() rechargekit.ActionStore) {
+		path := filepath.Join(t.TempDir(), "rechargekit.db")
+		s := MustOpen(t, path)
+		s.Now = now
+		return s, func() rechargekit.ActionStore {
+			other := MustOpen(t, path)
+			other.Now = now
+			return other
+		}
 	})
 }

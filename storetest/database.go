@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
 )
 
@@ -72,4 +73,35 @@ func CheckAuditAppendOnly(t *testing.T, s rechargekit.Store, db DB, stmts ...str
 	if len(entries) != 1 || entries[0].Actor != "admin@example.com" {
 		t.Errorf("Audit after refused changes = %v; want the one original entry", story(t, entries))
 	}
+}
+
+// CheckActionsAppendOnly checks that the database itself refuses each of
+// stmts, statements that would change a completed action attempt, rewrite
+// a pending one beyond completing it, or remove attempts, whatever code
+// talks to it. It records one completed and one pending attempt first.
+func CheckActionsAppendOnly(t *testing.T, s rechargekit.ActionStore, db DB, stmts ...string) {
+	done := attempt("", "")
+	MustBeginAction(t, s, done)
+	mustOK(t, "CompleteAction", s.CompleteAction(t.Context(), done.ID, rechargekit.OutcomeDone, "", nil))
+	pending := attempt("", "")
+	MustBeginAction(t, s, pending)
+	want := MustActionRecords(t, s, rechargekit.ActionFilter{})
+	for _, stmt := range stmts {
+		if _, err := db.ExecContext(t.Context(), stmt); err == nil {
+			t.Errorf("%s succeeded; action attempts must be append-only", stmt)
+		}
+	}
+	if diff := cmp.Diff(want, MustActionRecords(t, s, rechargekit.ActionFilter{})); diff != "" {
+		t.Errorf("action attempts changed after refused statements (-want +got):\n%s", diff)
+	}
+}
+
+// ActionsAppendOnlyStatements are statements that the actions table's
+// triggers must refuse on both databases, for CheckActionsAppendOnly.
+var ActionsAppendOnlyStatements = []string{
+	"UPDATE actions SET actor_name = 'mallory'",
+	"UPDATE actions SET outcome = 'failed' WHERE outcome = 'done'",
+	"UPDATE actions SET outcome = 'pending', completed_at = NULL WHERE outcome = 'done'",
+	"UPDATE actions SET outcome = 'done', completed_at = at, state_before = NULL WHERE outcome = 'pending'",
+	"DELETE FROM actions",
 }

@@ -1012,11 +1012,15 @@ func testSessionsPurge(t *testing.T, s rechargekit.Store) {
 func testAPITokens(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	zapier := &rechargekit.APIToken{Name: "zapier", Hash: "sha256:aaaa"}
-	desk := &rechargekit.APIToken{Name: "Desk", Hash: "sha256:bbbb"}
+	desk := &rechargekit.APIToken{Name: "Desk", Role: rechargekit.RoleAdmin, Hash: "sha256:bbbb"}
 	mustOK(t, "CreateAPIToken", s.CreateAPIToken(ctx, zapier, "admin@example.com"))
 	mustOK(t, "CreateAPIToken", s.CreateAPIToken(ctx, desk, "admin@example.com"))
 	if zapier.ID <= 0 || desk.ID <= 0 || zapier.ID == desk.ID || zapier.CreatedAt.IsZero() || zapier.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreateAPIToken set %+v and %+v: want distinct ids and a UTC creation time", zapier, desk)
+	}
+	// A token without a role is an agent's; an admin token stays admin.
+	if zapier.Role != rechargekit.RoleAgent || desk.Role != rechargekit.RoleAdmin {
+		t.Errorf("CreateAPIToken set roles %q and %q, want %q and %q", zapier.Role, desk.Role, rechargekit.RoleAgent, rechargekit.RoleAdmin)
 	}
 	wantCode(t, "CreateAPIToken(duplicate name)", s.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "zapier", Hash: "sha256:cccc"}, "admin@example.com"), rechargekit.ECONFLICT)
 	wantCode(t, "CreateAPIToken(duplicate hash)", s.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "other", Hash: "sha256:aaaa"}, "admin@example.com"), rechargekit.ECONFLICT)
@@ -1061,6 +1065,8 @@ func testAPITokensInvalid(t *testing.T, s rechargekit.Store) {
 		{"empty name", &rechargekit.APIToken{Hash: "h"}, "x"},
 		{"control character in name", &rechargekit.APIToken{Name: "a\tb", Hash: "h"}, "x"},
 		{"empty hash", &rechargekit.APIToken{Name: "n"}, "x"},
+		{"gladly role", &rechargekit.APIToken{Name: "n", Hash: "h", Role: rechargekit.RoleGladly}, "x"},
+		{"unknown role", &rechargekit.APIToken{Name: "n", Hash: "h", Role: "root"}, "x"},
 		{"empty by", &rechargekit.APIToken{Name: "n", Hash: "h"}, ""},
 	}
 	for _, tt := range tests {
