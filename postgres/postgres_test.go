@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/sqlstore"
 	"github.com/rechargekit/rechargekit/storetest"
 )
 
@@ -141,4 +144,23 @@ func TestActionsAppendOnly(t *testing.T) {
 	t.Parallel()
 	s := MustOpen(t, MustSchemaURL(t))
 	storetest.CheckActionsAppendOnly(t, s, s.db, append(storetest.ActionsAppendOnlyStatements, "TRUNCATE actions CASCADE")...)
+}
+
+// TestTokenRolesUpgrade opens a schema as the release before action roles
+// left it: its API tokens become agents' tokens.
+func TestTokenRolesUpgrade(t *testing.T) {
+	t.Parallel()
+	url := MustSchemaURL(t)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	old, err := sqlstore.Open(t.Context(), sqlstore.Config{Writer: db, Reader: db, Dialect: dialect,
+		Migrations: storetest.MigrationsBefore(t, migrationFS, "0002_actions.sql")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return MustOpen(t, url) })
 }

@@ -316,8 +316,11 @@ func (s *Store) ActionPolicy(ctx context.Context) (rechargekit.ActionPolicy, err
 // action) pair is written, each only when it changes, by a statement that
 // itself says whether it did, as UpdateSettings does: of two admins making
 // the same change at once, the change is audited once. A pair p leaves out
-// is not allowed.
+// is not allowed; a nil p is refused rather than taken to forbid everything.
 func (s *Store) UpdateActionPolicy(ctx context.Context, p rechargekit.ActionPolicy, by string) error {
+	if p == nil {
+		return rechargekit.Errorf(rechargekit.EINVALID, "An action policy is required.")
+	}
 	for role, actions := range p {
 		if !slices.Contains(actionRoles, role) {
 			return rechargekit.Errorf(rechargekit.EINVALID, "%q is not a role that can act.", role)

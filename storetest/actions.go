@@ -526,6 +526,7 @@ func testActionPolicyInvalid(t *testing.T, c *Clock, s rechargekit.ActionStore, 
 		{"unknown role", rechargekit.ActionPolicy{"root": {rechargekit.ActionCancel: true}}, "admin@example.com"},
 		{"unknown action", rechargekit.ActionPolicy{rechargekit.RoleAgent: {"refund": true}}, "admin@example.com"},
 		{"empty by", rechargekit.DefaultActionPolicy(), ""},
+		{"nil", nil, "admin@example.com"},
 	}
 	for _, tt := range tests {
 		wantCode(t, "UpdateActionPolicy("+tt.name+")", s.UpdateActionPolicy(ctx, tt.p, tt.by), rechargekit.EINVALID)

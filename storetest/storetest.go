@@ -1102,8 +1102,16 @@ func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.Store, fu
 	MustCreateUser(t, s, u)
 	sess := &rechargekit.Session{TokenHash: "sh", UserID: u.ID, CSRFToken: "c", ExpiresAt: time.Now().Add(time.Hour)}
 	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
-	tok := &rechargekit.APIToken{Name: "desk", Hash: "th"}
+	tok := &rechargekit.APIToken{Name: "desk", Role: rechargekit.RoleAdmin, Hash: "th"}
 	mustOK(t, "CreateAPIToken", s.CreateAPIToken(ctx, tok, "admin@example.com"))
+	policy := rechargekit.DefaultActionPolicy()
+	policy[rechargekit.RoleAgent][rechargekit.ActionChangeQuantity] = true
+	mustOK(t, "UpdateActionPolicy", s.UpdateActionPolicy(ctx, policy, "admin@example.com"))
+	done, pending := attempt("key-1", "hash-1"), attempt("key-2", "hash-2")
+	MustBeginAction(t, s, done)
+	mustOK(t, "CompleteAction", s.CompleteAction(ctx, done.ID, rechargekit.OutcomeDone, "", &rechargekit.SubscriptionState{Status: "cancelled"}))
+	MustBeginAction(t, s, pending)
+	actions := MustActionRecords(t, s, rechargekit.ActionFilter{})
 	audit := MustAudit(t, s, rechargekit.AuditFilter{})
 
 	s = reopen()
@@ -1148,6 +1156,21 @@ func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.Store, fu
 	if diff := cmp.Diff(audit, MustAudit(t, s, rechargekit.AuditFilter{})); diff != "" {
 		t.Errorf("audit after reopen (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff(actions, MustActionRecords(t, s, rechargekit.ActionFilter{})); diff != "" {
+		t.Errorf("action records after reopen (-want +got):\n%s", diff)
+	}
+	gotPolicy, err := s.ActionPolicy(ctx)
+	mustOK(t, "ActionPolicy after reopen", err)
+	if !gotPolicy.Allows(rechargekit.RoleAgent, rechargekit.ActionChangeQuantity) {
+		t.Error("the action policy change was lost on reopen")
+	}
+	// The idempotency keys survive too: the same key is still its attempt,
+	// and the pending one can still be completed.
+	existing, err := s.BeginAction(ctx, attempt("key-1", "hash-1"))
+	if err != nil || existing == nil || existing.ID != done.ID {
+		t.Errorf("BeginAction(key-1) after reopen = %+v, %v; want attempt %d", existing, err, done.ID)
+	}
+	mustOK(t, "CompleteAction(pending) after reopen", s.CompleteAction(ctx, pending.ID, rechargekit.OutcomeFailed, "timeout", nil))
 	// The reopened store keeps working, and ids keep increasing.
 	MustCreateLink(t, s, &rechargekit.Link{ProfileID: "p-2", CustomerID: 44, Method: rechargekit.LinkManual, By: "agent@example.com"})
 	if got := MustAudit(t, s, rechargekit.AuditFilter{Limit: 1}); len(got) != 1 || got[0].ID <= audit[0].ID {
