@@ -246,7 +246,8 @@ func scanAction(r row) (*rechargekit.ActionRecord, error) {
 }
 
 // ActionRecords implements rechargekit.ActionStore. Only the filter's set
-// fields become conditions, so each query can use the index on its column.
+// fields become conditions, so each query can use the index on its column;
+// each matches exactly (the actor's name as the audit shows it).
 func (s *Store) ActionRecords(ctx context.Context, f rechargekit.ActionFilter) ([]*rechargekit.ActionRecord, error) {
 	switch {
 	case f.Action != "" && !slices.Contains(rechargekit.AllActions(), f.Action):
