@@ -280,10 +280,14 @@ func (s *Session) Validate() error {
 	return checkText("the CSRF token", s.CSRFToken, MaxTextLength, true)
 }
 
-// Validate reports, with EINVALID, what is wrong with an API token before it is stored.
+// Validate reports, with EINVALID, what is wrong with an API token before it
+// is stored. An empty Role is allowed: the store keeps it as RoleAgent.
 func (t *APIToken) Validate() error {
 	if t == nil {
 		return Errorf(EINVALID, "An API token is required.")
+	}
+	if t.Role != "" && t.Role != RoleAgent && t.Role != RoleAdmin {
+		return Errorf(EINVALID, "The API token's role must be %q or %q.", RoleAgent, RoleAdmin)
 	}
 	if err := checkText("the API token's name", t.Name, MaxIDLength, true); err != nil {
 		return err
@@ -465,8 +469,9 @@ type SessionStore interface {
 
 // TokenStore keeps the JSON API's bearer tokens (hashed).
 type TokenStore interface {
-	// CreateAPIToken stores a token's hash and appends an AuditTokenChange
-	// entry; on success t.ID and t.CreatedAt are set.
+	// CreateAPIToken stores a token's hash and role (see APIToken.Validate)
+	// and appends an AuditTokenChange entry; on success t.ID and
+	// t.CreatedAt are set, and an empty t.Role is set to RoleAgent.
 	// Errors: EINVALID, ECONFLICT (name or hash taken).
 	CreateAPIToken(ctx context.Context, t *APIToken, by string) error
 	// APITokenByHash returns a token. Errors: ENOTFOUND.
@@ -491,6 +496,7 @@ type Store interface {
 	UserStore
 	SessionStore
 	TokenStore
+	ActionStore
 
 	// Close releases the store's resources. It returns no error codes of
 	// its own.

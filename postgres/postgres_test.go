@@ -2,11 +2,16 @@ package postgres
 
 import (
 	"context"
+	"github.com/rechargekit/rechargekit/actions/actionstest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/sqlstore"
 	"github.com/rechargekit/rechargekit/storetest"
 )
 
@@ -117,4 +122,58 @@ func TestOpenBadURL(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Open's error shows the password: %v", err)
 	}
+}
+
+// TestActionStoreForTheService runs the actions package's own suite too,
+// which checks what the service relies on (ActionByKey among it).
+func TestActionStoreForTheService(t *testing.T) {
+	t.Parallel()
+	testDSN(t)
+	actionstest.RunStore(t, func(t *testing.T, now func() time.Time) rechargekit.ActionStore {
+		s := MustOpen(t, MustSchemaURL(t))
+		s.Now = now
+		return s
+	})
+}
+
+func TestActionStore(t *testing.T) {
+	t.Parallel()
+	testDSN(t)
+	storetest.RunActionStore(t, func(t *testing.T, now func() time.Time) (rechargekit.ActionStore, func() rechargekit.ActionStore) {
+		url := MustSchemaURL(t)
+		s := MustOpen(t, url)
+		s.Now = now
+		return s, func() rechargekit.ActionStore {
+			other := MustOpen(t, url)
+			other.Now = now
+			return other
+		}
+	})
+}
+
+// TestActionsAppendOnly checks that the database itself refuses to change,
+// remove or truncate action attempts beyond completing a pending one.
+func TestActionsAppendOnly(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t, MustSchemaURL(t))
+	storetest.CheckActionsAppendOnly(t, s, s.db, append(storetest.ActionsAppendOnlyStatements, "TRUNCATE actions CASCADE")...)
+}
+
+// TestTokenRolesUpgrade opens a schema as the release before action roles
+// left it: its API tokens become agents' tokens.
+func TestTokenRolesUpgrade(t *testing.T) {
+	t.Parallel()
+	url := MustSchemaURL(t)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	old, err := sqlstore.Open(t.Context(), sqlstore.Config{Writer: db, Reader: db, Dialect: dialect,
+		Migrations: storetest.MigrationsBefore(t, migrationFS, "0002_actions.sql")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return MustOpen(t, url) })
 }

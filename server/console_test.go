@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -696,11 +697,22 @@ func TestAdminPages(t *testing.T) {
 		if code, _ := api.do("GET", "/api/profiles/"+profManual+"/card", ""); code != http.StatusOK {
 			t.Errorf("the new token does not work: %d", code)
 		}
+		// Each token's row shows its role: a console-made one is an agent's.
+		if err := e.Store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "automation", Role: rechargekit.RoleAdmin, Hash: "sha256:automation"}, "cli"); err != nil {
+			t.Fatal(err)
+		}
 		list := b.Get("/admin/tokens")
 		mustContain(t, list.Body, "zendesk")
 		mustNotContain(t, list.Body, m[1])
+		for name, role := range map[string]string{"zendesk": "agent", "automation": "admin"} {
+			row := regexp.MustCompile(`(?s)<td class="wrap mono">` + name + `</td>\s*<td><span class="role-badge role-badge--(\w+)">`).FindStringSubmatch(list.Body)
+			if row == nil || row[1] != role {
+				t.Errorf("token %s's row shows role %v, want %s", name, row, role)
+			}
+		}
 		toks, _ := e.Store.APITokens(ctx)
-		p = b.PostWithCSRF("/admin/tokens", fmt.Sprintf("/admin/tokens/%d/revoke", toks[0].ID), nil)
+		i := slices.IndexFunc(toks, func(tok *rechargekit.APIToken) bool { return tok.Name == "zendesk" })
+		p = b.PostWithCSRF("/admin/tokens", fmt.Sprintf("/admin/tokens/%d/revoke", toks[i].ID), nil)
 		if p.Resp.Header.Get("Location") != "/admin/tokens?msg=token_revoked" {
 			t.Errorf("revoke = %q", p.Resp.Header.Get("Location"))
 		}

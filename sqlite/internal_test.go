@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/sqlstore"
 	"github.com/rechargekit/rechargekit/storetest"
 )
 
@@ -145,4 +146,33 @@ func TestAuditAppendOnly(t *testing.T) {
 	t.Parallel()
 	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
 	storetest.CheckAuditAppendOnly(t, s, s.writer, "UPDATE audit SET actor = 'mallory'", "DELETE FROM audit")
+}
+
+// TestActionsAppendOnly checks that the database itself refuses to change
+// or remove action attempts beyond completing a pending one.
+func TestActionsAppendOnly(t *testing.T) {
+	t.Parallel()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "a.db"))
+	storetest.CheckActionsAppendOnly(t, s, s.writer, storetest.ActionsAppendOnlyStatements...)
+}
+
+// TestTokenRolesUpgrade opens a database as the release before action
+// roles left it: its API tokens become agents' tokens.
+func TestTokenRolesUpgrade(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := createPrivate(path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, "_txlock=immediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sqlstore.Open(t.Context(), sqlstore.Config{Writer: db, Reader: db, Dialect: dialect,
+		Migrations: storetest.MigrationsBefore(t, migrationFS, "0002_actions.sql")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return mustOpen(t, path) })
 }

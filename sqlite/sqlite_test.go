@@ -1,8 +1,10 @@
 package sqlite_test
 
 import (
+	"github.com/rechargekit/rechargekit/actions/actionstest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/sqlite"
@@ -56,5 +58,30 @@ func TestShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T) (rechargekit.Store, rechargekit.Store) {
 		path := filepath.Join(t.TempDir(), "shared.db")
 		return MustOpen(t, path), MustOpen(t, path)
+	})
+}
+
+// TestActionStoreForTheService runs the actions package's own suite too,
+// which checks what the service relies on (ActionByKey among it).
+func TestActionStoreForTheService(t *testing.T) {
+	t.Parallel()
+	actionstest.RunStore(t, func(t *testing.T, now func() time.Time) rechargekit.ActionStore {
+		s := MustOpen(t, filepath.Join(t.TempDir(), "rechargekit.db"))
+		s.Now = now
+		return s
+	})
+}
+
+func TestActionStore(t *testing.T) {
+	t.Parallel()
+	storetest.RunActionStore(t, func(t *testing.T, now func() time.Time) (rechargekit.ActionStore, func() rechargekit.ActionStore) {
+		path := filepath.Join(t.TempDir(), "rechargekit.db")
+		s := MustOpen(t, path)
+		s.Now = now
+		return s, func() rechargekit.ActionStore {
+			other := MustOpen(t, path)
+			other.Now = now
+			return other
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -182,6 +183,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *rechargekit.APIToken, by 
 	err := s.change(ctx, "create API token", by, func(ctx context.Context, tx *sql.Tx, now time.Time) (*rechargekit.AuditEntry, error) {
 		stored = *t
 		stored.CreatedAt = stamp(t.CreatedAt, now)
+		stored.Role = cmp.Or(t.Role, rechargekit.RoleAgent)
 		// The name is checked first for the clearer message; the unique
 		// constraints still decide a race.
 		var taken bool
@@ -191,12 +193,12 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *rechargekit.APIToken, by 
 			}
 			return nil, err
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO api_tokens (name, hash, created_at) VALUES ($1, $2, $3) RETURNING id`,
-			t.Name, t.Hash, dbTime(stored.CreatedAt)).Scan(&stored.ID)
+		err := tx.QueryRowContext(ctx, `INSERT INTO api_tokens (name, hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+			t.Name, t.Hash, stored.Role, dbTime(stored.CreatedAt)).Scan(&stored.ID)
 		if err != nil {
 			return nil, s.check(err, on{UniqueViolation, rechargekit.Errorf(rechargekit.ECONFLICT, "That API token is already stored.")})
 		}
-		return &rechargekit.AuditEntry{At: stored.CreatedAt, Action: rechargekit.AuditTokenChange, Detail: "added API token " + t.Name}, nil
+		return &rechargekit.AuditEntry{At: stored.CreatedAt, Action: rechargekit.AuditTokenChange, Detail: fmt.Sprintf("added API token %s (%s)", t.Name, stored.Role)}, nil
 	})
 	if err == nil {
 		*t = stored
@@ -204,11 +206,11 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *rechargekit.APIToken, by 
 	return err
 }
 
-const selectTokens = `SELECT id, name, hash, created_at FROM api_tokens `
+const selectTokens = `SELECT id, name, role, hash, created_at FROM api_tokens `
 
 func scanToken(r row) (*rechargekit.APIToken, error) {
 	var t rechargekit.APIToken
-	return &t, r.Scan(&t.ID, &t.Name, &t.Hash, scanTime{&t.CreatedAt})
+	return &t, r.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, scanTime{&t.CreatedAt})
 }
 
 // APITokenByHash implements rechargekit.TokenStore.

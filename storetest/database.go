@@ -4,9 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"path"
 	"sync"
 	"testing"
+	"testing/fstest"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
 )
 
@@ -71,5 +75,75 @@ func CheckAuditAppendOnly(t *testing.T, s rechargekit.Store, db DB, stmts ...str
 	entries := MustAudit(t, s, rechargekit.AuditFilter{})
 	if len(entries) != 1 || entries[0].Actor != "admin@example.com" {
 		t.Errorf("Audit after refused changes = %v; want the one original entry", story(t, entries))
+	}
+}
+
+// CheckActionsAppendOnly checks that the database itself refuses each of
+// stmts, statements that would change a completed action attempt, rewrite
+// a pending one beyond completing it, or remove attempts, whatever code
+// talks to it. It records one completed and one pending attempt first.
+func CheckActionsAppendOnly(t *testing.T, s rechargekit.ActionStore, db DB, stmts ...string) {
+	done := attempt("", "")
+	MustBeginAction(t, s, done)
+	mustOK(t, "CompleteAction", s.CompleteAction(t.Context(), done.ID, rechargekit.OutcomeDone, "", nil))
+	pending := attempt("", "")
+	MustBeginAction(t, s, pending)
+	want := MustActionRecords(t, s, rechargekit.ActionFilter{})
+	for _, stmt := range stmts {
+		if _, err := db.ExecContext(t.Context(), stmt); err == nil {
+			t.Errorf("%s succeeded; action attempts must be append-only", stmt)
+		}
+	}
+	if diff := cmp.Diff(want, MustActionRecords(t, s, rechargekit.ActionFilter{})); diff != "" {
+		t.Errorf("action attempts changed after refused statements (-want +got):\n%s", diff)
+	}
+}
+
+// ActionsAppendOnlyStatements are statements that the actions table's
+// triggers must refuse on both databases, for CheckActionsAppendOnly.
+var ActionsAppendOnlyStatements = []string{
+	"UPDATE actions SET actor_name = 'mallory'",
+	"UPDATE actions SET outcome = 'failed' WHERE outcome = 'done'",
+	"UPDATE actions SET outcome = 'pending', completed_at = NULL WHERE outcome = 'done'",
+	"UPDATE actions SET outcome = 'done', completed_at = at, state_before = NULL WHERE outcome = 'pending'",
+	"DELETE FROM actions",
+}
+
+// MigrationsBefore returns the migrations of fsys (migrations/*.sql) whose
+// names sort before name, for building a database as an older release left
+// it (sqlstore.Config.Migrations).
+func MigrationsBefore(tb testing.TB, fsys fs.FS, name string) fs.FS {
+	tb.Helper()
+	files, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		tb.Fatalf("embedded migrations: %v", err)
+	}
+	out := fstest.MapFS{}
+	for _, f := range files {
+		if path.Base(f) >= name {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			tb.Fatalf("read %s: %v", f, err)
+		}
+		out[f] = &fstest.MapFile{Data: b}
+	}
+	return out
+}
+
+// CheckTokenRolesUpgrade checks the upgrade that gave API tokens a role:
+// old is a database migrated up to (not including) 0002_actions.sql, in
+// which a token is stored as the older release stored it; open then opens
+// the current store on it, and the token must be an agent's.
+func CheckTokenRolesUpgrade(t *testing.T, old DB, open func() rechargekit.Store) {
+	_, err := old.ExecContext(t.Context(), `INSERT INTO api_tokens (name, hash, created_at) VALUES ('legacy', 'sha256:legacy', $1)`,
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Format("2006-01-02T15:04:05.000000Z"))
+	mustOK(t, "store a token without a role", err)
+	s := open()
+	tok, err := s.APITokenByHash(t.Context(), "sha256:legacy")
+	mustOK(t, "APITokenByHash after the upgrade", err)
+	if tok.Name != "legacy" || tok.Role != rechargekit.RoleAgent {
+		t.Errorf("token stored before roles = %+v, want legacy, an agent's", tok)
 	}
 }

@@ -1014,11 +1014,15 @@ func testSessionsPurge(t *testing.T, s rechargekit.Store) {
 func testAPITokens(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	zapier := &rechargekit.APIToken{Name: "zapier", Hash: "sha256:aaaa"}
-	desk := &rechargekit.APIToken{Name: "Desk", Hash: "sha256:bbbb"}
+	desk := &rechargekit.APIToken{Name: "Desk", Role: rechargekit.RoleAdmin, Hash: "sha256:bbbb"}
 	mustOK(t, "CreateAPIToken", s.CreateAPIToken(ctx, zapier, "admin@example.com"))
 	mustOK(t, "CreateAPIToken", s.CreateAPIToken(ctx, desk, "admin@example.com"))
 	if zapier.ID <= 0 || desk.ID <= 0 || zapier.ID == desk.ID || zapier.CreatedAt.IsZero() || zapier.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreateAPIToken set %+v and %+v: want distinct ids and a UTC creation time", zapier, desk)
+	}
+	// A token without a role is an agent's; an admin token stays admin.
+	if zapier.Role != rechargekit.RoleAgent || desk.Role != rechargekit.RoleAdmin {
+		t.Errorf("CreateAPIToken set roles %q and %q, want %q and %q", zapier.Role, desk.Role, rechargekit.RoleAgent, rechargekit.RoleAdmin)
 	}
 	wantCode(t, "CreateAPIToken(duplicate name)", s.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "zapier", Hash: "sha256:cccc"}, "admin@example.com"), rechargekit.ECONFLICT)
 	wantCode(t, "CreateAPIToken(duplicate hash)", s.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "other", Hash: "sha256:aaaa"}, "admin@example.com"), rechargekit.ECONFLICT)
@@ -1063,6 +1067,8 @@ func testAPITokensInvalid(t *testing.T, s rechargekit.Store) {
 		{"empty name", &rechargekit.APIToken{Hash: "h"}, "x"},
 		{"control character in name", &rechargekit.APIToken{Name: "a\tb", Hash: "h"}, "x"},
 		{"empty hash", &rechargekit.APIToken{Name: "n"}, "x"},
+		{"gladly role", &rechargekit.APIToken{Name: "n", Hash: "h", Role: rechargekit.RoleGladly}, "x"},
+		{"unknown role", &rechargekit.APIToken{Name: "n", Hash: "h", Role: "root"}, "x"},
 		{"empty by", &rechargekit.APIToken{Name: "n", Hash: "h"}, ""},
 	}
 	for _, tt := range tests {
@@ -1098,8 +1104,16 @@ func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.Store, fu
 	MustCreateUser(t, s, u)
 	sess := &rechargekit.Session{TokenHash: "sh", UserID: u.ID, CSRFToken: "c", ExpiresAt: time.Now().Add(time.Hour)}
 	mustOK(t, "CreateSession", s.CreateSession(ctx, sess))
-	tok := &rechargekit.APIToken{Name: "desk", Hash: "th"}
+	tok := &rechargekit.APIToken{Name: "desk", Role: rechargekit.RoleAdmin, Hash: "th"}
 	mustOK(t, "CreateAPIToken", s.CreateAPIToken(ctx, tok, "admin@example.com"))
+	policy := rechargekit.DefaultActionPolicy()
+	policy[rechargekit.RoleAgent][rechargekit.ActionChangeQuantity] = true
+	mustOK(t, "UpdateActionPolicy", s.UpdateActionPolicy(ctx, policy, "admin@example.com"))
+	done, pending := attempt("key-1", "hash-1"), attempt("key-2", "hash-2")
+	MustBeginAction(t, s, done)
+	mustOK(t, "CompleteAction", s.CompleteAction(ctx, done.ID, rechargekit.OutcomeDone, "", &rechargekit.SubscriptionState{Status: "cancelled"}))
+	MustBeginAction(t, s, pending)
+	actions := MustActionRecords(t, s, rechargekit.ActionFilter{})
 	audit := MustAudit(t, s, rechargekit.AuditFilter{})
 
 	s = reopen()
@@ -1144,6 +1158,21 @@ func RunPersistence(t *testing.T, open func(t *testing.T) (rechargekit.Store, fu
 	if diff := cmp.Diff(audit, MustAudit(t, s, rechargekit.AuditFilter{})); diff != "" {
 		t.Errorf("audit after reopen (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff(actions, MustActionRecords(t, s, rechargekit.ActionFilter{})); diff != "" {
+		t.Errorf("action records after reopen (-want +got):\n%s", diff)
+	}
+	gotPolicy, err := s.ActionPolicy(ctx)
+	mustOK(t, "ActionPolicy after reopen", err)
+	if !gotPolicy.Allows(rechargekit.RoleAgent, rechargekit.ActionChangeQuantity) {
+		t.Error("the action policy change was lost on reopen")
+	}
+	// The idempotency keys survive too: the same key is still its attempt,
+	// and the pending one can still be completed.
+	existing, err := s.BeginAction(ctx, attempt("key-1", "hash-1"))
+	if err != nil || existing == nil || existing.ID != done.ID {
+		t.Errorf("BeginAction(key-1) after reopen = %+v, %v; want attempt %d", existing, err, done.ID)
+	}
+	mustOK(t, "CompleteAction(pending) after reopen", s.CompleteAction(ctx, pending.ID, rechargekit.OutcomeFailed, "timeout", nil))
 	// The reopened store keeps working, and ids keep increasing.
 	MustCreateLink(t, s, &rechargekit.Link{ProfileID: "p-2", CustomerID: 44, Method: rechargekit.LinkManual, By: "agent@example.com"})
 	if got := MustAudit(t, s, rechargekit.AuditFilter{Limit: 1}); len(got) != 1 || got[0].ID <= audit[0].ID {

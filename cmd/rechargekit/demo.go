@@ -116,7 +116,7 @@ func (c *demoCommand) run(ctx context.Context) error {
 	}
 	// A ready JSON API token in the demo's own database: one made with
 	// `token add` elsewhere would be unknown here.
-	apiToken, err := addAPIToken(ctx, store, "demo", "demo")
+	apiToken, err := addAPIToken(ctx, store, "demo", "agent", "demo")
 	if err != nil {
 		return fmt.Errorf("seed the demo desk: %w", err)
 	}

@@ -379,8 +379,15 @@ func TestUserAndTokenAdd(t *testing.T) {
 	if err != nil || u.Role != rechargekit.RoleAdmin || !server.CheckPassword(u.PasswordHash, password) {
 		t.Errorf("user = %+v, %v; the printed password must sign in", u, err)
 	}
-	if tok, err := store.APITokenByHash(ctx, server.HashAPIToken(token)); err != nil || tok.Name != "helpdesk" {
-		t.Errorf("token = %+v, %v", tok, err)
+	if tok, err := store.APITokenByHash(ctx, server.HashAPIToken(token)); err != nil || tok.Name != "helpdesk" || tok.Role != rechargekit.RoleAgent {
+		t.Errorf("token = %+v, %v; want helpdesk, an agent's by default", tok, err)
+	}
+	code, stdout, stderr = run(t, env, "token", "add", "--name", "automation", "--role", "admin")
+	if code != 0 {
+		t.Fatalf("token add --role admin exited %d: %s", code, stderr)
+	}
+	if tok, err := store.APITokenByHash(ctx, server.HashAPIToken(lastLine(stdout))); err != nil || tok.Name != "automation" || tok.Role != rechargekit.RoleAdmin {
+		t.Errorf("token = %+v, %v; want automation, an admin's", tok, err)
 	}
 
 	for _, tt := range []struct {
@@ -393,6 +400,7 @@ func TestUserAndTokenAdd(t *testing.T) {
 		{[]string{"user", "remove"}, 2, "usage: rechargekit user add"},
 		{[]string{"token", "add", "--name", "helpdesk"}, 1, "already exists"},
 		{[]string{"token", "add"}, 2, "--name is required"},
+		{[]string{"token", "add", "--name", "other", "--role", "gladly"}, 2, "--role must be agent or admin"},
 	} {
 		code, _, stderr := run(t, env, tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.want) {

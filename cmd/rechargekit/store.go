@@ -169,18 +169,21 @@ func addUser(ctx context.Context, store rechargekit.Store, email, role string) (
 	return password, nil
 }
 
-// tokenCommand manages JSON API tokens: rechargekit token add --name NAME.
+// tokenCommand manages JSON API tokens: rechargekit token add --name NAME
+// [--role agent|admin].
 type tokenCommand struct {
 	m    *Main
 	name string
+	role string
 }
 
 func (c *tokenCommand) parseFlags(args []string) error {
 	if len(args) == 0 || args[0] != "add" {
-		return fmt.Errorf("usage: rechargekit token add --name NAME")
+		return fmt.Errorf("usage: rechargekit token add --name NAME [--role agent|admin]")
 	}
-	fs := c.m.newFlagSet("token add", "--name NAME (the database comes from $DATABASE_URL)")
+	fs := c.m.newFlagSet("token add", "--name NAME [--role agent|admin] (the database comes from $DATABASE_URL)")
 	fs.StringVar(&c.name, "name", "", "what the token is for, e.g. the desk that uses it")
+	fs.StringVar(&c.role, "role", rechargekit.RoleAgent, "agent or admin: which subscription actions the token may take (the admin settings say which each role may)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -189,6 +192,9 @@ func (c *tokenCommand) parseFlags(args []string) error {
 	}
 	if c.name == "" {
 		return errors.New("--name is required")
+	}
+	if c.role != rechargekit.RoleAgent && c.role != rechargekit.RoleAdmin {
+		return fmt.Errorf("--role must be agent or admin, not %q", c.role)
 	}
 	return nil
 }
@@ -203,20 +209,20 @@ func (c *tokenCommand) run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
-	token, err := addAPIToken(ctx, store, c.name, "cli")
+	token, err := addAPIToken(ctx, store, c.name, c.role, "cli")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.m.Stdout, "Added API token %q to %s. Send it as 'Authorization: Bearer <token>'; it is shown this once:\n%s\n",
-		c.name, describeDatabase(dbURL), token)
+	fmt.Fprintf(c.m.Stdout, "Added %s API token %q to %s. Send it as 'Authorization: Bearer <token>'; it is shown this once:\n%s\n",
+		c.role, c.name, describeDatabase(dbURL), token)
 	return nil
 }
 
 // addAPIToken creates a JSON API token named name and returns it; only its
 // hash is stored.
-func addAPIToken(ctx context.Context, store rechargekit.Store, name, by string) (string, error) {
+func addAPIToken(ctx context.Context, store rechargekit.Store, name, role, by string) (string, error) {
 	token, hash := server.NewAPIToken()
-	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: name, Hash: hash}, by); err != nil {
+	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: name, Role: role, Hash: hash}, by); err != nil {
 		if rechargekit.ErrorCode(err) == rechargekit.ECONFLICT {
 			return "", fmt.Errorf("an API token named %q already exists", name)
 		}
