@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rechargekit/rechargekit/actions"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -136,8 +137,16 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	}
 
 	var profiles rechargekit.ProfileService
+	var acts rechargekit.ActionService // nil without a database: actions are audited there
 	if cfg.store != nil {
 		profiles = &cards.Profiles{Cards: a.cards, Store: cfg.store, Logger: cfg.logger}
+		acts = &actions.Service{
+			Source: &recharge.Actions{Client: a.client},
+			Store:  cfg.store,
+			Cards:  a.cards,
+			Links:  cfg.store,
+			Logger: cfg.logger,
+		}
 	}
 	gcfg := cfg.gladly
 	gcfg.Service = a.cards
@@ -159,6 +168,8 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		Store:          cfg.store,
 		Profiles:       profiles,
 		Cards:          a.cards,
+		Actions:        acts,
+		ActionLog:      cfg.store,
 		SecureCookies:  cfg.secureCookies,
 		FrameAncestors: cfg.frameAncestors,
 		TrustedProxies: cfg.trustedProxies,
