@@ -71,6 +71,18 @@ type Session struct {
 	CSRFToken string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Flash is the key of the notice waiting for the session's next page
+	// (see SessionStore.SetSessionFlash), "" when none is. Session reads
+	// it, so that a page costs a write only when a notice is waiting;
+	// CreateSession stores it.
+	Flash string
+}
+
+// ValidateFlashKey reports, with EINVALID, what is wrong with the key of a
+// session's flash notice: a key names one of the console's fixed texts, so
+// it is short, visible text.
+func ValidateFlashKey(key string) error {
+	return checkText("flash key", key, MaxIDLength, true)
 }
 
 // APIToken is a bearer token for the JSON API; only its hash is stored.
@@ -277,6 +289,11 @@ func (s *Session) Validate() error {
 	if err := checkText("the session token hash", s.TokenHash, MaxTextLength, true); err != nil {
 		return err
 	}
+	if s.Flash != "" {
+		if err := ValidateFlashKey(s.Flash); err != nil {
+			return err
+		}
+	}
 	return checkText("the CSRF token", s.CSRFToken, MaxTextLength, true)
 }
 
@@ -449,7 +466,8 @@ type SessionStore interface {
 	// refused session drops nothing. Errors: EINVALID, ENOTFOUND (no such
 	// user), ECONFLICT (token hash already stored).
 	CreateSession(ctx context.Context, s *Session) error
-	// Session returns a session by token hash if it expires after now.
+	// Session returns a session by token hash, with its waiting flash key, if
+	// it expires after now.
 	// Errors: ENOTFOUND (unknown or expired).
 	Session(ctx context.Context, tokenHash string, now time.Time) (*Session, error)
 	// TouchSession sets the expiry of a session that is still valid at now
@@ -458,6 +476,18 @@ type SessionStore interface {
 	// longer one. An expired session stays expired. Errors: EINVALID
 	// (until not after now), ENOTFOUND (unknown or expired by now).
 	TouchSession(ctx context.Context, tokenHash string, now, until time.Time) error
+	// SetSessionFlash leaves the notice key for the next page of a session
+	// that is still valid at now, replacing a notice not yet taken. It is
+	// kept in the database, so the next page shows it whichever replica
+	// serves it. Errors: EINVALID (see ValidateFlashKey), ENOTFOUND
+	// (unknown or expired by now).
+	SetSessionFlash(ctx context.Context, tokenHash, key string, now time.Time) error
+	// TakeSessionFlash returns the notice key left for a session that is
+	// still valid at now and clears it in the same transaction, so a
+	// notice is taken once: of several callers taking it at once, one
+	// gets it. It returns "" when no notice is waiting.
+	// Errors: ENOTFOUND (unknown or expired by now).
+	TakeSessionFlash(ctx context.Context, tokenHash string, now time.Time) (string, error)
 	// DeleteSession removes a session (sign-out); missing is not an error.
 	// It returns no error codes of its own.
 	DeleteSession(ctx context.Context, tokenHash string) error

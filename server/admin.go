@@ -37,7 +37,7 @@ func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) 
 			d.Status = append(d.Status, statusRow{Name: ch.Name, OK: ch.OK, State: ch.State, Message: ch.Message, Since: newTimeView(ch.Since, now)})
 		}
 	}
-	c.render(w, r, http.StatusOK, "settings", withAuth(&pageData{Title: "Settings", Nav: "settings", Flash: flashFor(r), Data: d}, s))
+	c.render(w, r, http.StatusOK, "settings", withAuth(&pageData{Title: "Settings", Nav: "settings", Data: d}, s))
 }
 
 func (c *console) saveSettings(w http.ResponseWriter, r *http.Request, s *auth) {
@@ -56,7 +56,7 @@ func (c *console) saveSettings(w http.ResponseWriter, r *http.Request, s *auth) 
 		return
 	}
 	c.log.InfoContext(r.Context(), "settings changed", "auto_link", st.AutoLink, "user_id", s.User.ID)
-	http.Redirect(w, r, "/admin/settings?msg=settings_saved", http.StatusSeeOther)
+	c.redirectWithFlash(w, r, s, "/admin/settings", "settings_saved")
 }
 
 type usersData struct {
@@ -84,7 +84,7 @@ func (c *console) renderUsers(w http.ResponseWriter, r *http.Request, s *auth, s
 		return
 	}
 	d.Users, d.Self = users, s.User.ID
-	c.render(w, r, status, "users", withAuth(&pageData{Title: "Users", Nav: "users", Flash: flashFor(r), Data: d}, s))
+	c.render(w, r, status, "users", withAuth(&pageData{Title: "Users", Nav: "users", Data: d}, s))
 }
 
 func (c *console) addUser(w http.ResponseWriter, r *http.Request, s *auth) {
@@ -113,11 +113,11 @@ func (c *console) addUser(w http.ResponseWriter, r *http.Request, s *auth) {
 func (c *console) deleteUser(w http.ResponseWriter, r *http.Request, s *auth) {
 	id, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
 	if err != nil || id <= 0 {
-		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
+		c.redirectWithFlash(w, r, s, "/admin/users", "user_missing")
 		return
 	}
 	if id == s.User.ID {
-		http.Redirect(w, r, "/admin/users?msg=self_delete", http.StatusSeeOther)
+		c.redirectWithFlash(w, r, s, "/admin/users", "self_delete")
 		return
 	}
 	err = c.cfg.Store.DeleteUser(r.Context(), id, s.User.Email)
@@ -133,7 +133,7 @@ func (c *console) deleteUser(w http.ResponseWriter, r *http.Request, s *auth) {
 func (c *console) endSessions(w http.ResponseWriter, r *http.Request, s *auth) {
 	id, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
 	if err != nil || id <= 0 {
-		http.Redirect(w, r, "/admin/users?msg=user_missing", http.StatusSeeOther)
+		c.redirectWithFlash(w, r, s, "/admin/users", "user_missing")
 		return
 	}
 	n, err := c.cfg.Store.DeleteUserSessions(r.Context(), id, s.User.Email)
@@ -147,7 +147,7 @@ func (c *console) endSessions(w http.ResponseWriter, r *http.Request, s *auth) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	http.Redirect(w, r, "/admin/users?msg=sessions_ended", http.StatusSeeOther)
+	c.redirectWithFlash(w, r, s, "/admin/users", "sessions_ended")
 }
 
 type tokensData struct {
@@ -171,7 +171,7 @@ func (c *console) renderTokens(w http.ResponseWriter, r *http.Request, s *auth, 
 		return
 	}
 	d.Tokens = toks
-	c.render(w, r, status, "tokens", withAuth(&pageData{Title: "API tokens", Nav: "tokens", Flash: flashFor(r), Data: d}, s))
+	c.render(w, r, status, "tokens", withAuth(&pageData{Title: "API tokens", Nav: "tokens", Data: d}, s))
 }
 
 func (c *console) addToken(w http.ResponseWriter, r *http.Request, s *auth) {
@@ -195,7 +195,7 @@ func (c *console) addToken(w http.ResponseWriter, r *http.Request, s *auth) {
 func (c *console) revokeToken(w http.ResponseWriter, r *http.Request, s *auth) {
 	id, err := strconv.ParseInt(r.PathValue("tid"), 10, 64)
 	if err != nil || id <= 0 {
-		http.Redirect(w, r, "/admin/tokens?msg=token_missing", http.StatusSeeOther)
+		c.redirectWithFlash(w, r, s, "/admin/tokens", "token_missing")
 		return
 	}
 	err = c.cfg.Store.DeleteAPIToken(r.Context(), id, s.User.Email)

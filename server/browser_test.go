@@ -374,6 +374,14 @@ func TestBrowserAgent(t *testing.T) {
 	)
 	wantText(t, "link state", c.text("#link-state"), "Linked by hand", "by agent@example.com", "183940002")
 	wantText(t, "flash", c.text(".flash"), "Linked.")
+	// The notice came from the session, not the URL, and shows once.
+	if !c.eval(`location.pathname === '/profiles/` + profSam + `' && location.search === ''`) {
+		t.Error("the page after linking is not the profile's clean URL")
+	}
+	c.do("reload after linking", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("card")))
+	if !c.eval(`document.querySelector('.flash') === null`) {
+		t.Error("a reload after linking shows the notice again")
+	}
 	if l, err := e.Store.Link(context.Background(), profSam); err != nil || l.CustomerID != 183940002 || l.Method != rechargekit.LinkManual {
 		t.Errorf("stored link = %+v, %v", l, err)
 	}

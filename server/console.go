@@ -226,8 +226,11 @@ type pageData struct {
 	Nav   string // which navigation item is current
 	User  *rechargekit.User
 	CSRF  string
-	Flash *flash
+	Flash *flash // set by render from the session's waiting notice
 	Data  any
+
+	// session is the signed-in session, whose waiting notice render takes.
+	session *rechargekit.Session
 }
 
 // flash is a one-line notice at the top of a page.
@@ -236,8 +239,9 @@ type flash struct {
 	Text string
 }
 
-// flashes are the notices a redirect can ask for with ?msg=; only these
-// fixed texts can appear, so a crafted link cannot put words on the page.
+// flashes are the notices an action can leave for the next page of its
+// session (redirectWithFlash); only these keys are stored and shown, so
+// neither a crafted link nor a stale key can put other words on a page.
 var flashes = map[string]flash{
 	"linked":           {"success", "Linked. The Subscription card is below."},
 	"unlinked":         {"success", "Unlinked. From now on this profile is only linked by hand."},
@@ -255,8 +259,49 @@ var flashes = map[string]flash{
 	"token_missing":    {"error", "That API token no longer exists."},
 }
 
-func flashFor(r *http.Request) *flash {
-	if f, ok := flashes[r.URL.Query().Get("msg")]; ok {
+// redirectWithFlash ends a console action: it leaves the notice key for
+// the session's next page and redirects to the clean URL to. The notice
+// lives in the session, in the database, so any replica shows it, once;
+// the URL carries none. The action has happened whatever becomes of the
+// notice, so a failing write is logged and the redirect goes ahead.
+func (c *console) redirectWithFlash(w http.ResponseWriter, r *http.Request, s *auth, to, key string) {
+	c.setFlash(r, s, key)
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// setFlash stores the notice key for the session's next page; see
+// redirectWithFlash.
+func (c *console) setFlash(r *http.Request, s *auth, key string) {
+	ctx := r.Context()
+	if _, ok := flashes[key]; !ok {
+		c.log.ErrorContext(ctx, "console: no flash notice has this key; none is shown", "key", key, "path", r.URL.Path)
+		return
+	}
+	if s == nil || s.Session == nil {
+		return
+	}
+	if err := c.cfg.Store.SetSessionFlash(ctx, s.Session.TokenHash, key, c.cfg.Now()); err != nil {
+		c.log.WarnContext(ctx, "console: could not leave a notice for the next page; it shows none",
+			"key", key, "user_id", s.User.ID, "error", err)
+	}
+}
+
+// takeFlash takes the notice waiting for the session of d, if Session
+// said one was, and returns it for the page; nil when none is waiting, or
+// when its key is not one of flashes. A HEAD request shows no page, so it
+// leaves the notice for the next GET.
+func (c *console) takeFlash(r *http.Request, d *pageData) *flash {
+	if d.session == nil || d.session.Flash == "" || r.Method == http.MethodHead {
+		return nil
+	}
+	ctx := r.Context()
+	key, err := c.cfg.Store.TakeSessionFlash(ctx, d.session.TokenHash, c.cfg.Now())
+	if err != nil {
+		c.log.WarnContext(ctx, "console: could not take the notice waiting for this page; it shows none", "path", r.URL.Path, "error", err)
+		return nil
+	}
+	d.session.Flash = ""
+	if f, ok := flashes[key]; ok {
 		return &f
 	}
 	return nil
@@ -269,6 +314,9 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if t == nil {
 		c.internalError(w, r, nil, fmt.Errorf("server: no page template %q", name))
 		return
+	}
+	if d.Flash == nil {
+		d.Flash = c.takeFlash(r, d)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
@@ -283,11 +331,12 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	_, _ = buf.WriteTo(w)
 }
 
-// withAuth fills in the user and CSRF token of a page.
+// withAuth fills in the user, CSRF token and session of a page.
 func withAuth(d *pageData, s *auth) *pageData {
 	if s != nil {
 		d.User = s.User
 		d.CSRF = s.Session.CSRFToken
+		d.session = s.Session
 	}
 	return d
 }

@@ -281,23 +281,18 @@ func TestLinkAndUnlink(t *testing.T) {
 	samURL := "/profiles/" + profSam
 
 	p := b.PostWithCSRF(samURL, samURL+"/link", url.Values{"customer_id": {fmt.Sprint(rechargetest.DemoSamTOrgID)}})
-	if p.Status != http.StatusSeeOther || p.Resp.Header.Get("Location") != samURL+"?msg=linked" {
-		t.Fatalf("link = %d %q\n%s", p.Status, p.Resp.Header.Get("Location"), p.Body)
-	}
+	mustFlashOnce(t, b, "link", p, samURL, "Linked. The Subscription card is below.")
 	l, err := e.Store.Link(ctx, profSam)
 	if err != nil || l.CustomerID != rechargetest.DemoSamTOrgID || l.Method != rechargekit.LinkManual || l.By != agentEmail {
 		t.Fatalf("stored link = %+v, %v", l, err)
 	}
-	page := b.Get(samURL + "?msg=linked")
-	mustContain(t, page.Body, "Linked. The Subscription card is below.", "Linked by hand", "agent@example.com",
+	page := b.Get(samURL)
+	mustContain(t, page.Body, "Linked by hand", "agent@example.com",
 		`id="customer-id">183940002</dd>`, "Vanilla Protein Powder")
 
 	// Linking it to the other account now is a conflict, shown, not stored.
 	p = b.PostWithCSRF(samURL, samURL+"/link", url.Values{"customer_id": {fmt.Sprint(rechargetest.DemoSamTaylorID)}})
-	if p.Resp.Header.Get("Location") != samURL+"?msg=conflict" {
-		t.Errorf("conflicting link went to %q", p.Resp.Header.Get("Location"))
-	}
-	mustContain(t, b.Get(samURL+"?msg=conflict").Body, "already linked to another Recharge customer")
+	mustFlashOnce(t, b, "conflicting link", p, samURL, "already linked to another Recharge customer")
 
 	// Unlink: a confirmation page first; its form does it.
 	confirm := b.Get(samURL + "/unlink")
@@ -311,17 +306,13 @@ func TestLinkAndUnlink(t *testing.T) {
 		t.Fatal("the confirmation page unlinked already")
 	}
 	p = b.Post(samURL+"/unlink", url.Values{"csrf": {CSRF(t, confirm.Body)}})
-	if p.Status != http.StatusSeeOther || p.Resp.Header.Get("Location") != samURL+"?msg=unlinked" {
-		t.Fatalf("unlink = %d %q", p.Status, p.Resp.Header.Get("Location"))
-	}
+	mustFlashOnce(t, b, "unlink", p, samURL, "Unlinked. From now on this profile is only linked by hand.")
 	if _, err := e.Store.Link(ctx, profSam); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
 		t.Errorf("still linked after unlink: %v", err)
 	}
-	mustContain(t, b.Get(samURL+"?msg=unlinked").Body, "Unlinked before: only linked by hand.")
+	mustContain(t, b.Get(samURL).Body, "Unlinked before: only linked by hand.")
 	// Unlinking an unlinked profile says so.
-	if p := b.Get(samURL + "/unlink"); p.Resp.Header.Get("Location") != samURL+"?msg=not_linked" {
-		t.Errorf("confirmation of an unlinked profile = %d %q", p.Status, p.Resp.Header.Get("Location"))
-	}
+	mustFlashOnce(t, b, "confirmation of an unlinked profile", b.Get(samURL+"/unlink"), samURL, "This profile is not linked.")
 
 	entries, err := e.Store.Audit(ctx, rechargekit.AuditFilter{ProfileID: profSam})
 	if err != nil {
@@ -337,15 +328,13 @@ func TestLinkAndUnlink(t *testing.T) {
 	}
 
 	t.Run("bad customer ids", func(t *testing.T) {
-		for _, tc := range []struct{ id, msg string }{
-			{"abc", "invalid"},
-			{"-4", "invalid"},
-			{"999999999", "customer_missing"},
+		for _, tc := range []struct{ id, flash string }{
+			{"abc", "That is not a valid Recharge customer id."},
+			{"-4", "That is not a valid Recharge customer id."},
+			{"999999999", "That Recharge customer does not exist (any more)."},
 		} {
 			p := b.PostWithCSRF("/profiles/"+profNoMatch, "/profiles/"+profNoMatch+"/link", url.Values{"customer_id": {tc.id}})
-			if p.Resp.Header.Get("Location") != "/profiles/"+profNoMatch+"?msg="+tc.msg {
-				t.Errorf("link to %q went to %q, want msg=%s", tc.id, p.Resp.Header.Get("Location"), tc.msg)
-			}
+			mustFlashOnce(t, b, "link to "+tc.id, p, "/profiles/"+profNoMatch, tc.flash)
 		}
 		if _, err := e.Store.Link(ctx, profNoMatch); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
 			t.Errorf("a bad link was stored: %v", err)
@@ -479,9 +468,7 @@ func TestManualSearch(t *testing.T) {
 	}
 	// A search result's Link button links.
 	p := b.PostWithCSRF(base+"?find=jordan.lee%40example.com", base+"/link", url.Values{"customer_id": {"183940003"}})
-	if p.Resp.Header.Get("Location") != base+"?msg=linked" {
-		t.Fatalf("link from search = %d %q", p.Status, p.Resp.Header.Get("Location"))
-	}
+	mustFlashOnce(t, b, "link from search", p, base, "Linked.")
 	mustContain(t, b.Get(base).Body, "No subscriptions", "Jordan Lee")
 }
 
@@ -510,9 +497,7 @@ func TestCardProblems(t *testing.T) {
 		// Linking by hand then says Recharge is unavailable, and the log
 		// names the refusal, which an admin must fix.
 		p = b.PostWithCSRF("/profiles", "/profiles/"+profSam+"/link", url.Values{"customer_id": {"183940001"}})
-		if p.Resp.Header.Get("Location") != "/profiles/"+profSam+"?msg=upstream" {
-			t.Errorf("link while the token is refused went to %q", p.Resp.Header.Get("Location"))
-		}
+		mustFlashOnce(t, b, "link while the token is refused", p, "/profiles/"+profSam, "Recharge is unavailable right now")
 		if logs := e.Logs.String(); !strings.Contains(logs, "during=link") || !strings.Contains(logs, "recharge refused the token") {
 			t.Errorf("the refused token met while linking was not logged as such:\n%s", logs)
 		}
@@ -530,9 +515,7 @@ func TestCardProblems(t *testing.T) {
 		p = b.Get("/profiles/" + profSam + "?find=sam%40example.com")
 		mustContain(t, p.Body, "Recharge is unavailable right now; try again shortly.")
 		p = b.PostWithCSRF("/profiles", "/profiles/"+profSam+"/link", url.Values{"customer_id": {"183940001"}})
-		if p.Resp.Header.Get("Location") != "/profiles/"+profSam+"?msg=upstream" {
-			t.Errorf("link while Recharge is down went to %q", p.Resp.Header.Get("Location"))
-		}
+		mustFlashOnce(t, b, "link while Recharge is down", p, "/profiles/"+profSam, "Recharge is unavailable right now")
 	})
 }
 
@@ -636,7 +619,8 @@ func TestAdminPages(t *testing.T) {
 		if s, _ := e.Store.Settings(ctx); s.AutoLink {
 			t.Error("auto-linking still on")
 		}
-		mustContain(t, b.Get("/admin/settings?msg=settings_saved").Body, "Settings saved.", "Auto-linking is <strong>off</strong>")
+		mustFlashOnce(t, b, "save settings", p, "/admin/settings", "Settings saved.")
+		mustContain(t, b.Get("/admin/settings").Body, "Auto-linking is <strong>off</strong>")
 		b.PostWithCSRF("/admin/settings", "/admin/settings", url.Values{"has_auto_link": {"1"}, "auto_link": {"on"}})
 		if s, _ := e.Store.Settings(ctx); !s.AutoLink {
 			t.Error("auto-linking not back on")
@@ -675,16 +659,12 @@ func TestAdminPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		p = b.PostWithCSRF("/admin/users", fmt.Sprintf("/admin/users/%d/delete", u.ID), nil)
-		if p.Resp.Header.Get("Location") != "/admin/users?msg=user_deleted" {
-			t.Errorf("delete = %d %q", p.Status, p.Resp.Header.Get("Location"))
-		}
+		mustFlashOnce(t, b, "delete", p, "/admin/users", "User deleted.")
 		if p := nb.Get("/profiles"); p.Status != http.StatusSeeOther {
 			t.Errorf("a deleted user's session still works: %d", p.Status)
 		}
 		p = b.PostWithCSRF("/admin/users", fmt.Sprintf("/admin/users/%d/delete", e.AdminID), nil)
-		if p.Resp.Header.Get("Location") != "/admin/users?msg=self_delete" {
-			t.Errorf("self delete = %q", p.Resp.Header.Get("Location"))
-		}
+		mustFlashOnce(t, b, "self delete", p, "/admin/users", "You cannot delete your own account")
 	})
 
 	t.Run("tokens", func(t *testing.T) {
@@ -713,9 +693,7 @@ func TestAdminPages(t *testing.T) {
 		toks, _ := e.Store.APITokens(ctx)
 		i := slices.IndexFunc(toks, func(tok *rechargekit.APIToken) bool { return tok.Name == "zendesk" })
 		p = b.PostWithCSRF("/admin/tokens", fmt.Sprintf("/admin/tokens/%d/revoke", toks[i].ID), nil)
-		if p.Resp.Header.Get("Location") != "/admin/tokens?msg=token_revoked" {
-			t.Errorf("revoke = %q", p.Resp.Header.Get("Location"))
-		}
+		mustFlashOnce(t, b, "revoke", p, "/admin/tokens", "API token revoked.")
 		if code, _ := api.do("GET", "/api/profiles/"+profManual+"/card", ""); code != http.StatusUnauthorized {
 			t.Errorf("a revoked token works: %d", code)
 		}

@@ -62,15 +62,15 @@ func (c *console) renderError(w http.ResponseWriter, r *http.Request, s *auth, t
 type flashKeys map[string]string
 
 // redirectAfter ends a console action: an outcome that fl names (nil err
-// is "") redirects to back with that flash; any other error is rendered by
-// renderError.
+// is "") leaves that notice for the session's next page and redirects to
+// back (redirectWithFlash); any other error is rendered by renderError.
 func (c *console) redirectAfter(w http.ResponseWriter, r *http.Request, s *auth, back string, err error, fl flashKeys) {
 	msg, ok := fl[rechargekit.ErrorCode(err)]
 	if !ok {
 		c.renderError(w, r, s, "", err)
 		return
 	}
-	http.Redirect(w, r, back+"?msg="+msg, http.StatusSeeOther)
+	c.redirectWithFlash(w, r, s, back, msg)
 }
 
 // formProblem reports whether a form shows err beside itself rather than

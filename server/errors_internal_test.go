@@ -81,28 +81,33 @@ func TestRenderError(t *testing.T) {
 }
 
 // TestRedirectAfter checks that an action's outcomes named in its flash
-// table redirect with their flash, and any other error is rendered.
+// table leave that notice in the session and redirect to the clean URL,
+// and any other error is rendered and leaves none.
 func TestRedirectAfter(t *testing.T) {
 	t.Parallel()
-	fl := flashKeys{"": "done", rechargekit.ENOTFOUND: "missing"}
+	fl := flashKeys{"": "user_deleted", rechargekit.ENOTFOUND: "user_missing"}
 	for _, tc := range []struct {
 		name     string
 		err      error
 		status   int
 		location string
+		flash    string
 	}{
-		{"success", nil, http.StatusSeeOther, "/admin/users?msg=done"},
-		{"named code through a wrap", fmt.Errorf("delete: %w", rechargekit.Errorf(rechargekit.ENOTFOUND, "No user has the id 4.")), http.StatusSeeOther, "/admin/users?msg=missing"},
-		{"other code", rechargekit.Errorf(rechargekit.EINVALID, "That is not valid."), http.StatusBadRequest, ""},
-		{"internal", errors.New("boom"), http.StatusInternalServerError, ""},
+		{"success", nil, http.StatusSeeOther, "/admin/users", "user_deleted"},
+		{"named code through a wrap", fmt.Errorf("delete: %w", rechargekit.Errorf(rechargekit.ENOTFOUND, "No user has the id 4.")), http.StatusSeeOther, "/admin/users", "user_missing"},
+		{"other code", rechargekit.Errorf(rechargekit.EINVALID, "That is not valid."), http.StatusBadRequest, "", ""},
+		{"internal", errors.New("boom"), http.StatusInternalServerError, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, _ := newLoggedConsole(t)
+			c, s := mustFlashConsole(t)
 			rec := httptest.NewRecorder()
-			c.redirectAfter(rec, httptest.NewRequest(http.MethodPost, "/admin/users/4/delete", nil), nil, "/admin/users", tc.err, fl)
+			c.redirectAfter(rec, httptest.NewRequest(http.MethodPost, "/admin/users/4/delete", nil), s, "/admin/users", tc.err, fl)
 			if rec.Code != tc.status || rec.Header().Get("Location") != tc.location {
 				t.Errorf("%d to %q, want %d to %q", rec.Code, rec.Header().Get("Location"), tc.status, tc.location)
+			}
+			if got := storedFlash(t, c, s); got != tc.flash {
+				t.Errorf("the session's notice = %q, want %q", got, tc.flash)
 			}
 		})
 	}

@@ -52,6 +52,7 @@ type env struct {
 	Clock    *server.Clock
 	Srv      *httptest.Server
 	Logs     *syncBuffer
+	Config   server.Config // what server.New was given
 	AdminID  int64
 	AgentID  int64
 }
@@ -107,6 +108,7 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
+	e.Config = cfg
 	e.Srv = httptest.NewServer(server.New(cfg))
 	tb.Cleanup(e.Srv.Close)
 	return e

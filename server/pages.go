@@ -55,7 +55,7 @@ func (c *console) profileList(w http.ResponseWriter, r *http.Request, s *auth) {
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	c.render(w, r, http.StatusOK, "profiles", withAuth(&pageData{Title: "Profiles", Nav: "profiles", Flash: flashFor(r), Data: d}, s))
+	c.render(w, r, http.StatusOK, "profiles", withAuth(&pageData{Title: "Profiles", Nav: "profiles", Data: d}, s))
 }
 
 func cleanAll(in []string) []string {
@@ -129,7 +129,7 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	if v.Link == nil {
 		c.manualSearch(ctx, r, &d)
 	}
-	c.render(w, r, http.StatusOK, "profile", withAuth(&pageData{Title: d.Name, Nav: "profiles", Flash: flashFor(r), Data: d}, s))
+	c.render(w, r, http.StatusOK, "profile", withAuth(&pageData{Title: d.Name, Nav: "profiles", Data: d}, s))
 }
 
 // cardStates is the profile page's card state for the codes of a failed
@@ -196,7 +196,7 @@ func (c *console) linkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
 	back := profileURL(id)
 	cid, err := strconv.ParseInt(strings.TrimSpace(r.PostForm.Get("customer_id")), 10, 64)
 	if err != nil || cid <= 0 {
-		http.Redirect(w, r, back+"?msg=invalid", http.StatusSeeOther)
+		c.redirectWithFlash(w, r, s, back, "invalid")
 		return
 	}
 	ctx, cancel := c.withDeadline(r)

@@ -97,8 +97,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *rechargekit.Session) er
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `
-			INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			sess.TokenHash, sess.UserID, sess.CSRFToken, dbTime(created), dbTime(expires))
+			INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, flash) VALUES ($1, $2, $3, $4, $5, $6)`,
+			sess.TokenHash, sess.UserID, sess.CSRFToken, dbTime(created), dbTime(expires), flashKey(sess.Flash))
 		return s.check(err,
 			on{UniqueViolation, rechargekit.Errorf(rechargekit.ECONFLICT, "That session token is already stored.")},
 			on{ForeignKeyViolation, noUser(sess.UserID).err})
@@ -113,8 +113,11 @@ func (s *Store) CreateSession(ctx context.Context, sess *rechargekit.Session) er
 func (s *Store) Session(ctx context.Context, tokenHash string, now time.Time) (*rechargekit.Session, error) {
 	return get(ctx, s, "get session", noSession(), func(r row) (*rechargekit.Session, error) {
 		sess := rechargekit.Session{TokenHash: tokenHash}
-		return &sess, r.Scan(&sess.UserID, &sess.CSRFToken, scanTime{&sess.CreatedAt}, scanTime{&sess.ExpiresAt})
-	}, `SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`, tokenHash, dbTime(now))
+		var flash sql.NullString
+		err := r.Scan(&sess.UserID, &sess.CSRFToken, scanTime{&sess.CreatedAt}, scanTime{&sess.ExpiresAt}, &flash)
+		sess.Flash = flash.String
+		return &sess, err
+	}, `SELECT user_id, csrf_token, created_at, expires_at, flash FROM sessions WHERE token_hash = $1 AND expires_at > $2`, tokenHash, dbTime(now))
 }
 
 // DeleteSession implements rechargekit.SessionStore.

@@ -66,6 +66,8 @@ func Run(t *testing.T, open func(t *testing.T) rechargekit.Store) {
 		{"Sessions/RefusedCreateKeepsExpired", testSessionsRefusedKeepsExpired},
 		{"Sessions/Touch", testSessionsTouch},
 		{"Sessions/DeleteUserSessions", testDeleteUserSessions},
+		{"Sessions/Flash", testSessionsFlash},
+		{"Sessions/FlashTakenOnceByConcurrentTakers", testSessionsFlashRace},
 		{"APITokens/CreateLookupRevoke", testAPITokens},
 		{"APITokens/Invalid", testAPITokensInvalid},
 	}
@@ -1011,6 +1013,146 @@ func testSessionsPurge(t *testing.T, s rechargekit.Store) {
 	}
 }
 
+// mustFlashSession creates a user and a session valid for an hour from
+// created, for the flash tests.
+func mustFlashSession(t *testing.T, s rechargekit.Store, hash string, created time.Time) {
+	t.Helper()
+	u := &rechargekit.User{Email: hash + "@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
+	MustCreateUser(t, s, u)
+	mustOK(t, "CreateSession", s.CreateSession(t.Context(), &rechargekit.Session{
+		TokenHash: hash, UserID: u.ID, CSRFToken: "c", CreatedAt: created, ExpiresAt: created.Add(time.Hour)}))
+}
+
+// testSessionsFlash: a flash set on a session is read with it and taken
+// once; a newer one replaces one not yet taken; unknown and expired
+// sessions take none; bad keys are refused.
+func testSessionsFlash(t *testing.T, s rechargekit.Store) {
+	ctx := t.Context()
+	created := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	now := created.Add(time.Minute)
+	mustFlashSession(t, s, "hash-f", created)
+	take := func(what string, want string) {
+		t.Helper()
+		got, err := s.TakeSessionFlash(ctx, "hash-f", now)
+		mustOK(t, what, err)
+		if got != want {
+			t.Errorf("%s = %q, want %q", what, got, want)
+		}
+	}
+	pending := func(what string, want string) {
+		t.Helper()
+		sess, err := s.Session(ctx, "hash-f", now)
+		mustOK(t, what, err)
+		if sess.Flash != want {
+			t.Errorf("%s: Session().Flash = %q, want %q", what, sess.Flash, want)
+		}
+	}
+
+	pending("before any flash", "")
+	take("TakeSessionFlash(none set)", "")
+	mustOK(t, "SetSessionFlash", s.SetSessionFlash(ctx, "hash-f", "linked", now))
+	pending("after SetSessionFlash", "linked")
+	take("TakeSessionFlash", "linked")
+	take("TakeSessionFlash(second)", "")
+	pending("after TakeSessionFlash", "")
+
+	// A newer notice replaces one not yet taken.
+	mustOK(t, "SetSessionFlash", s.SetSessionFlash(ctx, "hash-f", "linked", now))
+	mustOK(t, "SetSessionFlash(again)", s.SetSessionFlash(ctx, "hash-f", "unlinked", now))
+	take("TakeSessionFlash(replaced)", "unlinked")
+
+	for _, tt := range []struct{ name, key string }{
+		{"empty key", ""},
+		{"control characters", "linked\n"},
+		{"too long", strings.Repeat("k", rechargekit.MaxIDLength+1)},
+		{"not UTF-8", "\xff"},
+	} {
+		wantCode(t, "SetSessionFlash("+tt.name+")", s.SetSessionFlash(ctx, "hash-f", tt.key, now), rechargekit.EINVALID)
+	}
+	take("TakeSessionFlash after refused keys", "")
+
+	wantCode(t, "SetSessionFlash(unknown session)", s.SetSessionFlash(ctx, "hash-none", "linked", now), rechargekit.ENOTFOUND)
+	_, err := s.TakeSessionFlash(ctx, "hash-none", now)
+	wantCode(t, "TakeSessionFlash(unknown session)", err, rechargekit.ENOTFOUND)
+
+	// An expired session neither takes a notice nor gives one up.
+	mustOK(t, "SetSessionFlash", s.SetSessionFlash(ctx, "hash-f", "linked", now))
+	expired := created.Add(time.Hour)
+	wantCode(t, "SetSessionFlash(expired session)", s.SetSessionFlash(ctx, "hash-f", "unlinked", expired), rechargekit.ENOTFOUND)
+	_, err = s.TakeSessionFlash(ctx, "hash-f", expired)
+	wantCode(t, "TakeSessionFlash(expired session)", err, rechargekit.ENOTFOUND)
+	take("TakeSessionFlash while still valid", "linked")
+
+	// A session created with a notice waiting gives it up on the first take.
+	u := &rechargekit.User{Email: "created-with-flash@example.com", Role: rechargekit.RoleAgent, PasswordHash: "h"}
+	MustCreateUser(t, s, u)
+	mustOK(t, "CreateSession(with a flash)", s.CreateSession(ctx, &rechargekit.Session{
+		TokenHash: "hash-c", UserID: u.ID, CSRFToken: "c", CreatedAt: created, ExpiresAt: created.Add(time.Hour), Flash: "settings_saved"}))
+	got, err := s.TakeSessionFlash(ctx, "hash-c", now)
+	mustOK(t, "TakeSessionFlash(created with a flash)", err)
+	if got != "settings_saved" {
+		t.Errorf("TakeSessionFlash of a session created with a flash = %q, want %q", got, "settings_saved")
+	}
+	wantCode(t, "CreateSession(bad flash key)", s.CreateSession(ctx, &rechargekit.Session{
+		TokenHash: "hash-bad", UserID: u.ID, CSRFToken: "c", CreatedAt: created, ExpiresAt: created.Add(time.Hour), Flash: "a\x00b"}), rechargekit.EINVALID)
+}
+
+// testSessionsFlashRace: of several callers taking one notice at once
+// (two tabs, two replicas), exactly one gets it.
+func testSessionsFlashRace(t *testing.T, s rechargekit.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC()
+	mustFlashSession(t, s, "hash-r", now)
+	for round := range 5 {
+		mustOK(t, "SetSessionFlash", s.SetSessionFlash(ctx, "hash-r", "linked", now))
+		const n = 4
+		got := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], errs[i] = s.TakeSessionFlash(ctx, "hash-r", now)
+			}()
+		}
+		wg.Wait()
+		taken := 0
+		for i := range n {
+			mustOK(t, "TakeSessionFlash", errs[i])
+			if got[i] == "linked" {
+				taken++
+			}
+		}
+		if taken != 1 {
+			t.Errorf("round %d: %d of %d concurrent takers got the notice (%q), want exactly 1", round, taken, n, got)
+		}
+	}
+}
+
+// checkSharedFlash: a notice set through one handle is taken through the
+// other, once, as when a replica redirects to a page another one serves.
+func checkSharedFlash(t *testing.T, a, b rechargekit.Store) {
+	t.Helper()
+	ctx := t.Context()
+	now := time.Now().UTC()
+	mustFlashSession(t, a, "hash-shared", now)
+	mustOK(t, "SetSessionFlash through one handle", a.SetSessionFlash(ctx, "hash-shared", "linked", now))
+	sess, err := b.Session(ctx, "hash-shared", now)
+	mustOK(t, "Session through the other handle", err)
+	if sess.Flash != "linked" {
+		t.Errorf("the other handle reads the session's flash as %q, want %q", sess.Flash, "linked")
+	}
+	got, err := b.TakeSessionFlash(ctx, "hash-shared", now)
+	mustOK(t, "TakeSessionFlash through the other handle", err)
+	if got != "linked" {
+		t.Errorf("TakeSessionFlash through the other handle = %q, want %q", got, "linked")
+	}
+	if got, err := a.TakeSessionFlash(ctx, "hash-shared", now); err != nil || got != "" {
+		t.Errorf("TakeSessionFlash again through the first handle = %q, %v; want it taken already", got, err)
+	}
+}
+
 func testAPITokens(t *testing.T, s rechargekit.Store) {
 	ctx := t.Context()
 	zapier := &rechargekit.APIToken{Name: "zapier", Hash: "sha256:aaaa"}
@@ -1211,6 +1353,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b rechargekit.Store)) {
 		checkRace(t, a, id, x, y, errs)
 		checkRace(t, b, id, x, y, errs)
 	}
+	checkSharedFlash(t, a, b)
 	// Replicas creating one profile at once: one of them created it.
 	for i := range 5 {
 		CheckOneCreator(t, fmt.Sprintf("shared-new-%d", i), a, b)
