@@ -3,30 +3,15 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 )
 
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)} }
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newTestClock is a clock the test moves by hand, at a fixed start.
+func newTestClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
 }
 
 // TestBreaker: one failure skips Redis for the first interval; then one
@@ -37,7 +22,7 @@ func TestBreaker(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
 	var changes []string
-	b := newBreaker(clock.now, time.Second, 4*time.Second, func(from, to string, err error, skip, downFor time.Duration) {
+	b := newBreaker(clock.Now, time.Second, 4*time.Second, func(from, to string, err error, skip, downFor time.Duration) {
 		changes = append(changes, fmt.Sprintf("%s->%s skip=%v down=%v", from, to, skip, downFor))
 	})
 	boom := errors.New("connection refused")
@@ -55,18 +40,18 @@ func TestBreaker(t *testing.T) {
 	if st, _ := b.status(); st != StateDown {
 		t.Fatal("an answer to a call made before the failure brought Redis back")
 	}
-	clock.advance(999 * time.Millisecond)
+	clock.Advance(999 * time.Millisecond)
 	if _, ok := b.allow(); ok {
 		t.Fatal("a call went to Redis inside the skip interval")
 	}
 
 	// Each probe fails: 1s, 2s, 4s, then 4s (the cap).
 	for i, wait := range []time.Duration{time.Millisecond, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
-		clock.advance(wait - time.Millisecond)
+		clock.Advance(wait - time.Millisecond)
 		if _, ok := b.allow(); ok {
 			t.Fatalf("probe %d: a call went to Redis %v before the interval ended", i+1, time.Millisecond)
 		}
-		clock.advance(time.Millisecond)
+		clock.Advance(time.Millisecond)
 		probe, ok := b.allow()
 		if !ok || !probe.probe {
 			t.Fatalf("probe %d: no probe once the interval ended", i+1)
@@ -78,7 +63,7 @@ func TestBreaker(t *testing.T) {
 	}
 
 	// A probe whose caller gave up: the next call probes at once.
-	clock.advance(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	probe, _ := b.allow()
 	b.abandoned(probe)
 	probe, ok = b.allow()
@@ -86,7 +71,7 @@ func TestBreaker(t *testing.T) {
 		t.Fatal("after an abandoned probe, the next call does not probe")
 	}
 	b.succeeded(probe)
-	if st, since := b.status(); st != StateUp || !since.Equal(clock.now()) {
+	if st, since := b.status(); st != StateUp || !since.Equal(clock.Now()) {
 		t.Fatalf("after an answer, status = %s since %v, want up since now", st, since)
 	}
 	if _, ok := b.allow(); !ok {
@@ -96,7 +81,7 @@ func TestBreaker(t *testing.T) {
 	// Down again: the interval starts from the first one.
 	c, _ := b.allow()
 	b.failed(c, boom)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if _, ok := b.allow(); !ok {
 		t.Fatal("after a new outage, no probe after the first interval")
 	}

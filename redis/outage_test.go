@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"log/slog"
 	"net/url"
 	"os"
@@ -58,7 +59,7 @@ type proxied struct {
 	c      *Client
 	proxy  *faultnet.Proxy
 	prefix string
-	clock  *testClock
+	clock  *testkit.Clock
 	logs   *logBuffer
 }
 
@@ -71,7 +72,7 @@ func mustProxiedRedis(t *testing.T) *proxied {
 	}
 	p := &proxied{proxy: faultnet.New(t, u.Host), prefix: prefix, clock: newTestClock(), logs: &logBuffer{}}
 	u.Host = p.proxy.Addr()
-	p.c, err = New(u.String(), Options{CallTimeout: faultCallTimeout, Now: p.clock.now,
+	p.c, err = New(u.String(), Options{CallTimeout: faultCallTimeout, Now: p.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
@@ -114,11 +115,11 @@ func TestEveryUseFallsBackAtOnceWhileRedisFails(t *testing.T) {
 			t.Parallel()
 			p := mustProxiedRedis(t)
 			ctx := t.Context()
-			cc := NewCardCache(p.c, CardCacheOptions{Prefix: p.prefix + "card:", NearFor: -1, Now: p.clock.now})
+			cc := NewCardCache(p.c, CardCacheOptions{Prefix: p.prefix + "card:", NearFor: -1, Now: p.clock.Now})
 			fallback := &countingPacer{}
 			lim := NewLimiter(p.c, "token "+p.prefix, LimiterOptions{Prefix: p.prefix + "rate:", Fallback: fallback})
 			signIns := NewSignInFailures(p.c, SignInOptions{Window: time.Minute, Secret: []byte("s"), Prefix: p.prefix + "signin:"})
-			at := p.clock.now().Truncate(time.Microsecond)
+			at := p.clock.Now().Truncate(time.Microsecond)
 			cachetest.MustSet(t, cc, cachetest.Card(1, at), at, 0)
 			if e := cachetest.MustGet(t, cc, 1); e == nil || e.Card == nil {
 				t.Fatalf("warm card = %+v", e)
@@ -170,7 +171,7 @@ func TestEveryUseFallsBackAtOnceWhileRedisFails(t *testing.T) {
 			// Back: the first call after the interval probes and Redis is
 			// used again.
 			p.proxy.SetMode(faultnet.Pass)
-			p.clock.advance(DefaultSkipFor)
+			p.clock.Advance(DefaultSkipFor)
 			if err := p.c.Ping(ctx); err != nil {
 				t.Fatalf("Ping once Redis is back: %v", err)
 			}
@@ -196,9 +197,9 @@ func TestEveryUseFallsBackAtOnceWhileRedisFails(t *testing.T) {
 func TestCardCacheKeepsAnOlderWriteForAnOutage(t *testing.T) {
 	t.Parallel()
 	p := mustProxiedRedis(t)
-	opts := CardCacheOptions{Prefix: p.prefix + "card:", NearFor: -1, Now: p.clock.now}
+	opts := CardCacheOptions{Prefix: p.prefix + "card:", NearFor: -1, Now: p.clock.Now}
 	a, b := NewCardCache(p.c, opts), NewCardCache(p.c, opts)
-	at := p.clock.now().Truncate(time.Microsecond)
+	at := p.clock.Now().Truncate(time.Microsecond)
 	cachetest.MustSet(t, a, cachetest.Card(3, at.Add(time.Second)), at.Add(time.Second), 0)
 	cachetest.MustSet(t, b, cachetest.Card(3, at), at, 0) // older: Redis keeps a's
 	p.proxy.SetMode(faultnet.Refuse)

@@ -2,7 +2,7 @@ package storetest
 
 import (
 	"fmt"
-	"sync"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"testing"
 	"time"
 
@@ -10,30 +10,12 @@ import (
 	"github.com/rechargekit/rechargekit"
 )
 
-// Clock is a clock the tests move by hand, for stores whose clock can be
-// replaced (sqlstore.Store.Now): a test that checks the idempotency window
-// moves it a day instead of waiting one. It is safe for concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is the hand-moved clock the suite gives the stores it opens
+// (testkit's, which every package's tests share).
+type Clock = testkit.Clock
 
 // NewClock returns a clock that reads t until it is moved.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func NewClock(t time.Time) *Clock { return testkit.NewClock(t) }
 
 // OpenActionStore opens a fresh, empty action store for one test, whose
 // clock is now, and registers its cleanup with t.Cleanup. It also returns
