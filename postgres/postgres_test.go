@@ -124,31 +124,30 @@ func TestOpenBadURL(t *testing.T) {
 	}
 }
 
+// openClocked opens a store at where whose clock reads now.
+func openClocked(t *testing.T, where string, now func() time.Time) rechargekit.ActionStore {
+	s := MustOpen(t, where)
+	s.Now = now
+	return s
+}
+
+// placeForActions makes an empty database for one test.
+var placeForActions = func(t *testing.T) string { return MustSchemaURL(t) }
+
 // TestActionStoreForTheService runs the actions package's own suite too,
 // which checks what the service relies on (ActionByKey among it).
 func TestActionStoreForTheService(t *testing.T) {
 	t.Parallel()
 	testDSN(t)
 	actionstest.RunStore(t, func(t *testing.T, now func() time.Time) rechargekit.ActionStore {
-		s := MustOpen(t, MustSchemaURL(t))
-		s.Now = now
-		return s
+		return openClocked(t, placeForActions(t), now)
 	})
 }
 
 func TestActionStore(t *testing.T) {
 	t.Parallel()
 	testDSN(t)
-	storetest.RunActionStore(t, func(t *testing.T, now func() time.Time) (rechargekit.ActionStore, func() rechargekit.ActionStore) {
-		url := MustSchemaURL(t)
-		s := MustOpen(t, url)
-		s.Now = now
-		return s, func() rechargekit.ActionStore {
-			other := MustOpen(t, url)
-			other.Now = now
-			return other
-		}
-	})
+	storetest.RunActionStore(t, storetest.TwoHandles(placeForActions, openClocked))
 }
 
 // TestActionsAppendOnly checks that the database itself refuses to change,
@@ -169,11 +168,6 @@ func TestTokenRolesUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := stdlib.OpenDB(*cfg)
-	old, err := sqlstore.Open(t.Context(), sqlstore.Config{Writer: db, Reader: db, Dialect: dialect,
-		Migrations: storetest.MigrationsBefore(t, migrationFS, "0002_actions.sql")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
+	storetest.MustOpenBefore(t, sqlstore.Config{Writer: db, Reader: db, Dialect: dialect}, migrationFS, "0002_actions.sql")
 	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return MustOpen(t, url) })
 }

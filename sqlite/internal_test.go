@@ -168,11 +168,6 @@ func TestTokenRolesUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sqlstore.Open(t.Context(), sqlstore.Config{Writer: db, Reader: db, Dialect: dialect,
-		Migrations: storetest.MigrationsBefore(t, migrationFS, "0002_actions.sql")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
+	storetest.MustOpenBefore(t, sqlstore.Config{Writer: db, Reader: db, Dialect: dialect}, migrationFS, "0002_actions.sql")
 	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return mustOpen(t, path) })
 }

@@ -61,27 +61,26 @@ func TestShared(t *testing.T) {
 	})
 }
 
+// openClocked opens a store at where whose clock reads now.
+func openClocked(t *testing.T, where string, now func() time.Time) rechargekit.ActionStore {
+	s := MustOpen(t, where)
+	s.Now = now
+	return s
+}
+
+// placeForActions makes an empty database for one test.
+var placeForActions = func(t *testing.T) string { return filepath.Join(t.TempDir(), "rechargekit.db") }
+
 // TestActionStoreForTheService runs the actions package's own suite too,
 // which checks what the service relies on (ActionByKey among it).
 func TestActionStoreForTheService(t *testing.T) {
 	t.Parallel()
 	actionstest.RunStore(t, func(t *testing.T, now func() time.Time) rechargekit.ActionStore {
-		s := MustOpen(t, filepath.Join(t.TempDir(), "rechargekit.db"))
-		s.Now = now
-		return s
+		return openClocked(t, placeForActions(t), now)
 	})
 }
 
 func TestActionStore(t *testing.T) {
 	t.Parallel()
-	storetest.RunActionStore(t, func(t *testing.T, now func() time.Time) (rechargekit.ActionStore, func() rechargekit.ActionStore) {
-		path := filepath.Join(t.TempDir(), "rechargekit.db")
-		s := MustOpen(t, path)
-		s.Now = now
-		return s, func() rechargekit.ActionStore {
-			other := MustOpen(t, path)
-			other.Now = now
-			return other
-		}
-	})
+	storetest.RunActionStore(t, storetest.TwoHandles(placeForActions, openClocked))
 }

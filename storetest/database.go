@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"github.com/rechargekit/rechargekit/sqlstore"
 	"io/fs"
 	"path"
 	"sync"
@@ -130,6 +131,19 @@ func MigrationsBefore(tb testing.TB, fsys fs.FS, name string) fs.FS {
 		out[f] = &fstest.MapFile{Data: b}
 	}
 	return out
+}
+
+// MustOpenBefore opens cfg's database migrated up to, not including, the
+// migration named first (fsys holds migrations/*.sql), as an older release
+// left it, and closes that store when the test ends.
+func MustOpenBefore(tb testing.TB, cfg sqlstore.Config, fsys fs.FS, first string) {
+	tb.Helper()
+	cfg.Migrations = MigrationsBefore(tb, fsys, first)
+	old, err := sqlstore.Open(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("open the database as it was before %s: %v", first, err)
+	}
+	tb.Cleanup(func() { old.Close() })
 }
 
 // CheckTokenRolesUpgrade checks the upgrade that gave API tokens a role:
