@@ -198,7 +198,7 @@ func (c *console) apiAction(w http.ResponseWriter, r *http.Request, tok *recharg
 	if !c.actionsOn(w, r) {
 		return
 	}
-	key, err := idempotencyKey(r)
+	key, err := idempotencyKey(r, tok)
 	if err != nil {
 		c.apiError(w, r, err)
 		return
@@ -220,9 +220,6 @@ func (c *console) apiAction(w http.ResponseWriter, r *http.Request, tok *recharg
 	if res != nil {
 		if res.Record != nil {
 			out.Outcome = outcomeJSON(res.Record, res.Replayed)
-			c.log.InfoContext(ctx, "api action", "profile_id", r.PathValue("id"), "token", tok.Name, "role", actor.Role,
-				"action", res.Record.Action, "subscription_id", res.Record.SubscriptionID,
-				"outcome", res.Record.Outcome, "replayed", res.Replayed, "action_id", res.Record.ID)
 		}
 		if res.Card != nil {
 			cj := res.Card.JSON()
@@ -237,8 +234,13 @@ func (c *console) apiAction(w http.ResponseWriter, r *http.Request, tok *recharg
 			out.Preview = previewJSON(p)
 		}
 	}
-	if out.Outcome != nil && out.Outcome.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
+	if out.Outcome != nil {
+		c.log.InfoContext(ctx, "api action", "profile_id", r.PathValue("id"), "token", tok.Name, "role", actor.Role,
+			"action", out.Outcome.Action, "subscription_id", out.Outcome.SubscriptionID,
+			"outcome", out.Outcome.Outcome, "replayed", out.Outcome.Replayed, "action_id", out.Outcome.ID)
+		if out.Outcome.Replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
 	}
 	if err == nil {
 		writeJSON(w, http.StatusOK, APIActionResponse{Outcome: out.Outcome, Card: out.Card})
@@ -268,8 +270,11 @@ func (c *console) actionError(ctx context.Context, r *http.Request, err error) e
 }
 
 // idempotencyKey reads the optional Idempotency-Key header: "" when
-// absent (then nothing is de-duplicated).
-func idempotencyKey(r *http.Request) (string, error) {
+// absent (then nothing is de-duplicated). The key is the token's own, as a
+// Stripe key is its account's: two integrations that both count "1", "2",
+// ... never get each other's outcome, and the console's and Gladly's keys,
+// kept in the same audit, never meet the API's.
+func idempotencyKey(r *http.Request, tok *rechargekit.APIToken) (string, error) {
 	values := r.Header.Values("Idempotency-Key")
 	if len(values) == 0 {
 		return "", nil
@@ -285,7 +290,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 	case strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0:
 		return "", rechargekit.Errorf(rechargekit.EINVALID, "The Idempotency-Key header may hold only visible ASCII characters.")
 	}
-	return key, nil
+	return "api:" + strconv.FormatInt(tok.ID, 10) + ":" + key, nil
 }
 
 // readActionRequest decodes an action's body into the domain's request.

@@ -472,6 +472,15 @@ func TestAPIActionIdempotencyKey(t *testing.T) {
 	if r := a.call(a.agent, "POST", actPath, `{"action":"set_next_charge_date","subscriptionId":"6001","date":"`+actDay(17)+`"}`); r.status != 200 || r.Outcome.Replayed {
 		t.Errorf("keyless = %d %+v", r.status, r.Outcome)
 	}
+	// A key is its token's: another token's same key is another request.
+	r := a.call(a.admin, "POST", actPath, `{"action":"set_next_charge_date","subscriptionId":"6003","date":"`+actDay(25)+`"}`, "Idempotency-Key", "move-1")
+	if r.status != http.StatusOK || r.Outcome.Replayed || r.Outcome.Outcome != rechargekit.OutcomeDone {
+		t.Errorf("another token's key move-1 = %d %+v %+v", r.status, r.Error, r.Outcome)
+	}
+	rs, err := a.log.ActionRecords(context.Background(), rechargekit.ActionFilter{})
+	if err != nil || len(rs) != 3 || rs[2].IdempotencyKey == rs[0].IdempotencyKey || !strings.HasSuffix(rs[2].IdempotencyKey, ":move-1") {
+		t.Errorf("audit keys %+v %v", rs, err)
+	}
 	for _, bad := range [][]string{
 		{"Idempotency-Key", "  "},
 		{"Idempotency-Key", "k\u00e9y"},
