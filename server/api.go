@@ -87,6 +87,9 @@ func (c *console) registerAPI(mux router) {
 	api("GET /api/profiles/{id}/card", c.apiCard)
 	api("POST /api/profiles/{id}/link", c.apiLink)
 	api("DELETE /api/profiles/{id}/link", c.apiUnlink)
+	api("GET /api/profiles/{id}/actions", c.apiActionOffers)
+	api("POST /api/profiles/{id}/actions/preview", c.apiActionPreview)
+	api("POST /api/profiles/{id}/actions", c.apiAction)
 	mux.Handle("/api/", c.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no API endpoint %s %s.", r.Method, r.URL.Path))
 	})))
@@ -136,6 +139,13 @@ func (c *console) bearer(next apiHandler) http.Handler {
 // answer never carries; Recharge refusing rechargekit's token is an
 // upstream failure for the desk and logged as a configuration error.
 func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	status, e := c.apiErrorJSON(r, err)
+	writeJSON(w, status, map[string]ErrorJSON{"error": e})
+}
+
+// apiErrorJSON is apiError's status and error object, for answers that
+// carry more beside the error (an action's audited outcome, a new preview).
+func (c *console) apiErrorJSON(r *http.Request, err error) (int, ErrorJSON) {
 	code, msg := rechargekit.ErrorCode(err), rechargekit.ErrorMessage(err)
 	if errors.Is(err, errTooLarge) {
 		code, msg = codeTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", maxAPIBody)
@@ -149,7 +159,7 @@ func (c *console) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		c.log.ErrorContext(r.Context(), "api error", "method", r.Method, "path", r.URL.Path, "error", err)
 		msg = internalMessage
 	}
-	writeJSON(w, status, map[string]ErrorJSON{"error": {Code: code, Message: msg}})
+	return status, ErrorJSON{Code: code, Message: msg}
 }
 
 var errTooLarge = errors.New("request body too large")

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/actions"
+	"github.com/rechargekit/rechargekit/actions/actionstest"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
@@ -36,9 +38,10 @@ type fuzzConsole struct {
 	peer   atomic.Int64
 }
 
-// mustFuzzConsole builds the console with the demo profiles, an admin and
-// an API token. The simulator's bucket and the client's limiter are too
-// large to slow anything down: a 503 would then be a real failure.
+// mustFuzzConsole builds the console with the demo profiles, an admin, an
+// API token (an agent's) and the actions over the in-memory ActionStore.
+// The simulator's bucket and the client's limiter are too large to slow
+// anything down: a 503 would then be a real failure.
 func mustFuzzConsole(f *testing.F) *fuzzConsole {
 	f.Helper()
 	ctx := context.Background()
@@ -58,12 +61,22 @@ func mustFuzzConsole(f *testing.F) *fuzzConsole {
 	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "fuzz", Hash: hash}, "test"); err != nil {
 		f.Fatal(err)
 	}
+	// The actions read and invalidate cards through a cache of their own,
+	// as cmd wires them.
+	cached := cards.NewCachedService(&recharge.Source{Client: client}, nil, cards.CachedOptions{Logger: discardLogger()})
+	f.Cleanup(func() { _ = cached.Close() })
+	actionLog := actionstest.NewStore(nil)
 	c := &fuzzConsole{
 		h: server.New(server.Config{
 			Store:    store,
 			Profiles: &cards.Profiles{Cards: svc, Store: store, Logger: discardLogger()},
 			Cards:    svc,
-			Logger:   discardLogger(),
+			Actions: &actions.Service{
+				Source: &recharge.Actions{Client: client}, Store: actionLog,
+				Cards: cached, Links: store, Logger: discardLogger(),
+			},
+			ActionLog: actionLog,
+			Logger:    discardLogger(),
 		}),
 		token: token,
 	}
@@ -119,13 +132,21 @@ var fuzzAPIRoutes = []struct{ method, suffix string }{
 	{http.MethodPost, "/link"},
 	{http.MethodGet, "/card"},
 	{http.MethodDelete, "/link"},
+	{http.MethodGet, "/actions"},
+	{http.MethodPost, "/actions/preview"},
+	{http.MethodPost, "/actions"},
 }
 
+// fuzzPlainText in FuzzAPIInputs's route byte sends the body as text/plain.
+const fuzzPlainText = 0x80
+
 // FuzzAPIInputs sends any profile id (the {id} path segment) and any body
-// to PUT /api/profiles/{id}, POST /api/profiles/{id}/link, GET .../card and
-// DELETE .../link: the answer is never a 5xx; an error is a 4xx with the
+// to PUT /api/profiles/{id}, POST /api/profiles/{id}/link, GET .../card,
+// DELETE .../link, GET .../actions, POST .../actions/preview and POST
+// .../actions: the answer is never a 5xx; an error is a 4xx with the
 // documented {"error":{"code","message"}} body and the status of its code;
-// a success is JSON (a saved profile answers with its id).
+// a success is JSON (a saved profile answers with its id, a preview with
+// its token, an action with its audited outcome).
 func FuzzAPIInputs(f *testing.F) {
 	for _, seed := range []struct {
 		route uint8
@@ -156,17 +177,27 @@ func FuzzAPIInputs(f *testing.F) {
 		{2, "..", ``},
 		{3, profManual, ``},
 		{3, "%zz", ``},
+		{4, profManual, ``},
+		{4, "no-such-profile", ``},
+		{5, profManual, `{"action":"reactivate","subscriptionId":"1"}`},
+		{5, profManual, `{"action":"change_frequency","subscriptionId":1,"intervalUnit":"week","intervalFrequency":"2"}`},
+		{5, profAlex, `{"action":"skip","subscriptionId":"abc"}`},
+		{5, "p", `{"action":"cancel","subscriptionId":1.5}`},
+		{6, profManual, `{"action":"cancel","subscriptionId":"1","reason":"Other","comments":"\u0000\u202e<fz>","sendEmail":false}`},
+		{6, profManual, `{"action":"set_next_charge_date","subscriptionId":"1","date":"2026-02-30"}`},
+		{6, profManual, `{"action":"change_quantity","subscriptionId":"1","quantity":"99999999999999999999"}`},
+		{6, profManual, `{"action":"skip","subscriptionId":"1","previewToken":"x","extra":1}`},
 	} {
 		f.Add(seed.route, seed.id, []byte(seed.body))
-		f.Add(seed.route|4, seed.id, []byte(seed.body)) // text/plain
+		f.Add(seed.route|fuzzPlainText, seed.id, []byte(seed.body))
 	}
 	c := mustFuzzConsole(f)
 	f.Fuzz(func(t *testing.T, route uint8, id string, body []byte) {
-		rt := fuzzAPIRoutes[int(route)%len(fuzzAPIRoutes)]
+		rt := fuzzAPIRoutes[int(route&^fuzzPlainText)%len(fuzzAPIRoutes)]
 		target := "/api/profiles/" + url.PathEscape(id) + rt.suffix
 		r := httptest.NewRequest(rt.method, target, strings.NewReader(string(body)))
 		r.Header.Set("Authorization", "Bearer "+c.token)
-		if route&4 == 0 {
+		if route&fuzzPlainText == 0 {
 			r.Header.Set("Content-Type", "application/json")
 		} else {
 			r.Header.Set("Content-Type", "text/plain")
@@ -199,12 +230,12 @@ func FuzzAPIInputs(f *testing.F) {
 			}
 			want := map[string]int{
 				rechargekit.EINVALID: 400, rechargekit.EUNAUTHORIZED: 401, rechargekit.ENOTFOUND: 404,
-				rechargekit.ECONFLICT: 409, "too_large": 413,
+				rechargekit.ECONFLICT: 409, rechargekit.EFORBIDDEN: 403, rechargekit.EREFUSED: 422, "too_large": 413,
 			}[e.Error.Code]
 			if got != want {
 				t.Fatalf("%s %s: status %d for code %q", rt.method, target, got, e.Error.Code)
 			}
-			if route&4 != 0 && rt.method != http.MethodGet && rt.method != http.MethodDelete && got != 400 && got != 404 {
+			if route&fuzzPlainText != 0 && rt.method != http.MethodGet && rt.method != http.MethodDelete && got != 400 && got != 404 {
 				t.Fatalf("%s %s with text/plain: %d, want 400", rt.method, target, got)
 			}
 			return
@@ -212,10 +243,21 @@ func FuzzAPIInputs(f *testing.F) {
 		if !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("%s %s: %d with a body that is not JSON: %q", rt.method, target, got, rec.Body)
 		}
-		if rt.method == http.MethodPut {
+		switch {
+		case rt.method == http.MethodPut:
 			var p server.ProfileJSON
 			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.ID != id {
 				t.Fatalf("PUT %s: saved %s (%v); want the profile %q", target, rec.Body, err, id)
+			}
+		case rt.suffix == "/actions/preview":
+			var p server.APIActionPreview
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.PreviewToken == "" {
+				t.Fatalf("POST %s: preview %s (%v); want one with its token", target, rec.Body, err)
+			}
+		case rt.method == http.MethodPost && rt.suffix == "/actions":
+			var a server.APIActionResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || a.Outcome == nil || a.Outcome.ID == "" {
+				t.Fatalf("POST %s: %s (%v); want the audited outcome", target, rec.Body, err)
 			}
 		}
 	})

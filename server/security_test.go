@@ -667,7 +667,8 @@ func cmpBool(a, b bool) int {
 // TestAgentCannotCallAdminRoutes: every /admin/ route, read from the
 // registration, answers an agent 403 "Admins only" for GET and for a POST
 // with a valid CSRF token, and changes nothing. The JSON API has no admin
-// routes at all: its routes are exactly the desk's four, and a session
+// routes at all: its routes are exactly the desk's four and the three of
+// the actions (whose policy checks the token's role), and a session
 // cookie (an agent's or an admin's) opens none of them.
 func TestAgentCannotCallAdminRoutes(t *testing.T) {
 	t.Parallel()
@@ -712,10 +713,13 @@ func TestAgentCannotCallAdminRoutes(t *testing.T) {
 		"GET /api/profiles/{id}/card",
 		"POST /api/profiles/{id}/link",
 		"DELETE /api/profiles/{id}/link",
+		"GET /api/profiles/{id}/actions",
+		"POST /api/profiles/{id}/actions/preview",
+		"POST /api/profiles/{id}/actions",
 		"/api/",
 	}
 	if !slices.Equal(apiRoutes, wantAPI) {
-		t.Errorf("API routes = %q, want %q: a new API route must decide who may call it (API tokens carry no role) and be added here", apiRoutes, wantAPI)
+		t.Errorf("API routes = %q, want %q: a new API route must decide who may call it (an API token's role, agent by default, is checked by the action policy) and be added here", apiRoutes, wantAPI)
 	}
 	for _, pattern := range apiRoutes {
 		method, path := routeRequest(t, e, pattern, tokenID)
