@@ -22,9 +22,10 @@ import (
 // lookup's, as Gladly's own action forms allow.
 const apiActionDeadline = 15 * time.Second
 
-// maxIdempotencyKey is the longest Idempotency-Key header accepted, as
-// Stripe's API accepts.
-const maxIdempotencyKey = 255
+// maxIdempotencyKey is the longest Idempotency-Key header accepted: with
+// the token's prefix ("api:<token id>:") the stored key stays within the
+// store's limit (rechargekit.MaxIDLength).
+const maxIdempotencyKey = 200
 
 // APIActionRequest is the body of POST /api/profiles/{id}/actions and of
 // POST /api/profiles/{id}/actions/preview. Only the fields the action

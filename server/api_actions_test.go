@@ -55,19 +55,14 @@ func actSeed() rechargetest.Seed {
 	}}
 }
 
-// tokenRoles gives API tokens their role by name, over a store that keeps
-// none yet (the SQL store's token roles are built on another branch).
-type tokenRoles struct {
-	rechargekit.Store
-	roles map[string]string
-}
-
-func (s tokenRoles) APITokenByHash(ctx context.Context, hash string) (*rechargekit.APIToken, error) {
-	tok, err := s.Store.APITokenByHash(ctx, hash)
-	if tok != nil {
-		tok.Role = s.roles[tok.Name]
+// mustRoleToken adds an API token with a role and returns it.
+func mustRoleToken(tb testing.TB, store rechargekit.Store, name, role string) string {
+	tb.Helper()
+	tok, hash := server.NewAPIToken()
+	if err := store.CreateAPIToken(context.Background(), &rechargekit.APIToken{Name: name, Role: role, Hash: hash}, "test"); err != nil {
+		tb.Fatal(err)
 	}
-	return tok, err
+	return tok
 }
 
 // actionAPI is the console's JSON API with actions, as cmd wires it, over
@@ -131,9 +126,8 @@ func mustActionAPI(t *testing.T) *actionAPI {
 		Source: &recharge.Actions{Client: a.client}, Store: a.log, Cards: cached, Links: store,
 		Now: clock.Now, Logger: discardLogger(),
 	}
-	roles := tokenRoles{Store: store, roles: map[string]string{"desk-admin": rechargekit.RoleAdmin}}
 	a.srv = httptest.NewServer(server.New(server.Config{
-		Store:     roles,
+		Store:     store,
 		Profiles:  &cards.Profiles{Cards: cached, Store: store, Now: clock.Now, Logger: discardLogger()},
 		Cards:     cached,
 		Actions:   svc,
@@ -143,7 +137,7 @@ func mustActionAPI(t *testing.T) *actionAPI {
 	}))
 	t.Cleanup(a.srv.Close)
 	a.agent = apiClient{t: t, base: a.srv.URL, token: MustAPIToken(t, store, "desk")}
-	a.admin = apiClient{t: t, base: a.srv.URL, token: MustAPIToken(t, store, "desk-admin")}
+	a.admin = apiClient{t: t, base: a.srv.URL, token: mustRoleToken(t, store, "desk-admin", rechargekit.RoleAdmin)}
 	return a
 }
 
