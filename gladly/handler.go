@@ -97,7 +97,8 @@ type Config struct {
 }
 
 // Handler answers Gladly lookups (POST, any path it is mounted on; see
-// DefaultPath). It reads the body once under a size cap, checks the
+// DefaultPath) and, when Config.Actions is set, the action forms (GET) and
+// submits (POST) at <Path>/actions/<action>, verified like lookups. It reads the body once under a size cap, checks the
 // configured authentication, verifies the signature over the raw bytes,
 // decodes them, and answers inside the deadline, also when the service
 // ignores its context. It never lets a panic escape.

@@ -2,12 +2,14 @@
 // (shared/spec/gladly-lookup.md): the wire types of a lookup request and its
 // answer, request signing (Sign and Verify of the Gladly-Authorization
 // header), an http.Handler that answers Gladly's three kinds of lookup from a
-// rechargekit.CardService, and a Client that plays Gladly's side of the
-// exchange for tests and the command line.
+// rechargekit.CardService and, given a rechargekit.ActionService, offers
+// actions and serves their forms and submits (spec section 14), and a Client
+// that plays Gladly's side of the exchange for tests and the command line.
 //
 // The package imports only the standard library and the root rechargekit
 // package. It knows nothing about Recharge's HTTP API, storage or HTML: the
-// CardService it is given does all of that.
+// CardService it is given does all of that, and the ActionService decides
+// every action's policy; the handler only renders what it offers.
 package gladly
 
 import (
