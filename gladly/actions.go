@@ -59,11 +59,15 @@ const (
 	paramToken     = "token"     // that preview's token
 )
 
-// Codes of the errors a submit answers with (ErrorDetail.Code).
+// Codes of the errors a form or a submit answers with (ErrorDetail.Code).
 const (
-	CodeInvalidField   = "invalid_field"
-	CodeChanged        = "changed_since_preview"
-	CodeConfirmPreview = "confirm_preview"
+	CodeInvalidField   = "invalid_field"         // 400: the marked field is wrong
+	CodeChanged        = "changed_since_preview" // 400: the new preview is shown; submit again to confirm it
+	CodeConfirmPreview = "confirm_preview"       // 400: the preview is shown; submit again to confirm it
+	CodeNotFound       = "not_found"             // 404 (form): no such customer; 400 (submit): not one of its subscriptions
+	CodeForbidden      = "forbidden"             // 406: the gladly role may not take the action
+	CodeRefused        = "refused"               // 406: Recharge refused it; its message is the detail
+	CodeConflict       = "conflict"              // 406: not possible in the subscription's state, or already being applied
 )
 
 // actionText is how Gladly's menu and the form name an action.
@@ -351,7 +355,7 @@ func within[T any](ctx context.Context, f func() (T, error)) (T, error) {
 func (h *Handler) failForm(x *exchange, err error) {
 	switch rechargekit.ErrorCode(err) {
 	case rechargekit.ENOTFOUND:
-		x.fail(http.StatusNotFound, "", "not_found", rechargekit.ErrorMessage(err))
+		x.fail(http.StatusNotFound, "", CodeNotFound, rechargekit.ErrorMessage(err))
 	case rechargekit.EUPSTREAM:
 		x.log.Warn("gladly action: form unavailable", "err", err)
 		x.fail(http.StatusServiceUnavailable, "", CodeUpstreamUnavailable, rechargekit.ErrorMessage(err))
@@ -389,13 +393,13 @@ func (h *Handler) answerSubmitError(x *exchange, action string, f *submittedForm
 	case code == rechargekit.EINVALID:
 		fail = submitFailure{status: http.StatusBadRequest, attr: f.invalidAttr(action), code: CodeInvalidField}
 	case code == rechargekit.ENOTFOUND:
-		fail = submitFailure{status: http.StatusBadRequest, attr: FieldSubscriptionID, code: "not_found"}
+		fail = submitFailure{status: http.StatusBadRequest, attr: FieldSubscriptionID, code: CodeNotFound}
 	case code == rechargekit.EFORBIDDEN:
-		fail = submitFailure{status: http.StatusNotAcceptable, code: "forbidden"}
+		fail = submitFailure{status: http.StatusNotAcceptable, code: CodeForbidden}
 	case code == rechargekit.EREFUSED:
-		fail = submitFailure{status: http.StatusNotAcceptable, code: "refused"}
+		fail = submitFailure{status: http.StatusNotAcceptable, code: CodeRefused}
 	case code == rechargekit.ECONFLICT:
-		fail = submitFailure{status: http.StatusNotAcceptable, code: "conflict"}
+		fail = submitFailure{status: http.StatusNotAcceptable, code: CodeConflict}
 	case code == rechargekit.EUPSTREAM:
 		x.log.Warn("gladly action: Recharge unavailable", "err", err)
 		fail = submitFailure{status: http.StatusNotAcceptable, code: CodeUpstreamUnavailable}

@@ -673,3 +673,22 @@ func TestActionSubmitMalformed(t *testing.T) {
 		}
 	}
 }
+
+// conflictingPreview answers every Preview as "not possible in this state",
+// as when the subscription changed between the offers and the preview.
+type conflictingPreview struct{ rechargekit.ActionService }
+
+func (conflictingPreview) Preview(ctx context.Context, t rechargekit.ActionTarget, a rechargekit.Actor, req *rechargekit.ActionRequest) (*rechargekit.ActionPreview, error) {
+	return nil, rechargekit.Errorf(rechargekit.ECONFLICT, "This subscription is already cancelled.")
+}
+
+// A form whose preview became impossible still opens, says why, and
+// carries no token to confirm.
+func TestActionFormPreviewConflict(t *testing.T) {
+	t.Parallel()
+	r := newActionRig(t, func(s rechargekit.ActionService) rechargekit.ActionService { return conflictingPreview{s} })
+	f := r.form(rechargekit.ActionCancel)
+	if !strings.Contains(formText(f), "already cancelled") || strings.Contains(f.ActionURL, "token=") || section(f, gladly.FieldSubscriptionID) == nil {
+		t.Errorf("form = %+v, want the reason, the select, and no token", f)
+	}
+}

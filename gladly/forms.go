@@ -128,10 +128,22 @@ func (h *Handler) serveForm(ctx context.Context, x *exchange, action string, cus
 		preview, err = within(ctx, func() (*rechargekit.ActionPreview, error) {
 			return h.actions.Preview(ctx, target, actor, &rechargekit.ActionRequest{Action: action, SubscriptionID: first.ID})
 		})
-		if err != nil {
+		switch rechargekit.ErrorCode(err) {
+		case "":
+		case rechargekit.ECONFLICT, rechargekit.EFORBIDDEN, rechargekit.EINVALID, rechargekit.ENOTFOUND:
+			// The subscription changed since the offers were read: the
+			// form still opens, says why, and a submit answers the preview.
+			preview = nil
+		default:
 			h.failForm(x, err)
 			return
 		}
+	}
+	if preview == nil && !takesInput(action) {
+		form.Sections = append(form.Sections, textSection("%s: %s", subscriptionName(first), rechargekit.ErrorMessage(err)))
+		form.Sections = append(form.Sections, textSection(
+			"When you submit, rechargekit shows what it will do; submit again to apply it."))
+	} else if preview != nil {
 		form.Sections = append(form.Sections, textSection("If you pick %s:", subscriptionName(first)))
 		for _, line := range preview.Summary {
 			form.Sections = append(form.Sections, textSection("%s", line))
