@@ -128,6 +128,9 @@ func gladlyActor(corr string) rechargekit.Actor {
 type offersMemo struct {
 	mu      sync.Mutex
 	entries map[int64]offersEntry
+	// dropped counts the drops of each customer, so that offers read
+	// before a change are not kept after it.
+	dropped map[int64]uint64
 }
 
 type offersEntry struct {
@@ -145,9 +148,21 @@ func (m *offersMemo) get(id int64, now time.Time, ttl time.Duration) ([]Action, 
 	return e.actions, true
 }
 
-func (m *offersMemo) put(id int64, actions []Action, now time.Time) {
+// generation returns the customer's drop count, to give put.
+func (m *offersMemo) generation(id int64) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.dropped[id]
+}
+
+// put keeps the offers read at generation gen, unless the customer's
+// offers were dropped since.
+func (m *offersMemo) put(id int64, gen uint64, actions []Action, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dropped[id] != gen {
+		return
+	}
 	if m.entries == nil || len(m.entries) >= maxRemembered {
 		m.entries = make(map[int64]offersEntry)
 	}
@@ -158,6 +173,10 @@ func (m *offersMemo) drop(id int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.entries, id)
+	if m.dropped == nil || len(m.dropped) >= maxRemembered {
+		m.dropped = make(map[int64]uint64)
+	}
+	m.dropped[id]++
 }
 
 // startOffers starts reading the actions offered to the customer and
@@ -172,6 +191,7 @@ func (h *Handler) startOffers(ctx context.Context, customerID int64) func() []Ac
 	if a, ok := h.offers.get(customerID, h.now(), h.offersTTL); ok {
 		return func() []Action { return a }
 	}
+	gen := h.offers.generation(customerID)
 	octx, cancel := context.WithTimeout(ctx, h.deadline*3/4)
 	done := make(chan []Action, 1)
 	go func() {
@@ -190,7 +210,7 @@ func (h *Handler) startOffers(ctx context.Context, customerID int64) func() []Ac
 			return
 		}
 		a := h.offeredActions(customerID, subs)
-		h.offers.put(customerID, a, h.now())
+		h.offers.put(customerID, gen, a, h.now())
 		done <- a
 	}()
 	return func() []Action {

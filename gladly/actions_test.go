@@ -692,3 +692,28 @@ func TestActionFormPreviewConflict(t *testing.T) {
 		t.Errorf("form = %+v, want the reason, the select, and no token", f)
 	}
 }
+
+// After a change made through Gladly, its follow-up DETAILED lookup offers
+// what the subscriptions allow now, not the offers reused from before.
+func TestActionOffersAfterSubmit(t *testing.T) {
+	t.Parallel()
+	r := newActionRig(t, nil)
+	has := func(res gladly.Result, name string) bool {
+		for _, a := range res.Actions {
+			if a.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(r.detailed(), "Reactivate a subscription") {
+		t.Fatal("no reactivate offered for the cancelled pajamas")
+	}
+	form := r.form(rechargekit.ActionReactivate)
+	if status, body := r.submit(corr("re-1"), form.ActionURL, map[string]string{gladly.FieldSubscriptionID: "5004"}); status != http.StatusOK {
+		t.Fatalf("reactivate: %d %s", status, body)
+	}
+	if res := r.detailed(); has(res, "Reactivate a subscription") {
+		t.Errorf("reactivate still offered after the only cancelled subscription was reactivated: %+v", res.Actions)
+	}
+}
