@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -56,9 +57,12 @@ type ResponseError struct {
 // Error implements the error interface.
 func (e *ResponseError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "gladly: lookup: status %d", e.StatusCode)
+	fmt.Fprintf(&b, "gladly: status %d", e.StatusCode)
 	for _, d := range e.Errors {
 		b.WriteString(": ")
+		if d.Message != "" {
+			b.WriteString(d.Message + " ")
+		}
 		if d.Attr != "" {
 			b.WriteString(d.Attr + " ")
 		}
@@ -101,17 +105,41 @@ func (c *Client) SendRaw(ctx context.Context, req *LookupRequest) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("gladly: lookup: encode request: %w", err)
 	}
+	status, data, corr, err := c.send(ctx, http.MethodPost, c.URL, body)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: lookup: %w", err)
+	}
+	if status != http.StatusOK {
+		return nil, responseError(status, corr, data)
+	}
+	return data, nil
+}
+
+// responseError is the *ResponseError of a non-200 answer.
+func responseError(status int, corr string, data []byte) *ResponseError {
+	e := &ResponseError{StatusCode: status, CorrelationID: corr}
+	var er ErrorResponse
+	if json.Unmarshal(data, &er) == nil {
+		e.Errors = er.Errors
+	}
+	return e
+}
+
+// send sends one request the way Gladly does: its headers, its signature
+// (over the path, the query string and the exact body), Basic credentials
+// and static headers. It returns the status and the body, read under a cap.
+func (c *Client) send(ctx context.Context, method, target string, body []byte) (int, []byte, string, error) {
 	corr := rechargekit.CorrelationID(ctx)
 	if corr == "" {
 		corr = NewCorrelationID()
 	}
 	trace, err := TraceID(corr)
 	if err != nil {
-		return nil, fmt.Errorf("gladly: lookup: %w", err)
+		return 0, nil, corr, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("gladly: lookup: %w", err)
+		return 0, nil, corr, err
 	}
 	for name, vals := range c.Header {
 		for _, v := range vals {
@@ -134,7 +162,7 @@ func (c *Client) SendRaw(ctx context.Context, req *LookupRequest) ([]byte, error
 	}
 	if c.SigningKey != "" {
 		if err := Sign(hr, body, c.SigningKey, now()); err != nil {
-			return nil, fmt.Errorf("gladly: lookup: %w", err)
+			return 0, nil, corr, err
 		}
 	} else {
 		hr.Header.Set(HeaderTime, now().UTC().Format(TimeFormat))
@@ -146,22 +174,80 @@ func (c *Client) SendRaw(ctx context.Context, req *LookupRequest) ([]byte, error
 	}
 	resp, err := hc.Do(hr)
 	if err != nil {
-		return nil, fmt.Errorf("gladly: lookup: %w", err)
+		return 0, nil, corr, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, fmt.Errorf("gladly: lookup: read answer: %w", err)
+		return 0, nil, corr, fmt.Errorf("read answer: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		e := &ResponseError{StatusCode: resp.StatusCode, CorrelationID: corr}
-		var er ErrorResponse
-		if json.Unmarshal(data, &er) == nil {
-			e.Errors = er.Errors
-		}
-		return nil, e
+	return resp.StatusCode, data, corr, nil
+}
+
+// resolve returns ref (a formUrl or actionUrl, relative to the adaptor's
+// URL) as an absolute URL, resolved as a URL reference against c.URL.
+func (c *Client) resolve(ref string) (string, error) {
+	base, err := url.Parse(c.URL)
+	if err != nil {
+		return "", err
 	}
-	return data, nil
+	u, err := base.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// Form fetches an action's form as Gladly does: GET <formUrl>, signed with
+// an empty body. formURL may be relative to c.URL (a result's formUrl). A
+// non-200 answer is a *ResponseError.
+func (c *Client) Form(ctx context.Context, formURL string) (*Form, error) {
+	target, err := c.resolve(formURL)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: form: %w", err)
+	}
+	status, data, corr, err := c.send(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: form: %w", err)
+	}
+	if status != http.StatusOK {
+		return nil, responseError(status, corr, data)
+	}
+	var f Form
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("gladly: form: decode answer: %w", err)
+	}
+	return &f, nil
+}
+
+// Submit submits an action's form as Gladly does: POST <actionUrl> with the
+// form's attr -> value object. actionURL may be relative to c.URL. A 200
+// answer is the ActionResponse; a 400 (the form stays open) or 406 (it
+// closes) is a *ResponseError carrying the errors to show.
+func (c *Client) Submit(ctx context.Context, actionURL string, fields map[string]string) (*ActionResponse, error) {
+	target, err := c.resolve(actionURL)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: submit: %w", err)
+	}
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	body, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: submit: encode form: %w", err)
+	}
+	status, data, corr, err := c.send(ctx, http.MethodPost, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("gladly: submit: %w", err)
+	}
+	if status != http.StatusOK {
+		return nil, responseError(status, corr, data)
+	}
+	var a ActionResponse
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("gladly: submit: decode answer: %w", err)
+	}
+	return &a, nil
 }
 
 // AutoLink sends the auto-link suggestion Gladly sends for an unlinked

@@ -76,10 +76,29 @@ type Config struct {
 	// Metrics counts each lookup by level and outcome, with its duration
 	// (nil counts nothing).
 	Metrics rechargekit.Metrics
+
+	// Path is where the handler is mounted (DefaultPath when empty). The
+	// action forms are served under it, at <Path>/actions/<action>, and
+	// the formUrl and actionUrl it hands Gladly are built from it.
+	Path string
+
+	// Actions, when set, offers subscription actions: DETAILED results
+	// carry customer-level actions, and their forms and submits are
+	// answered (spec section 14). It decides every policy; the handler
+	// only renders what it offers.
+	Actions rechargekit.ActionService
+	// ActionDeadline bounds a form or a submit (DefaultActionDeadline when
+	// zero, at most MaxDeadline).
+	ActionDeadline time.Duration
+	// OffersTTL is how long the actions offered to a customer are reused
+	// in DETAILED results (DefaultOffersTTL when zero; negative: never
+	// reused). Offers cost Recharge calls; a form checks everything again.
+	OffersTTL time.Duration
 }
 
 // Handler answers Gladly lookups (POST, any path it is mounted on; see
-// DefaultPath). It reads the body once under a size cap, checks the
+// DefaultPath) and, when Config.Actions is set, the action forms (GET) and
+// submits (POST) at <Path>/actions/<action>, verified like lookups. It reads the body once under a size cap, checks the
 // configured authentication, verifies the signature over the raw bytes,
 // decodes them, and answers inside the deadline, also when the service
 // ignores its context. It never lets a panic escape.
@@ -98,6 +117,13 @@ type Handler struct {
 	log          *slog.Logger
 	metrics      rechargekit.Metrics
 	memo         answerMemo
+
+	path           string
+	actions        rechargekit.ActionService
+	actionDeadline time.Duration
+	offersTTL      time.Duration
+	offers         offersMemo
+	shown          shownPreviews
 }
 
 // NewHandler returns a Handler for cfg, with defaults applied.
@@ -119,6 +145,21 @@ func NewHandler(cfg Config) (*Handler, error) {
 		now:          cfg.Now,
 		log:          cfg.Logger,
 		metrics:      cfg.Metrics,
+
+		path:           strings.TrimSuffix(cfg.Path, "/"),
+		actions:        cfg.Actions,
+		actionDeadline: cfg.ActionDeadline,
+		offersTTL:      cfg.OffersTTL,
+	}
+	if h.path == "" {
+		h.path = DefaultPath
+	}
+	if h.actionDeadline <= 0 {
+		h.actionDeadline = DefaultActionDeadline
+	}
+	h.actionDeadline = min(h.actionDeadline, MaxDeadline)
+	if h.offersTTL == 0 {
+		h.offersTTL = DefaultOffersTTL
 	}
 	if h.metrics == nil {
 		h.metrics = rechargekit.NopMetrics{}
@@ -152,8 +193,13 @@ type exchange struct {
 	outcome string // for the metrics; derived from status when unset
 }
 
-// ServeHTTP answers one lookup.
+// ServeHTTP answers one lookup, or, under <Path>/actions/, an action's
+// form or submit.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if action, ok := actionOfPath(r.URL.Path); ok && h.actions != nil {
+		h.serveAction(w, r, action)
+		return
+	}
 	start := time.Now()
 	corr := strings.TrimSpace(r.Header.Get(HeaderCorrelationID))
 	if corr == "" || len(corr) > 64 {
@@ -195,19 +241,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.fail(http.StatusMethodNotAllowed, "", CodeMethodNotAllowed, "use POST")
 		return
 	}
-	if !h.authenticate(x, r) {
-		return
-	}
-	body, ok := h.readBody(x, r)
+	body, ok := h.verified(x, r)
 	if !ok {
 		return
-	}
-	if h.signingKey != "" {
-		if err := Verify(r, body, h.signingKey, h.now(), h.window); err != nil {
-			x.log.Warn("gladly lookup: signature rejected", "reason", signatureReason(err))
-			x.fail(http.StatusUnauthorized, HeaderAuthorization, CodeInvalidSignature, signatureReason(err))
-			return
-		}
 	}
 	req, err := ParseRequest(body)
 	if err != nil {
@@ -256,6 +292,28 @@ func (x *exchange) metricOutcome() string {
 	default:
 		return rechargekit.OutcomeError
 	}
+}
+
+// verified authenticates r (static header, Basic credentials), reads its
+// body once under the cap and verifies its signature over the raw bytes
+// (and its query string), answering 401 or 413 itself when one fails. The
+// lookups, the forms and the submits all go through it.
+func (h *Handler) verified(x *exchange, r *http.Request) ([]byte, bool) {
+	if !h.authenticate(x, r) {
+		return nil, false
+	}
+	body, ok := h.readBody(x, r)
+	if !ok {
+		return nil, false
+	}
+	if h.signingKey != "" {
+		if err := Verify(r, body, h.signingKey, h.now(), h.window); err != nil {
+			x.log.Warn("gladly: signature rejected", "reason", signatureReason(err))
+			x.fail(http.StatusUnauthorized, HeaderAuthorization, CodeInvalidSignature, signatureReason(err))
+			return nil, false
+		}
+	}
+	return body, true
 }
 
 // authenticate checks the static header and Basic credentials, and that a
@@ -418,6 +476,9 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 		// integration): no such customer here, and no Recharge call.
 		return resp, nil
 	}
+	// The actions offered are read alongside the card, within a part of
+	// the deadline: when they are not ready in time, the card goes without.
+	offered := h.startOffers(ctx, id)
 	card, err := h.svc.Card(ctx, id)
 	if rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
 		return resp, nil
@@ -428,7 +489,7 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 	if card == nil || card.Customer.ID != id {
 		return nil, rechargekit.Errorf(rechargekit.EINTERNAL, "card service answered the wrong customer for %d", id)
 	}
-	body, err := h.memo.detailedAnswer(card, req.ExternalCustomerID)
+	body, err := h.memo.detailedAnswer(card, req.ExternalCustomerID, offered())
 	if err != nil {
 		return nil, rechargekit.WrapError(rechargekit.EINTERNAL, "could not encode the answer", err)
 	}

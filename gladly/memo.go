@@ -2,6 +2,7 @@ package gladly
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"weak"
 
@@ -27,12 +28,19 @@ type answerMemo struct {
 type memoKey struct {
 	card weak.Pointer[rechargekit.Card]
 	id   string // the requested externalCustomerId, echoed as sent
+	// actions lists the names of the actions offered, joined: their
+	// formUrls follow from the id.
+	actions string
 }
 
 // detailedAnswer returns the encoded DETAILED answer for card, as asked for
-// with externalID.
-func (m *answerMemo) detailedAnswer(card *rechargekit.Card, externalID string) ([]byte, error) {
-	key := memoKey{card: weak.Make(card), id: externalID}
+// with externalID, offering actions (none when empty).
+func (m *answerMemo) detailedAnswer(card *rechargekit.Card, externalID string, actions []Action) ([]byte, error) {
+	names := make([]string, len(actions))
+	for i, a := range actions {
+		names[i] = a.Name + "\x00" + a.FormURL
+	}
+	key := memoKey{card: weak.Make(card), id: externalID, actions: strings.Join(names, "\x00")}
 	m.mu.Lock()
 	body, ok := m.answers[key]
 	m.mu.Unlock()
@@ -42,6 +50,7 @@ func (m *answerMemo) detailedAnswer(card *rechargekit.Card, externalID string) (
 	res := DetailedResult(card)
 	// Gladly checks that the id it asked for comes back unchanged.
 	res.ExternalCustomerID = externalID
+	res.Actions = actions
 	body, err := json.Marshal(&LookupResponse{Results: []Result{res}})
 	if err != nil {
 		return nil, err

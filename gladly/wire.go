@@ -2,12 +2,14 @@
 // (shared/spec/gladly-lookup.md): the wire types of a lookup request and its
 // answer, request signing (Sign and Verify of the Gladly-Authorization
 // header), an http.Handler that answers Gladly's three kinds of lookup from a
-// rechargekit.CardService, and a Client that plays Gladly's side of the
-// exchange for tests and the command line.
+// rechargekit.CardService and, given a rechargekit.ActionService, offers
+// actions and serves their forms and submits (spec section 14), and a Client
+// that plays Gladly's side of the exchange for tests and the command line.
 //
 // The package imports only the standard library and the root rechargekit
 // package. It knows nothing about Recharge's HTTP API, storage or HTML: the
-// CardService it is given does all of that.
+// CardService it is given does all of that, and the ActionService decides
+// every action's policy; the handler only renders what it offers.
 package gladly
 
 import (
@@ -397,6 +399,17 @@ type Result struct {
 	// Transactions is set in DETAILED answers only: nil is omitted (BASIC),
 	// an empty non-nil slice is sent as [] (a customer with no subscriptions).
 	Transactions []rechargekit.SubscriptionTransaction `json:"transactions,omitzero"`
+	// Actions are the customer-level actions offered (DETAILED only; spec
+	// section 14): the agent picks one, and Gladly fetches its form.
+	Actions []Action `json:"actions,omitempty"`
+}
+
+// Action is one action offered in a result: Gladly shows Name in the
+// profile's action menu and fetches the form at FormURL, relative to the
+// adaptor's URL.
+type Action struct {
+	Name    string `json:"name"`
+	FormURL string `json:"formUrl"`
 }
 
 // Email is an email address in a result.
@@ -494,12 +507,14 @@ type ErrorResponse struct {
 	Errors []ErrorDetail `json:"errors"`
 }
 
-// ErrorDetail is one error: Attr names the offending header or field when
-// there is one, Code is stable and machine-readable, Detail is for people.
+// ErrorDetail is one error: Attr names the offending header or form field
+// when there is one, Code is stable and machine-readable, Message (action
+// submits) is the headline Gladly shows and Detail is for people.
 type ErrorDetail struct {
-	Attr   string `json:"attr,omitempty"`
-	Code   string `json:"code"`
-	Detail string `json:"detail,omitempty"`
+	Attr    string `json:"attr,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 // Error codes of ErrorDetail.

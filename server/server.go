@@ -147,6 +147,12 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Gladly != nil {
 		mux.Handle(cfg.GladlyPath, cfg.Gladly)
+		// The action forms live under the adaptor's path
+		// (<path>/actions/<action>), where either reading of a relative
+		// formUrl lands.
+		if sub := strings.TrimSuffix(cfg.GladlyPath, "/") + "/"; sub != "/" && sub != cfg.GladlyPath {
+			mux.Handle(sub, cfg.Gladly)
+		}
 	}
 	if cfg.Store != nil {
 		if cfg.Profiles == nil || cfg.Cards == nil {

@@ -203,3 +203,19 @@ func TestGladlyMounted(t *testing.T) {
 		t.Errorf("lookup = %d %s", resp.StatusCode, b)
 	}
 }
+
+// The action forms under the adaptor's path reach the Gladly handler too.
+func TestGladlyActionFormsMounted(t *testing.T) {
+	t.Parallel()
+	h := server.New(server.Config{
+		Gladly: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Method+" "+r.URL.Path) }),
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	for _, path := range []string{"/gladly/lookup/actions/cancel", "/gladly/lookup/gladly/lookup/actions/skip"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path+"?customer=1", nil))
+		if rec.Code != 200 || rec.Body.String() != "GET "+path {
+			t.Errorf("GET %s = %d %s, want the Gladly handler", path, rec.Code, rec.Body)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
@@ -15,7 +16,8 @@ import (
 
 // gladlyLookupCommand sends lookups to a Lookup Adaptor exactly as Gladly
 // does (headers, signature, request shapes), so an admin can check a
-// deployment before pointing Gladly at it.
+// deployment before pointing Gladly at it. It also fetches an action's
+// form and submits it, signed, so that an admin can try the actions.
 type gladlyLookupCommand struct {
 	m             *Main
 	url           string
@@ -23,18 +25,24 @@ type gladlyLookupCommand struct {
 	email         string
 	customerID    string
 	detailed      bool
+	form          string
+	submit        string
+	fields        fieldFlags
 	basicUser     string
 	basicPassword string
 	timeout       time.Duration
 }
 
 func (c *gladlyLookupCommand) parseFlags(args []string) error {
-	fs := c.m.newFlagSet("gladly-lookup", "--url URL --key KEY (--email E | --customer-id ID) [--detailed]")
+	fs := c.m.newFlagSet("gladly-lookup", "--url URL --key KEY (--email E | --customer-id ID [--detailed] | --form FORMURL | --submit ACTIONURL --field ATTR=VALUE ...)")
 	fs.StringVar(&c.url, "url", "", "the adaptor's lookup URL, e.g. https://rechargekit.example.com/gladly/lookup")
 	fs.StringVar(&c.key, "key", "", "the Gladly app's signing key (default $GLADLY_SIGNING_KEY; unsigned when empty)")
 	fs.StringVar(&c.email, "email", "", "send the auto-link suggestion Gladly sends for an unlinked profile with this email")
 	fs.StringVar(&c.customerID, "customer-id", "", "send an agent's search by Recharge customer id")
 	fs.BoolVar(&c.detailed, "detailed", false, "follow with the DETAILED lookup Gladly sends once the profile is linked")
+	fs.StringVar(&c.form, "form", "", "fetch an action's form (a formUrl of a DETAILED result, relative to --url or absolute) and print it")
+	fs.StringVar(&c.submit, "submit", "", "submit an action's form to its actionUrl (relative to --url or absolute) with the --field values")
+	fs.Var(&c.fields, "field", "a form field of --submit, as attr=value (repeat it; e.g. --field subscriptionId=585062093)")
 	fs.StringVar(&c.basicUser, "basic-user", "", "Basic auth user, when the app has one")
 	fs.StringVar(&c.basicPassword, "basic-password", "", "Basic auth password (default $GLADLY_BASIC_PASSWORD)")
 	fs.DurationVar(&c.timeout, "timeout", gladly.MaxDeadline, "give up after this long (Gladly gives up after 15s)")
@@ -57,9 +65,41 @@ func (c *gladlyLookupCommand) parseFlags(args []string) error {
 		return fmt.Errorf("--url %w", checkHTTPURL(c.url))
 	case c.timeout <= 0:
 		return errors.New("--timeout must be positive")
-	case (c.email == "") == (c.customerID == ""):
-		return errors.New("give exactly one of --email or --customer-id")
+	case countSet(c.email, c.customerID, c.form, c.submit) != 1:
+		return errors.New("give exactly one of --email, --customer-id, --form or --submit")
+	case len(c.fields) > 0 && c.submit == "":
+		return errors.New("--field goes with --submit")
+	case c.detailed && (c.form != "" || c.submit != ""):
+		return errors.New("--detailed goes with --email or --customer-id")
 	}
+	return nil
+}
+
+// countSet counts the non-empty values.
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// fieldFlags collects repeated --field attr=value flags.
+type fieldFlags map[string]string
+
+func (f *fieldFlags) String() string { return fmt.Sprint(map[string]string(*f)) }
+
+func (f *fieldFlags) Set(v string) error {
+	attr, value, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(attr) == "" {
+		return fmt.Errorf("want attr=value, got %q", v)
+	}
+	if *f == nil {
+		*f = fieldFlags{}
+	}
+	(*f)[strings.TrimSpace(attr)] = value
 	return nil
 }
 
@@ -74,6 +114,12 @@ func (c *gladlyLookupCommand) run(ctx context.Context) error {
 		HTTPClient:    &http.Client{Timeout: c.timeout},
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(c.m.Stderr, format+"\n", args...) }
+	switch {
+	case c.form != "":
+		return c.runForm(ctx, client, say)
+	case c.submit != "":
+		return c.runSubmit(ctx, client, say)
+	}
 
 	var externalID string
 	var basic *gladly.LookupResponse
@@ -127,6 +173,46 @@ func (c *gladlyLookupCommand) run(ctx context.Context) error {
 		say("%d subscription transaction(s)", len(detailed.Results[0].Transactions))
 	}
 	return printJSON(c.m, detailed)
+}
+
+// runForm fetches and prints an action's form, as Gladly shows it.
+func (c *gladlyLookupCommand) runForm(ctx context.Context, client *gladly.Client, say func(string, ...any)) error {
+	say("GET form %s", c.form)
+	form, err := client.Form(ctx, c.form)
+	if err != nil {
+		return c.describe(err)
+	}
+	var inputs []string
+	for _, s := range form.Sections {
+		if s.Type == "input" {
+			inputs = append(inputs, s.Attr)
+		}
+	}
+	say("form %q: submit to %s with the fields %s", form.Title, form.ActionURL, strings.Join(inputs, ", "))
+	return printJSON(c.m, form)
+}
+
+// runSubmit submits an action's form and prints the answer: Gladly's
+// success (200), or the errors of a form kept open (400) or closed (406),
+// which fail the command.
+func (c *gladlyLookupCommand) runSubmit(ctx context.Context, client *gladly.Client, say func(string, ...any)) error {
+	say("POST submit %s", c.submit)
+	answer, err := client.Submit(ctx, c.submit, c.fields)
+	var re *gladly.ResponseError
+	switch {
+	case err == nil:
+		say("done: %s", answer.Message)
+		return printJSON(c.m, answer)
+	case errors.As(err, &re) && (re.StatusCode == http.StatusBadRequest || re.StatusCode == http.StatusNotAcceptable):
+		if perr := printJSON(c.m, gladly.ErrorResponse{Errors: re.Errors}); perr != nil {
+			return perr
+		}
+		if re.StatusCode == http.StatusBadRequest {
+			return errors.New("not applied; Gladly would keep the form open: fix the marked field, or submit again to confirm the preview shown")
+		}
+		return errors.New("refused; Gladly would close the form")
+	}
+	return c.describe(err)
 }
 
 // describe adds the likely cause to an adaptor's refusal.
