@@ -150,6 +150,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	}
 	gcfg := cfg.gladly
 	gcfg.Service = a.cards
+	gcfg.Actions = acts
 	gcfg.Path = cfg.gladlyPath
 	gcfg.Logger = cfg.logger
 	gcfg.Metrics = a.metrics
