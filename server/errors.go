@@ -14,6 +14,8 @@ var errorStatus = map[string]int{
 	rechargekit.EUNAUTHORIZED: http.StatusUnauthorized,
 	rechargekit.ENOTFOUND:     http.StatusNotFound,
 	rechargekit.ECONFLICT:     http.StatusConflict,
+	rechargekit.EFORBIDDEN:    http.StatusForbidden,
+	rechargekit.EREFUSED:      http.StatusUnprocessableEntity,
 	rechargekit.EUPSTREAM:     http.StatusServiceUnavailable,
 	rechargekit.EINTERNAL:     http.StatusInternalServerError,
 	codeTooLarge:              http.StatusRequestEntityTooLarge,
@@ -30,6 +32,8 @@ var errorTitles = map[string]string{
 	rechargekit.EUNAUTHORIZED: "Not signed in",
 	rechargekit.ENOTFOUND:     "Not found",
 	rechargekit.ECONFLICT:     "Conflict",
+	rechargekit.EFORBIDDEN:    "Not allowed",
+	rechargekit.EREFUSED:      "Refused by Recharge",
 	rechargekit.EUPSTREAM:     "Recharge is unavailable",
 	codeTooLarge:              "Too large",
 }
