@@ -12,8 +12,10 @@ import (
 	"crypto/rand"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -174,17 +176,23 @@ func newActionRow(rec *rechargekit.ActionRecord, now time.Time) actionRow {
 
 // inputsText shows an attempt's inputs (JSON) as one line: what the agent
 // gave, without the action and the subscription the row already names.
+// Inputs that are not a JSON object are shown as they are.
 func inputsText(in string) string {
-	s := strings.TrimSpace(in)
-	s = strings.TrimPrefix(s, "{")
-	s = strings.TrimSuffix(s, "}")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(in), &m); err != nil {
+		return cleanText(in)
+	}
+	keys := slices.Sorted(maps.Keys(m))
 	var parts []string
-	for _, p := range strings.Split(s, ",\"") {
-		p = strings.Trim(p, "\"")
-		if strings.HasPrefix(p, "action\"") || strings.HasPrefix(p, "subscriptionId\"") || p == "" {
+	for _, k := range keys {
+		if k == "action" || k == "subscriptionId" {
 			continue
 		}
-		parts = append(parts, strings.Replace(p, "\":", ": ", 1))
+		v := m[k]
+		if s, ok := v.(string); ok && s == "" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: %v", k, v))
 	}
 	return cleanText(strings.Join(parts, "; "))
 }

@@ -388,6 +388,9 @@ func TestActionForbiddenForRole(t *testing.T) {
 	if got := e.writes() - writes; got != 0 {
 		t.Errorf("Recharge writes = %d, want 0", got)
 	}
+	admin := e.Browser(t).MustLogin(adminEmail, adminPassword)
+	mustContain(t, admin.Get("/admin/audit/actions?outcome=refused_policy").Body,
+		"Not allowed", "intervalFrequency: 2; intervalUnit: week", agentEmail)
 	recs, err := e.Actions.Log.ActionRecords(context.Background(), rechargekit.ActionFilter{Outcome: rechargekit.OutcomeRefusedPolicy})
 	if err != nil || len(recs) != 2 || recs[0].ActorName != agentEmail || recs[0].Action != rechargekit.ActionChangeFrequency {
 		t.Errorf("policy refusals audited = %+v, %v", recs, err)
