@@ -551,3 +551,18 @@ func TestActionAuditFiltersAndCSV(t *testing.T) {
 		t.Errorf("csv does not quote a message with a comma and quotes:\n%s", all.Body)
 	}
 }
+
+// TestActionOffersUnavailable: when Recharge cannot say which actions a
+// subscription allows, the card is still shown, without buttons and with
+// a sentence that says why.
+func TestActionOffersUnavailable(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, envOptions{Actions: true})
+	mustLinkAlex(t, e)
+	agent := e.Browser(t).MustLogin(agentEmail, agentPassword)
+	e.Sim.SetFaults(rechargetest.Faults{Status: http.StatusServiceUnavailable, Route: "GET /charges"})
+	p := agent.Get("/profiles/" + profAlex)
+	wantStatus(t, "profile", p, http.StatusOK)
+	mustContain(t, p.Body, `id="card"`, `id="actions-error"`, "Recharge is not answering")
+	mustNotContain(t, p.Body, `data-action="cancel"`)
+}
