@@ -13,6 +13,9 @@ import (
 type settingsData struct {
 	AutoLink bool
 	Status   []statusRow // the readiness checks; none when there is nothing to check
+	// Policy is the grid of action permissions per role; nil when the
+	// console has no actions.
+	Policy *policyView
 }
 
 // statusRow is one dependency on the admin's status panel.
@@ -31,6 +34,14 @@ func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) 
 		return
 	}
 	d := settingsData{AutoLink: st.AutoLink}
+	if c.cfg.ActionLog != nil {
+		p, err := c.cfg.ActionLog.ActionPolicy(r.Context())
+		if err != nil {
+			c.renderError(w, r, s, "", fmt.Errorf("server: read action policy: %w", err))
+			return
+		}
+		d.Policy = newPolicyView(p)
+	}
 	if c.cfg.Ready != nil {
 		now := c.cfg.Now()
 		for _, ch := range c.cfg.Ready(r.Context()) {

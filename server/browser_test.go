@@ -594,8 +594,9 @@ const outsideJS = `(() => {
 func TestBrowserPhoneWidths(t *testing.T) {
 	t.Parallel()
 	chromePath(t)
-	e := MustEnv(t)
+	e := MustEnv(t, envOptions{Actions: true})
 	MustAPIToken(t, e.Store, "gladly-sidebar-production")
+	tee, moveTo := mustActionPages(t, e)
 	c := MustChrome(t, e, 180*time.Second)
 
 	pages := []struct {
@@ -612,6 +613,10 @@ func TestBrowserPhoneWidths(t *testing.T) {
 		{"users", "/admin/users", "#users"},
 		{"tokens", "/admin/tokens", "#tokens"},
 		{"audit", "/admin/audit", "#audit"},
+		{"action-cancel", actionPath(profAlex, tee, rechargekit.ActionCancel), "#confirm-form"},
+		{"action-move", actionPath(profAlex, tee, rechargekit.ActionSetNextChargeDate) + "?date=" + moveTo, "#confirm-form"},
+		{"action-frequency", actionPath(profAlex, tee, rechargekit.ActionChangeFrequency), "#inputs"},
+		{"action-audit", "/admin/audit/actions", "#action-audit"},
 		{"not-found", "/no-such-page", ".error-page"},
 	}
 	c.signIn(adminEmail, adminPassword)

@@ -113,12 +113,15 @@ func (c *console) register(mux router) {
 	page("POST /profiles/{id}/link", c.signedIn(c.linkProfile))
 	page("GET /profiles/{id}/unlink", c.signedIn(c.unlinkConfirm))
 	page("POST /profiles/{id}/unlink", c.signedIn(c.unlinkProfile))
+	page("GET /profiles/{id}/subscriptions/{sub}/actions/{action}", c.signedIn(c.actionForm))
+	page("POST /profiles/{id}/subscriptions/{sub}/actions/{action}", c.signedIn(c.actionSubmit))
 
 	page("GET /admin/{$}", c.admin(func(w http.ResponseWriter, r *http.Request, s *auth) {
 		http.Redirect(w, r, "/admin/settings", http.StatusSeeOther)
 	}))
 	page("GET /admin/settings", c.admin(c.settingsPage))
 	page("POST /admin/settings", c.admin(c.saveSettings))
+	page("POST /admin/settings/actions", c.admin(c.savePolicy))
 	page("GET /admin/users", c.admin(c.usersPage))
 	page("POST /admin/users", c.admin(c.addUser))
 	page("POST /admin/users/{uid}/delete", c.admin(c.deleteUser))
@@ -127,6 +130,7 @@ func (c *console) register(mux router) {
 	page("POST /admin/tokens", c.admin(c.addToken))
 	page("POST /admin/tokens/{tid}/revoke", c.admin(c.revokeToken))
 	page("GET /admin/audit", c.admin(c.auditPage))
+	page("GET /admin/audit/actions", c.admin(c.actionAuditPage))
 
 	// Anything else that is not the API, health or the adaptor gets the
 	// console's 404 page.
@@ -257,6 +261,17 @@ var flashes = map[string]flash{
 	"user_missing":     {"error", "That user no longer exists."},
 	"token_revoked":    {"success", "API token revoked. Requests using it are refused from now on."},
 	"token_missing":    {"error", "That API token no longer exists."},
+
+	// The outcomes of the subscription actions (actions.go).
+	"action_cancel":               {"success", "Cancelled. Recharge will not charge this subscription again; the card below shows it."},
+	"action_reactivate":           {"success", "Reactivated. The card below shows its next charge date."},
+	"action_skip":                 {"success", "Skipped. The card below shows the next charge date."},
+	"action_unskip":               {"success", "Unskipped. The charge is back; the card below shows it."},
+	"action_set_next_charge_date": {"success", "Next charge moved. The card below shows the new date."},
+	"action_change_frequency":     {"success", "Frequency changed. The card below shows the new interval and next charge date."},
+	"action_change_quantity":      {"success", "Quantity changed. The card below shows it."},
+	"action_replayed":             {"info", "This form was already sent: the action was applied once, not again. The card below shows it."},
+	"policy_saved":                {"success", "Action permissions saved."},
 }
 
 // redirectWithFlash ends a console action: it leaves the notice key for

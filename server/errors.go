@@ -33,7 +33,7 @@ var errorTitles = map[string]string{
 	rechargekit.ENOTFOUND:     "Not found",
 	rechargekit.ECONFLICT:     "Conflict",
 	rechargekit.EFORBIDDEN:    "Not allowed",
-	rechargekit.EREFUSED:      "Recharge refused it",
+	rechargekit.EREFUSED:      "Refused by Recharge",
 	rechargekit.EUPSTREAM:     "Recharge is unavailable",
 	codeTooLarge:              "Too large",
 }

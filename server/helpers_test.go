@@ -55,12 +55,16 @@ type env struct {
 	Config   server.Config // what server.New was given
 	AdminID  int64
 	AgentID  int64
+	// Actions is the subscription actions' wiring, when envOptions.Actions
+	// asked for it (see wireActions).
+	Actions *actionsEnv
 }
 
 // envOptions changes how MustEnv builds the server.
 type envOptions struct {
 	Config   func(*server.Config) // edits the server config before New
 	Profiles rechargekit.ProfileService
+	Actions  bool // wire the subscription actions (wireActions)
 }
 
 // MustEnv starts a console with the demo profiles and users.
@@ -71,7 +75,13 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 		o = opts[0]
 	}
 	ctx := context.Background()
-	sim := rechargetest.NewServer(tb, rechargetest.Config{})
+	simCfg := rechargetest.Config{}
+	if o.Actions {
+		// The actions read Recharge fresh on every page: a bucket that
+		// does not run dry in a test.
+		simCfg.BucketSize, simCfg.LeakPerSecond = 1000, 1000
+	}
+	sim := rechargetest.NewServer(tb, simCfg)
 	// The products' images are the simulator's own, which the console's
 	// image proxy may fetch (see ImageProxyAllowHosts below).
 	sim.Load(rechargetest.DemoSeedWithImages(sim.URL))
@@ -104,6 +114,9 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 	}
 	if o.Profiles != nil {
 		cfg.Profiles = o.Profiles
+	}
+	if o.Actions {
+		wireActions(tb, e, &cfg)
 	}
 	if o.Config != nil {
 		o.Config(&cfg)

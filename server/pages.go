@@ -81,6 +81,14 @@ type profileData struct {
 	Card      *cardView
 	CardState string // "" (card shown), "missing", "upstream", "refused" or "error"
 
+	// The subscription actions (see actions.go): whether the card offers
+	// them, why not when they could not be read, and the customer's recent
+	// attempts.
+	ActionsOn    bool
+	ActionsError string
+	Recent       []actionRow
+	RecentError  string
+
 	Candidates      []matchView
 	CandidatesError string
 	AutoLinkBlocked string
@@ -123,6 +131,9 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	switch {
 	case v.Card != nil:
 		d.Card = newCardView(v.Card, now, c.imageURLs(s))
+		if v.Link != nil {
+			c.profileActions(ctx, s, &d, v.Link.CustomerID)
+		}
 	case v.Link != nil && v.CardErr != nil:
 		d.CardState = c.cardState(ctx, id, v.CardErr)
 	}

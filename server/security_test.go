@@ -391,6 +391,8 @@ func routeRequest(tb testing.TB, e *env, pattern string, tokenID int64) (method,
 		"{id}", profile,
 		"{uid}", strconv.FormatInt(e.AgentID, 10),
 		"{tid}", strconv.FormatInt(tokenID, 10),
+		"{sub}", "585062093",
+		"{action}", rechargekit.ActionSkip,
 	).Replace(path)
 	if strings.ContainsAny(path, "{}") {
 		tb.Fatalf("route %q has a wildcard this test does not know: give it a value in routeRequest", pattern)

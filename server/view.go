@@ -19,6 +19,7 @@ func parsePages(funcs template.FuncMap) map[string]*template.Template {
 	for _, name := range []string{
 		"login", "error", "profiles", "profile", "unlink",
 		"settings", "users", "tokens", "audit",
+		"action", "action_audit",
 	} {
 		t := template.Must(base.Clone())
 		pages[name] = template.Must(t.ParseFS(assets, "templates/"+name+".html"))
@@ -301,6 +302,11 @@ type subView struct {
 	Comments    string
 	Created     timeView
 	Updated     timeView
+
+	// Actions are the actions offered on it to the signed-in user, and
+	// NotOffered why the others their role may take are not (actions.go).
+	Actions    []actionButton
+	NotOffered []actionWhy
 }
 
 // newCardView lays out card for the console; imageURL turns a product
