@@ -223,7 +223,7 @@ func TestActionCancelWithReason(t *testing.T) {
 	p := agent.Get(form)
 	wantStatus(t, "cancel form", p, http.StatusOK)
 	mustContain(t, p.Body, "Cancel the subscription", alexTee, `<option value="Moving abroad">Moving abroad</option>`,
-		"will be cancelled", "the customer will have none left", `name="notify" id="notify" checked`)
+		"will be cancelled", "The customer keeps 1 other active subscription.", `name="notify" id="notify" checked`)
 	v := confirmForm(t, p.Body)
 	v.Set("reason", "Moving abroad")
 	v.Set("comments", "Leaving for Lisbon.")

@@ -47,7 +47,7 @@ func TestBrowserActionsAgent(t *testing.T) {
 		chromedp.Click(chromedp.CSS(teeSel+` a[data-action="cancel"]`)),
 		chromedp.WaitVisible(chromedp.ID("confirm-form")),
 	)
-	wantText(t, "cancel preview", c.text("#preview"), "Dog Lovers T-Shirt", "will be cancelled", "last active subscription")
+	wantText(t, "cancel preview", c.text("#preview"), "Dog Lovers T-Shirt", "will be cancelled", "keeps 1 other active subscription")
 	c.do("fill the cancel form",
 		chromedp.SetValue(chromedp.ID("reason"), "Moving abroad"),
 		chromedp.SendKeys(chromedp.ID("comments"), "Leaving for Lisbon."),

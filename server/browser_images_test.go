@@ -28,7 +28,7 @@ func TestBrowserProductImages(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("card")),
 	)
 	c.imagesLoaded()
-	if !c.eval(`Array.from(document.querySelectorAll('.sub__img')).length === 2 &&
+	if !c.eval(`Array.from(document.querySelectorAll('.sub__img')).length === 3 &&
 		Array.from(document.querySelectorAll('.sub__img')).every(i => i.naturalWidth === 192 && new URL(i.src).origin === location.origin && new URL(i.src).pathname === '/img')`) {
 		t.Error("the product images did not load through the console's image proxy")
 	}

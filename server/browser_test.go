@@ -228,7 +228,10 @@ func (c *chrome) eval(expr string) bool {
 // imagesLoaded waits until every image on the page finished loading or failing.
 func (c *chrome) imagesLoaded() {
 	c.t.Helper()
-	if _, err := chromedp.Run(c.ctx, chromedp.Poll[bool](`Array.from(document.images).every(i => i.complete)`,
+	// Product images load lazily, so one below the fold of a narrow
+	// screen would never complete: load them all, as a screenshot of the
+	// whole page needs anyway.
+	if _, err := chromedp.Run(c.ctx, chromedp.Poll[bool](`Array.from(document.images).every(i => { if (i.loading === 'lazy') i.loading = 'eager'; return i.complete })`,
 		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		c.t.Fatalf("images did not load: %v", err)
 	}
