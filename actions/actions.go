@@ -46,6 +46,10 @@ type Links interface {
 
 // Service implements rechargekit.ActionService. Set Source, Store, Cards
 // and Links; the zero values of the others are usable. It is safe for
+// recordTimeout bounds recording an attempt's outcome once Recharge has
+// answered, apart from the caller's deadline.
+const recordTimeout = 5 * time.Second
+
 // concurrent use and must not be copied after first use.
 type Service struct {
 	Source rechargekit.ActionSource
@@ -402,7 +406,13 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 		afterState = &st
 	}
 	res := &rechargekit.ActionResult{Record: rec}
-	if cerr := s.Store.CompleteAction(ctx, rec.ID, outcome, message, afterState); cerr != nil {
+	// Recharge has answered: the outcome is recorded even when the caller's
+	// deadline ran out or it went away meanwhile (a surface's request
+	// deadline must not leave the attempt pending), within a bound of its
+	// own.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if cerr := s.Store.CompleteAction(rctx, rec.ID, outcome, message, afterState); cerr != nil {
 		// The intent stays pending: a resubmit with the key is refused
 		// rather than sent again, and the audit keeps the attempt.
 		s.logger().LogAttrs(ctx, slog.LevelError, "actions: outcome not recorded; the attempt stays pending",
