@@ -180,11 +180,21 @@ type authHandler func(w http.ResponseWriter, r *http.Request, s *auth)
 // sent to the sign-in page (and back afterwards), anything else gets 403.
 // State-changing requests must carry the session's CSRF token and, when
 // the browser says where they come from, come from this site.
+//
+// The whole request, session included, runs within the lookup deadline
+// (storeContext), so every store call it makes is bounded by it. When the
+// store cannot read the session (a hung or down database is EUPSTREAM),
+// the person gets the error page the error table gives (503, "The
+// database is not answering right now."), not the sign-in page: they may
+// well be signed in, and signing in needs the database too.
 func (c *console) signedIn(next authHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := c.storeContext(r.Context())
+		defer cancel()
+		r = r.WithContext(ctx)
 		s, err := c.session(r)
 		if err != nil {
-			c.internalError(w, r, nil, err)
+			c.renderError(w, sessionUnread(r), nil, databaseTitle, err)
 			return
 		}
 		if s == nil {
