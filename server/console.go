@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rechargekit/rechargekit"
 )
@@ -37,6 +38,7 @@ type console struct {
 	framing       framing // who may frame the console (see securityHeaders)
 	limits        signInLimits
 	localFailures *memoryFailures // this replica's count; Config.SignInFailures is the shared one
+	sharedDown    atomic.Bool     // Config.SignInFailures is failing (see withCounter)
 	images        *imageProxy     // GET /img: product images, fetched and checked here
 	hashes        *hashGate       // bounds the password checks running at once
 	// checkPassword is CheckPassword; tests replace it to see and hold
