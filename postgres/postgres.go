@@ -34,6 +34,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strconv"
@@ -181,7 +182,10 @@ func classify(err error) sqlstore.Condition {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) {
+	// A pooled connection the server (or the network) closed fails its
+	// next statement with an EOF read: the database is not answering.
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return sqlstore.Unavailable
 	}
 	return sqlstore.Other

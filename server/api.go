@@ -109,9 +109,16 @@ func (c *console) profileID(next apiHandler) apiHandler {
 	}
 }
 
-// bearer authenticates the request with an API token.
+// bearer authenticates the request with an API token. The whole request,
+// token check included, runs within the lookup deadline (storeContext),
+// so every store call it makes is bounded by it; a store that cannot read
+// the token answers with the error table's status (a hung or down
+// database: 503 "upstream"), not as if the token were invalid.
 func (c *console) bearer(next apiHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := c.storeContext(r.Context())
+		defer cancel()
+		r = r.WithContext(ctx)
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 200 {

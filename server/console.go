@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rechargekit/rechargekit"
 )
@@ -37,6 +38,7 @@ type console struct {
 	framing       framing // who may frame the console (see securityHeaders)
 	limits        signInLimits
 	localFailures *memoryFailures // this replica's count; Config.SignInFailures is the shared one
+	sharedDown    atomic.Bool     // Config.SignInFailures is failing (see withCounter)
 	images        *imageProxy     // GET /img: product images, fetched and checked here
 	hashes        *hashGate       // bounds the password checks running at once
 	// checkPassword is CheckPassword; tests replace it to see and hold
@@ -184,11 +186,21 @@ type authHandler func(w http.ResponseWriter, r *http.Request, s *auth)
 // sent to the sign-in page (and back afterwards), anything else gets 403.
 // State-changing requests must carry the session's CSRF token and, when
 // the browser says where they come from, come from this site.
+//
+// The whole request, session included, runs within the lookup deadline
+// (storeContext), so every store call it makes is bounded by it. When the
+// store cannot read the session (a hung or down database is EUPSTREAM),
+// the person gets the error page the error table gives (503, "The
+// database is not answering right now."), not the sign-in page: they may
+// well be signed in, and signing in needs the database too.
 func (c *console) signedIn(next authHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := c.storeContext(r.Context())
+		defer cancel()
+		r = r.WithContext(ctx)
 		s, err := c.session(r)
 		if err != nil {
-			c.internalError(w, r, nil, err)
+			c.renderError(w, sessionUnread(r), nil, databaseTitle, err)
 			return
 		}
 		if s == nil {

@@ -157,16 +157,24 @@ func (c *console) signInKeys(ip, account string) []signInKey {
 const sharedCounterTimeout = time.Second
 
 // withCounter runs op on the shared counter, or on this replica's own
-// when there is none or the shared one fails (logged).
+// when there is none or the shared one fails. An outage of the shared
+// counter is logged once when its calls start failing and once when they
+// succeed again (sharedDown), not once per call: a sign-in makes several,
+// and while Redis is down every one fails.
 func (c *console) withCounter(ctx context.Context, op func(ctx context.Context, f SignInFailures) error) {
 	if c.cfg.SignInFailures != nil {
 		sctx, cancel := context.WithTimeout(ctx, sharedCounterTimeout)
 		err := op(sctx, c.cfg.SignInFailures)
 		cancel()
 		if err == nil {
+			if c.sharedDown.CompareAndSwap(true, false) {
+				c.log.InfoContext(ctx, "shared sign-in limits answer again; counting on them")
+			}
 			return
 		}
-		c.log.WarnContext(ctx, "shared sign-in limits unavailable; counting on this replica alone", "error", err)
+		if c.sharedDown.CompareAndSwap(false, true) {
+			c.log.WarnContext(ctx, "shared sign-in limits unavailable; counting on this replica alone until they answer", "error", err)
+		}
 	}
 	_ = op(ctx, c.localFailures) // in memory: never fails
 }

@@ -17,13 +17,19 @@ import (
 const sessionCookie = "rechargekit_session"
 
 // session returns the request's signed-in user, nil when there is none
-// (no cookie, unknown or expired session, deleted user).
+// (no cookie, unknown or expired session, deleted user). It reads the
+// store within the lookup deadline (storeContext), so a database that
+// hangs fails it in time; a store failure is returned as the store's
+// error (EUPSTREAM when the database does not answer), never taken for
+// "signed out". A request whose session could not be read already
+// (sessionUnread) is not asked about again.
 func (c *console) session(r *http.Request) (*auth, error) {
 	ck, err := r.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
+	if err != nil || ck.Value == "" || len(ck.Value) > 100 || r.Context().Value(sessionUnreadKey{}) != nil {
 		return nil, nil
 	}
-	ctx := r.Context()
+	ctx, cancel := c.storeContext(r.Context())
+	defer cancel()
 	sess, err := c.cfg.Store.Session(ctx, hashToken(ck.Value), c.cfg.Now())
 	switch rechargekit.ErrorCode(err) {
 	case "":
@@ -44,6 +50,34 @@ func (c *console) session(r *http.Request) (*auth, error) {
 		return nil, nil
 	}
 	return &auth{User: u, Session: sess}, nil
+}
+
+// storeContext bounds a console or JSON API request's store calls by the
+// lookup deadline, so that a database that hangs (connections accepted,
+// nothing answered) fails the request with the store's EUPSTREAM well
+// before the store's own bound (connect + statement timeout + a margin),
+// and the person or desk is told so in time.
+func (c *console) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := c.cfg.LookupDeadline
+	if d <= 0 {
+		d = DefaultLookupDeadline
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// databaseTitle titles the error page of a request that failed because
+// the store did not answer, in place of errorTitles' EUPSTREAM title,
+// which names Recharge.
+const databaseTitle = "Database unavailable"
+
+// sessionUnreadKey marks a request whose session the store failed to
+// read: pages shown for it (the error page) show no user rather than ask
+// the failing store again and double the wait.
+type sessionUnreadKey struct{}
+
+// sessionUnread returns r marked with sessionUnreadKey.
+func sessionUnread(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), sessionUnreadKey{}, true))
 }
 
 // DefaultSessionIdle is how long a console session lasts without a

@@ -81,7 +81,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 				Error: "Too many sign-ins are being checked right now. Wait a few seconds and try again."})
 			return
 		}
-		c.internalError(w, r, nil, err)
+		c.loginFailed(w, r, loginData{Email: email, Next: next}, err)
 		return
 	}
 	if u == nil {
@@ -96,8 +96,12 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 
 	// Rotate: the session the browser had (if any) ends, and a new token is
 	// issued, so a token planted before sign-in is worthless after it.
+	// Both store calls together get the lookup deadline (the wait for a
+	// password check is not counted in it).
+	sctx, cancel := c.storeContext(r.Context())
+	defer cancel()
 	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
-		if err := c.cfg.Store.DeleteSession(r.Context(), hashToken(old.Value)); err != nil {
+		if err := c.cfg.Store.DeleteSession(sctx, hashToken(old.Value)); err != nil {
 			c.log.WarnContext(r.Context(), "could not delete the previous session", "error", err)
 		}
 	}
@@ -109,8 +113,8 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		CreatedAt: now.UTC(),
 		ExpiresAt: c.sessionExpiry(now, now),
 	}
-	if err := c.cfg.Store.CreateSession(r.Context(), sess); err != nil {
-		c.internalError(w, r, nil, fmt.Errorf("server: create session: %w", err))
+	if err := c.cfg.Store.CreateSession(sctx, sess); err != nil {
+		c.loginFailed(w, r, loginData{Email: email, Next: next}, fmt.Errorf("server: create session: %w", err))
 		return
 	}
 	// The cookie lasts the whole sign-in; the server ends it sooner when idle.
@@ -121,16 +125,33 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// loginFailed answers a sign-in that the store failed. When the database
+// does not answer (EUPSTREAM) it is the sign-in form again, with the error
+// table's status (503) and the store's sentence, so the person can retry
+// from it; any other error is internal, logged and shown as one.
+func (c *console) loginFailed(w http.ResponseWriter, r *http.Request, d loginData, err error) {
+	if code := rechargekit.ErrorCode(err); code != rechargekit.EUPSTREAM {
+		c.internalError(w, r, nil, err)
+		return
+	}
+	c.log.WarnContext(r.Context(), "sign-in failed: the database did not answer", "error", err)
+	d.Error = rechargekit.ErrorMessage(err) + " Try again shortly."
+	c.renderLogin(w, r, errorStatus[rechargekit.EUPSTREAM], d)
+}
+
 // checkCredentials returns the user whose email and password these are, or
 // nil. An unknown email costs the same hashing as a wrong password. Every
 // check waits its turn at the console's hashGate; it returns errSignInBusy
-// when none came in time.
+// when none came in time. The user is read within the lookup deadline
+// (storeContext); the wait for a check is bounded by the gate's own.
 func (c *console) checkCredentials(ctx context.Context, email, password string) (*rechargekit.User, error) {
 	if email == "" || password == "" {
 		_, err := c.passwordMatches(ctx, dummyHash(), "x")
 		return nil, err
 	}
-	u, err := c.cfg.Store.UserByEmail(ctx, email)
+	uctx, cancel := c.storeContext(ctx)
+	u, err := c.cfg.Store.UserByEmail(uctx, email)
+	cancel()
 	switch rechargekit.ErrorCode(err) {
 	case "":
 	case rechargekit.ENOTFOUND, rechargekit.EINVALID:
@@ -153,7 +174,7 @@ func (c *console) passwordMatches(ctx context.Context, hash, pw string) (bool, e
 
 func (c *console) logout(w http.ResponseWriter, r *http.Request, s *auth) {
 	if err := c.cfg.Store.DeleteSession(r.Context(), s.Session.TokenHash); err != nil {
-		c.internalError(w, r, s, fmt.Errorf("server: delete session: %w", err))
+		c.renderError(w, r, s, databaseTitle, fmt.Errorf("server: delete session: %w", err))
 		return
 	}
 	c.setCookie(w, r, sessionCookie, "", time.Time{})
