@@ -44,12 +44,12 @@ type Links interface {
 	Link(ctx context.Context, profileID string) (*rechargekit.Link, error)
 }
 
-// Service implements rechargekit.ActionService. Set Source, Store, Cards
-// and Links; the zero values of the others are usable. It is safe for
 // recordTimeout bounds recording an attempt's outcome once Recharge has
 // answered, apart from the caller's deadline.
 const recordTimeout = 5 * time.Second
 
+// Service implements rechargekit.ActionService. Set Source, Store, Cards
+// and Links; the zero values of the others are usable. It is safe for
 // concurrent use and must not be copied after first use.
 type Service struct {
 	Source rechargekit.ActionSource
