@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,5 +141,39 @@ func TestDatabaseHangs(t *testing.T) {
 	hs.hang.Store(false)
 	if p := agent.Get("/profiles/" + profAlex); p.Status != http.StatusOK {
 		t.Errorf("the profile page once the database answers = %d, want 200: the session holds", p.Status)
+	}
+}
+
+// failingPagesStore answers sessions but fails the profile pages' own
+// reads as a database that stopped answering between the two would.
+type failingPagesStore struct {
+	rechargekit.Store
+}
+
+func (s failingPagesStore) SearchProfileSummaries(context.Context, string, int) ([]*rechargekit.ProfileSummary, error) {
+	return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, dbDownSentence, context.DeadlineExceeded)
+}
+
+func (s failingPagesStore) Profile(context.Context, string) (*rechargekit.Profile, error) {
+	return nil, rechargekit.WrapError(rechargekit.EUPSTREAM, dbDownSentence, context.DeadlineExceeded)
+}
+
+// TestDatabaseFailsAfterTheSession: when the session was read but the
+// page's own store call finds the database gone, the page is a 503 titled
+// for the database, never a 500 or "Profile not found".
+func TestDatabaseFailsAfterTheSession(t *testing.T) {
+	t.Parallel()
+	var fs *failingPagesStore
+	e := MustEnv(t, envOptions{Config: func(cfg *server.Config) {
+		fs = &failingPagesStore{Store: cfg.Store}
+		cfg.Store = fs
+	}})
+	agent := e.Browser(t).MustLogin(agentEmail, agentPassword)
+	for _, path := range []string{"/profiles", "/profiles/" + profAlex + "/unlink"} {
+		p := agent.Get(path)
+		if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "Database unavailable") ||
+			!strings.Contains(p.Body, dbDownSentence) || strings.Contains(p.Body, "Profile not found") {
+			t.Errorf("GET %s = %d, want 503 titled for the database:\n%s", path, p.Status, p.Body)
+		}
 	}
 }

@@ -95,6 +95,16 @@ func formProblem(err error, conflict string) (status int, message string, ok boo
 	return 0, "", false
 }
 
+// storeTitle titles the error page of a failed store call: a database
+// that does not answer (EUPSTREAM from the store) is not Recharge's fault,
+// whatever errorTitles says of EUPSTREAM; other errors keep title.
+func storeTitle(err error, title string) string {
+	if rechargekit.ErrorCode(err) == rechargekit.EUPSTREAM {
+		return databaseTitle
+	}
+	return title
+}
+
 // noSuchProfile is how the console reports a profile id that names no
 // profile: an id the store refuses as invalid names none either. Other
 // errors pass unchanged.

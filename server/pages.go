@@ -41,7 +41,7 @@ func (c *console) profileList(w http.ResponseWriter, r *http.Request, s *auth) {
 	// One store call reads every row with its link and unlink state.
 	found, err := c.cfg.Store.SearchProfileSummaries(ctx, q, profileListLimit)
 	if err != nil && !errIs(err, rechargekit.EINVALID) {
-		c.internalError(w, r, s, fmt.Errorf("server: search profiles: %w", err))
+		c.renderError(w, r, s, storeTitle(err, ""), fmt.Errorf("server: search profiles: %w", err))
 		return
 	}
 	d := profileListData{Query: q, Limit: profileListLimit}
@@ -107,7 +107,7 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	id := r.PathValue("id")
 	v, err := c.openProfile(ctx, r, rechargekit.DeskConsole)
 	if err != nil {
-		c.renderError(w, r, s, "Profile not found", noSuchProfile(fmt.Errorf("server: open profile %q: %w", id, err)))
+		c.renderError(w, r, s, storeTitle(err, "Profile not found"), noSuchProfile(fmt.Errorf("server: open profile %q: %w", id, err)))
 		return
 	}
 	now := c.cfg.Now()
@@ -220,7 +220,7 @@ func (c *console) linkProfile(w http.ResponseWriter, r *http.Request, s *auth) {
 		// Either the profile or the Recharge customer is missing: only
 		// the customer is the form's problem.
 		if _, perr := c.cfg.Store.Profile(r.Context(), id); perr != nil {
-			c.renderError(w, r, s, "Profile not found", noSuchProfile(perr))
+			c.renderError(w, r, s, storeTitle(perr, "Profile not found"), noSuchProfile(perr))
 			return
 		}
 	case errors.Is(err, rechargekit.ErrUpstreamRefused):
@@ -253,7 +253,7 @@ func (c *console) unlinkConfirm(w http.ResponseWriter, r *http.Request, s *auth)
 	id := r.PathValue("id")
 	p, err := c.cfg.Store.Profile(ctx, id)
 	if err != nil {
-		c.renderError(w, r, s, "Profile not found", noSuchProfile(err))
+		c.renderError(w, r, s, storeTitle(err, "Profile not found"), noSuchProfile(err))
 		return
 	}
 	l, err := c.cfg.Store.Link(ctx, id)
