@@ -788,3 +788,23 @@ func TestActionOffersAfterSubmit(t *testing.T) {
 		t.Errorf("reactivate still offered after the only cancelled subscription was reactivated: %+v", res.Actions)
 	}
 }
+
+// panickingCardOffers is an ActionService whose CardOffers panics.
+type panickingCardOffers struct{ rechargekit.ActionService }
+
+func (panickingCardOffers) CardOffers(ctx context.Context, card *rechargekit.Card, a rechargekit.Actor) []string {
+	panic("card offers broke")
+}
+
+// A panic in the card offers costs the answer its actions, not the card.
+func TestActionsLeftOutWhenCardOffersPanic(t *testing.T) {
+	t.Parallel()
+	r := newActionRig(t, func(s rechargekit.ActionService) rechargekit.ActionService { return panickingCardOffers{s} })
+	res := r.detailed()
+	if len(res.Actions) != 0 {
+		t.Errorf("actions = %+v, want none", res.Actions)
+	}
+	if len(res.Transactions) != 4 {
+		t.Errorf("%d transactions, want 4", len(res.Transactions))
+	}
+}
