@@ -380,6 +380,20 @@ type ActionService interface {
 	// actions offered to the actor and why the others are not. Errors:
 	// ENOTFOUND (unknown or unlinked profile, no such customer), EUPSTREAM.
 	Offers(ctx context.Context, t ActionTarget, actor Actor) ([]*SubscriptionActions, error)
+	// CardOffers returns the actions, in the order of AllActions, that at
+	// least one subscription on the card offers to the actor, judged from
+	// the card alone: it is what a card lookup (Gladly's DETAILED result)
+	// lists beside the card, so it makes no Recharge call and never waits
+	// on a slow or hung database. The subscriptions' state comes from the
+	// card; the role's policy from a cache the service keeps fresh in the
+	// background (the last known policy, or DefaultActionPolicy, when the
+	// database does not answer); the token's scopes only when already
+	// remembered. Where the card cannot tell (whether a charge is skipped,
+	// whether a subscription is prepaid) the action is offered, and the
+	// form, which reads fresh data through Offers, lists only the
+	// subscriptions it is possible on, or says there are none. A nil card
+	// offers nothing.
+	CardOffers(ctx context.Context, card *Card, actor Actor) []string
 	// Preview says what req would do now. A cancel may be previewed
 	// without a reason: its preview carries the reasons to choose from.
 	// Errors: EINVALID (bad input),

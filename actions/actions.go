@@ -61,9 +61,18 @@ type Service struct {
 	Logger    *slog.Logger     // nothing logged when nil
 	ScopesTTL time.Duration    // DefaultScopesTTL when zero
 
+	// PolicyTTL is how long CardOffers trusts its cached policy before
+	// reading it again in the background (DefaultPolicyTTL when zero).
+	PolicyTTL time.Duration
+	// PolicyWait bounds CardOffers' wait for the first read of the policy
+	// (DefaultPolicyWait when zero).
+	PolicyWait time.Duration
+
 	scopesMu sync.Mutex
 	scopes   []string
 	scopesAt time.Time
+
+	policy policyCache
 }
 
 var _ rechargekit.ActionService = (*Service)(nil)

@@ -29,14 +29,11 @@ const (
 	// action about 15 s, and a submit reads Recharge, writes once and
 	// reads the card again.
 	DefaultActionDeadline = 12 * time.Second
-	// DefaultOffersTTL is how long the actions offered to a customer are
-	// reused in DETAILED results.
-	DefaultOffersTTL = time.Minute
 	// shownPreviewTTL is how long the preview a submit answered with is
 	// remembered, so that the next submit of the same fields confirms it.
 	shownPreviewTTL = 15 * time.Minute
-	// maxRemembered bounds the offers and preview memories; past it a
-	// memory starts over.
+	// maxRemembered bounds the preview memory; past it the memory starts
+	// over.
 	maxRemembered = 10000
 )
 
@@ -123,116 +120,28 @@ func gladlyActor(corr string) rechargekit.Actor {
 	return rechargekit.Actor{Role: rechargekit.RoleGladly, Name: "Gladly", Via: rechargekit.ViaGladly, CorrelationID: corr}
 }
 
-// offersMemo keeps the actions offered to each customer for the offers TTL,
-// so that repeated DETAILED lookups cost no Recharge calls for them.
-type offersMemo struct {
-	mu      sync.Mutex
-	entries map[int64]offersEntry
-	// dropped counts the drops of each customer, so that offers read
-	// before a change are not kept after it.
-	dropped map[int64]uint64
-}
-
-type offersEntry struct {
-	actions []Action
-	at      time.Time
-}
-
-func (m *offersMemo) get(id int64, now time.Time, ttl time.Duration) ([]Action, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[id]
-	if !ok || ttl < 0 || now.Sub(e.at) >= ttl || now.Before(e.at) {
-		return nil, false
-	}
-	return e.actions, true
-}
-
-// generation returns the customer's drop count, to give put.
-func (m *offersMemo) generation(id int64) uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.dropped[id]
-}
-
-// put keeps the offers read at generation gen, unless the customer's
-// offers were dropped since.
-func (m *offersMemo) put(id int64, gen uint64, actions []Action, now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.dropped[id] != gen {
-		return
-	}
-	if m.entries == nil || len(m.entries) >= maxRemembered {
-		m.entries = make(map[int64]offersEntry)
-	}
-	m.entries[id] = offersEntry{actions, now}
-}
-
-func (m *offersMemo) drop(id int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.entries, id)
-	if m.dropped == nil || len(m.dropped) >= maxRemembered {
-		m.dropped = make(map[int64]uint64)
-	}
-	m.dropped[id]++
-}
-
-// startOffers starts reading the actions offered to the customer and
-// returns a function that waits for them; it answers nil (no actions)
-// when no ActionService is set, when they fail, or when they are not ready
-// within three quarters of the lookup deadline, so that the card is never
-// failed or held for them.
-func (h *Handler) startOffers(ctx context.Context, customerID int64) func() []Action {
+// cardActions lists the actions offered beside the card in a DETAILED
+// result. The ActionService decides them from the card itself, with no
+// Recharge call and no wait on the database (its CardOffers), so that the
+// actions keep the lookup inside its budget; the form reads fresh data and
+// lists only the subscriptions an action is possible on. A panic in the
+// service costs the answer its actions, never the card.
+func (h *Handler) cardActions(ctx context.Context, card *rechargekit.Card) (out []Action) {
 	if h.actions == nil {
-		return func() []Action { return nil }
+		return nil
 	}
-	if a, ok := h.offers.get(customerID, h.now(), h.offersTTL); ok {
-		return func() []Action { return a }
-	}
-	gen := h.offers.generation(customerID)
-	octx, cancel := context.WithTimeout(ctx, h.deadline*3/4)
-	done := make(chan []Action, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				h.log.Error("gladly lookup: offers panicked", "panic", fmt.Sprint(p))
-				done <- nil
-			}
-		}()
-		subs, err := h.actions.Offers(octx, rechargekit.ActionTarget{CustomerID: customerID}, gladlyActor(rechargekit.CorrelationID(ctx)))
-		if err != nil {
-			if rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
-				h.log.Warn("gladly lookup: actions left out: offers unavailable", "customer_id", customerID, "err", err)
-			}
-			done <- nil
-			return
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("gladly lookup: actions left out: card offers panicked", "customer_id", card.Customer.ID, "panic", fmt.Sprint(p))
+			out = nil
 		}
-		a := h.offeredActions(customerID, subs)
-		h.offers.put(customerID, gen, a, h.now())
-		done <- a
 	}()
-	return func() []Action {
-		defer cancel()
-		select {
-		case a := <-done:
-			return a
-		case <-octx.Done():
-			h.log.Warn("gladly lookup: actions left out: offers not ready in time", "customer_id", customerID)
-			return nil
+	for _, action := range h.actions.CardOffers(ctx, card, gladlyActor(rechargekit.CorrelationID(ctx))) {
+		t, ok := actionTexts[action]
+		if !ok {
+			continue
 		}
-	}
-}
-
-// offeredActions lists, in the order of rechargekit.AllActions, each action
-// that at least one subscription offers.
-func (h *Handler) offeredActions(customerID int64, subs []*rechargekit.SubscriptionActions) []Action {
-	var out []Action
-	for _, action := range rechargekit.AllActions() {
-		if len(eligible(subs, action)) > 0 {
-			out = append(out, Action{Name: actionTexts[action].title, FormURL: h.actionURL(action, customerID, nil)})
-		}
+		out = append(out, Action{Name: t.title, FormURL: h.actionURL(action, card.Customer.ID, nil)})
 	}
 	return out
 }
@@ -526,8 +435,8 @@ func (h *Handler) serveSubmit(ctx context.Context, x *exchange, action string, c
 		h.answerSubmitError(x, action, f, err)
 		return
 	}
-	// The service dropped and re-read the card; the offers change with it.
-	h.offers.drop(customerID)
+	// The service dropped and re-read the card: the follow-up lookup's
+	// actions are decided from the new card.
 	x.writeJSON(http.StatusOK, doneAnswer(action, req, res))
 }
 

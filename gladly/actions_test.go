@@ -13,8 +13,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/actions"
@@ -249,7 +252,9 @@ func markedAttr(errs []gladly.ErrorDetail) string {
 
 // A DETAILED result offers, at customer level, each action the gladly role
 // may take on at least one subscription, with its form under the lookup
-// path; frequency and quantity are admin-only by default.
+// path; frequency and quantity are admin-only by default. Unskip is
+// offered while any subscription is active, because the card cannot show
+// a skipped charge: its form then says that none has one.
 func TestActionsOfferedInDetailed(t *testing.T) {
 	t.Parallel()
 	r := newActionRig(t, nil)
@@ -258,6 +263,7 @@ func TestActionsOfferedInDetailed(t *testing.T) {
 		{Name: "Cancel a subscription", FormURL: "/gladly/lookup/actions/cancel?customer=1001"},
 		{Name: "Reactivate a subscription", FormURL: "/gladly/lookup/actions/reactivate?customer=1001"},
 		{Name: "Skip a charge", FormURL: "/gladly/lookup/actions/skip?customer=1001"},
+		{Name: "Unskip a charge", FormURL: "/gladly/lookup/actions/unskip?customer=1001"},
 		{Name: "Move the next charge", FormURL: "/gladly/lookup/actions/set_next_charge_date?customer=1001"},
 	}
 	if len(got) != len(want) {
@@ -268,35 +274,100 @@ func TestActionsOfferedInDetailed(t *testing.T) {
 			t.Errorf("action %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	// Reused within the TTL: a second lookup reads no charges for offers.
-	before := r.sim.Stats().Requests
-	_ = r.detailed()
-	if n := r.sim.Stats().Requests - before; n != 0 {
-		t.Errorf("a warm lookup made %d Recharge requests, want 0", n)
+	unskip := r.form(rechargekit.ActionUnskip)
+	if !strings.Contains(formText(unskip), "No subscription of this customer can be changed this way now.") ||
+		section(unskip, gladly.FieldSubscriptionID) != nil {
+		t.Errorf("unskip form without a skipped charge = %+v, want it to say none can be unskipped, with no select", unskip)
 	}
 }
 
-// slowOffers is an ActionService whose Offers never answers before its
-// context ends.
-type slowOffers struct{ rechargekit.ActionService }
-
-func (slowOffers) Offers(ctx context.Context, t rechargekit.ActionTarget, a rechargekit.Actor) ([]*rechargekit.SubscriptionActions, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
+// countRoutes returns the simulator's requests by route since before.
+func countRoutes(sim *rechargetest.Simulator, before map[string]int) map[string]int {
+	out := map[string]int{}
+	for route, n := range sim.Stats().ByRoute {
+		if d := n - before[route]; d != 0 {
+			out[route] = d
+		}
+	}
+	return out
 }
 
-// When the offers are not ready in time the card is answered without
-// actions, not failed.
-func TestActionsLeftOutWhenOffersAreSlow(t *testing.T) {
+// The actions of a DETAILED result cost no Recharge call: a cold lookup
+// makes exactly the calls of the same lookup without actions (the card's
+// own), and a warm one none.
+func TestDetailedActionsCostNoRechargeCalls(t *testing.T) {
 	t.Parallel()
-	r := newActionRig(t, func(s rechargekit.ActionService) rechargekit.ActionService { return slowOffers{s} },
-		func(c *gladly.Config) { c.Deadline = 400 * time.Millisecond })
-	res := r.detailed()
-	if len(res.Actions) != 0 {
-		t.Errorf("actions = %+v, want none", res.Actions)
+	plain := newActionRig(t, nil, func(c *gladly.Config) { c.Actions = nil })
+	if a := plain.detailed().Actions; len(a) != 0 {
+		t.Fatalf("a lookup without an ActionService offers %+v", a)
 	}
-	if len(res.Transactions) != 4 {
-		t.Errorf("%d transactions, want 4", len(res.Transactions))
+	cardCalls := countRoutes(plain.sim, nil)
+
+	r := newActionRig(t, nil)
+	if a := r.detailed().Actions; len(a) == 0 {
+		t.Fatal("a cold lookup offers no actions")
+	}
+	cold := countRoutes(r.sim, nil)
+	if diff := cmp.Diff(cardCalls, cold); diff != "" {
+		t.Errorf("Recharge calls of a cold lookup with actions differ from the card's own (-card +with actions):\n%s", diff)
+	}
+	if len(cold) == 0 {
+		t.Fatal("a cold lookup made no Recharge call")
+	}
+
+	// Warm, also once the policy is due to be read again: no call.
+	before := r.sim.Stats().ByRoute
+	r.clock.Advance(actions.DefaultPolicyTTL)
+	for range 3 {
+		if a := r.detailed().Actions; len(a) == 0 {
+			t.Fatal("a warm lookup offers no actions")
+		}
+	}
+	if warm := countRoutes(r.sim, before); len(warm) != 0 {
+		t.Errorf("warm lookups made Recharge calls: %v", warm)
+	}
+}
+
+// hungPolicy is an ActionStore whose ActionPolicy never answers until the
+// test ends, ignoring its context, as a hung database might.
+type hungPolicy struct {
+	rechargekit.ActionStore
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (h *hungPolicy) ActionPolicy(ctx context.Context) (rechargekit.ActionPolicy, error) {
+	h.calls.Add(1)
+	<-h.release
+	return nil, errors.New("hung policy: released")
+}
+
+// A hung action store does not hold DETAILED lookups: they answer, with
+// the card and the default policy's actions, while the policy read is
+// still blocked, and only one read waits on the store however many
+// lookups come.
+func TestHungActionStoreDoesNotSlowLookups(t *testing.T) {
+	t.Parallel()
+	r := newActionRig(t, nil, func(c *gladly.Config) { c.Deadline = 2 * time.Second })
+	hung := &hungPolicy{ActionStore: r.store, release: make(chan struct{})}
+	t.Cleanup(func() { close(hung.release) })
+	r.svc.Store = hung // before any request reaches the service
+
+	for i := range 5 {
+		start := time.Now()
+		res := r.detailed()
+		if len(res.Transactions) != 4 {
+			t.Errorf("lookup %d: %d transactions, want 4", i, len(res.Transactions))
+		}
+		if len(res.Actions) != 5 {
+			t.Errorf("lookup %d: actions %+v, want the default policy's five", i, res.Actions)
+		}
+		if d := time.Since(start); d >= time.Second {
+			t.Errorf("lookup %d took %v with a hung action store", i, d)
+		}
+	}
+	if n := hung.calls.Load(); n != 1 {
+		t.Errorf("%d policy reads waited on the hung store, want 1", n)
 	}
 }
 
@@ -715,5 +786,25 @@ func TestActionOffersAfterSubmit(t *testing.T) {
 	}
 	if res := r.detailed(); has(res, "Reactivate a subscription") {
 		t.Errorf("reactivate still offered after the only cancelled subscription was reactivated: %+v", res.Actions)
+	}
+}
+
+// panickingCardOffers is an ActionService whose CardOffers panics.
+type panickingCardOffers struct{ rechargekit.ActionService }
+
+func (panickingCardOffers) CardOffers(ctx context.Context, card *rechargekit.Card, a rechargekit.Actor) []string {
+	panic("card offers broke")
+}
+
+// A panic in the card offers costs the answer its actions, not the card.
+func TestActionsLeftOutWhenCardOffersPanic(t *testing.T) {
+	t.Parallel()
+	r := newActionRig(t, func(s rechargekit.ActionService) rechargekit.ActionService { return panickingCardOffers{s} })
+	res := r.detailed()
+	if len(res.Actions) != 0 {
+		t.Errorf("actions = %+v, want none", res.Actions)
+	}
+	if len(res.Transactions) != 4 {
+		t.Errorf("%d transactions, want 4", len(res.Transactions))
 	}
 }

@@ -90,10 +90,6 @@ type Config struct {
 	// ActionDeadline bounds a form or a submit (DefaultActionDeadline when
 	// zero, at most MaxDeadline).
 	ActionDeadline time.Duration
-	// OffersTTL is how long the actions offered to a customer are reused
-	// in DETAILED results (DefaultOffersTTL when zero; negative: never
-	// reused). Offers cost Recharge calls; a form checks everything again.
-	OffersTTL time.Duration
 }
 
 // Handler answers Gladly lookups (POST, any path it is mounted on; see
@@ -121,8 +117,6 @@ type Handler struct {
 	path           string
 	actions        rechargekit.ActionService
 	actionDeadline time.Duration
-	offersTTL      time.Duration
-	offers         offersMemo
 	shown          shownPreviews
 }
 
@@ -149,7 +143,6 @@ func NewHandler(cfg Config) (*Handler, error) {
 		path:           strings.TrimSuffix(cfg.Path, "/"),
 		actions:        cfg.Actions,
 		actionDeadline: cfg.ActionDeadline,
-		offersTTL:      cfg.OffersTTL,
 	}
 	if h.path == "" {
 		h.path = DefaultPath
@@ -158,9 +151,6 @@ func NewHandler(cfg Config) (*Handler, error) {
 		h.actionDeadline = DefaultActionDeadline
 	}
 	h.actionDeadline = min(h.actionDeadline, MaxDeadline)
-	if h.offersTTL == 0 {
-		h.offersTTL = DefaultOffersTTL
-	}
 	if h.metrics == nil {
 		h.metrics = rechargekit.NopMetrics{}
 	}
@@ -476,9 +466,6 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 		// integration): no such customer here, and no Recharge call.
 		return resp, nil
 	}
-	// The actions offered are read alongside the card, within a part of
-	// the deadline: when they are not ready in time, the card goes without.
-	offered := h.startOffers(ctx, id)
 	card, err := h.svc.Card(ctx, id)
 	if rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
 		return resp, nil
@@ -489,7 +476,9 @@ func (h *Handler) detailed(ctx context.Context, req *Request) (*LookupResponse, 
 	if card == nil || card.Customer.ID != id {
 		return nil, rechargekit.Errorf(rechargekit.EINTERNAL, "card service answered the wrong customer for %d", id)
 	}
-	body, err := h.memo.detailedAnswer(card, req.ExternalCustomerID, offered())
+	// The actions offered are decided from the card: no Recharge call and
+	// no database wait beyond the card's own.
+	body, err := h.memo.detailedAnswer(card, req.ExternalCustomerID, h.cardActions(ctx, card))
 	if err != nil {
 		return nil, rechargekit.WrapError(rechargekit.EINTERNAL, "could not encode the answer", err)
 	}

@@ -99,6 +99,15 @@ func (s fuzzActions) Offers(ctx context.Context, t rechargekit.ActionTarget, a r
 	return out, nil
 }
 
+// CardOffers offers every action on a card with subscriptions: the
+// DETAILED answer then carries every form URL.
+func (s fuzzActions) CardOffers(ctx context.Context, card *rechargekit.Card, a rechargekit.Actor) []string {
+	if card == nil || len(card.Subscriptions) == 0 {
+		return nil
+	}
+	return rechargekit.AllActions()
+}
+
 func (s fuzzActions) Preview(ctx context.Context, t rechargekit.ActionTarget, a rechargekit.Actor, req *rechargekit.ActionRequest) (*rechargekit.ActionPreview, error) {
 	if err := (fuzzService{s.mode}).fail(); err != nil {
 		return nil, err
