@@ -266,37 +266,6 @@ func ChangedPreview(err error) *ActionPreview {
 	return nil
 }
 
-// Charge is one of a customer's charges as the actions read it: enough to
-// find the charge a subscription is on and to say what it bills.
-type Charge struct {
-	ID          int64
-	AddressID   int64
-	Status      string // queued, skipped, error, success, ...
-	ScheduledAt string // YYYY-MM-DD
-	TotalPrice  string // as Recharge sends it; never a float
-	Currency    string
-	Lines       []ChargeLine
-}
-
-// ChargeLine is one line of a Charge.
-type ChargeLine struct {
-	SubscriptionID int64 // the purchase item id
-	Title          string
-	VariantTitle   string
-	Quantity       int
-	TotalPrice     string
-}
-
-// Line returns the charge's line of the subscription, or nil.
-func (c *Charge) Line(subscriptionID int64) *ChargeLine {
-	for i := range c.Lines {
-		if c.Lines[i].SubscriptionID == subscriptionID {
-			return &c.Lines[i]
-		}
-	}
-	return nil
-}
-
 // ActionSubscription is a subscription as the actions read it from
 // Recharge: the card's fields plus what decides which actions make sense.
 type ActionSubscription struct {

@@ -22,6 +22,11 @@ type Card struct {
 	// not be reached (down, too slow or the rate budget spent); FetchedAt
 	// then tells its age, and desks show it as possibly out of date.
 	Stale bool
+
+	// Details are the sections beyond the subscriptions: next shipments,
+	// payment, recent orders, addresses and the timeline. Nil when they
+	// were not read; a section that failed is named in Details.Unavailable.
+	Details *CardDetails
 }
 
 // ActiveCount returns the number of active subscriptions on the card. The

@@ -48,6 +48,7 @@ func (c *Customer) Name() string {
 type Subscription struct {
 	ID         int64
 	CustomerID int64
+	AddressID  int64  // the address it ships to; 0 when unknown
 	Status     string // StatusActive, StatusCancelled or StatusExpired, lowercase
 
 	CreatedAt time.Time
