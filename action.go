@@ -363,6 +363,15 @@ type ActionService interface {
 	// subscriptions it is possible on, or says there are none. A nil card
 	// offers nothing.
 	CardOffers(ctx context.Context, card *Card, actor Actor) []string
+	// TokenLimits returns, for each action of AllActions in that order,
+	// whether rechargekit's Recharge token may take it; when it may not,
+	// Why is a full sentence naming the scope it lacks. It is what the
+	// admin Settings page shows beside the permission grid. The scopes are
+	// those Offers hides actions by, read through the same cache
+	// (GET /token_information at most once per its lifetime). Errors:
+	// EUPSTREAM (the scopes could not be read: Recharge down or slower than
+	// ctx allows).
+	TokenLimits(ctx context.Context) ([]ActionOffer, error)
 	// Preview says what req would do now. A cancel may be previewed
 	// without a reason: its preview carries the reasons to choose from.
 	// Errors: EINVALID (bad input),

@@ -102,6 +102,19 @@ func (s *Service) logger() *slog.Logger {
 // ScopesTTL; nil when they cannot be read (then nothing is hidden for
 // them, and Recharge's own 403 says it).
 func (s *Service) tokenScopes(ctx context.Context) []string {
+	scopes, err := s.readScopes(ctx)
+	if err != nil {
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "actions: token scopes unavailable; offering actions regardless",
+			slog.String("error", err.Error()))
+		return nil
+	}
+	return scopes
+}
+
+// readScopes returns the Recharge token's scopes from the cache while they
+// are younger than ScopesTTL, and otherwise from Recharge, remembering
+// them. A failed read is not remembered: the next call asks again.
+func (s *Service) readScopes(ctx context.Context) ([]string, error) {
 	ttl := s.ScopesTTL
 	if ttl <= 0 {
 		ttl = DefaultScopesTTL
@@ -109,14 +122,12 @@ func (s *Service) tokenScopes(ctx context.Context) []string {
 	s.scopesMu.Lock()
 	if s.scopes != nil && s.now().Sub(s.scopesAt) < ttl {
 		defer s.scopesMu.Unlock()
-		return s.scopes
+		return s.scopes, nil
 	}
 	s.scopesMu.Unlock()
 	scopes, err := s.Source.TokenScopes(ctx)
 	if err != nil {
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "actions: token scopes unavailable; offering actions regardless",
-			slog.String("error", err.Error()))
-		return nil
+		return nil, err
 	}
 	if scopes == nil {
 		scopes = []string{}
@@ -124,7 +135,7 @@ func (s *Service) tokenScopes(ctx context.Context) []string {
 	s.scopesMu.Lock()
 	s.scopes, s.scopesAt = scopes, s.now()
 	s.scopesMu.Unlock()
-	return scopes
+	return scopes, nil
 }
 
 // resolve returns the customer the target is for. Errors: ENOTFOUND.

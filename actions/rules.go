@@ -54,9 +54,11 @@ func scopesFor(action string) []string {
 	}
 }
 
-// scopeWhy says why the token may not take the action, or "" when it may.
-// scopes nil means unknown: nothing is hidden, and Recharge's 403 says it.
-func scopeWhy(scopes []string, action string) string {
+// missingScope returns the scope the token lacks for the action (the first
+// of scopesFor, when it has none of them), or "" when it may take it or
+// its scopes are unknown (nil). It is the one rule that Offers, CardOffers
+// and TokenLimits share.
+func missingScope(scopes []string, action string) string {
 	if scopes == nil {
 		return ""
 	}
@@ -68,8 +70,23 @@ func scopeWhy(scopes []string, action string) string {
 			}
 		}
 	}
-	return "rechargekit's Recharge token may not do this: it lacks the " + want[0] +
+	return want[0]
+}
+
+// scopeWhy says why the token may not take the action, or "" when it may.
+// scopes nil means unknown: nothing is hidden, and Recharge's 403 says it.
+func scopeWhy(scopes []string, action string) string {
+	missing := missingScope(scopes, action)
+	if missing == "" {
+		return ""
+	}
+	return "rechargekit's Recharge token may not do this: it lacks the " + missing +
 		" permission, which the store's admin can grant in Recharge."
+}
+
+// lacksWhy is TokenLimits' sentence for a scope the token lacks.
+func lacksWhy(scope string) string {
+	return "The Recharge token lacks the " + scope + " scope, which the store's admin can grant in Recharge."
 }
 
 // facts is what decides which actions make sense for one subscription.

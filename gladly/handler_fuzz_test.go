@@ -108,6 +108,19 @@ func (s fuzzActions) CardOffers(ctx context.Context, card *rechargekit.Card, a r
 	return rechargekit.AllActions()
 }
 
+// TokenLimits allows every action, or fails as the mode says; the Gladly
+// handler never asks for it, so the fuzzer only needs it to exist.
+func (s fuzzActions) TokenLimits(ctx context.Context) ([]rechargekit.ActionOffer, error) {
+	if err := (fuzzService{s.mode}).fail(); err != nil {
+		return nil, err
+	}
+	var out []rechargekit.ActionOffer
+	for _, action := range rechargekit.AllActions() {
+		out = append(out, rechargekit.ActionOffer{Action: action, Offered: true})
+	}
+	return out, nil
+}
+
 func (s fuzzActions) Preview(ctx context.Context, t rechargekit.ActionTarget, a rechargekit.Actor, req *rechargekit.ActionRequest) (*rechargekit.ActionPreview, error) {
 	if err := (fuzzService{s.mode}).fail(); err != nil {
 		return nil, err

@@ -16,6 +16,48 @@ type settingsData struct {
 	// Policy is the grid of action permissions per role; nil when the
 	// console has no actions.
 	Policy *policyView
+	// Token says which actions rechargekit's Recharge token may not take;
+	// nil when the console has no actions.
+	Token *tokenLimitsView
+}
+
+// tokenLimitsView is the Settings page's note, beside the permission grid,
+// on what the Recharge token's scopes rule out.
+type tokenLimitsView struct {
+	Unknown bool          // the scopes could not be read in time
+	Denied  []tokenDenial // empty: the token allows every action
+}
+
+// tokenDenial is a group of actions the token may not take for one reason.
+type tokenDenial struct {
+	Actions string // "skip the next charge, unskip the skipped charge"
+	Why     string // a full sentence naming the scope the token lacks
+}
+
+// newTokenLimitsView groups the actions the token may not take by the
+// reason, in the order of AllActions.
+func newTokenLimitsView(limits []rechargekit.ActionOffer, err error) *tokenLimitsView {
+	if err != nil {
+		return &tokenLimitsView{Unknown: true}
+	}
+	v := &tokenLimitsView{}
+	index := map[string]int{}
+	for _, l := range limits {
+		if l.Offered {
+			continue
+		}
+		title := actionTexts[l.Action].Title
+		if title == "" {
+			title = l.Action
+		}
+		if i, ok := index[l.Why]; ok {
+			v.Denied[i].Actions += ", " + strings.ToLower(title[:1]) + title[1:]
+			continue
+		}
+		index[l.Why] = len(v.Denied)
+		v.Denied = append(v.Denied, tokenDenial{Actions: title, Why: l.Why})
+	}
+	return v
 }
 
 // statusRow is one dependency on the admin's status panel.
@@ -41,6 +83,17 @@ func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) 
 			return
 		}
 		d.Policy = newPolicyView(p)
+	}
+	if c.cfg.Actions != nil {
+		// Reading the token's scopes may ask Recharge: the lookup deadline
+		// bounds it, and the page says so rather than wait on Recharge.
+		ctx, cancel := c.withDeadline(r)
+		limits, err := c.cfg.Actions.TokenLimits(ctx)
+		cancel()
+		if err != nil {
+			c.log.WarnContext(r.Context(), "settings: recharge token limits unavailable", "error", err.Error())
+		}
+		d.Token = newTokenLimitsView(limits, err)
 	}
 	if c.cfg.Ready != nil {
 		now := c.cfg.Now()

@@ -65,6 +65,8 @@ type envOptions struct {
 	Config   func(*server.Config) // edits the server config before New
 	Profiles rechargekit.ProfileService
 	Actions  bool // wire the subscription actions (wireActions)
+	// Scopes are the simulator token's scopes; nil means all of them.
+	Scopes []string
 }
 
 // MustEnv starts a console with the demo profiles and users.
@@ -81,6 +83,7 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 		// does not run dry in a test.
 		simCfg.BucketSize, simCfg.LeakPerSecond = 1000, 1000
 	}
+	simCfg.Scopes = o.Scopes
 	sim := rechargetest.NewServer(tb, simCfg)
 	// The products' images are the simulator's own, which the console's
 	// image proxy may fetch (see ImageProxyAllowHosts below).
