@@ -67,25 +67,7 @@ func newDBStack(t *testing.T) *dbStack {
 	ctx := context.Background()
 	sim := rechargetest.NewServer(t, rechargetest.Config{})
 	sim.Load(rechargetest.DemoSeed())
-	store, err := openStore(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.UpsertProfile(ctx, &rechargekit.Profile{ID: "alex", Name: "Alex Rivera", Emails: []string{"alex.rivera@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "alex", CustomerID: rechargetest.DemoAlexRiveraID, Method: rechargekit.LinkManual, By: "agent@example.com"}); err != nil {
-		t.Fatal(err)
-	}
-	password, err := addUser(ctx, store, "agent@example.com", rechargekit.RoleAgent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, hash := server.NewAPIToken()
-	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "desk", Hash: hash}, "test"); err != nil {
-		t.Fatal(err)
-	}
+	store, password, token := mustDesk(t, u.String())
 	logs := &syncBuffer{}
 	a, err := newApp(ctx, appConfig{
 		token:          rechargetest.DefaultToken,

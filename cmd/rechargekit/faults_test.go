@@ -49,25 +49,7 @@ func newFaultStack(t *testing.T) *faultStack {
 	ctx := context.Background()
 	sim := rechargetest.NewServer(t, rechargetest.Config{})
 	sim.Load(rechargetest.DemoSeed())
-	store, err := openStore(ctx, filepath.Join(t.TempDir(), "faults.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.UpsertProfile(ctx, &rechargekit.Profile{ID: "alex", Name: "Alex Rivera", Emails: []string{"alex.rivera@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "alex", CustomerID: rechargetest.DemoAlexRiveraID, Method: rechargekit.LinkManual, By: "agent@example.com"}); err != nil {
-		t.Fatal(err)
-	}
-	password, err := addUser(ctx, store, "agent@example.com", rechargekit.RoleAgent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, hash := server.NewAPIToken()
-	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "desk", Hash: hash}, "test"); err != nil {
-		t.Fatal(err)
-	}
+	store, password, token := mustDesk(t, filepath.Join(t.TempDir(), "faults.db"))
 	clock := testkit.NewClock(time.Now())
 	logs := &syncBuffer{}
 	a, err := newApp(ctx, appConfig{
@@ -409,4 +391,32 @@ func (s *faultStack) put(t *testing.T, path, body string) (int, string) {
 func (s *faultStack) post(t *testing.T, path, body string) (int, string) {
 	t.Helper()
 	return s.do(t, s.api, http.MethodPost, path, s.token, body)
+}
+
+// mustDesk opens the store at where (closed when the test ends) with what
+// the fault tests act as: profile "alex" linked by hand to the demo's Alex
+// Rivera, an agent (agent@example.com, whose password it returns) and a
+// JSON API token named desk (which it returns).
+func mustDesk(t *testing.T, where string) (store rechargekit.Store, password, token string) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := openStore(ctx, where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.UpsertProfile(ctx, &rechargekit.Profile{ID: "alex", Name: "Alex Rivera", Emails: []string{"alex.rivera@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "alex", CustomerID: rechargetest.DemoAlexRiveraID, Method: rechargekit.LinkManual, By: "agent@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if password, err = addUser(ctx, store, "agent@example.com", rechargekit.RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+	token, hash := server.NewAPIToken()
+	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "desk", Hash: hash}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return store, password, token
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/rechargekit/rechargekit/internal/faultnet"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/redis"
-	"github.com/rechargekit/rechargekit/server"
 )
 
 // proxiedRedisURL starts a faultnet proxy in front of the test Redis and
@@ -68,25 +67,7 @@ func newRedisStack(t *testing.T, redisURL string, configure func(*appConfig)) (*
 	sim := rechargetest.NewServer(t, rechargetest.Config{BucketSize: 1000, LeakPerSecond: 1000})
 	sim.Load(rechargetest.DemoSeed())
 	sim.Load(rechargetest.GenerateSeed(30, 1))
-	store, err := openStore(ctx, filepath.Join(t.TempDir(), "redis.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.UpsertProfile(ctx, &rechargekit.Profile{ID: "alex", Name: "Alex Rivera", Emails: []string{"alex.rivera@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateLink(ctx, &rechargekit.Link{ProfileID: "alex", CustomerID: rechargetest.DemoAlexRiveraID, Method: rechargekit.LinkManual, By: "agent@example.com"}); err != nil {
-		t.Fatal(err)
-	}
-	password, err := addUser(ctx, store, "agent@example.com", rechargekit.RoleAgent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, hash := server.NewAPIToken()
-	if err := store.CreateAPIToken(ctx, &rechargekit.APIToken{Name: "desk", Hash: hash}, "test"); err != nil {
-		t.Fatal(err)
-	}
+	store, password, token := mustDesk(t, filepath.Join(t.TempDir(), "redis.db"))
 	logs := &syncBuffer{}
 	cfg := appConfig{
 		token:       rechargetest.DefaultToken,
