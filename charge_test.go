@@ -26,10 +26,10 @@ func TestAdminLinks(t *testing.T) {
 	t.Parallel()
 	a := rechargekit.AdminLinks{Base: "https://shop-sp.admin.rechargeapps.com/"}
 	for got, want := range map[string]string{
-		a.Customer(183940021):     "https://shop-sp.admin.rechargeapps.com/merchant/customers/183940021",
-		a.Subscription(585062092): "https://shop-sp.admin.rechargeapps.com/merchant/subscriptions/585062092/details",
-		a.Charge(1302050269):      "https://shop-sp.admin.rechargeapps.com/merchant/orders/charges/1302050269",
-		a.Customer(0):             "",
+		a.Customer(183940021):                "https://shop-sp.admin.rechargeapps.com/merchant/customers/183940021",
+		a.Subscription(585062092):            "https://shop-sp.admin.rechargeapps.com/merchant/subscriptions/585062092/details",
+		a.Charge(1302050269):                 "https://shop-sp.admin.rechargeapps.com/merchant/orders/charges/1302050269",
+		a.Customer(0):                        "",
 		rechargekit.AdminLinks{}.Customer(1): "",
 	} {
 		if got != want {
