@@ -1,6 +1,12 @@
 package testkit
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
@@ -77,4 +83,49 @@ func Details(failing bool) *rechargekit.CardDetails {
 		d.RecentOrders = append([]*rechargekit.Charge{failed}, d.RecentOrders...)
 	}
 	return d
+}
+
+// processorToken finds a processor's token in a captured payment method.
+var processorToken = regexp.MustCompile(`"processor_[a-z_]*token"\s*:\s*"([^"]+)"`)
+
+// ProcessorTokens returns the processor and customer tokens of the
+// captured payment methods under <module root>/../shared/fixtures/recharge
+// (none when a clone has no shared fixtures), so that a test can check
+// that none of them reaches an answer.
+func ProcessorTokens(tb testing.TB) []string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("testkit: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+	root := filepath.Join(dir, "..", "shared", "fixtures", "recharge")
+	seen := map[string]bool{}
+	var out []string
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		for _, m := range processorToken.FindAllSubmatch(b, -1) {
+			if t := string(m[1]); !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+		return nil
+	})
+	return out
 }
