@@ -143,6 +143,10 @@ func chargeDate(c *rechargekit.Charge) string {
 	case c == nil:
 		return ""
 	case c.Status == rechargekit.ChargeQueued:
+		// A date, even if Recharge ever sends a timestamp.
+		if len(c.ScheduledAt) > len("2006-01-02") {
+			return c.ScheduledAt[:len("2006-01-02")]
+		}
 		return c.ScheduledAt
 	case c.Status == rechargekit.ChargeError && c.RetryAt != nil && !c.RetriesExhausted:
 		return c.RetryAt.UTC().Format("2006-01-02")
@@ -183,6 +187,10 @@ func paymentStatus(d *rechargekit.CardDetails, card *rechargekit.Card) (string, 
 		if end, ok := m.Expires(); ok && !card.FetchedAt.IsZero() && !card.FetchedAt.Before(end) {
 			return fmt.Sprintf("At risk: the default card expired (%04d-%02d)", m.ExpYear, m.ExpMonth), true
 		}
+	}
+	if why := d.Unavailable[rechargekit.SectionPayment]; why != "" {
+		// The charges were read, the payment method was not.
+		return "No failing charge. " + oneLine(why), true
 	}
 	return "OK", true
 }

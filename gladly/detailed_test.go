@@ -117,6 +117,14 @@ func TestDetailedAttributes(t *testing.T) {
 			c.Details.Unavailable[rechargekit.SectionPayment] = "The Recharge token may not\nread payment methods."
 			return c
 		}, map[string]string{"paymentStatus": "Unknown. The Recharge token may not read payment methods."}},
+		{"payment method not read, no failing charge", gladly.DetailOptions{}, func() *rechargekit.Card {
+			c := wholeCard(false)
+			c.Details.Payment.Default = nil
+			c.Details.NextCharges[0].ScheduledAt = "2026-12-15T00:00:00"
+			c.Details.Unavailable[rechargekit.SectionPayment] = "The Recharge token may not read payment methods."
+			return c
+		}, map[string]string{"nextChargeDate": "2026-12-15", "nextChargeTotal": "54.85 USD",
+			"paymentStatus": "No failing charge. The Recharge token may not read payment methods."}},
 		{"no details: no detail attributes", gladly.DetailOptions{}, func() *rechargekit.Card {
 			c := wholeCard(true)
 			c.Details = nil
