@@ -43,11 +43,14 @@ type appConfig struct {
 	imageAllow     []string       // host:port the image proxy may fetch from although private, over http too
 	gladlyPath     string
 	gladly         gladly.Config
-	adminLinks     rechargekit.AdminLinks // "Open in Recharge" links (RECHARGE_ADMIN_URL); none without a base
-	metricsToken   string                 // "": GET /metrics is open
-	lookupDeadline time.Duration          // the console's and JSON API's; 0: server.DefaultLookupDeadline
-	sessionIdle    time.Duration          // 0: server.DefaultSessionIdle
-	sessionTTL     time.Duration          // 0: server.DefaultSessionTTL
+	metricsToken   string        // "": GET /metrics is open
+	lookupDeadline time.Duration // the console's and JSON API's; 0: server.DefaultLookupDeadline
+	sessionIdle    time.Duration // 0: server.DefaultSessionIdle
+	sessionTTL     time.Duration // 0: server.DefaultSessionTTL
+
+	// adminLinks builds the "Open in Recharge" links (RECHARGE_ADMIN_URL)
+	// of the console, the JSON API and Gladly; none without a base.
+	adminLinks rechargekit.AdminLinks
 }
 
 // app is the wired service: the HTTP handler and what must be closed.
