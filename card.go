@@ -197,24 +197,39 @@ func (c *Customer) Summary() CustomerSummary {
 	return s
 }
 
-// CardJSON is the JSON form of a Card.
+// CardJSON is the JSON form of a Card. The details' keys (nextCharges,
+// payment, recentOrders, addresses, events, unavailable) are present when
+// the card's Details were read, and absent otherwise.
 type CardJSON struct {
 	Customer      CustomerSummary           `json:"customer"`
 	Subscriptions []SubscriptionTransaction `json:"subscriptions"`
 	FetchedAt     string                    `json:"fetchedAt"`
 	Stale         bool                      `json:"stale"`
+	*CardDetailsJSON
+	// AdminLinks are the "Open in Recharge" links; absent without a
+	// merchant-admin base URL (no link rather than a wrong one).
+	AdminLinks *AdminLinksJSON `json:"adminLinks,omitempty"`
 }
 
-// JSON returns the JSON form of c.
-func (c *Card) JSON() CardJSON {
+// JSON returns the JSON form of c, without "Open in Recharge" links.
+func (c *Card) JSON() CardJSON { return c.JSONWithLinks(AdminLinks{}) }
+
+// JSONWithLinks returns the JSON form of c, with the "Open in Recharge"
+// links that links builds (none when its base is empty).
+func (c *Card) JSONWithLinks(links AdminLinks) CardJSON {
 	out := CardJSON{
 		Customer:      c.Customer.Summary(),
 		Subscriptions: make([]SubscriptionTransaction, 0, len(c.Subscriptions)),
 		FetchedAt:     c.FetchedAt.UTC().Format(TimeLayout),
 		Stale:         c.Stale,
+		AdminLinks:    c.adminLinksJSON(links),
 	}
 	for _, s := range c.Subscriptions {
 		out.Subscriptions = append(out.Subscriptions, s.Transaction())
+	}
+	if c.Details != nil {
+		d := c.Details.JSON(c.FetchedAt, links)
+		out.CardDetailsJSON = &d
 	}
 	return out
 }

@@ -90,6 +90,14 @@ type Config struct {
 	// ActionDeadline bounds a form or a submit (DefaultActionDeadline when
 	// zero, at most MaxDeadline).
 	ActionDeadline time.Duration
+
+	// Transactions is how DETAILED results send subscriptions:
+	// TransactionsSubscription (the default when empty) or
+	// TransactionsOrder (GLADLY_TRANSACTIONS).
+	Transactions string
+	// AdminLinks builds the rechargeAdminUrl custom attribute and the ORDER
+	// transactions' orderLink (RECHARGE_ADMIN_URL); none without a base.
+	AdminLinks rechargekit.AdminLinks
 }
 
 // Handler answers Gladly lookups (POST, any path it is mounted on; see
@@ -125,6 +133,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.Service == nil {
 		return nil, errors.New("gladly: new handler: no card service")
 	}
+	if err := CheckTransactions(cfg.Transactions); err != nil {
+		return nil, fmt.Errorf("gladly: new handler: transactions %w", err)
+	}
 	h := &Handler{
 		svc:          cfg.Service,
 		signingKey:   cfg.SigningKey,
@@ -139,6 +150,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		now:          cfg.Now,
 		log:          cfg.Logger,
 		metrics:      cfg.Metrics,
+		memo:         answerMemo{opts: DetailOptions{Transactions: cfg.Transactions, AdminLinks: cfg.AdminLinks}},
 
 		path:           strings.TrimSuffix(cfg.Path, "/"),
 		actions:        cfg.Actions,

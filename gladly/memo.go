@@ -21,6 +21,8 @@ const maxMemoAnswers = 4096
 // decide the answer. Keys hold the card weakly: the memo never keeps a
 // card alive after the cache has let it go.
 type answerMemo struct {
+	// opts are the handler's, the same for every answer.
+	opts    DetailOptions
 	mu      sync.Mutex
 	answers map[memoKey][]byte
 }
@@ -47,7 +49,7 @@ func (m *answerMemo) detailedAnswer(card *rechargekit.Card, externalID string, a
 	if ok {
 		return body, nil
 	}
-	res := DetailedResult(card)
+	res := m.opts.Result(card)
 	// Gladly checks that the id it asked for comes back unchanged.
 	res.ExternalCustomerID = externalID
 	res.Actions = actions

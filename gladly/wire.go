@@ -399,6 +399,11 @@ type Result struct {
 	// Transactions is set in DETAILED answers only: nil is omitted (BASIC),
 	// an empty non-nil slice is sent as [] (a customer with no subscriptions).
 	Transactions []rechargekit.SubscriptionTransaction `json:"transactions,omitzero"`
+	// Orders, when set (DETAILED with TransactionsOrder), are sent as the
+	// transactions instead: each subscription as an ORDER transaction.
+	// Decoding puts ORDER transactions here and the others in
+	// Transactions.
+	Orders []OrderTransaction `json:"-"`
 	// Actions are the customer-level actions offered (DETAILED only; spec
 	// section 14): the agent picks one, and Gladly fetches its form.
 	Actions []Action `json:"actions,omitempty"`
@@ -471,22 +476,10 @@ func BasicResult(c *rechargekit.Customer) Result {
 	return r
 }
 
-// DetailedResult maps a card to a DETAILED result: the BASIC fields plus one
-// SUBSCRIPTION transaction per subscription, in the card's order, and [] when
-// the customer has none.
-func DetailedResult(card *rechargekit.Card) Result {
-	r := BasicResult(&card.Customer)
-	if !card.FetchedAt.IsZero() {
-		r.CustomAttributes[AttrDataAsOf] = card.FetchedAt.UTC().Format(rechargekit.TimeLayout)
-	}
-	r.Transactions = make([]rechargekit.SubscriptionTransaction, 0, len(card.Subscriptions))
-	for _, s := range card.Subscriptions {
-		if s != nil {
-			r.Transactions = append(r.Transactions, s.Transaction())
-		}
-	}
-	return r
-}
+// DetailedResult maps a card to a DETAILED result with the default
+// options: SUBSCRIPTION transactions and no admin links (see
+// DetailOptions.Result).
+func DetailedResult(card *rechargekit.Card) Result { return DetailOptions{}.Result(card) }
 
 // IsE164 reports whether s is an E.164 phone number: "+", a non-zero digit,
 // then 6 to 14 more digits (^\+[1-9][0-9]{6,14}$).

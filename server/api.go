@@ -65,7 +65,9 @@ type ErrorJSON struct {
 
 // CardResponse is the answer of GET /api/profiles/{id}/card. Card uses the
 // SUBSCRIPTION transaction's field names (spec/gladly-lookup.md section 12)
-// plus a customer object.
+// plus a customer object, the card's details (nextCharges, payment,
+// recentOrders, addresses, events, unavailable) when they were read, and
+// the "Open in Recharge" links when Config.AdminLinks has a base.
 type CardResponse struct {
 	Profile         ProfileJSON           `json:"profile"`
 	Link            *LinkJSON             `json:"link"`
@@ -294,7 +296,7 @@ func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargek
 		Candidates:  []CandidateJSON{},
 	}
 	if v.Card != nil {
-		cj := v.Card.JSON()
+		cj := v.Card.JSONWithLinks(c.cfg.AdminLinks)
 		out.Card = &cj
 	}
 	if v.CardErr != nil {

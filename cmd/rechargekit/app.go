@@ -47,6 +47,10 @@ type appConfig struct {
 	lookupDeadline time.Duration // the console's and JSON API's; 0: server.DefaultLookupDeadline
 	sessionIdle    time.Duration // 0: server.DefaultSessionIdle
 	sessionTTL     time.Duration // 0: server.DefaultSessionTTL
+
+	// adminLinks builds the "Open in Recharge" links (RECHARGE_ADMIN_URL)
+	// of the console, the JSON API and Gladly; none without a base.
+	adminLinks rechargekit.AdminLinks
 }
 
 // app is the wired service: the HTTP handler and what must be closed.
@@ -154,6 +158,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	gcfg.Path = cfg.gladlyPath
 	gcfg.Logger = cfg.logger
 	gcfg.Metrics = a.metrics
+	gcfg.AdminLinks = cfg.adminLinks
 	gh, err := gladly.NewHandler(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure the lookup adaptor: %w", err)
@@ -182,6 +187,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		MetricsHandler: a.metrics.Handler(),
 		MetricsToken:   cfg.metricsToken,
 		LookupDeadline: cfg.lookupDeadline,
+		AdminLinks:     cfg.adminLinks,
 		SessionIdle:    cfg.sessionIdle,
 		SessionTTL:     cfg.sessionTTL,
 

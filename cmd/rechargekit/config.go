@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rechargekit/rechargekit/gladly"
 )
 
 // Configuration is checked when a command starts, before it opens a
@@ -28,6 +30,11 @@ var envChecks = map[string]func(v string) error{
 	"LISTEN_ADDR":      checkListenAddr,
 	"COOKIE_SECURE":    checkBool,
 	"LOG_LEVEL":        checkLogLevel,
+	// RECHARGE_ADMIN_URL is the merchant admin the "Open in Recharge"
+	// links point into, and GLADLY_TRANSACTIONS how DETAILED lookups send
+	// subscriptions.
+	"RECHARGE_ADMIN_URL":  checkAdminURL,
+	"GLADLY_TRANSACTIONS": gladly.CheckTransactions,
 }
 
 // checkEnv checks the named environment variables that are set and returns
@@ -68,6 +75,22 @@ func checkHTTPURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
 		return fmt.Errorf("must be an http or https URL with a host%s", shown(v))
+	}
+	if _, err := strconv.Atoi(u.Port()); u.Port() != "" && err != nil {
+		return fmt.Errorf("has a port that is not a number%s", shown(v))
+	}
+	return nil
+}
+
+// checkAdminURL accepts the https base URL of the store's Recharge
+// merchant admin, with no path beyond "/", query, fragment or user info:
+// the links built from it go to agents, so a wrong one is refused at start
+// rather than shown.
+func checkAdminURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Opaque != "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" || strings.ContainsAny(v, " \t\r\n") {
+		return fmt.Errorf("must be the https base URL of the store's Recharge merchant admin, e.g. https://example-store-sp.admin.rechargeapps.com%s", shown(v))
 	}
 	if _, err := strconv.Atoi(u.Port()); u.Port() != "" && err != nil {
 		return fmt.Errorf("has a port that is not a number%s", shown(v))

@@ -51,7 +51,7 @@ func (c *demoCommand) parseFlags(args []string) error {
 	if c.latency < 0 {
 		return fmt.Errorf("--latency must not be negative")
 	}
-	return c.m.checkEnv("LOG_LEVEL")
+	return c.m.checkEnv("LOG_LEVEL", "GLADLY_TRANSACTIONS")
 }
 
 func (c *demoCommand) run(ctx context.Context) error {
@@ -129,7 +129,7 @@ func (c *demoCommand) run(ctx context.Context) error {
 		webhookSecret: webhookSecret,
 		imageAllow:    []string{simLn.Addr().String()},
 		gladlyPath:    gladly.DefaultPath,
-		gladly:        gladly.Config{SigningKey: key},
+		gladly:        gladly.Config{SigningKey: key, Transactions: c.m.Getenv("GLADLY_TRANSACTIONS")},
 	})
 	if err != nil {
 		return err

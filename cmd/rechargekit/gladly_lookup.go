@@ -170,7 +170,11 @@ func (c *gladlyLookupCommand) run(ctx context.Context) error {
 	if len(detailed.Results) == 0 {
 		say("no such customer in Recharge")
 	} else {
-		say("%d subscription transaction(s)", len(detailed.Results[0].Transactions))
+		if r := detailed.Results[0]; r.Orders != nil {
+			say("%d ORDER transaction(s), one per subscription", len(r.Orders))
+		} else {
+			say("%d subscription transaction(s)", len(r.Transactions))
+		}
 	}
 	return printJSON(c.m, detailed)
 }

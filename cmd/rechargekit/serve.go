@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge"
@@ -39,7 +40,7 @@ type serveCommand struct {
 
 func (c *serveCommand) parseFlags(args []string) error {
 	fs := c.m.newFlagSet("serve", "[--addr HOST:PORT] (configuration from the environment: see README)")
-	if err := c.m.checkEnv("RECHARGE_API_URL", "REDIS_URL", "LISTEN_ADDR", "COOKIE_SECURE", "LOG_LEVEL"); err != nil {
+	if err := c.m.checkEnv("RECHARGE_API_URL", "REDIS_URL", "LISTEN_ADDR", "COOKIE_SECURE", "LOG_LEVEL", "RECHARGE_ADMIN_URL", "GLADLY_TRANSACTIONS"); err != nil {
 		return err
 	}
 	if _, _, err := c.m.rateLimit(); err != nil {
@@ -170,12 +171,14 @@ func (c *serveCommand) run(ctx context.Context) error {
 		lookupDeadline: c.deadline,
 		sessionIdle:    c.sessionIdle,
 		sessionTTL:     c.sessionTTL,
+		adminLinks:     rechargekit.AdminLinks{Base: c.m.Getenv("RECHARGE_ADMIN_URL")}, // checked in parseFlags
 		gladly: gladly.Config{
 			SigningKey:    key,
 			TimeWindow:    c.timeWindow,
 			BasicUser:     c.m.Getenv("GLADLY_BASIC_USER"),
 			BasicPassword: c.m.Getenv("GLADLY_BASIC_PASSWORD"),
 			Deadline:      c.deadline,
+			Transactions:  c.m.Getenv("GLADLY_TRANSACTIONS"), // checked in parseFlags
 		},
 	})
 	if err != nil {
