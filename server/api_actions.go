@@ -223,7 +223,7 @@ func (c *console) apiAction(w http.ResponseWriter, r *http.Request, tok *recharg
 			out.Outcome = outcomeJSON(res.Record, res.Replayed)
 		}
 		if res.Card != nil {
-			cj := res.Card.JSON()
+			cj := res.Card.JSONWithLinks(c.cfg.AdminLinks)
 			out.Card = &cj
 		}
 	}
