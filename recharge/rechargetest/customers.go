@@ -49,7 +49,10 @@ func matchCustomer(cu *customerJSON, f *filters) bool {
 	return f.timeIn("created_at", cu.CreatedAt.Time) && f.timeIn("updated_at", cu.UpdatedAt.Time)
 }
 
-var customerIncludes = []string{"addresses", "subscriptions"}
+// customerIncludes are the include= values of GET /customers/{id}:
+// payment_methods is in the 2021-11 clients (spec recharge-actions section
+// 2.3, secondary), and saves the card a call.
+var customerIncludes = []string{"addresses", "payment_methods", "subscriptions"}
 
 func (c *call) getCustomer() response {
 	st := c.s.st
@@ -80,6 +83,13 @@ func (c *call) getCustomer() response {
 			}
 			slices.SortFunc(subs, func(a, b *subscriptionJSON) int { return cmp.Compare(b.ID, a.ID) })
 			out.Include["subscriptions"] = subs
+		case "payment_methods":
+			pms := []*paymentMethodJSON{}
+			for _, pid := range st.custPMs[id] {
+				pms = append(pms, st.pms[pid])
+			}
+			slices.SortFunc(pms, func(a, b *paymentMethodJSON) int { return cmp.Compare(b.ID, a.ID) })
+			out.Include["payment_methods"] = pms
 		case "":
 		default:
 			return fieldError("include", "Must be one of: "+strings.Join(customerIncludes, ", ")+".")
