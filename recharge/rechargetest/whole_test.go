@@ -127,9 +127,9 @@ func TestProcessChargeSuccess(t *testing.T) {
 				ID     int64  `json:"id"`
 				Status string `json:"status"`
 			} `json:"charge"`
-			ScheduledAt string              `json:"scheduled_at"`
-			Status      string              `json:"status"`
-			TotalPrice  string              `json:"total_price"`
+			ScheduledAt string               `json:"scheduled_at"`
+			Status      string               `json:"status"`
+			TotalPrice  string               `json:"total_price"`
 			LineItems   []*recharge.LineItem `json:"line_items"`
 		} `json:"orders"`
 	}
@@ -338,7 +338,9 @@ func TestPaymentMethods(t *testing.T) {
 	body := fmt.Sprintf(`{"customer_id":%d,"default":true,"payment_type":"CREDIT_CARD","processor_name":"stripe",
 		"processor_customer_token":"cus_new","processor_payment_method_token":"pm_new",
 		"payment_details":{"brand":"amex","exp_month":9,"exp_year":2029,"last4":"0005"}}`, DemoNextShipmentID)
-	var created struct{ PaymentMethod *recharge.PaymentMethod `json:"payment_method"` }
+	var created struct {
+		PaymentMethod *recharge.PaymentMethod `json:"payment_method"`
+	}
 	decodeInto(t, h.mustDo(http.StatusCreated, http.MethodPost, "/payment_methods", body).body, &created)
 	if !bool(created.PaymentMethod.Default) || created.PaymentMethod.PaymentDetails.Brand != "amex" {
 		t.Errorf("created %+v", created.PaymentMethod)
