@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -53,11 +54,10 @@ func matchCharge(ch *chargeJSON, f *filters) bool {
 	if v, ok := f.str("external_order_id"); ok && v != ch.ExternalOrderID.value() {
 		return false
 	}
-	// Simulated charges carry no discounts.
-	if _, ok := f.str("discount_code"); ok {
+	if v, ok := f.str("discount_code"); ok && !slices.ContainsFunc(ch.Discounts, func(d discountJSON) bool { return strings.EqualFold(d.Code, v) }) {
 		return false
 	}
-	if _, ok := f.int("discount_id"); ok {
+	if v, ok := f.int("discount_id"); ok && !slices.ContainsFunc(ch.Discounts, func(d discountJSON) bool { return d.ID == v }) {
 		return false
 	}
 	if t, ok := f.times["scheduled_at"]; ok && t.Format(dateLayout) != ch.ScheduledAt {

@@ -282,11 +282,10 @@ func (st *store) matchAddress(a *addressJSON, f *filters) bool {
 	if set := f.set("ids"); set != nil && !set[a.ID] {
 		return false
 	}
-	// Simulated addresses carry no discounts.
-	if _, ok := f.str("discount_code"); ok {
+	if v, ok := f.str("discount_code"); ok && (a.discount == nil || !strings.EqualFold(a.discount.Code, v)) {
 		return false
 	}
-	if _, ok := f.int("discount_id"); ok {
+	if v, ok := f.int("discount_id"); ok && (a.discount == nil || a.discount.ID != v) {
 		return false
 	}
 	if want, ok := f.bool("is_active"); ok && want != st.addressActive(a) {

@@ -54,6 +54,8 @@ func (s *Simulator) buildRoutes() []*route {
 		{"GET /charges/{id}", "read_orders", (*call).getCharge},
 		{"POST /charges/{id}/skip", "write_orders", (*call).skipCharge},
 		{"POST /charges/{id}/unskip", "write_orders", (*call).unskipCharge},
+		{"POST /charges/{id}/apply_discount", "write_orders", (*call).applyDiscount},
+		{"POST /charges/{id}/remove_discount", "write_orders", (*call).removeDiscount},
 
 		{"GET /orders", "read_orders", (*call).listOrders},
 		{"GET /orders/{id}", "read_orders", (*call).getOrder},

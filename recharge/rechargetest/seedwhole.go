@@ -36,7 +36,12 @@ type SeedOnetime struct {
 	Price     string // default the variant's price
 }
 
+// newDiscount returns the store's discount of the code, adding it to the
+// store when it is new.
 func (st *store) newDiscount(d *SeedDiscount) *discountJSON {
+	if old := st.discounts[strings.ToUpper(d.Code)]; old != nil {
+		return old
+	}
 	vt := d.ValueType
 	if vt == "" {
 		vt = "percentage"
@@ -45,7 +50,9 @@ func (st *store) newDiscount(d *SeedDiscount) *discountJSON {
 	if !ok {
 		v = "0.00"
 	}
-	return &discountJSON{ID: st.nextID(kindDiscount), Code: d.Code, Value: v, ValueType: vt}
+	out := &discountJSON{ID: st.nextID(kindDiscount), Code: d.Code, Value: v, ValueType: vt}
+	st.discounts[strings.ToUpper(d.Code)] = out
+	return out
 }
 
 // loadPaymentMethod gives a seeded customer its default payment method,

@@ -59,6 +59,8 @@ type store struct {
 	// pms are the payment methods; events the timeline, in id order.
 	pms    map[int64]*paymentMethodJSON
 	events []*eventJSON
+	// discounts are the store's discount codes, by upper-case code.
+	discounts map[string]*discountJSON
 
 	// Indexes. Slices keep insertion order; lists sort anyway.
 	emails      map[string][]int64 // lowercased email -> customer ids
@@ -77,7 +79,7 @@ type variantRef struct {
 }
 
 func newStore(platform string) *store {
-	return &store{
+	st := &store{
 		platform:    platform,
 		customers:   map[int64]*customerJSON{},
 		addresses:   map[int64]*addressJSON{},
@@ -93,8 +95,12 @@ func newStore(platform string) *store {
 		custCharges: map[int64][]int64{},
 		custPMs:     map[int64][]int64{},
 		pms:         map[int64]*paymentMethodJSON{},
+		discounts:   map[string]*discountJSON{},
 		lastID:      map[string]int64{},
 	}
+	st.newDiscount(&SeedDiscount{Code: "SAVE10", Value: "10"})
+	st.newDiscount(&SeedDiscount{Code: "FREESHIP", Value: "100", ValueType: "shipping"})
+	return st
 }
 
 // nextID returns a new id of the kind, above every id of that kind so far.

@@ -586,3 +586,76 @@ type seedEvent struct {
 	origin     string
 	at         time.Time
 }
+
+// applyDiscount is POST /charges/{id}/apply_discount (spec recharge-actions
+// section 1.8): {"discount_code":...} or {"discount_id":...}, the id
+// winning when both are given. It is refused when the charge or its address
+// already has a discount; the discount is lost when the charge regenerates,
+// since a regenerated charge only takes its address's discount.
+func (c *call) applyDiscount() response {
+	st := c.s.st
+	ch, ok := c.charge()
+	if !ok {
+		return notFound()
+	}
+	if ch.Status != "queued" && ch.Status != "error" {
+		return fieldError("status", "Discounts can only be applied to charges with status queued or error")
+	}
+	f := c.form()
+	code, _ := f.str("discount_code")
+	id, _ := f.int("discount_id")
+	if !f.ok() {
+		return f.response()
+	}
+	var d *discountJSON
+	switch {
+	case id != nil:
+		for _, x := range st.discounts {
+			if x.ID == *id {
+				d = x
+			}
+		}
+	case code != nil:
+		d = st.discounts[strings.ToUpper(strings.TrimSpace(*code))]
+	default:
+		return fieldError("discount_code", "Either discount_code or discount_id is required.")
+	}
+	if d == nil {
+		return fieldError("discount", "Discount not found.")
+	}
+	if a := st.addresses[ch.AddressID]; len(ch.Discounts) > 0 || (a != nil && a.discount != nil) {
+		return fieldError("discount", "A discount is already applied to this charge or its address.")
+	}
+	ch.Discounts = []discountJSON{*d}
+	ch.UpdatedAt = sec(c.now)
+	recalc(ch)
+	c.emit("charge/updated", "charge", ch)
+	c.timeline(ch.customerID, "charge", ch.ID, "discount_applied")
+	return jsonResponse(http.StatusOK, map[string]any{"charge": ch})
+}
+
+// removeDiscount is POST /charges/{id}/remove_discount.
+func (c *call) removeDiscount() response {
+	ch, ok := c.charge()
+	if !ok {
+		return notFound()
+	}
+	if ch.Status != "queued" && ch.Status != "error" {
+		return fieldError("status", "Discounts can only be removed from charges with status queued or error")
+	}
+	if len(ch.Discounts) == 0 {
+		return fieldError("discount", "The charge has no discount.")
+	}
+	ch.Discounts = []discountJSON{}
+	ch.UpdatedAt = sec(c.now)
+	recalc(ch)
+	c.emit("charge/updated", "charge", ch)
+	c.timeline(ch.customerID, "charge", ch.ID, "discount_removed")
+	return jsonResponse(http.StatusOK, map[string]any{"charge": ch})
+}
+
+// timeline records an event that no webhook topic carries (charge/updated
+// is left off the timeline).
+func (c *call) timeline(customer int64, objectType string, id int64, verb string) {
+	c.s.st.addEvent(customer, objectType, id, verb, sourceOf(c.origin, c.tokenID), c.now)
+}

@@ -535,3 +535,52 @@ func TestDiscountCents(t *testing.T) {
 		}
 	}
 }
+
+func TestChargeDiscounts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{}, DemoSeed())
+	ch := h.charges(fmt.Sprintf("purchase_item_id=%d&status=queued", DemoAlexDogTeeID))[0]
+	if ch.TotalDiscounts != "0.00" {
+		t.Fatalf("Alex's charge starts with discounts %v", ch.TotalDiscounts)
+	}
+	path := func(action string) string { return fmt.Sprintf("/charges/%d/%s", ch.ID, action) }
+	var got struct{ Charge *recharge.Charge }
+	decodeInto(t, h.mustDo(http.StatusOK, http.MethodPost, path("apply_discount"), `{"discount_code":"save10"}`).body, &got)
+	sub, _ := parseCents(string(ch.SubtotalPrice))
+	total, _ := parseCents(string(ch.TotalPrice))
+	disc := (sub*1000 + 5000) / 10000
+	if string(got.Charge.TotalDiscounts) != formatCents(disc) || string(got.Charge.TotalPrice) != formatCents(total-disc) {
+		t.Errorf("after SAVE10: discounts %v total %v, want %s and %s", got.Charge.TotalDiscounts, got.Charge.TotalPrice, formatCents(disc), formatCents(total-disc))
+	}
+	if r := mustDecode(t, h.mustGet(fmt.Sprintf("/charges?discount_code=SAVE10&customer_id=%d", DemoAlexRiveraID)).body)["charges"].([]any); len(r) != 1 {
+		t.Errorf("discount_code filter found %d charges", len(r))
+	}
+	for _, body := range []string{`{"discount_code":"SAVE10"}`, `{"discount_code":"NOPE"}`, `{}`} {
+		h.mustDo(http.StatusUnprocessableEntity, http.MethodPost, path("apply_discount"), body)
+	}
+	ev := h.events(DemoAlexRiveraID)[0]
+	if ev.Verb != "discount_applied" || ev.ObjectID != int64(ch.ID) || ev.Source.Origin != OriginAPI {
+		t.Errorf("event %+v", ev)
+	}
+	decodeInto(t, h.mustDo(http.StatusOK, http.MethodPost, path("remove_discount"), `{}`).body, &got)
+	if got.Charge.TotalPrice != ch.TotalPrice || got.Charge.TotalDiscounts != "0.00" {
+		t.Errorf("after remove: total %v discounts %v", got.Charge.TotalPrice, got.Charge.TotalDiscounts)
+	}
+	h.mustDo(http.StatusUnprocessableEntity, http.MethodPost, path("remove_discount"), `{}`)
+
+	// A charge discount is lost when the charge regenerates.
+	h.mustDo(http.StatusOK, http.MethodPost, path("apply_discount"), `{"discount_code":"FREESHIP"}`)
+	date := refTime.AddDate(0, 0, 20).Format(dateLayout)
+	h.mustDo(http.StatusOK, http.MethodPost, fmt.Sprintf("/subscriptions/%d/set_next_charge_date", DemoAlexDogTeeID), `{"date":"`+date+`"}`)
+	moved := h.charges(fmt.Sprintf("purchase_item_id=%d&status=queued", DemoAlexDogTeeID))[0]
+	if moved.ID == ch.ID || moved.TotalDiscounts != "0.00" {
+		t.Errorf("regenerated charge %d keeps discounts %v", moved.ID, moved.TotalDiscounts)
+	}
+
+	// The address discount of Jamie's shipment refuses another one.
+	jamie := h.charges(fmt.Sprintf("customer_id=%d&status=queued&sort_by=scheduled_at-asc", DemoNextShipmentID))[0]
+	h.mustDo(http.StatusUnprocessableEntity, http.MethodPost, fmt.Sprintf("/charges/%d/apply_discount", jamie.ID), `{"discount_code":"SAVE10"}`)
+	if r := mustDecode(t, h.mustGet(fmt.Sprintf("/addresses?discount_code=welcome10&customer_id=%d", DemoNextShipmentID)).body)["addresses"].([]any); len(r) != 1 {
+		t.Errorf("address discount_code filter found %d addresses", len(r))
+	}
+}
