@@ -492,6 +492,15 @@ func TestDemoWholePicture(t *testing.T) {
 		}
 	}
 
+	// Timelines and orders page with cursors like every list.
+	if paged := h.collect(fmt.Sprintf("/events?customer_id=%d&limit=2", DemoNextShipmentID), "events"); len(paged) != len(jamie) {
+		t.Errorf("%d events in pages of 2, want %d", len(paged), len(jamie))
+	}
+	orders := h.collect(fmt.Sprintf("/orders?customer_id=%d&limit=2", DemoNextShipmentID), "orders")
+	if success := h.charges(fmt.Sprintf("customer_id=%d&status=success&limit=250", DemoNextShipmentID)); len(orders) != len(success) || len(orders) == 0 {
+		t.Errorf("%d orders in pages of 2, want one per processed charge (%d)", len(orders), len(success))
+	}
+
 	// Every seeded customer has a default card that has not expired.
 	var pms struct {
 		PaymentMethods []*recharge.PaymentMethod `json:"payment_methods"`
