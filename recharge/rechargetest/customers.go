@@ -249,6 +249,7 @@ func (c *call) deleteCustomer() response {
 	delete(st.custSubs, id)
 	delete(st.custCharges, id)
 	delete(st.custAddrs, id)
+	st.removePaymentMethods(id)
 	return response{status: http.StatusNoContent}
 }
 

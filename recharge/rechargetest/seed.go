@@ -428,6 +428,8 @@ func (st *store) removeCustomer(cu *customerJSON) {
 	for _, aid := range st.custAddrs[cu.ID] {
 		delete(st.addresses, aid)
 	}
+	st.removePaymentMethods(cu.ID)
+	delete(st.custEvents, cu.ID)
 	st.unindexEmail(cu)
 	delete(st.customers, cu.ID)
 	delete(st.custSubs, cu.ID)

@@ -56,9 +56,10 @@ type store struct {
 	webhooks  map[int64]*webhookJSON
 	// retention is the store's retention strategies, in id order.
 	retention []*retentionJSON
-	// pms are the payment methods; events the timeline, in id order.
-	pms    map[int64]*paymentMethodJSON
-	events []*eventJSON
+	// pms are the payment methods; custEvents the timeline of each
+	// customer, in id order.
+	pms        map[int64]*paymentMethodJSON
+	custEvents map[int64][]*eventJSON
 	// discounts are the store's discount codes, by upper-case code.
 	discounts map[string]*discountJSON
 
@@ -96,6 +97,7 @@ func newStore(platform string) *store {
 		custPMs:     map[int64][]int64{},
 		pms:         map[int64]*paymentMethodJSON{},
 		discounts:   map[string]*discountJSON{},
+		custEvents:  map[int64][]*eventJSON{},
 		lastID:      map[string]int64{},
 	}
 	st.newDiscount(&SeedDiscount{Code: "SAVE10", Value: "10"})

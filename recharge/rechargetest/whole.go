@@ -131,6 +131,15 @@ func (st *store) addPaymentMethod(pm *paymentMethodJSON) {
 	st.custPMs[pm.CustomerID] = append(st.custPMs[pm.CustomerID], pm.ID)
 }
 
+// removePaymentMethods deletes a deleted customer's payment methods. Its
+// timeline stays, as the customer/deleted event on it says.
+func (st *store) removePaymentMethods(custID int64) {
+	for _, id := range st.custPMs[custID] {
+		delete(st.pms, id)
+	}
+	delete(st.custPMs, custID)
+}
+
 var paymentTypes = []string{"CREDIT_CARD", "PAYPAL", "APPLE_PAY", "GOOGLE_PAY", "SEPA_DEBIT"}
 
 var processorNames = []string{"stripe", "braintree", "authorize", "shopify_payments", "mollie"}
@@ -520,7 +529,7 @@ func (st *store) addEvent(customer int64, objectType string, objectID int64, ver
 	}
 	words := strings.ReplaceAll(verb, "_", " ")
 	desc := strings.ToUpper(words[:1]) + words[1:] + " " + strings.ReplaceAll(objectType, "_", " ") + fmt.Sprintf(" #%d", objectID)
-	st.events = append(st.events, &eventJSON{
+	st.custEvents[customer] = append(st.custEvents[customer], &eventJSON{
 		ID: st.nextID(kindEvent), CustomerID: customer, ObjectID: objectID, CreatedAt: sec(at),
 		CustomAttributes: []json.RawMessage{}, Description: desc, ObjectType: objectType,
 		Source: src, UpdatedAttributes: []json.RawMessage{}, Verb: verb,
@@ -532,8 +541,18 @@ func (c *call) listEvents() response {
 	if !ok {
 		return resp
 	}
+	// Events are indexed by customer; without customer_id every event is
+	// a candidate.
+	var cands []*eventJSON
+	if v, ok := lq.f.int("customer_id"); ok {
+		cands = c.s.st.custEvents[v]
+	} else {
+		for _, evs := range c.s.st.custEvents {
+			cands = append(cands, evs...)
+		}
+	}
 	var items []listItem
-	for _, ev := range c.s.st.events {
+	for _, ev := range cands {
 		if v, ok := lq.f.int("customer_id"); ok && v != ev.CustomerID {
 			continue
 		}

@@ -593,3 +593,23 @@ func TestChargeDiscounts(t *testing.T) {
 		t.Errorf("address discount_code filter found %d addresses", len(r))
 	}
 }
+
+func TestDeletedCustomerLosesPaymentMethods(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{}, DemoSeed())
+	h.mustDo(http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/customers/%d", DemoNextShipmentID), "")
+	if got := mustDecode(t, h.mustGet(fmt.Sprintf("/payment_methods?customer_id=%d", DemoNextShipmentID)).body)["payment_methods"].([]any); len(got) != 0 {
+		t.Errorf("%d payment methods left", len(got))
+	}
+	if evs := h.events(DemoNextShipmentID); evs[0].Verb != "deleted" || evs[0].ObjectType != "customer" {
+		t.Errorf("latest event %+v", evs[0])
+	}
+	// Loading a customer again replaces its card and timeline.
+	h.sim.Load(DemoSeed())
+	if got := mustDecode(t, h.mustGet(fmt.Sprintf("/payment_methods?customer_id=%d", DemoAlexRiveraID)).body)["payment_methods"].([]any); len(got) != 1 {
+		t.Errorf("%d payment methods for Alex after a second load, want 1", len(got))
+	}
+	if evs := h.events(DemoNextShipmentID); evs[0].Verb == "deleted" {
+		t.Errorf("timeline kept across a reload: %+v", evs[0])
+	}
+}
