@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Charges (spec section 5): list, get, skip and unskip.
@@ -52,11 +54,10 @@ func matchCharge(ch *chargeJSON, f *filters) bool {
 	if v, ok := f.str("external_order_id"); ok && v != ch.ExternalOrderID.value() {
 		return false
 	}
-	// Simulated charges carry no discounts.
-	if _, ok := f.str("discount_code"); ok {
+	if v, ok := f.str("discount_code"); ok && !slices.ContainsFunc(ch.Discounts, func(d discountJSON) bool { return strings.EqualFold(d.Code, v) }) {
 		return false
 	}
-	if _, ok := f.int("discount_id"); ok {
+	if v, ok := f.int("discount_id"); ok && !slices.ContainsFunc(ch.Discounts, func(d discountJSON) bool { return d.ID == v }) {
 		return false
 	}
 	if t, ok := f.times["scheduled_at"]; ok && t.Format(dateLayout) != ch.ScheduledAt {
@@ -114,6 +115,16 @@ func (c *call) purchaseItems(ch *chargeJSON) ([]int64, response, bool) {
 // given status, unless they are all of ch's lines: then ch itself changes
 // status. It returns the charge that now holds those lines.
 func (st *store) splitLines(ch *chargeJSON, ids []int64, status string, c *call) *chargeJSON {
+	moved, split := st.split(ch, ids, status, c.now)
+	if split {
+		c.emit("charge/updated", "charge", ch)
+	}
+	return moved
+}
+
+// split is splitLines without the webhook; split reports whether a new
+// charge was made (ch kept other lines).
+func (st *store) split(ch *chargeJSON, ids []int64, status string, now time.Time) (*chargeJSON, bool) {
 	set := map[int64]bool{}
 	for _, id := range ids {
 		set[id] = true
@@ -126,8 +137,8 @@ func (st *store) splitLines(ch *chargeJSON, ids []int64, status string, c *call)
 	}
 	if all {
 		ch.Status = status
-		ch.UpdatedAt = sec(c.now)
-		return ch
+		ch.UpdatedAt = sec(now)
+		return ch, false
 	}
 	// The new charge is a copy of ch (same address, customer, date and
 	// currency, also for a charge loaded without its address or customer)
@@ -138,7 +149,7 @@ func (st *store) splitLines(ch *chargeJSON, ids []int64, status string, c *call)
 	moved.Status = status
 	moved.LineItems = nil
 	moved.ShippingLines = slices.Clone(ch.ShippingLines)
-	moved.CreatedAt, moved.UpdatedAt = sec(c.now), sec(c.now)
+	moved.CreatedAt, moved.UpdatedAt = sec(now), sec(now)
 	st.charges[moved.ID] = moved
 	st.custCharges[moved.customerID] = append(st.custCharges[moved.customerID], moved.ID)
 	var keep []*lineItem
@@ -150,11 +161,10 @@ func (st *store) splitLines(ch *chargeJSON, ids []int64, status string, c *call)
 		}
 	}
 	ch.LineItems = keep
-	ch.UpdatedAt = sec(c.now)
+	ch.UpdatedAt = sec(now)
 	recalc(ch)
 	recalc(moved)
-	c.emit("charge/updated", "charge", ch)
-	return moved
+	return moved, true
 }
 
 // skipCharge skips the given subscriptions on a queued (or error) charge.

@@ -20,6 +20,9 @@ import (
 //	GET  /__sim/retention_strategies  the store's retention strategies
 //	POST /__sim/retention_strategies  replace them (a JSON list of
 //	                       {"reason": "..."}, see RetentionStrategy)
+//	POST /__sim/charges/{id}/process  process a queued or failed charge
+//	                       now: {"outcome":"success"} or {"outcome":"error",
+//	                       "error_type":"CARD_DECLINED"} (see ProcessRequest)
 //	GET  /__sim/images/... product pictures (see ImagesPath)
 func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, ImagesPath) {
@@ -85,6 +88,10 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		write(http.StatusOK, map[string]any{"customers": s.customerSummaries(limit)})
 	default:
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/__sim/charges/"); ok {
+			s.serveProcess(w, r, rest)
+			return
+		}
 		write(http.StatusNotFound, map[string]string{"errors": "Not Found"})
 	}
 }

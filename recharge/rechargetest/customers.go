@@ -49,7 +49,10 @@ func matchCustomer(cu *customerJSON, f *filters) bool {
 	return f.timeIn("created_at", cu.CreatedAt.Time) && f.timeIn("updated_at", cu.UpdatedAt.Time)
 }
 
-var customerIncludes = []string{"addresses", "subscriptions"}
+// customerIncludes are the include= values of GET /customers/{id}:
+// payment_methods is in the 2021-11 clients (spec recharge-actions section
+// 2.3, secondary), and saves the card a call.
+var customerIncludes = []string{"addresses", "payment_methods", "subscriptions"}
 
 func (c *call) getCustomer() response {
 	st := c.s.st
@@ -80,6 +83,13 @@ func (c *call) getCustomer() response {
 			}
 			slices.SortFunc(subs, func(a, b *subscriptionJSON) int { return cmp.Compare(b.ID, a.ID) })
 			out.Include["subscriptions"] = subs
+		case "payment_methods":
+			pms := []*paymentMethodJSON{}
+			for _, pid := range st.custPMs[id] {
+				pms = append(pms, st.pms[pid])
+			}
+			slices.SortFunc(pms, func(a, b *paymentMethodJSON) int { return cmp.Compare(b.ID, a.ID) })
+			out.Include["payment_methods"] = pms
 		case "":
 		default:
 			return fieldError("include", "Must be one of: "+strings.Join(customerIncludes, ", ")+".")
@@ -239,6 +249,7 @@ func (c *call) deleteCustomer() response {
 	delete(st.custSubs, id)
 	delete(st.custCharges, id)
 	delete(st.custAddrs, id)
+	st.removePaymentMethods(id)
 	return response{status: http.StatusNoContent}
 }
 
@@ -272,11 +283,10 @@ func (st *store) matchAddress(a *addressJSON, f *filters) bool {
 	if set := f.set("ids"); set != nil && !set[a.ID] {
 		return false
 	}
-	// Simulated addresses carry no discounts.
-	if _, ok := f.str("discount_code"); ok {
+	if v, ok := f.str("discount_code"); ok && (a.discount == nil || !strings.EqualFold(a.discount.Code, v)) {
 		return false
 	}
-	if _, ok := f.int("discount_id"); ok {
+	if v, ok := f.int("discount_id"); ok && (a.discount == nil || a.discount.ID != v) {
 		return false
 	}
 	if want, ok := f.bool("is_active"); ok && want != st.addressActive(a) {

@@ -43,6 +43,18 @@ const (
 	DemoMixedCaseEmailID int64 = 183940007
 	// DemoNoPhoneID (Noah Williams) has no phone and no external id.
 	DemoNoPhoneID int64 = 183940010
+	// DemoFailingPaymentID (Riley Brooks) has a failing payment: the
+	// charge of a Vitamin D3 subscription (on its own office address)
+	// failed twice with CARD_DECLINED, the last attempt yesterday, and
+	// waits for its retry date; the customer is in dunning. Its other
+	// address has a healthy queued charge.
+	DemoFailingPaymentID int64 = 183940031
+	// DemoNextShipmentID (Jamie Park) has a multi-line next shipment with
+	// an address discount (WELCOME10, 10 %) and a one-time product
+	// (Razor Blade Refills), a line skipped yesterday in the portal on
+	// the same date (Merino Wool Socks), and a card that expires next
+	// month.
+	DemoNextShipmentID int64 = 183940032
 )
 
 const demoImageHost = "https://cdn.example-store.com/products/"
@@ -264,6 +276,25 @@ func demoSeed(imageHost string) Seed {
 	grace := c(29, "Grace", "Lewis", "grace.lewis@example.org", "+15550142229", ext(29), active(vLitter, 1, "month", 5))
 	grace.TaxExempt = true
 
+	riley := c(31, "Riley", "Brooks", "riley.brooks@example.com", "+15550142231", ext(31),
+		SeedSubscription{VariantID: vCoffeeWB, Interval: 1, Unit: "month", PastCharges: 4, NextChargeInDays: 9},
+		SeedSubscription{VariantID: vVitD3, Interval: 1, Unit: "month", PastCharges: 3, Address: 1,
+			FailedAttempts: 2, ErrorType: "CARD_DECLINED"})
+	riley.Addresses = []SeedAddress{
+		{Address1: "2150 Blake Street", City: "Denver", Province: "Colorado", Zip: "80205"},
+		{Address1: "1801 California Street", Address2: "Suite 400", City: "Denver", Province: "Colorado", Zip: "80202", Company: "Brooks & Co"},
+	}
+	riley.Card = &SeedCard{Brand: "mastercard", Last4: "4444", ExpiresInMonths: 14}
+
+	jamie := c(32, "Jamie", "Park", "jamie.park@example.com", "+15550142232", ext(32),
+		SeedSubscription{VariantID: vCoffeeGR, Interval: 1, Unit: "month", PastCharges: 3, NextChargeInDays: 6},
+		SeedSubscription{VariantID: vTea, Interval: 1, Unit: "month", PastCharges: 2, NextChargeInDays: 6, Quantity: 2},
+		SeedSubscription{VariantID: vSocksM, Interval: 2, Unit: "month", PastCharges: 1, NextChargeInDays: 6, SkipNext: true})
+	jamie.Addresses = []SeedAddress{{Address1: "640 Pine Street", Address2: "Apt 12", City: "Seattle", Province: "Washington", Zip: "98101",
+		Discount: &SeedDiscount{Code: "WELCOME10", Value: "10", ValueType: "percentage"},
+		Onetimes: []SeedOnetime{{VariantID: vRazor}}}}
+	jamie.Card = &SeedCard{Brand: "visa", Last4: "4242", ExpiresInMonths: 1}
+
 	customers := []SeedCustomer{
 		c(1, "Sam", "Taylor", "sam.taylor@example.com", "+15550142201", ext(1),
 			active(vCoffeeWB, 2, "week", 6), cancelled(vTea, 1, "month", 2, "Switching to a different product")),
@@ -303,6 +334,7 @@ func demoSeed(imageHost string) Seed {
 			cancelled(vDogTeeL, 1, "month", 2, "Too expensive"), cancelled(vChewsM, 2, "week", 3, "Dog did not like them")),
 		grace,
 		c(30, "Michael", "Clark", "michael.clark@example.com", "+15550142230", ext(30), active(vTea, 1, "week", 6)),
+		riley, jamie,
 	}
 	return Seed{Products: demoProductsAt(imageHost), Customers: customers, RetentionStrategies: demoRetentionStrategies()}
 }

@@ -21,12 +21,15 @@
 //
 // # Routes
 //
-//	GET/POST /customers, GET/PUT/DELETE /customers/{id} (?include=addresses,subscriptions),
+//	GET/POST /customers, GET/PUT/DELETE /customers/{id} (?include=addresses,payment_methods,subscriptions),
 //	GET /customers/{id}/delivery_schedule
 //	GET/POST /addresses, GET/PUT/DELETE /addresses/{id}
 //	GET/POST /subscriptions, GET/PUT/DELETE /subscriptions/{id},
 //	POST /subscriptions/{id}/cancel|activate|set_next_charge_date|change_address
-//	GET /charges, GET /charges/{id}, POST /charges/{id}/skip|unskip
+//	GET /charges, GET /charges/{id}, POST /charges/{id}/skip|unskip|apply_discount|remove_discount
+//	GET /orders, GET /orders/{id}
+//	GET/POST /payment_methods, GET /payment_methods/{id}
+//	GET /events
 //	GET /retention_strategies
 //	GET /products, GET /products/{external_product_id} (custom platform only)
 //	GET /plans, GET /plans/{id}, GET /token_information, GET /store
@@ -50,6 +53,9 @@
 //	GET  /__sim/customers  a summary of the customers (?limit=)
 //	GET/POST /__sim/retention_strategies  the store's cancellation reasons;
 //	                       POST replaces them with a JSON list of {"reason": ...}
+//	POST /__sim/charges/{id}/process  process a queued or failed charge now,
+//	                       {"outcome":"success"} or {"outcome":"error",
+//	                       "error_type":"CARD_DECLINED"} (ProcessRequest)
 //	GET  /__sim/images/... product pictures (ImagesPath, DemoSeedWithImages)
 //
 // # Decisions where Recharge's behaviour is not documented (spec section 17)
@@ -88,6 +94,35 @@
 //     still ahead; with Config.RecalculateNextChargeDate it sets the next
 //     date one new interval after the last charge (rolled past today),
 //     otherwise the date stays (or returns to the earliest dropped skip).
+//   - Processing a charge (a control call: the simulator has no scheduler)
+//     succeeds or fails whatever its date. Success creates its order (order
+//     id and number follow the charge id; external_order_name "#<number>"),
+//     moves each subscription one interval past the charge's date (rolled
+//     past today) and queues it there. A failure counts charge_attempts,
+//     sets last_charge_attempt and a retry date three days on (a date after
+//     odd attempts, a timestamp after even ones: both occur on Recharge),
+//     and puts the customer in dunning; the sixth failure ends in
+//     CLOSED_MAX_RETRIES_REACHED without a retry date, marks the
+//     subscriptions max_retries_reached and ends the dunning. The store
+//     setting that would then cancel them is not simulated.
+//   - Webhooks of processing: charge/paid, order/created (then charge/created
+//     and subscription/updated for the next charge); charge/failed (and
+//     charge/max_retries_reached); customer/updated when the dunning flag
+//     changes.
+//   - Every change writes an event on the customer's timeline (GET /events,
+//     newest first, no sort_by), except the charge bookkeeping of
+//     regenerations (charge/created, updated, deleted). The source is the
+//     API token by name (origin api, TokenName), Recharge itself for
+//     processing (origin recharge), and, in seeds, the customer in the
+//     portal (origin portal) or an admin (origin merchant, MerchantEmail).
+//   - Payment methods carry fake processor tokens ("cus_simtok…",
+//     "pm_simtok…") so that tests can grep answers, pages and logs for them.
+//     POST /payment_methods takes payment_details from the body (the
+//     simulator has no processor to ask) or makes a Visa up.
+//   - Discount values are strings with two decimals; the store knows the
+//     codes SAVE10 (10 %), FREESHIP (shipping) and those of its seeds. A
+//     charge discount is lost when the charge regenerates; an address
+//     discount is copied onto every charge of the address.
 //
 // The simulator is modelled on golang/pkgsite's internal/proxy/proxytest.
 package rechargetest

@@ -197,6 +197,15 @@ func shapeCases() []shapeCase {
 		{name: "address", fixture: gl + "data/pull/addresses/success/rawData.json", fixPath: []any{"addresses", 0},
 			own: "address.json", ownPath: []any{"addresses", 0},
 			request: func(h *harness) []byte { return h.mustGet("/addresses/193760021").body }, simPath: []any{"address"}},
+		{name: "payment method list", fixture: "rechargesharp/PaymentMethods/list-payment-methods_200.json", subset: true,
+			request: func(h *harness) []byte { return h.mustGet("/payment_methods?customer_id=183940032").body }},
+		{name: "payment method", fixture: "rechargesharp/PaymentMethods/get-payment-method_200.json", fixPath: []any{"payment_method"},
+			request: func(h *harness) []byte { return h.mustGet("/payment_methods?customer_id=183940031").body }, simPath: []any{"payment_methods", 0}},
+		{name: "created payment method", fixture: "rechargesharp/PaymentMethods/create-payment-method_201.json", fixPath: []any{"payment_method"},
+			request: func(h *harness) []byte {
+				return h.mustDo(201, "POST", "/payment_methods", `{"customer_id":183940021,"default":true,"payment_type":"CREDIT_CARD",
+					"processor_name":"stripe","processor_customer_token":"cus_x","processor_payment_method_token":"pm_x"}`).body
+			}, simPath: []any{"payment_method"}},
 		{name: "address (2022 capture)", fixture: "rechargesharp/Addresses/get-address_200.json", fixPath: []any{"address"}, subset: true,
 			request: func(h *harness) []byte { return h.mustGet("/addresses/193760021").body }, simPath: []any{"address"}},
 	}

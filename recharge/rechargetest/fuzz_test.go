@@ -144,6 +144,13 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/webhooks", `{"address":"https://e.com/h","topic":"customer/updated","included_objects":["customer"]}`},
 		{"GET", "/subscriptions?cursor=eyJzdGFydGluZ19iZWZvcmVfaWQiOjEsImxhc3RfdmFsdWUiOjEsInNvcnRfYnkiOiJpZC1kZXNjIiwiY3Vyc29yX2RpciI6Im5leHQifQ", ""},
 		{"PATCH", "/customers/1", `[]`},
+		{"GET", "/payment_methods?customer_id=183940032", ""},
+		{"POST", "/payment_methods", `{"customer_id":183940032,"payment_type":"CREDIT_CARD","processor_name":"stripe","processor_customer_token":"c","processor_payment_method_token":"p","payment_details":{"exp_month":"x"}}`},
+		{"GET", "/orders?customer_id=183940032&charge_id=1", ""},
+		{"GET", "/orders/612340001", ""},
+		{"GET", "/events?customer_id=183940031&object_type=charge", ""},
+		{"POST", "/charges/731050001/apply_discount", `{"discount_id":"x","discount_code":"SAVE10"}`},
+		{"GET", "/customers/183940032?include=payment_methods,addresses", ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.target, s.body)

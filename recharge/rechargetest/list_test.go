@@ -76,7 +76,14 @@ func TestFilters(t *testing.T) {
 		"charges":       h.collect("/charges?limit=250", "charges"),
 		"addresses":     h.collect("/addresses?limit=250", "addresses"),
 	}
-	someCharge := all["charges"][3]
+	// A processed charge, so that it has an external order id.
+	var someCharge obj
+	for _, ch := range all["charges"] {
+		if ch["status"] == "success" {
+			someCharge = ch
+			break
+		}
+	}
 	tests := []struct {
 		name   string
 		plural string
@@ -401,5 +408,5 @@ func TestCustomerInclude(t *testing.T) {
 	if diff := cmp.Diff(obj{"subscriptions": []any{}}, only); diff != "" {
 		t.Errorf("include for a customer without subscriptions (-want +got):\n%s", diff)
 	}
-	assertBody(t, h.get("/customers/183940019?include=orders"), 422, `{"errors":{"include":["Must be one of: addresses, subscriptions."]}}`)
+	assertBody(t, h.get("/customers/183940019?include=orders"), 422, `{"errors":{"include":["Must be one of: addresses, payment_methods, subscriptions."]}}`)
 }

@@ -54,6 +54,17 @@ func (s *Simulator) buildRoutes() []*route {
 		{"GET /charges/{id}", "read_orders", (*call).getCharge},
 		{"POST /charges/{id}/skip", "write_orders", (*call).skipCharge},
 		{"POST /charges/{id}/unskip", "write_orders", (*call).unskipCharge},
+		{"POST /charges/{id}/apply_discount", "write_orders", (*call).applyDiscount},
+		{"POST /charges/{id}/remove_discount", "write_orders", (*call).removeDiscount},
+
+		{"GET /orders", "read_orders", (*call).listOrders},
+		{"GET /orders/{id}", "read_orders", (*call).getOrder},
+
+		{"GET /payment_methods", "read_payment_methods", (*call).listPaymentMethods},
+		{"POST /payment_methods", "write_payment_methods", (*call).createPaymentMethod},
+		{"GET /payment_methods/{id}", "read_payment_methods", (*call).getPaymentMethod},
+
+		{"GET /events", "read_events", (*call).listEvents},
 
 		{"GET /products", "read_products", (*call).listProducts},
 		{"GET /products/{external_product_id}", "read_products", (*call).getProduct},

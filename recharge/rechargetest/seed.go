@@ -2,8 +2,10 @@ package rechargetest
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -71,6 +73,9 @@ type SeedCustomer struct {
 	// subscriptions and none is given.
 	Addresses     []SeedAddress
 	Subscriptions []SeedSubscription
+	// Card is the customer's default payment method; nil gives a Visa
+	// that expires in two to four years.
+	Card *SeedCard
 }
 
 // SeedAddress is a shipping address of a customer.
@@ -87,6 +92,12 @@ type SeedAddress struct {
 	CountryCode string // default "US"
 	Phone       string
 	Currency    string // presentment currency; default "USD"
+	// Discount, when set, is the address's discount: every charge of the
+	// address carries it.
+	Discount *SeedDiscount
+	// Onetimes are one-time products added to the address's next queued
+	// charge (purchase_item_type "onetime").
+	Onetimes []SeedOnetime
 }
 
 // SeedProperty is a subscription line property (name/value).
@@ -116,6 +127,16 @@ type SeedSubscription struct {
 	Unit     string
 	// Status is "active" (default), "cancelled" or "expired".
 	Status string
+	// SkipNext skips the subscription's next charge, as the customer would
+	// in the portal (yesterday): its line moves to a skipped charge and its
+	// next charge date one interval on.
+	SkipNext bool
+	// FailedAttempts, when positive, makes the subscription's next charge
+	// one that failed that many times (the last yesterday) with ErrorType
+	// (default CARD_DECLINED) and waits for its retry date; its date moves
+	// to the first attempt.
+	FailedAttempts int
+	ErrorType      string
 	// PastCharges is the number of processed (success) charges, the first
 	// at creation (a checkout) and then one per interval.
 	PastCharges int
@@ -354,13 +375,17 @@ func (st *store) loadCustomer(sc *SeedCustomer, now time.Time) int64 {
 	for i, sa := range addrs {
 		addrIDs = append(addrIDs, st.loadAddress(cu, sa, created.Add(time.Duration(i+1)*time.Minute)))
 	}
+	subIDs := make([]int64, 0, len(sc.Subscriptions))
 	for i := range sc.Subscriptions {
 		ss := &sc.Subscriptions[i]
 		idx := min(max(ss.Address, 0), len(addrIDs)-1)
-		st.loadSubscription(cu, addrIDs[idx], ss, now)
+		subIDs = append(subIDs, st.loadSubscription(cu, addrIDs[idx], ss, now))
 	}
+	st.loadPaymentMethod(cu, sc.Card, addrIDs, created, now)
+	extra := st.loadCharges(sc, addrIDs, subIDs, now)
 	st.renumberCharges(id)
 	st.recount(id, now, false)
+	st.seedEvents(id, extra)
 	// The customer's updated_at follows its latest cancellation, as in the
 	// captured data.
 	for _, sid := range st.custSubs[id] {
@@ -403,6 +428,8 @@ func (st *store) removeCustomer(cu *customerJSON) {
 	for _, aid := range st.custAddrs[cu.ID] {
 		delete(st.addresses, aid)
 	}
+	st.removePaymentMethods(cu.ID)
+	delete(st.custEvents, cu.ID)
 	st.unindexEmail(cu)
 	delete(st.customers, cu.ID)
 	delete(st.custSubs, cu.ID)
@@ -453,6 +480,10 @@ func (st *store) loadAddress(cu *customerJSON, sa SeedAddress, created time.Time
 		Province:            optStr(sa.Province),
 		UpdatedAt:           sec(created),
 		Zip:                 optStr(sa.Zip),
+	}
+	if d := sa.Discount; d != nil {
+		a.discount = st.newDiscount(d)
+		a.Discounts = []json.RawMessage{json.RawMessage(`{"id":` + strconv.FormatInt(a.discount.ID, 10) + `}`)}
 	}
 	st.addAddress(a)
 	return id

@@ -441,10 +441,14 @@ type call struct {
 	params []string
 	body   map[string]json.RawMessage
 	events []event
+	// origin and tokenID say who makes the change, for the timeline: an
+	// API token (OriginAPI) or, for control calls, Recharge itself.
+	origin  string
+	tokenID int64
 }
 
 func (s *Simulator) newCall(r *http.Request, params []string) (*call, response, bool) {
-	c := &call{s: s, r: r, now: s.now(), params: params}
+	c := &call{s: s, r: r, now: s.now(), params: params, origin: OriginAPI, tokenID: tokenID(r.Header.Get("X-Recharge-Access-Token"))}
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		return c, response{}, true
 	}
@@ -472,4 +476,9 @@ func (s *Simulator) newCall(r *http.Request, params []string) (*call, response, 
 // emit records a webhook event; it is delivered after the handler returns.
 func (c *call) emit(topic, key string, obj any) {
 	c.events = append(c.events, event{topic: topic, body: encodeJSON(map[string]any{key: obj}), at: c.now})
+	if timelineTopic(topic) {
+		cust, id := ownerOf(obj)
+		objectType, verb, _ := strings.Cut(topic, "/")
+		c.s.st.addEvent(cust, objectType, id, verb, sourceOf(c.origin, c.tokenID), c.now)
+	}
 }

@@ -22,6 +22,9 @@ const (
 	kindPlan          = "plan"
 	kindWebhook       = "webhook"
 	kindRetention     = "retention_strategy"
+	kindEvent         = "event"
+	kindOnetime       = "onetime"
+	kindDiscount      = "discount"
 )
 
 var idBase = map[string]int64{
@@ -33,6 +36,9 @@ var idBase = map[string]int64{
 	kindPlan:          401200001,
 	kindWebhook:       512300001,
 	kindRetention:     233670001,
+	kindEvent:         902110001,
+	kindOnetime:       621400001,
+	kindDiscount:      114250001,
 }
 
 // store is the simulator's data. Every method runs with Simulator.mu held.
@@ -50,12 +56,19 @@ type store struct {
 	webhooks  map[int64]*webhookJSON
 	// retention is the store's retention strategies, in id order.
 	retention []*retentionJSON
+	// pms are the payment methods; custEvents the timeline of each
+	// customer, in id order.
+	pms        map[int64]*paymentMethodJSON
+	custEvents map[int64][]*eventJSON
+	// discounts are the store's discount codes, by upper-case code.
+	discounts map[string]*discountJSON
 
 	// Indexes. Slices keep insertion order; lists sort anyway.
 	emails      map[string][]int64 // lowercased email -> customer ids
 	custAddrs   map[int64][]int64
 	custSubs    map[int64][]int64
 	custCharges map[int64][]int64
+	custPMs     map[int64][]int64
 
 	lastID     map[string]int64
 	productSeq int64
@@ -67,7 +80,7 @@ type variantRef struct {
 }
 
 func newStore(platform string) *store {
-	return &store{
+	st := &store{
 		platform:    platform,
 		customers:   map[int64]*customerJSON{},
 		addresses:   map[int64]*addressJSON{},
@@ -81,8 +94,15 @@ func newStore(platform string) *store {
 		custAddrs:   map[int64][]int64{},
 		custSubs:    map[int64][]int64{},
 		custCharges: map[int64][]int64{},
+		custPMs:     map[int64][]int64{},
+		pms:         map[int64]*paymentMethodJSON{},
+		discounts:   map[string]*discountJSON{},
+		custEvents:  map[int64][]*eventJSON{},
 		lastID:      map[string]int64{},
 	}
+	st.newDiscount(&SeedDiscount{Code: "SAVE10", Value: "10"})
+	st.newDiscount(&SeedDiscount{Code: "FREESHIP", Value: "100", ValueType: "shipping"})
+	return st
 }
 
 // nextID returns a new id of the kind, above every id of that kind so far.
@@ -161,7 +181,17 @@ func (st *store) recount(custID int64, now time.Time, bump bool) {
 	}
 	c.FirstChargeProcessedAt = first
 	c.SubscriptionRelatedChargeStreak = streak
-	c.HasValidPaymentMethod = len(st.custAddrs[custID]) > 0
+	c.HasValidPaymentMethod = len(st.custAddrs[custID]) > 0 || len(st.custPMs[custID]) > 0
+	// A customer is in dunning while one of its charges failed and
+	// Recharge still retries it (spec recharge-actions section 2.2).
+	dunning := false
+	for _, id := range st.custCharges[custID] {
+		if ch := st.charges[id]; ch.Status == "error" && deref(ch.ErrorType) != errMaxRetries {
+			dunning = true
+		}
+	}
+	changed = changed || dunning != c.HasPaymentMethodInDunning
+	c.HasPaymentMethodInDunning = dunning
 	if changed && bump {
 		c.UpdatedAt = sec(now)
 	}
@@ -283,9 +313,11 @@ func recalc(ch *chargeJSON) {
 	if pending {
 		ship = 0
 	}
+	disc := discountCents(ch.Discounts, sub, ship)
 	ch.SubtotalPrice = formatCents(sub)
 	ch.TotalLineItemsPrice = formatCents(sub)
-	ch.TotalPrice = formatCents(sub + ship)
+	ch.TotalDiscounts = formatCents(disc)
+	ch.TotalPrice = formatCents(sub - disc + ship)
 	ch.TotalWeightGrams = grams
 	if len(ch.ShippingLines) > 0 && !pending {
 		ch.ShippingLines[0].Price = formatCents(ship)
@@ -313,7 +345,7 @@ func (st *store) newCharge(addr *addressJSON, date time.Time, status, typ, curre
 		CreatedAt:             sec(created),
 		Currency:              currency,
 		Customer:              cref,
-		Discounts:             []json.RawMessage{},
+		Discounts:             []discountJSON{},
 		LineItems:             []*lineItem{},
 		OrderAttributes:       []property{},
 		OriginalScheduledAt:   ds,
@@ -336,6 +368,9 @@ func (st *store) newCharge(addr *addressJSON, date time.Time, status, typ, curre
 	}
 	if typ == "checkout" {
 		ch.Tags = "Subscription, Subscription First Order"
+	}
+	if addr.discount != nil {
+		ch.Discounts = []discountJSON{*addr.discount}
 	}
 	if processed != nil {
 		ch.ProcessedAt = secp(*processed)

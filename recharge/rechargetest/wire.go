@@ -148,6 +148,11 @@ type addressJSON struct {
 	UpdatedAt              stamp             `json:"updated_at"`
 	Zip                    *string           `json:"zip"`
 
+	// discount is the address's discount, copied onto every charge created
+	// for the address (spec recharge-actions section 1.8); Discounts then
+	// lists its id, as the 2021-11 clients send it.
+	discount *discountJSON
+
 	// snapshot is the billing/shipping block that new charges copy; it is
 	// replaced (never mutated) when the address changes, so that older
 	// charges keep the address they were created with.
@@ -269,16 +274,18 @@ type chargeJSON struct {
 	AddressID             int64              `json:"address_id"`
 	AnalyticsData         analyticsData      `json:"analytics_data"`
 	BillingAddress        *chargeAddress     `json:"billing_address"`
+	ChargeAttempts        *int               `json:"charge_attempts,omitempty"`
 	ClientDetails         clientDetails      `json:"client_details"`
 	CreatedAt             stamp              `json:"created_at"`
 	Currency              string             `json:"currency"`
 	Customer              chargeCustomer     `json:"customer"`
-	Discounts             []json.RawMessage  `json:"discounts"`
+	Discounts             []discountJSON     `json:"discounts"`
 	Error                 *string            `json:"error"`
 	ErrorType             *string            `json:"error_type"`
 	ExternalOrderID       ecommerceID        `json:"external_order_id"`
 	ExternalTransactionID paymentProcessorID `json:"external_transaction_id"`
 	HasUncommittedChanges bool               `json:"has_uncommitted_changes"`
+	LastChargeAttempt     *stamp             `json:"last_charge_attempt,omitempty"`
 	LineItems             []*lineItem        `json:"line_items"`
 	MergedAt              *stamp             `json:"merged_at"`
 	Note                  *string            `json:"note"`
