@@ -209,11 +209,21 @@ func (c *chrome) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // text returns the visible text of the element matched by the CSS selector.
 func (c *chrome) text(sel string) string {
 	c.t.Helper()
-	s, err := chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-	if err != nil {
-		c.t.Fatalf("text of %s: %v", sel, err)
+	// The DevTools protocol can hand back a node id that the page's own
+	// parsing replaces a moment later ("No node with given id found"):
+	// ask again for the node that is there now, a few times.
+	var err error
+	for range 5 {
+		var s string
+		if s, err = chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)); err == nil {
+			return s
+		}
+		if !strings.Contains(err.Error(), "No node with given id") && !strings.Contains(err.Error(), "Cannot find context") {
+			break
+		}
 	}
-	return s
+	c.t.Fatalf("text of %s: %v", sel, err)
+	return ""
 }
 
 func (c *chrome) eval(expr string) bool {
