@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/rechargekit/rechargekit"
 )
@@ -894,7 +895,7 @@ func chargeStatusLabel(status string) string {
 	case "":
 		return "Unknown"
 	}
-	return strings.ToUpper(status[:1]) + strings.ReplaceAll(status[1:], "_", " ")
+	return capitalize(strings.ReplaceAll(status, "_", " "))
 }
 
 // paymentTypes says Recharge's payment types in words.
@@ -912,9 +913,7 @@ func newMethodView(m *rechargekit.PaymentMethod, now time.Time) *methodView {
 	if v.Type == "" {
 		v.Type = strings.ReplaceAll(strings.ToLower(t), "_", " ")
 	}
-	if b := cleanText(m.Brand); b != "" {
-		v.Brand = strings.ToUpper(b[:1]) + b[1:]
-	}
+	v.Brand = capitalize(cleanText(m.Brand))
 	if exp, ok := m.Expires(); ok {
 		v.Expiry = fmt.Sprintf("%02d/%d", m.ExpMonth, m.ExpYear)
 		v.Expired = !now.Before(exp)
@@ -958,6 +957,16 @@ func newAddressView(a *rechargekit.Address) addressView {
 	return v
 }
 
+// eventOrigins says who acted, by Recharge's origin, when the event does
+// not name them.
+var eventOrigins = map[string]string{
+	"portal":   "the customer, in the portal",
+	"customer": "the customer",
+	"merchant": "the merchant, in Recharge",
+	"admin":    "the merchant, in Recharge",
+	"api":      "an API token",
+}
+
 func newEventView(e *rechargekit.Event, now time.Time) eventView {
 	v := eventView{
 		At:         newTimeView(e.At, now),
@@ -969,19 +978,28 @@ func newEventView(e *rechargekit.Event, now time.Time) eventView {
 		v.ObjectID = strconv.FormatInt(e.ObjectID, 10)
 	}
 	if v.What == "" {
-		v.What = strings.TrimSpace(strings.ToUpper(firstRune(v.ObjectType)) + restRunes(v.ObjectType) + " " + cleanText(e.Verb))
+		// "Charge 1302050301 failed", from the parts Recharge always sends.
+		what := strings.Join(strings.Fields(v.ObjectType+" "+v.ObjectID+" "+cleanText(e.Verb)), " ")
+		if what == "" {
+			what = "Something changed"
+		}
+		v.What = capitalize(what)
 	}
 	if v.Who == "" {
-		v.Who = cleanText(e.Origin)
+		origin := strings.ToLower(cleanText(e.Origin))
+		if v.Who = eventOrigins[origin]; v.Who == "" {
+			v.Who = origin
+		}
 	}
 	return v
 }
 
-func firstRune(s string) string {
-	for _, r := range s {
-		return string(r)
+// capitalize upper-cases the first letter of s, whatever its length in
+// bytes.
+func capitalize(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
+		return s
 	}
-	return ""
+	return string(unicode.ToUpper(r)) + s[size:]
 }
-
-func restRunes(s string) string { return strings.TrimPrefix(s, firstRune(s)) }
