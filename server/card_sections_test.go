@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -26,6 +27,10 @@ type detailsCards struct {
 	// whose subscriptions it may rewrite (their AddressID, or many more).
 	details func(card *rechargekit.Card) *rechargekit.CardDetails
 
+	// invalidateErr, when set, is what Invalidate answers (a cache that
+	// does not answer).
+	invalidateErr error
+
 	mu          sync.Mutex
 	invalidated []int64
 }
@@ -46,7 +51,7 @@ func (d *detailsCards) Invalidate(_ context.Context, customerID int64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.invalidated = append(d.invalidated, customerID)
-	return nil
+	return d.invalidateErr
 }
 
 func (d *detailsCards) Invalidated() []int64 {
@@ -460,5 +465,24 @@ func TestCardShowsNoProcessorTokens(t *testing.T) {
 	tokenRE := regexp.MustCompile(`\b(tok|pm|cus|card|src|seti|pi|ba|BA)_[A-Za-z0-9]{6,}`)
 	if m := tokenRE.FindAllString(p.Body, -1); len(m) > 0 {
 		t.Errorf("the page shows token-shaped values: %v", m)
+	}
+}
+
+// When the cache cannot be invalidated the agent is told the card may be
+// a few minutes old, and the failure is logged.
+func TestCardRefreshFails(t *testing.T) {
+	t.Parallel()
+	e, dc := MustDetailsEnv(t, nil, rechargekit.AdminLinks{})
+	dc.mu.Lock()
+	dc.invalidateErr = errors.New("redis: connection refused")
+	dc.mu.Unlock()
+	b, p := openAlex(t, e)
+	r := b.Post("/profiles/"+profAlex+"/refresh", url.Values{"csrf": {CSRF(t, p.Body)}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("refresh = %d, want 303", r.Status)
+	}
+	mustContain(t, b.Get("/profiles/"+profAlex).Body, "may be up to a few minutes old", "Dog Lovers T-Shirt")
+	if !strings.Contains(e.Logs.String(), "refresh: invalidate the card failed") {
+		t.Error("the failed invalidation was not logged")
 	}
 }
