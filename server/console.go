@@ -113,6 +113,7 @@ func (c *console) register(mux router) {
 	page("GET /profiles", c.signedIn(c.profileList))
 	page("GET /profiles/{id}", c.signedIn(c.profilePage))
 	page("POST /profiles/{id}/link", c.signedIn(c.linkProfile))
+	page("POST /profiles/{id}/refresh", c.signedIn(c.refreshCard))
 	page("GET /profiles/{id}/unlink", c.signedIn(c.unlinkConfirm))
 	page("POST /profiles/{id}/unlink", c.signedIn(c.unlinkProfile))
 	page("GET /profiles/{id}/subscriptions/{sub}/actions/{action}", c.signedIn(c.actionForm))
@@ -273,6 +274,8 @@ var flashes = map[string]flash{
 	"user_missing":     {"error", "That user no longer exists."},
 	"token_revoked":    {"success", "API token revoked. Requests using it are refused from now on."},
 	"token_missing":    {"error", "That API token no longer exists."},
+	"refreshed":        {"success", "Read again from Recharge just now."},
+	"refresh_failed":   {"error", "The saved copy could not be cleared, so the card below may be up to a few minutes old. Try again shortly."},
 
 	// The outcomes of the subscription actions (actions.go).
 	"action_cancel":               {"success", "Cancelled. Recharge will not charge this subscription again; the card below shows it."},

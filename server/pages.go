@@ -130,7 +130,7 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 	}
 	switch {
 	case v.Card != nil:
-		d.Card = newCardView(v.Card, now, c.imageURLs(s))
+		d.Card = newCardView(v.Card, now, c.imageURLs(s), c.cfg.AdminLinks)
 		if v.Link != nil {
 			c.profileActions(ctx, s, &d, v.Link.CustomerID)
 		}
@@ -278,4 +278,40 @@ func (c *console) unlinkProfile(w http.ResponseWriter, r *http.Request, s *auth)
 		c.log.InfoContext(r.Context(), "unlinked profile", "profile_id", id, "user_id", s.User.ID)
 	}
 	c.redirectAfter(w, r, s, profileURL(id), err, flashKeys{"": "unlinked", rechargekit.ENOTFOUND: "not_linked"})
+}
+
+// cardInvalidator is a card service with a cache to invalidate
+// (cards.Cached), as webhooks invalidate it.
+type cardInvalidator interface {
+	Invalidate(ctx context.Context, customerID int64) error
+}
+
+// refreshCard is the card's refresh button: it invalidates the linked
+// customer's cached card, so that the profile page it redirects back to
+// reads Recharge now instead of a copy. Without a cache there is nothing
+// to invalidate: every page reads Recharge anyway.
+func (c *console) refreshCard(w http.ResponseWriter, r *http.Request, s *auth) {
+	id := r.PathValue("id")
+	back := profileURL(id)
+	l, err := c.cfg.Store.Link(r.Context(), id)
+	if err != nil {
+		if !errIs(err, rechargekit.ENOTFOUND) {
+			c.renderError(w, r, s, storeTitle(err, "Profile not found"), fmt.Errorf("server: refresh the card of profile %q: %w", id, err))
+			return
+		}
+		c.redirectWithFlash(w, r, s, back, "not_linked")
+		return
+	}
+	inv, ok := c.cfg.Cards.(cardInvalidator)
+	if !ok {
+		c.redirectWithFlash(w, r, s, back, "refreshed")
+		return
+	}
+	if err := inv.Invalidate(r.Context(), l.CustomerID); err != nil {
+		c.log.ErrorContext(r.Context(), "refresh: invalidate the card failed", "profile_id", id, "customer_id", l.CustomerID, "error", err)
+		c.redirectWithFlash(w, r, s, back, "refresh_failed")
+		return
+	}
+	c.log.InfoContext(r.Context(), "refreshed the card", "profile_id", id, "customer_id", l.CustomerID, "user_id", s.User.ID)
+	c.redirectWithFlash(w, r, s, back, "refreshed")
 }

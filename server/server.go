@@ -58,8 +58,13 @@ type Config struct {
 	// unlinks them (cards.Profiles); required with Store.
 	Profiles rechargekit.ProfileService
 	// Cards finds Recharge customers for the console's manual search;
-	// required with Store.
+	// required with Store. When it also has Invalidate(ctx, customerID)
+	// error (cards.Cached does), the card's refresh button invalidates the
+	// customer's cached card so that the page reads Recharge again.
 	Cards rechargekit.CardService
+	// AdminLinks makes the card's "Open in Recharge" links into the
+	// merchant admin (RECHARGE_ADMIN_URL); empty: no links.
+	AdminLinks rechargekit.AdminLinks
 	// Actions lets agents act on the subscriptions of a linked profile,
 	// in the console and the JSON API (actions.Service). Nil: no actions
 	// are offered anywhere.

@@ -8,13 +8,14 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/rechargekit/rechargekit"
 )
 
 // parsePages parses every page template together with the shared layout.
 func parsePages(funcs template.FuncMap) map[string]*template.Template {
-	base := template.Must(template.New("layout").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/parts.html"))
+	base := template.Must(template.New("layout").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/parts.html", "templates/card.html"))
 	pages := map[string]*template.Template{}
 	for _, name := range []string{
 		"login", "error", "profiles", "profile", "unlink",
@@ -272,8 +273,25 @@ type cardView struct {
 	Customer customerView
 	Fetched  timeView
 	Stale    bool // served from the cache because Recharge could not answer
+	// Subs are the active subscriptions, and the others too when the
+	// customer has few; Inactive are the cancelled and expired ones of a
+	// customer with many (more than collapseSubsOver), shown collapsed.
 	Subs     []subView
+	Inactive []subView
+	// Filter offers the filter box: the customer has many subscriptions.
+	Filter bool
+	// Details are the sections beyond the subscriptions; nil when they
+	// were not read.
+	Details *detailsView
+	// AdminURL opens the customer in Recharge's merchant admin; "" without
+	// AdminLinks.
+	AdminURL string
 }
+
+// collapseSubsOver is how many subscriptions a card lays out in full; past
+// it the cancelled and expired ones are collapsed and a filter box is
+// offered, so a 60-subscription customer stays usable.
+const collapseSubsOver = 6
 
 // subView is one subscription panel.
 type subView struct {
@@ -303,6 +321,16 @@ type subView struct {
 	Created     timeView
 	Updated     timeView
 
+	// AdminURL opens it in Recharge's merchant admin; "" without
+	// AdminLinks.
+	AdminURL string
+	// ShipsTo is its address in one line, and ShipmentID the next shipment
+	// (a charge on the card) it goes in, "" when none; ShipmentSkipped
+	// says its line there is skipped.
+	ShipsTo         string
+	ShipmentID      string
+	ShipmentSkipped bool
+
 	// Actions are the actions offered on it to the signed-in user, and
 	// NotOffered why the others their role may take are not (actions.go).
 	Actions    []actionButton
@@ -311,15 +339,57 @@ type subView struct {
 
 // newCardView lays out card for the console; imageURL turns a product
 // image URL from Recharge into the address the page may show (the image
-// proxy's, see console.imageURLs), or "" for the placeholder.
-func newCardView(card *rechargekit.Card, now time.Time, imageURL func(string) string) *cardView {
-	v := &cardView{Customer: newCustomerView(&card.Customer), Fetched: newTimeView(card.FetchedAt, now), Stale: card.Stale}
+// proxy's, see console.imageURLs), or "" for the placeholder; links makes
+// the "Open in Recharge" links (none when its Base is empty).
+func newCardView(card *rechargekit.Card, now time.Time, imageURL func(string) string, links rechargekit.AdminLinks) *cardView {
+	v := &cardView{
+		Customer: newCustomerView(&card.Customer),
+		Fetched:  newTimeView(card.FetchedAt, now),
+		Stale:    card.Stale,
+		Details:  newDetailsView(card.Details, now, imageURL, links),
+		AdminURL: rechargekit.SafeURL(links.Customer(card.Customer.ID)),
+	}
+	many := len(card.Subscriptions) > collapseSubsOver
+	v.Filter = many
 	for _, s := range card.Subscriptions {
 		sv := newSubView(s, now)
 		sv.ImageURL = imageURL(sv.ImageURL)
+		sv.AdminURL = rechargekit.SafeURL(links.Subscription(s.ID))
+		placeSub(&sv, s, card.Details)
+		if many && (s.IsCancelled() || s.Status == rechargekit.StatusExpired) {
+			v.Inactive = append(v.Inactive, sv)
+			continue
+		}
 		v.Subs = append(v.Subs, sv)
 	}
 	return v
+}
+
+// placeSub says on the subscription where it ships and in which of the
+// next shipments it goes: the queued or failing charge with its line, else
+// the one of its address.
+func placeSub(sv *subView, s *rechargekit.Subscription, d *rechargekit.CardDetails) {
+	if d == nil {
+		return
+	}
+	for _, a := range d.Addresses {
+		if a != nil && s.AddressID != 0 && a.ID == s.AddressID {
+			sv.ShipsTo = newAddressView(a).Short
+		}
+	}
+	for _, c := range d.NextCharges {
+		if c == nil {
+			continue
+		}
+		if l := c.Line(s.ID); l != nil && !l.OneTime {
+			sv.ShipmentID = strconv.FormatInt(c.ID, 10)
+			sv.ShipmentSkipped = l.Skipped
+			if sv.ShipsTo == "" && c.ShipTo != nil {
+				sv.ShipsTo = newAddressView(c.ShipTo).Short
+			}
+			return
+		}
+	}
 }
 
 func newSubView(s *rechargekit.Subscription, now time.Time) subView {
@@ -483,4 +553,453 @@ func parseFind(text, by string) (rechargekit.CustomerSearch, error) {
 		return q, rechargekit.Errorf(rechargekit.EINVALID, "Pick what to search by: any, email, Recharge id or Shopify id.")
 	}
 	return q, nil
+}
+
+// detailsView is the card's whole picture beyond the subscriptions
+// (rechargekit.CardDetails), laid out for an agent answering a ticket.
+// Each section that could not be read carries the one-line reason instead.
+type detailsView struct {
+	Shipments            []chargeView // the next shipments, earliest first
+	ShipmentsUnavailable string
+
+	Payment            *paymentView
+	PaymentUnavailable string
+
+	Orders            []chargeView // the recent orders, newest first
+	OrdersUnavailable string
+
+	Addresses            []addressView
+	AddressesUnavailable string
+
+	Events            []eventView
+	EventsUnavailable string
+}
+
+// chargeView is a charge: a next shipment or a recent order.
+type chargeView struct {
+	ID          string
+	Status      string // lowercase, for the badge's class
+	StatusLabel string
+	Date        timeView // the scheduled date, or when it was processed
+	OrderName   string
+	Lines       []chargeLineView
+	Discounts   []string // "SAVE10 (10% off) −5.44 USD"
+	Shipping    []string // "Standard 4.90 USD"
+	Subtotal    string
+	Discount    string // the total of the discounts, "" when none
+	Tax         string
+	Total       string
+	NotFinal    bool // Recharge has not re-quoted it yet (a pending shipping line)
+	ShipTo      *addressView
+	Failure     *failureView
+	AdminURL    string // "Open in Recharge"; "" without AdminLinks
+}
+
+// chargeLineView is one line of a charge.
+type chargeLineView struct {
+	SubscriptionID string
+	OneTime        bool
+	Skipped        bool
+	Title          string
+	Variant        string
+	SKU            string
+	ImageURL       string // the image proxy's address; "" shows the placeholder
+	Quantity       string
+	UnitPrice      string
+	Total          string
+}
+
+// failureView is why a charge failed and what Recharge will do next.
+type failureView struct {
+	Text        string // ChargeErrorText in plain words
+	Type        string // Recharge's own type, e.g. CARD_DECLINED
+	Error       string // Recharge's own text
+	Attempts    string // "" when Recharge did not say
+	LastAttempt timeView
+	Retry       timeView
+	RunOut      bool // no retry will come
+}
+
+// paymentView says whether the customer's payments are healthy.
+type paymentView struct {
+	Healthy   bool
+	InDunning bool
+	Failing   []chargeView
+	Method    *methodView // the default method; nil when none
+}
+
+// methodView is a payment method without anything a processor issued.
+type methodView struct {
+	Type     string // "Credit card"
+	Brand    string // "Visa"
+	Last4    string
+	Expiry   string // "03/2027"
+	Expired  bool
+	Expiring bool // expires within expiringSoon
+	Email    string
+	Status   string
+}
+
+// addressView is one of the customer's addresses.
+type addressView struct {
+	ID      string
+	Name    string
+	Company string
+	Lines   []string // street lines, then "zip city, province", then country
+	Short   string   // one line: "1 Main St, Springfield"
+	Phone   string
+}
+
+// eventView is one line of the Recharge timeline.
+type eventView struct {
+	At         timeView
+	What       string
+	Who        string
+	ObjectType string
+	ObjectID   string
+}
+
+// expiringSoon is how far ahead a card's expiry is flagged: a monthly
+// charge within two months would fail on it.
+const expiringSoon = 62 * 24 * time.Hour
+
+// newDetailsView lays out the card's details; nil details (not read at
+// all) give nil.
+func newDetailsView(d *rechargekit.CardDetails, now time.Time, imageURL func(string) string, links rechargekit.AdminLinks) *detailsView {
+	if d == nil {
+		return nil
+	}
+	v := &detailsView{
+		ShipmentsUnavailable: unavailable(d, rechargekit.SectionNextCharges),
+		PaymentUnavailable:   unavailable(d, rechargekit.SectionPayment),
+		OrdersUnavailable:    unavailable(d, rechargekit.SectionRecentOrders),
+		AddressesUnavailable: unavailable(d, rechargekit.SectionAddresses),
+		EventsUnavailable:    unavailable(d, rechargekit.SectionEvents),
+	}
+	for _, c := range d.NextCharges {
+		if c != nil {
+			v.Shipments = append(v.Shipments, newChargeView(c, now, imageURL, links))
+		}
+	}
+	if p := d.Payment; p != nil {
+		pv := &paymentView{InDunning: p.InDunning}
+		for _, c := range p.Failing {
+			if c != nil {
+				pv.Failing = append(pv.Failing, newChargeView(c, now, imageURL, links))
+			}
+		}
+		if p.Default != nil {
+			pv.Method = newMethodView(p.Default, now)
+		}
+		pv.Healthy = !pv.InDunning && len(pv.Failing) == 0 && (pv.Method == nil || !pv.Method.Expired)
+		v.Payment = pv
+	}
+	for i, c := range d.RecentOrders {
+		if c != nil && i < rechargekit.RecentOrdersMax {
+			v.Orders = append(v.Orders, newChargeView(c, now, imageURL, links))
+		}
+	}
+	for _, a := range d.Addresses {
+		if a != nil {
+			v.Addresses = append(v.Addresses, newAddressView(a))
+		}
+	}
+	for i, e := range d.Events {
+		if e != nil && i < rechargekit.EventsMax {
+			v.Events = append(v.Events, newEventView(e, now))
+		}
+	}
+	return v
+}
+
+// unavailable is the section's one-line reason, or "" when it was read.
+func unavailable(d *rechargekit.CardDetails, section string) string {
+	why, ok := d.Unavailable[section]
+	if !ok {
+		return ""
+	}
+	if why = cleanText(why); why == "" {
+		why = "Recharge did not answer for this part of the card."
+	}
+	return why
+}
+
+// money joins an amount and its currency: "54.40 USD"; "" when there is
+// no amount.
+func money(amount, currency string) string {
+	amount = cleanText(amount)
+	if amount == "" {
+		return ""
+	}
+	return strings.TrimSpace(amount + " " + cleanText(currency))
+}
+
+func newChargeView(c *rechargekit.Charge, now time.Time, imageURL func(string) string, links rechargekit.AdminLinks) chargeView {
+	status := strings.ToLower(cleanText(c.Status))
+	v := chargeView{
+		ID:          strconv.FormatInt(c.ID, 10),
+		Status:      chargeStatusClass(status),
+		StatusLabel: chargeStatusLabel(status),
+		OrderName:   cleanText(c.OrderName),
+		Subtotal:    money(c.SubtotalPrice, c.Currency),
+		Tax:         money(c.TotalTax, c.Currency),
+		Total:       money(c.TotalPrice, c.Currency),
+		NotFinal:    !c.TotalFinal(),
+		AdminURL:    rechargekit.SafeURL(links.Charge(c.ID)),
+	}
+	switch {
+	case c.ProcessedAt != nil && status != rechargekit.ChargeQueued && status != rechargekit.ChargeError:
+		v.Date = newTimeView(*c.ProcessedAt, now)
+	default:
+		v.Date = newDateView(c.ScheduledAt, now)
+	}
+	if d := strings.TrimSpace(c.TotalDiscounts); d != "" && !isZeroAmount(d) {
+		v.Discount = money(d, c.Currency)
+	}
+	for _, l := range c.Lines {
+		lv := chargeLineView{
+			SubscriptionID: strconv.FormatInt(l.SubscriptionID, 10),
+			OneTime:        l.OneTime,
+			Skipped:        l.Skipped,
+			Title:          cleanText(l.Title),
+			Variant:        cleanText(l.VariantTitle),
+			SKU:            cleanText(l.SKU),
+			ImageURL:       imageURL(rechargekit.SafeURL(l.ImageURL)),
+			UnitPrice:      money(l.UnitPrice, c.Currency),
+			Total:          money(l.TotalPrice, c.Currency),
+		}
+		if lv.Title == "" {
+			lv.Title = "Unnamed product"
+		}
+		if l.Quantity > 0 {
+			lv.Quantity = strconv.Itoa(l.Quantity)
+		}
+		v.Lines = append(v.Lines, lv)
+	}
+	for _, d := range c.Discounts {
+		v.Discounts = append(v.Discounts, discountText(d, c.Currency))
+	}
+	for _, s := range c.Shipping {
+		title := cleanText(s.Title)
+		if title == "" {
+			title = cleanText(s.Code)
+		}
+		if title == "" {
+			title = "Shipping"
+		}
+		if s.Pending {
+			v.Shipping = append(v.Shipping, title+": not quoted yet")
+			continue
+		}
+		v.Shipping = append(v.Shipping, strings.TrimSpace(title+" "+money(s.Price, c.Currency)))
+	}
+	if c.ShipTo != nil {
+		a := newAddressView(c.ShipTo)
+		v.ShipTo = &a
+	}
+	if status == rechargekit.ChargeError || c.ErrorType != "" {
+		f := &failureView{
+			Text:   chargeErrorSentence(c.ErrorType),
+			Type:   cleanText(c.ErrorType),
+			Error:  cleanText(c.Error),
+			RunOut: c.RetriesExhausted || (status == rechargekit.ChargeError && c.RetryAt == nil),
+		}
+		if c.Attempts > 0 {
+			f.Attempts = strconv.Itoa(c.Attempts)
+		}
+		if c.LastAttemptAt != nil {
+			f.LastAttempt = newTimeView(*c.LastAttemptAt, now)
+		}
+		if c.RetryAt != nil && !c.RetriesExhausted {
+			f.Retry = newTimeView(*c.RetryAt, now)
+		}
+		v.Failure = f
+	}
+	return v
+}
+
+// chargeErrorSentence is rechargekit.ChargeErrorText as the console shows
+// it: a sentence ending in a period.
+func chargeErrorSentence(errorType string) string {
+	s := cleanText(rechargekit.ChargeErrorText(errorType))
+	if s != "" && !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// isZeroAmount reports whether a Recharge amount is zero ("0", "0.00").
+func isZeroAmount(s string) bool {
+	return strings.Trim(strings.TrimSpace(s), "0.") == ""
+}
+
+func discountText(d rechargekit.Discount, currency string) string {
+	code := cleanText(d.Code)
+	if code == "" {
+		code = "Discount"
+	}
+	var what string
+	switch value := cleanText(d.Value); d.ValueType {
+	case "percentage":
+		if value != "" {
+			what = value + "% off"
+		}
+	case "fixed_amount":
+		if value != "" {
+			what = money(value, currency) + " off"
+		}
+	case "shipping":
+		what = "shipping"
+		if value != "" {
+			what = value + "% off shipping"
+		}
+	default:
+		what = value
+	}
+	s := code
+	if what != "" {
+		s += " (" + what + ")"
+	}
+	if amt := money(d.Amount, currency); amt != "" {
+		s += " −" + amt
+	}
+	return s
+}
+
+// chargeStatusClass maps a charge status to a badge class the stylesheet has.
+func chargeStatusClass(status string) string {
+	switch status {
+	case rechargekit.ChargeQueued, rechargekit.ChargeSkipped, rechargekit.ChargeError,
+		rechargekit.ChargeSuccess, rechargekit.ChargeRefunded:
+		return status
+	case rechargekit.ChargePartiallyRefunded:
+		return "refunded"
+	}
+	return "other"
+}
+
+func chargeStatusLabel(status string) string {
+	switch status {
+	case rechargekit.ChargeQueued:
+		return "Queued"
+	case rechargekit.ChargeSkipped:
+		return "Skipped"
+	case rechargekit.ChargeError:
+		return "Payment failed"
+	case rechargekit.ChargeSuccess:
+		return "Paid"
+	case rechargekit.ChargeRefunded:
+		return "Refunded"
+	case rechargekit.ChargePartiallyRefunded:
+		return "Partially refunded"
+	case "":
+		return "Unknown"
+	}
+	return capitalize(strings.ReplaceAll(status, "_", " "))
+}
+
+// paymentTypes says Recharge's payment types in words.
+var paymentTypes = map[string]string{
+	"CREDIT_CARD": "Credit card",
+	"PAYPAL":      "PayPal",
+	"APPLE_PAY":   "Apple Pay",
+	"GOOGLE_PAY":  "Google Pay",
+	"SEPA_DEBIT":  "SEPA direct debit",
+}
+
+func newMethodView(m *rechargekit.PaymentMethod, now time.Time) *methodView {
+	t := strings.ToUpper(cleanText(m.Type))
+	v := &methodView{Type: paymentTypes[t], Last4: cleanText(m.Last4), Email: cleanText(m.Email), Status: cleanText(m.Status)}
+	if v.Type == "" {
+		v.Type = strings.ReplaceAll(strings.ToLower(t), "_", " ")
+	}
+	v.Brand = capitalize(cleanText(m.Brand))
+	if exp, ok := m.Expires(); ok {
+		v.Expiry = fmt.Sprintf("%02d/%d", m.ExpMonth, m.ExpYear)
+		v.Expired = !now.Before(exp)
+		v.Expiring = !v.Expired && exp.Sub(now) <= expiringSoon
+	}
+	return v
+}
+
+func newAddressView(a *rechargekit.Address) addressView {
+	v := addressView{ID: strconv.FormatInt(a.ID, 10), Name: cleanText(a.Name()), Company: cleanText(a.Company), Phone: cleanText(a.Phone)}
+	street := []string{cleanText(a.Address1), cleanText(a.Address2)}
+	for _, s := range street {
+		if s != "" {
+			v.Lines = append(v.Lines, s)
+		}
+	}
+	var place []string
+	if city := strings.TrimSpace(cleanText(a.Zip) + " " + cleanText(a.City)); city != "" {
+		place = append(place, city)
+	}
+	if p := cleanText(a.Province); p != "" {
+		place = append(place, p)
+	}
+	if len(place) > 0 {
+		v.Lines = append(v.Lines, strings.Join(place, ", "))
+	}
+	if c := cleanText(a.Country); c != "" {
+		v.Lines = append(v.Lines, c)
+	}
+	var short []string
+	if s := cleanText(a.Address1); s != "" {
+		short = append(short, s)
+	}
+	if c := cleanText(a.City); c != "" {
+		short = append(short, c)
+	}
+	v.Short = strings.Join(short, ", ")
+	if v.Short == "" {
+		v.Short = "Address " + v.ID
+	}
+	return v
+}
+
+// eventOrigins says who acted, by Recharge's origin, when the event does
+// not name them.
+var eventOrigins = map[string]string{
+	"portal":   "the customer, in the portal",
+	"customer": "the customer",
+	"merchant": "the merchant, in Recharge",
+	"admin":    "the merchant, in Recharge",
+	"api":      "an API token",
+}
+
+func newEventView(e *rechargekit.Event, now time.Time) eventView {
+	v := eventView{
+		At:         newTimeView(e.At, now),
+		What:       cleanText(e.Description),
+		Who:        cleanText(e.Who),
+		ObjectType: cleanText(e.ObjectType),
+	}
+	if e.ObjectID > 0 {
+		v.ObjectID = strconv.FormatInt(e.ObjectID, 10)
+	}
+	if v.What == "" {
+		// "Charge 1302050301 failed", from the parts Recharge always sends.
+		what := strings.Join(strings.Fields(v.ObjectType+" "+v.ObjectID+" "+cleanText(e.Verb)), " ")
+		if what == "" {
+			what = "Something changed"
+		}
+		v.What = capitalize(what)
+	}
+	if v.Who == "" {
+		origin := strings.ToLower(cleanText(e.Origin))
+		if v.Who = eventOrigins[origin]; v.Who == "" {
+			v.Who = origin
+		}
+	}
+	return v
+}
+
+// capitalize upper-cases the first letter of s, whatever its length in
+// bytes.
+func capitalize(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[size:]
 }

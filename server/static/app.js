@@ -56,7 +56,44 @@
     });
   }
 
+  // The subscription filter of a customer with many subscriptions: it
+  // hides the panels whose text does not hold every typed word, and opens
+  // the collapsed cancelled and expired ones while a filter is typed.
+  // Without JavaScript the box does nothing and every panel stays.
+  function watchFilter(input) {
+    var panels = document.querySelectorAll(input.getAttribute("data-filter"));
+    var none = document.getElementById("sub-filter-none");
+    var inactive = document.getElementById("inactive-subs");
+    var wasOpen = inactive ? inactive.open : false;
+    var filtering = false;
+    input.addEventListener("input", function () {
+      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var shown = 0;
+      panels.forEach(function (p) {
+        var text = p.textContent.toLowerCase();
+        var match = words.every(function (w) { return text.indexOf(w) >= 0; });
+        p.classList.toggle("is-filtered-out", !match);
+        if (match) shown++;
+      });
+      if (none) none.hidden = shown > 0;
+      if (inactive) {
+        if (words.length && !filtering) wasOpen = inactive.open;
+        inactive.open = words.length ? true : wasOpen;
+      }
+      filtering = words.length > 0;
+    });
+  }
+
+  // Charge line images fall back to the empty frame when they fail.
+  function watchLineImage(img) {
+    var hide = function () { img.remove(); };
+    if (img.complete && img.naturalWidth === 0) hide();
+    img.addEventListener("error", hide);
+  }
+
   function init() {
+    document.querySelectorAll("input[data-filter]").forEach(watchFilter);
+    document.querySelectorAll(".line__img").forEach(watchLineImage);
     document.querySelectorAll(".sub__img").forEach(watchImage);
     document.querySelectorAll("form[data-confirm]").forEach(watchConfirm);
     document.querySelectorAll("[data-copy]").forEach(watchCopy);
