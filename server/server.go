@@ -99,8 +99,6 @@ type Config struct {
 	// or the card shows as unavailable. Default DefaultLookupDeadline.
 	LookupDeadline time.Duration
 
-	// AdminLinks builds "Open in Recharge" links (RECHARGE_ADMIN_URL); no links without a base.
-	AdminLinks rechargekit.AdminLinks
 
 	// SignInFailures, when set, shares the console's sign-in limits
 	// between replicas (redis.SignInFailures). Each replica counts on its
