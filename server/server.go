@@ -99,7 +99,6 @@ type Config struct {
 	// or the card shows as unavailable. Default DefaultLookupDeadline.
 	LookupDeadline time.Duration
 
-
 	// SignInFailures, when set, shares the console's sign-in limits
 	// between replicas (redis.SignInFailures). Each replica counts on its
 	// own when it is nil, and while it fails.
