@@ -44,8 +44,9 @@ type Links interface {
 	Link(ctx context.Context, profileID string) (*rechargekit.Link, error)
 }
 
-// recordTimeout bounds recording an attempt's outcome once Recharge has
-// answered, apart from the caller's deadline.
+// recordTimeout bounds recording an attempt's outcome, and dropping the
+// customer's card from the caches, once Recharge has answered, apart from
+// the caller's deadline.
 const recordTimeout = 5 * time.Second
 
 // Service implements rechargekit.ActionService. Set Source, Store, Cards
@@ -503,9 +504,14 @@ func (s *Service) write(ctx context.Context, req *rechargekit.ActionRequest, act
 // refresh invalidates the customer's card in every cache and reads it
 // again: Recharge regenerates charges (new ids) after a change, so the
 // agent, the API caller and Gladly's next lookup must all see the change.
-// nil when the card cannot be read now.
+// nil when the card cannot be read now. Like the outcome, the invalidation
+// is done even when the caller's deadline ran out or it went away: a card
+// left in a shared cache would show the subscription as it was before, on
+// every replica, for the cache's whole lifetime.
 func (s *Service) refresh(ctx context.Context, customerID int64) *rechargekit.Card {
-	if err := s.Cards.Invalidate(ctx, customerID); err != nil {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := s.Cards.Invalidate(ictx, customerID); err != nil {
 		s.logger().LogAttrs(ctx, slog.LevelError, "actions: card not invalidated after a change",
 			slog.Int64("customer_id", customerID), slog.String("error", err.Error()))
 	}
