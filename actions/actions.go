@@ -336,8 +336,8 @@ func record(t rechargekit.ActionTarget, actor rechargekit.Actor, customerID int6
 	}
 }
 
-// Do implements rechargekit.ActionService: target and owner, policy (a
-// refusal is audited), the idempotency key, input, a fresh preview
+// Do implements rechargekit.ActionService: target and owner, the
+// idempotency key, policy (a refusal is audited), input, a fresh preview
 // compared with the confirmed one, the intent recorded, one Recharge
 // write, the outcome recorded, the card invalidated and read again.
 //
@@ -354,6 +354,21 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 	}
 	hash := requestHash(t, customerID, req)
 
+	// The key is looked up before the policy and before the input is
+	// checked against today's date: a submit already applied replays its
+	// outcome (and sends nothing) even after an admin has since withdrawn
+	// the permission, or when a date accepted yesterday is today, rather
+	// than answering a refusal for a change that was made.
+	if key != "" {
+		prev, err := s.Store.ActionByKey(ctx, key, s.now().Add(-rechargekit.IdempotencyWindow))
+		switch rechargekit.ErrorCode(err) {
+		case "":
+			return s.replay(ctx, prev, hash)
+		case rechargekit.ENOTFOUND:
+		default:
+			return nil, err
+		}
+	}
 	policy, err := s.Store.ActionPolicy(ctx)
 	if err != nil {
 		return nil, err
@@ -366,18 +381,6 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 			return nil, err
 		}
 		return &rechargekit.ActionResult{Record: rec}, rechargekit.Errorf(rechargekit.EFORBIDDEN, "%s", why)
-	}
-	// The key is looked up before the input is checked against today's
-	// date: a date accepted yesterday replays its outcome, not a refusal.
-	if key != "" {
-		prev, err := s.Store.ActionByKey(ctx, key, s.now().Add(-rechargekit.IdempotencyWindow))
-		switch rechargekit.ErrorCode(err) {
-		case "":
-			return s.replay(ctx, prev, hash)
-		case rechargekit.ENOTFOUND:
-		default:
-			return nil, err
-		}
 	}
 	if err := validateInput(req, actor, s.today(), false); err != nil {
 		return nil, err
