@@ -44,8 +44,9 @@ type Links interface {
 	Link(ctx context.Context, profileID string) (*rechargekit.Link, error)
 }
 
-// recordTimeout bounds recording an attempt's outcome once Recharge has
-// answered, apart from the caller's deadline.
+// recordTimeout bounds recording an attempt's outcome, and dropping the
+// customer's card from the caches, once Recharge has answered, apart from
+// the caller's deadline.
 const recordTimeout = 5 * time.Second
 
 // Service implements rechargekit.ActionService. Set Source, Store, Cards
@@ -335,8 +336,8 @@ func record(t rechargekit.ActionTarget, actor rechargekit.Actor, customerID int6
 	}
 }
 
-// Do implements rechargekit.ActionService: target and owner, policy (a
-// refusal is audited), the idempotency key, input, a fresh preview
+// Do implements rechargekit.ActionService: target and owner, the
+// idempotency key, policy (a refusal is audited), input, a fresh preview
 // compared with the confirmed one, the intent recorded, one Recharge
 // write, the outcome recorded, the card invalidated and read again.
 //
@@ -353,6 +354,21 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 	}
 	hash := requestHash(t, customerID, req)
 
+	// The key is looked up before the policy and before the input is
+	// checked against today's date: a submit already applied replays its
+	// outcome (and sends nothing) even after an admin has since withdrawn
+	// the permission, or when a date accepted yesterday is today, rather
+	// than answering a refusal for a change that was made.
+	if key != "" {
+		prev, err := s.Store.ActionByKey(ctx, key, s.now().Add(-rechargekit.IdempotencyWindow))
+		switch rechargekit.ErrorCode(err) {
+		case "":
+			return s.replay(ctx, prev, hash)
+		case rechargekit.ENOTFOUND:
+		default:
+			return nil, err
+		}
+	}
 	policy, err := s.Store.ActionPolicy(ctx)
 	if err != nil {
 		return nil, err
@@ -365,18 +381,6 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 			return nil, err
 		}
 		return &rechargekit.ActionResult{Record: rec}, rechargekit.Errorf(rechargekit.EFORBIDDEN, "%s", why)
-	}
-	// The key is looked up before the input is checked against today's
-	// date: a date accepted yesterday replays its outcome, not a refusal.
-	if key != "" {
-		prev, err := s.Store.ActionByKey(ctx, key, s.now().Add(-rechargekit.IdempotencyWindow))
-		switch rechargekit.ErrorCode(err) {
-		case "":
-			return s.replay(ctx, prev, hash)
-		case rechargekit.ENOTFOUND:
-		default:
-			return nil, err
-		}
 	}
 	if err := validateInput(req, actor, s.today(), false); err != nil {
 		return nil, err
@@ -503,9 +507,14 @@ func (s *Service) write(ctx context.Context, req *rechargekit.ActionRequest, act
 // refresh invalidates the customer's card in every cache and reads it
 // again: Recharge regenerates charges (new ids) after a change, so the
 // agent, the API caller and Gladly's next lookup must all see the change.
-// nil when the card cannot be read now.
+// nil when the card cannot be read now. Like the outcome, the invalidation
+// is done even when the caller's deadline ran out or it went away: a card
+// left in a shared cache would show the subscription as it was before, on
+// every replica, for the cache's whole lifetime.
 func (s *Service) refresh(ctx context.Context, customerID int64) *rechargekit.Card {
-	if err := s.Cards.Invalidate(ctx, customerID); err != nil {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := s.Cards.Invalidate(ictx, customerID); err != nil {
 		s.logger().LogAttrs(ctx, slog.LevelError, "actions: card not invalidated after a change",
 			slog.Int64("customer_id", customerID), slog.String("error", err.Error()))
 	}

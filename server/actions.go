@@ -597,7 +597,11 @@ func (c *console) actionSubmit(w http.ResponseWriter, r *http.Request, s *auth) 
 		c.noSuchAction(w, r, s)
 		return
 	}
-	ctx, cancel := c.withDeadline(r)
+	// As on the JSON API, a submit has the action's deadline, not a
+	// lookup's, and is not cancelled when the browser goes away (a closed
+	// tab, a navigation): a write cut off half-way would be recorded as
+	// failed although Recharge may have applied it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), apiActionDeadline)
 	defer cancel()
 	id := r.PathValue("id")
 	in := readActionInput(r.PostForm, true)

@@ -16,10 +16,10 @@ import (
 // itself. Policy, previews, idempotency and the audit are the
 // ActionService's; the handlers only translate between JSON and the domain.
 
-// apiActionDeadline bounds an action's submit: the fresh reads of its
-// preview, the one Recharge write (retried only where Recharge cannot have
-// applied it), the audit and the card read again. It is longer than a
-// lookup's, as Gladly's own action forms allow.
+// apiActionDeadline bounds an action's submit, on the JSON API and in the
+// console: the fresh reads of its preview, the one Recharge write (retried
+// only where Recharge cannot have applied it), the audit and the card read
+// again. It is longer than a lookup's, as Gladly's own action forms allow.
 const apiActionDeadline = 15 * time.Second
 
 // maxIdempotencyKey is the longest Idempotency-Key header accepted: with
