@@ -611,6 +611,14 @@ func (c *console) actionSubmit(w http.ResponseWriter, r *http.Request, s *auth) 
 
 	formKey := strings.TrimSpace(r.PostForm.Get("key"))
 	key := formKeyPrefix + formKey
+	if in.Token == "" && !c.mayNot(ctx, s, action) {
+		// The console applies only what the agent read: a submit that
+		// carries no preview is not applied (the JSON API, whose callers
+		// may act without one, is where that is optional).
+		d.Problem = "This form is missing its preview, so it was not applied. Confirm again below."
+		c.showAction(ctx, w, r, s, http.StatusBadRequest, d, nil)
+		return
+	}
 	if !validFormKey(formKey) {
 		// Without its key a submit cannot be told from its double, so it
 		// is not applied; a role that may not take the action at all is

@@ -566,3 +566,28 @@ func TestActionOffersUnavailable(t *testing.T) {
 	mustContain(t, p.Body, `id="card"`, `id="actions-error"`, "Recharge is not answering")
 	mustNotContain(t, p.Body, `data-action="cancel"`)
 }
+
+// TestActionSubmitNeedsItsPreview: a console submit without the preview
+// token it was rendered with (a forged or stripped form) is not applied:
+// the form comes back with the preview to confirm, and Recharge gets
+// nothing.
+func TestActionSubmitNeedsItsPreview(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, envOptions{Actions: true})
+	agent := e.Browser(t).MustLogin(agentEmail, agentPassword)
+	wantStatus(t, "profile", agent.Get("/profiles/"+profAlex), http.StatusOK) // links it
+	tee := e.subID(t, alexCustomer, alexTee)
+	form := actionPath(profAlex, tee, rechargekit.ActionCancel)
+	p := agent.Get(form)
+	wantStatus(t, "cancel form", p, http.StatusOK)
+	v := confirmForm(t, p.Body)
+	v.Del("preview_token")
+	v.Set("reason", "Moving abroad")
+	writes := e.writes()
+	p = agent.Post(form, v)
+	wantStatus(t, "submit without its preview", p, http.StatusBadRequest)
+	mustContain(t, p.Body, "missing its preview", `id="confirm-form"`)
+	if got := e.writes() - writes; got != 0 {
+		t.Errorf("Recharge writes = %d, want 0", got)
+	}
+}
