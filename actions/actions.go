@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -244,7 +245,7 @@ func (s *Service) Offers(ctx context.Context, t rechargekit.ActionTarget, actor 
 // softCharges lets a 403 on reading charges pass: skip and unskip are then
 // not offered, with a reason, and the rest is.
 func softCharges(err error) error {
-	if rechargekit.ErrorCode(err) == rechargekit.EFORBIDDEN {
+	if rechargekit.ErrorCode(err) == rechargekit.EREFUSED && errors.Is(err, rechargekit.ErrUpstreamRefused) {
 		return nil
 	}
 	return err
@@ -416,10 +417,12 @@ func (s *Service) Do(ctx context.Context, t rechargekit.ActionTarget, actor rech
 
 	after, werr := s.write(ctx, req, actor, f)
 	outcome, message := rechargekit.OutcomeDone, ""
-	switch code := rechargekit.ErrorCode(werr); code {
-	case "":
-	case rechargekit.EREFUSED, rechargekit.EFORBIDDEN, rechargekit.ENOTFOUND, rechargekit.EINVALID, rechargekit.EUNAUTHORIZED:
-		// Recharge answered no: nothing was applied.
+	switch code := rechargekit.ErrorCode(werr); {
+	case code == "":
+	case code == rechargekit.EREFUSED, code == rechargekit.ENOTFOUND, code == rechargekit.EINVALID,
+		errors.Is(werr, rechargekit.ErrUpstreamRefused):
+		// Recharge answered no (a 4xx, rechargekit's token refused
+		// included): nothing was applied.
 		outcome, message = rechargekit.OutcomeRefusedRecharge, rechargekit.ErrorMessage(werr)
 	default:
 		outcome, message = rechargekit.OutcomeFailed, rechargekit.ErrorMessage(werr)

@@ -140,7 +140,7 @@ func TestOffersHideWhatTheTokenMayNotDo(t *testing.T) {
 	}
 	// Recharge's own 403, when the action is tried anyway, reads the same.
 	_, err = h.svc.Do(context.Background(), target, admin, &rechargekit.ActionRequest{Action: rechargekit.ActionSkip, SubscriptionID: shirt}, "k")
-	wantCode(t, err, rechargekit.EFORBIDDEN)
+	wantCode(t, err, rechargekit.EREFUSED)
 	if !strings.HasPrefix(rechargekit.ErrorMessage(err), "rechargekit's Recharge token may not do this") {
 		t.Errorf("403 message %q", rechargekit.ErrorMessage(err))
 	}
@@ -715,7 +715,10 @@ func TestUnauthorizedWriteIsNotApplied(t *testing.T) {
 	h := newHarness(t)
 	h.setRefusal("POST /subscriptions/", 401, `{"error":"bad authentication"}`)
 	res, err := h.svc.Do(context.Background(), target, agent, &rechargekit.ActionRequest{Action: rechargekit.ActionReactivate, SubscriptionID: pajamas}, "")
-	wantCode(t, err, rechargekit.EUNAUTHORIZED)
+	wantCode(t, err, rechargekit.EUPSTREAM)
+	if !errors.Is(err, rechargekit.ErrUpstreamRefused) {
+		t.Errorf("a 401 on the write: %v, want Recharge's refusal of the token as its cause", err)
+	}
 	if res == nil || res.Record.Outcome != rechargekit.OutcomeRefusedRecharge || strings.Contains(rechargekit.ErrorMessage(err), "may or may not") {
 		t.Errorf("a 401 on the write: %v, %+v", err, res)
 	}

@@ -3,6 +3,7 @@ package recharge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -40,11 +41,16 @@ func actionError(what string, err error) error {
 		}
 		return rechargekit.WrapError(rechargekit.EREFUSED, msg, err)
 	case isResp && e.StatusCode == http.StatusForbidden:
-		return rechargekit.WrapError(rechargekit.EFORBIDDEN, forbiddenMessage+".", err)
+		// Recharge refused rechargekit's own token (a missing scope): a
+		// refusal by Recharge, not the caller's role, with the refusal
+		// kept as the cause for the configuration-error logs.
+		return rechargekit.WrapError(rechargekit.EREFUSED, forbiddenMessage+".", fmt.Errorf("%w: %w", rechargekit.ErrUpstreamRefused, err))
 	case isResp && e.StatusCode == http.StatusNotFound:
 		return rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge does not know it: could not "+what+".", err)
 	case IsUnauthorized(err):
-		return rechargekit.WrapError(rechargekit.EUNAUTHORIZED, "Recharge refused the API token; could not "+what+".", err)
+		// Recharge refused rechargekit's own token (revoked or mistyped):
+		// EUPSTREAM, as everywhere, with the refusal as its cause.
+		return rechargekit.UpstreamRefused("Recharge refused rechargekit's API token; could not "+what+".", err)
 	case IsRateLimited(err):
 		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is rate limiting requests; could not "+what+".", err)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -54,9 +54,9 @@ func TestActionErrorsMapToDomainCodes(t *testing.T) {
 		"422 with a bare string value": {422, `{"errors":{"charge_interval_unit_type":"when passing order_interval_unit provide\ncharge_interval_frequency"}}`,
 			rechargekit.EREFUSED, "Recharge refused to skip the charge: charge_interval_unit_type: when passing order_interval_unit provide charge_interval_frequency"},
 		"403 is the token's missing scope": {403, `{"errors":"Token does not have the required scope: write_orders"}`,
-			rechargekit.EFORBIDDEN, "rechargekit's Recharge token may not do this; the store's admin can grant it the permission in Recharge."},
+			rechargekit.EREFUSED, "rechargekit's Recharge token may not do this; the store's admin can grant it the permission in Recharge."},
 		"404": {404, `{"errors":"Not Found"}`, rechargekit.ENOTFOUND, "Recharge does not know it: could not skip the charge."},
-		"401": {401, `{"error":"bad authentication"}`, rechargekit.EUNAUTHORIZED, "Recharge refused the API token; could not skip the charge."},
+		"401": {401, `{"error":"bad authentication"}`, rechargekit.EUPSTREAM, "Recharge refused rechargekit's API token; could not skip the charge."},
 		"500": {500, `{"errors":"Internal Server Error"}`, rechargekit.EUPSTREAM, "Recharge is unavailable; could not skip the charge."},
 	} {
 		t.Run(name, func(t *testing.T) {

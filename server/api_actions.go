@@ -253,15 +253,10 @@ func (c *console) apiAction(w http.ResponseWriter, r *http.Request, tok *recharg
 }
 
 // actionError turns what the ActionService answered into what the caller
-// should read. Recharge refusing rechargekit's own token (EUNAUTHORIZED
-// from the service, since the caller's bearer token was already checked)
-// is Recharge being unavailable for the caller, and a configuration error
-// to log. An ENOTFOUND for a profile that does not exist says so, rather
-// than that it is not linked.
+// should read: an ENOTFOUND for a profile that does not exist says so,
+// rather than that it is not linked.
 func (c *console) actionError(ctx context.Context, r *http.Request, err error) error {
 	switch rechargekit.ErrorCode(err) {
-	case rechargekit.EUNAUTHORIZED:
-		return rechargekit.UpstreamRefused("Recharge refused rechargekit's API token; an admin must check it. Nothing was changed.", err)
 	case rechargekit.ENOTFOUND:
 		if _, perr := c.cfg.Store.Profile(ctx, r.PathValue("id")); rechargekit.ErrorCode(perr) == rechargekit.ENOTFOUND {
 			return noSuchProfile(perr)
