@@ -1,0 +1,295 @@
+package recharge
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rechargekit/rechargekit"
+)
+
+// This file holds the Source's reads of the card's sections beyond the
+// subscriptions (rechargekit.DetailsSource) and ReadCard, which reads a
+// whole card with as few Recharge calls as the API allows:
+//
+//   - GET /customers/{id}?include=addresses,payment_methods: the customer,
+//     its dunning flag, addresses and payment methods in one call;
+//   - GET /subscriptions?customer_id= (all pages);
+//   - GET /charges?customer_id=&limit=250: product images, next charges,
+//     failing charges and recent orders (processed charges) from one read;
+//   - GET /events?customer_id=&limit=250: the timeline, which no include
+//     can carry.
+//
+// All four run in parallel: a cold card costs one Recharge round trip and
+// four calls (one per page beyond the first 250 subscriptions). Where a
+// store refuses the payment_methods include, the Source remembers it and
+// reads GET /payment_methods?customer_id= beside the customer instead (five
+// calls); where the token or plan has no events, it remembers that for
+// EventsRecheck and the timeline says so without a call.
+
+// EventsRecheck is how long a Source believes a refusal of GET /events
+// (no read_events scope, no events on the store's plan) before asking
+// again, so that a scope granted later shows up without a restart.
+const EventsRecheck = time.Hour
+
+var _ rechargekit.DetailsSource = (*Source)(nil)
+
+// Sentences for sections that could not be read, shown to agents.
+const (
+	msgEventsScope   = "The Recharge token may not read events (read_events)."
+	msgEventsPlan    = "This Recharge store's plan has no events (a Recharge Pro feature), so the timeline is not shown."
+	msgEventsFailed  = "Recharge did not return the timeline just now; it is read again with the card."
+	msgChargesScope  = "The Recharge token may not read charges (read_orders)."
+	msgChargesFailed = "Recharge did not return the charges just now; they are read again with the card."
+	msgPMScope       = "The Recharge token may not read payment methods (read_payment_methods), so the payment method is not shown."
+	msgPMPlan        = "This Recharge store's plan has no payment methods API (Recharge Pro or Custom), so the payment method is not shown."
+	msgPMFailed      = "Recharge did not return the payment methods just now; they are read again with the card."
+	msgCustFailed    = "Recharge did not return the customer just now; the addresses and payment are read again with the card."
+	msgFailingCharge = "Recharge did not return the charges, so failed payments are not shown."
+)
+
+// detailReads are the raw answers behind a card's sections.
+type detailReads struct {
+	cust       *Customer
+	custErr    error
+	pms        []*PaymentMethod // read on their own when the include is refused
+	pmsErr     error
+	charges    []*Charge
+	chargesErr error
+	events     []*Event
+	eventsErr  error
+	eventsMsg  string // set when the events were not asked for (remembered refusal)
+}
+
+// Details returns the customer's sections beyond the subscriptions, read
+// in parallel: the customer with its addresses and payment methods, its
+// charges and its events. A section that fails is left empty and named
+// in Unavailable. Errors: ENOTFOUND (no such customer).
+func (s *Source) Details(ctx context.Context, customerID int64) (*rechargekit.CardDetails, error) {
+	if customerID <= 0 {
+		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer with the id %d.", customerID)
+	}
+	var r detailReads
+	var wg sync.WaitGroup
+	wg.Go(func() { r.cust, r.pms, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID) })
+	wg.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
+	wg.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID) })
+	wg.Wait()
+	if r.custErr != nil && IsNotFound(r.custErr) {
+		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.custErr)
+	}
+	return s.details(ctx, customerID, &r, nil), nil
+}
+
+// ReadCard reads a whole card (customer, subscriptions and details) with
+// the calls shared between them: the charges read serves the product
+// images and the charge sections, the customer read brings the addresses
+// and payment methods. The details fail section by section; the customer
+// and the subscriptions fail the card. FetchedAt is left for the caller.
+// Errors: ENOTFOUND, EUPSTREAM.
+func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
+	if customerID <= 0 {
+		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer with the id %d.", customerID)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var r detailReads
+	var side sync.WaitGroup
+	side.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
+	side.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID) })
+	custDone := make(chan struct{})
+	go func() {
+		defer close(custDone)
+		r.cust, r.pms, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID)
+	}()
+
+	var (
+		subs    []*Subscription
+		subsErr error
+	)
+	for sub, err := range s.Client.Subscriptions.All(ctx, &SubscriptionListOptions{CustomerID: customerID, Limit: sourcePageLimit}) {
+		if err != nil {
+			subsErr = err
+			break
+		}
+		subs = append(subs, sub)
+	}
+	if subsErr != nil {
+		cancel() // the rest is of no use without the subscriptions
+	}
+	<-custDone
+	if r.custErr != nil {
+		cancel()
+	}
+	side.Wait()
+	switch {
+	case r.custErr != nil && IsNotFound(r.custErr):
+		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.custErr)
+	case r.custErr != nil:
+		return nil, s.domainError(ctx, "read the Recharge customer", r.custErr)
+	case subsErr != nil:
+		return nil, s.domainError(ctx, "read the Recharge subscriptions", subsErr)
+	}
+	return &rechargekit.Card{
+		Customer:      *DomainCustomer(r.cust),
+		Subscriptions: s.completeSubscriptions(ctx, customerID, subs, r.charges, r.chargesErr),
+		Details:       s.details(ctx, customerID, &r, subs),
+	}, nil
+}
+
+// details maps the reads and names each section that failed.
+func (s *Source) details(ctx context.Context, customerID int64, r *detailReads, subs []*Subscription) *rechargekit.CardDetails {
+	data := DetailsData{Subscriptions: subs}
+	if r.custErr == nil {
+		data.Customer = r.cust
+	}
+	if r.chargesErr == nil {
+		data.Charges = r.charges
+	}
+	if r.eventsErr == nil {
+		data.Events = r.events
+	}
+	if r.pmsErr == nil {
+		data.PaymentMethods = r.pms
+	}
+	d := DomainDetails(data)
+	un := map[string]string{}
+	if r.custErr != nil {
+		un[rechargekit.SectionAddresses] = msgCustFailed
+		un[rechargekit.SectionPayment] = msgCustFailed
+		s.logSection(ctx, customerID, "customer", r.custErr)
+	} else if r.pmsErr != nil {
+		un[rechargekit.SectionPayment] = pmMessage(r.pmsErr)
+		s.logSection(ctx, customerID, "payment methods", r.pmsErr)
+	}
+	if r.chargesErr != nil {
+		msg := msgChargesFailed
+		if IsForbidden(r.chargesErr) {
+			msg = msgChargesScope
+		}
+		un[rechargekit.SectionNextCharges] = msg
+		un[rechargekit.SectionRecentOrders] = msg
+		if _, ok := un[rechargekit.SectionPayment]; !ok {
+			un[rechargekit.SectionPayment] = msgFailingCharge
+		}
+		// The subscriptions' mapping logs the charges' failure once.
+	}
+	switch {
+	case r.eventsMsg != "":
+		un[rechargekit.SectionEvents] = r.eventsMsg
+	case r.eventsErr != nil:
+		un[rechargekit.SectionEvents] = s.eventsRefused(ctx, customerID, r.eventsErr)
+	}
+	if len(un) > 0 {
+		d.Unavailable = un
+	}
+	return d
+}
+
+// logSection logs a section's failure: a cancelled lookup or a refusal
+// the card explains is not news.
+func (s *Source) logSection(ctx context.Context, customerID int64, what string, err error) {
+	level := slog.LevelWarn
+	if ctx.Err() != nil || isDefinite4xx(err) {
+		level = slog.LevelDebug
+	}
+	s.logger().LogAttrs(ctx, level, "recharge: card section unavailable", slog.String("section", what),
+		slog.Int64("customer_id", customerID), slog.String("error", err.Error()))
+}
+
+// readCharges reads the customer's newest charges, the same read the
+// subscriptions' product images come from.
+func (s *Source) readCharges(ctx context.Context, customerID int64) ([]*Charge, error) {
+	charges, _, err := s.Client.Charges.List(ctx, &ChargeListOptions{CustomerID: customerID, Limit: sourcePageLimit})
+	return charges, err
+}
+
+// readCustomer reads the customer with its addresses and payment methods
+// included. A store that refuses the payment_methods include (any
+// definite 4xx but 404) is remembered; its payment methods are then read
+// with GET /payment_methods beside the customer, and pmsErr says why they
+// are missing when that fails too.
+func (s *Source) readCustomer(ctx context.Context, customerID int64) (cust *Customer, pms []*PaymentMethod, pmsErr, err error) {
+	s.detailsMu.Lock()
+	off := s.pmIncludeOff
+	s.detailsMu.Unlock()
+	if !off {
+		cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses, IncludePaymentMethods}})
+		if err == nil || !includeRefused(err) {
+			return cust, nil, nil, err
+		}
+		s.detailsMu.Lock()
+		if !s.pmIncludeOff {
+			s.logger().LogAttrs(ctx, slog.LevelInfo, "recharge: the payment_methods include is refused; payment methods are read on their own",
+				slog.String("error", err.Error()))
+		}
+		s.pmIncludeOff = true
+		s.detailsMu.Unlock()
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		pms, _, pmsErr = s.Client.PaymentMethods.List(ctx, &PaymentMethodListOptions{CustomerID: customerID, Limit: sourcePageLimit})
+	})
+	cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses}})
+	wg.Wait()
+	return cust, pms, pmsErr, err
+}
+
+// includeRefused reports a refusal that reading without the include may
+// avoid: a definite 4xx other than 404 (no such customer) and 401 (our
+// token).
+func includeRefused(err error) bool {
+	return isDefinite4xx(err) && !IsNotFound(err) && !IsUnauthorized(err)
+}
+
+// pmMessage says why the payment methods are missing.
+func pmMessage(err error) string {
+	switch {
+	case IsForbidden(err):
+		return msgPMScope
+	case isDefinite4xx(err):
+		return msgPMPlan
+	}
+	return msgPMFailed
+}
+
+// readEvents reads the customer's events: one page of up to 250, which
+// the mapping sorts newest first (GET /events has no sort_by). While a
+// refusal is remembered it makes no call and returns the sentence to show.
+func (s *Source) readEvents(ctx context.Context, customerID int64) ([]*Event, string, error) {
+	s.detailsMu.Lock()
+	if msg := s.eventsOffMsg; msg != "" && s.now().Before(s.eventsOffUntil) {
+		s.detailsMu.Unlock()
+		return nil, msg, nil
+	}
+	s.detailsMu.Unlock()
+	events, _, err := s.Client.Events.List(ctx, &EventListOptions{CustomerID: customerID, Limit: sourcePageLimit})
+	return events, "", err
+}
+
+// eventsRefused returns the timeline's sentence for a failed events read
+// and remembers a definite refusal (no scope, no events on the plan) for
+// EventsRecheck.
+func (s *Source) eventsRefused(ctx context.Context, customerID int64, err error) string {
+	var msg string
+	switch {
+	case IsForbidden(err):
+		msg = msgEventsScope
+	case IsNotFound(err) || IsPlatformUnsupported(err) || hasStatus(err, http.StatusMethodNotAllowed):
+		msg = msgEventsPlan
+	default:
+		s.logSection(ctx, customerID, "events", err)
+		return msgEventsFailed
+	}
+	s.detailsMu.Lock()
+	defer s.detailsMu.Unlock()
+	if s.eventsOffMsg == "" || !s.now().Before(s.eventsOffUntil) {
+		s.logger().LogAttrs(ctx, slog.LevelInfo, "recharge: events unavailable; the timeline says so without asking again for a while",
+			slog.Duration("recheck", EventsRecheck), slog.String("error", err.Error()))
+	}
+	s.eventsOffMsg, s.eventsOffUntil = msg, s.now().Add(EventsRecheck)
+	return msg
+}
