@@ -26,13 +26,14 @@ import (
 // four calls (one per page beyond the first 250 subscriptions). Where a
 // store refuses the payment_methods include, the Source remembers it and
 // reads GET /payment_methods?customer_id= beside the customer instead (five
-// calls); where the token or plan has no events, it remembers that for
-// EventsRecheck and the timeline says so without a call.
+// calls); where the token or plan has no events or no payment methods API,
+// it remembers that for RefusalRecheck and the section says so without a
+// call.
 
-// EventsRecheck is how long a Source believes a refusal of GET /events
-// (no read_events scope, no events on the store's plan) before asking
+// RefusalRecheck is how long a Source believes a refusal of GET /events or
+// GET /payment_methods (no scope, not on the store's plan) before asking
 // again, so that a scope granted later shows up without a restart.
-const EventsRecheck = time.Hour
+const RefusalRecheck = time.Hour
 
 var _ rechargekit.DetailsSource = (*Source)(nil)
 
@@ -56,6 +57,7 @@ type detailReads struct {
 	custErr    error
 	pms        []*PaymentMethod // read on their own when the include is refused
 	pmsErr     error
+	pmsMsg     string // set when the payment methods were not asked for (remembered refusal)
 	charges    []*Charge
 	chargesErr error
 	events     []*Event
@@ -73,7 +75,7 @@ func (s *Source) Details(ctx context.Context, customerID int64) (*rechargekit.Ca
 	}
 	var r detailReads
 	var wg sync.WaitGroup
-	wg.Go(func() { r.cust, r.pms, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID) })
+	wg.Go(func() { r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID) })
 	wg.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
 	wg.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID) })
 	wg.Wait()
@@ -103,7 +105,7 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 	custDone := make(chan struct{})
 	go func() {
 		defer close(custDone)
-		r.cust, r.pms, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID)
+		r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID)
 	}()
 
 	var (
@@ -161,9 +163,10 @@ func (s *Source) details(ctx context.Context, customerID int64, r *detailReads, 
 		un[rechargekit.SectionAddresses] = msgCustFailed
 		un[rechargekit.SectionPayment] = msgCustFailed
 		s.logSection(ctx, customerID, "customer", r.custErr)
+	} else if r.pmsMsg != "" {
+		un[rechargekit.SectionPayment] = r.pmsMsg
 	} else if r.pmsErr != nil {
-		un[rechargekit.SectionPayment] = pmMessage(r.pmsErr)
-		s.logSection(ctx, customerID, "payment methods", r.pmsErr)
+		un[rechargekit.SectionPayment] = s.pmsRefused(ctx, customerID, r.pmsErr)
 	}
 	if r.chargesErr != nil {
 		msg := msgChargesFailed
@@ -212,14 +215,17 @@ func (s *Source) readCharges(ctx context.Context, customerID int64) ([]*Charge, 
 // definite 4xx but 404) is remembered; its payment methods are then read
 // with GET /payment_methods beside the customer, and pmsErr says why they
 // are missing when that fails too.
-func (s *Source) readCustomer(ctx context.Context, customerID int64) (cust *Customer, pms []*PaymentMethod, pmsErr, err error) {
+func (s *Source) readCustomer(ctx context.Context, customerID int64) (cust *Customer, pms []*PaymentMethod, pmsMsg string, pmsErr, err error) {
 	s.detailsMu.Lock()
 	off := s.pmIncludeOff
+	if s.pmsOffMsg != "" && s.now().Before(s.pmsOffUntil) {
+		pmsMsg = s.pmsOffMsg
+	}
 	s.detailsMu.Unlock()
 	if !off {
 		cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses, IncludePaymentMethods}})
 		if err == nil || !includeRefused(err) {
-			return cust, nil, nil, err
+			return cust, nil, "", nil, err
 		}
 		s.detailsMu.Lock()
 		if !s.pmIncludeOff {
@@ -230,12 +236,33 @@ func (s *Source) readCustomer(ctx context.Context, customerID int64) (cust *Cust
 		s.detailsMu.Unlock()
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		pms, _, pmsErr = s.Client.PaymentMethods.List(ctx, &PaymentMethodListOptions{CustomerID: customerID, Limit: sourcePageLimit})
-	})
+	if pmsMsg == "" {
+		wg.Go(func() {
+			pms, _, pmsErr = s.Client.PaymentMethods.List(ctx, &PaymentMethodListOptions{CustomerID: customerID, Limit: sourcePageLimit})
+		})
+	}
 	cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses}})
 	wg.Wait()
-	return cust, pms, pmsErr, err
+	return cust, pms, pmsMsg, pmsErr, err
+}
+
+// pmsRefused returns the payment section's sentence for a failed payment
+// methods read and remembers a definite refusal (no scope, no such API on
+// the plan) for RefusalRecheck.
+func (s *Source) pmsRefused(ctx context.Context, customerID int64, err error) string {
+	msg := pmMessage(err)
+	if msg == msgPMFailed {
+		s.logSection(ctx, customerID, "payment methods", err)
+		return msg
+	}
+	s.detailsMu.Lock()
+	defer s.detailsMu.Unlock()
+	if s.pmsOffMsg == "" || !s.now().Before(s.pmsOffUntil) {
+		s.logger().LogAttrs(ctx, slog.LevelInfo, "recharge: payment methods unavailable; the card says so without asking again for a while",
+			slog.Duration("recheck", RefusalRecheck), slog.String("error", err.Error()))
+	}
+	s.pmsOffMsg, s.pmsOffUntil = msg, s.now().Add(RefusalRecheck)
+	return msg
 }
 
 // includeRefused reports a refusal that reading without the include may
@@ -272,7 +299,7 @@ func (s *Source) readEvents(ctx context.Context, customerID int64) ([]*Event, st
 
 // eventsRefused returns the timeline's sentence for a failed events read
 // and remembers a definite refusal (no scope, no events on the plan) for
-// EventsRecheck.
+// RefusalRecheck.
 func (s *Source) eventsRefused(ctx context.Context, customerID int64, err error) string {
 	var msg string
 	switch {
@@ -288,8 +315,8 @@ func (s *Source) eventsRefused(ctx context.Context, customerID int64, err error)
 	defer s.detailsMu.Unlock()
 	if s.eventsOffMsg == "" || !s.now().Before(s.eventsOffUntil) {
 		s.logger().LogAttrs(ctx, slog.LevelInfo, "recharge: events unavailable; the timeline says so without asking again for a while",
-			slog.Duration("recheck", EventsRecheck), slog.String("error", err.Error()))
+			slog.Duration("recheck", RefusalRecheck), slog.String("error", err.Error()))
 	}
-	s.eventsOffMsg, s.eventsOffUntil = msg, s.now().Add(EventsRecheck)
+	s.eventsOffMsg, s.eventsOffUntil = msg, s.now().Add(RefusalRecheck)
 	return msg
 }

@@ -244,12 +244,13 @@ func TestReadCardSectionFails(t *testing.T) {
 	}
 }
 
-// TestReadCardRemembersRefusals: a refused events read or payment_methods
-// include is not asked again on the next card; the section still says why.
+// TestReadCardRemembersRefusals: a refused events read, payment_methods
+// include or payment methods read is not asked again on the next card; the
+// section still says why.
 func TestReadCardRemembersRefusals(t *testing.T) {
 	t.Parallel()
 	f := newDetailsStore(t)
-	f.status = map[string]int{"events": 403, "customer+pm": 422}
+	f.status = map[string]int{"events": 403, "customer+pm": 422, "payment_methods": 403}
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	var logs syncBuffer
 	src := mustDetailsSource(t, f, &logs)
@@ -262,18 +263,21 @@ func TestReadCardRemembersRefusals(t *testing.T) {
 		if got := card.Details.Unavailable[rechargekit.SectionEvents]; got != msgEventsScope {
 			t.Errorf("events unavailable = %q", got)
 		}
+		if got := card.Details.Unavailable[rechargekit.SectionPayment]; got != msgPMScope {
+			t.Errorf("payment unavailable = %q", got)
+		}
 	}
-	want := map[string]int{"customer+pm": 1, "customer": 2, "payment_methods": 2, "subscriptions": 2, "charges": 2, "events": 1}
+	want := map[string]int{"customer+pm": 1, "customer": 2, "payment_methods": 1, "subscriptions": 2, "charges": 2, "events": 1}
 	if diff := cmp.Diff(want, f.calls); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
-	// After EventsRecheck the events are asked for again.
-	now = now.Add(EventsRecheck)
+	// After RefusalRecheck the events are asked for again.
+	now = now.Add(RefusalRecheck)
 	if _, err := src.ReadCard(context.Background(), 900100); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count("events"); n != 2 {
-		t.Errorf("events calls after the recheck = %d, want 2", n)
+	if n, m := f.count("events"), f.count("payment_methods"); n != 2 || m != 2 {
+		t.Errorf("events and payment methods calls after the recheck = %d and %d, want 2 each", n, m)
 	}
 }
 

@@ -45,6 +45,8 @@ type Source struct {
 	pmIncludeOff   bool      // GET /customers/{id}?include=payment_methods was refused
 	eventsOffUntil time.Time // GET /events was refused for good (scope, plan) until then
 	eventsOffMsg   string    // the timeline's sentence meanwhile
+	pmsOffUntil    time.Time // GET /payment_methods was refused for good until then
+	pmsOffMsg      string    // the payment section's sentence meanwhile
 }
 
 var _ rechargekit.RechargeSource = (*Source)(nil)
