@@ -49,6 +49,7 @@ const (
 	msgPMFailed      = "Recharge did not return the payment methods just now; they are read again with the card."
 	msgCustFailed    = "Recharge did not return the customer just now; the addresses and payment are read again with the card."
 	msgFailingCharge = "Recharge did not return the charges, so failed payments are not shown."
+	msgNotYet        = "rechargekit is still learning what this Recharge store offers; this part comes with the card's next read."
 )
 
 // detailReads are the raw answers behind a card's sections.
@@ -73,11 +74,13 @@ func (s *Source) Details(ctx context.Context, customerID int64) (*rechargekit.Ca
 	if customerID <= 0 {
 		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer with the id %d.", customerID)
 	}
+	lite, done := s.startProbe()
+	defer done()
 	var r detailReads
 	var wg sync.WaitGroup
-	wg.Go(func() { r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID) })
+	wg.Go(func() { r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, lite) })
 	wg.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
-	wg.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID) })
+	wg.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, lite) })
 	wg.Wait()
 	if r.custErr != nil && IsNotFound(r.custErr) {
 		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.custErr)
@@ -98,35 +101,45 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	lite, done := s.startProbe()
+	defer done()
 	var r detailReads
 	var side sync.WaitGroup
 	side.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
-	side.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID) })
-	custDone := make(chan struct{})
-	go func() {
-		defer close(custDone)
-		r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID)
-	}()
-
+	side.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, lite) })
 	var (
 		subs    []*Subscription
 		subsErr error
+		subsEnd = make(chan struct{})
 	)
-	for sub, err := range s.Client.Subscriptions.All(ctx, &SubscriptionListOptions{CustomerID: customerID, Limit: sourcePageLimit}) {
-		if err != nil {
-			subsErr = err
-			break
+	go func() {
+		defer close(subsEnd)
+		for sub, err := range s.Client.Subscriptions.All(ctx, &SubscriptionListOptions{CustomerID: customerID, Limit: sourcePageLimit}) {
+			if err != nil {
+				subsErr = err
+				return
+			}
+			subs = append(subs, sub)
 		}
-		subs = append(subs, sub)
+	}()
+
+	// The customer decides first: without it the rest is of no use, and
+	// its error (404, our token refused) says the most.
+	r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, lite)
+	if r.custErr == nil {
+		<-subsEnd
 	}
-	if subsErr != nil {
-		cancel() // the rest is of no use without the subscriptions
-	}
-	<-custDone
-	if r.custErr != nil {
+	if r.custErr != nil || subsErr != nil {
 		cancel()
 	}
+	<-subsEnd
 	side.Wait()
+	if r.custErr != nil || subsErr != nil {
+		// The card fails, but what the events read learned still holds.
+		if r.eventsErr != nil && isDefinite4xx(r.eventsErr) {
+			s.eventsRefused(ctx, customerID, r.eventsErr)
+		}
+	}
 	switch {
 	case r.custErr != nil && IsNotFound(r.custErr):
 		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.custErr)
@@ -215,7 +228,11 @@ func (s *Source) readCharges(ctx context.Context, customerID int64) ([]*Charge, 
 // definite 4xx but 404) is remembered; its payment methods are then read
 // with GET /payment_methods beside the customer, and pmsErr says why they
 // are missing when that fails too.
-func (s *Source) readCustomer(ctx context.Context, customerID int64) (cust *Customer, pms []*PaymentMethod, pmsMsg string, pmsErr, err error) {
+func (s *Source) readCustomer(ctx context.Context, customerID int64, lite bool) (cust *Customer, pms []*PaymentMethod, pmsMsg string, pmsErr, err error) {
+	if lite {
+		cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses}})
+		return cust, nil, msgNotYet, nil, err
+	}
 	s.detailsMu.Lock()
 	off := s.pmIncludeOff
 	if s.pmsOffMsg != "" && s.now().Before(s.pmsOffUntil) {
@@ -224,6 +241,11 @@ func (s *Source) readCustomer(ctx context.Context, customerID int64) (cust *Cust
 	s.detailsMu.Unlock()
 	if !off {
 		cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses, IncludePaymentMethods}})
+		if err == nil {
+			s.detailsMu.Lock()
+			s.pmIncludeOK = true
+			s.detailsMu.Unlock()
+		}
 		if err == nil || !includeRefused(err) {
 			return cust, nil, "", nil, err
 		}
@@ -235,11 +257,30 @@ func (s *Source) readCustomer(ctx context.Context, customerID int64) (cust *Cust
 		s.pmIncludeOff = true
 		s.detailsMu.Unlock()
 	}
+	s.detailsMu.Lock()
+	listOK := s.pmListOK
+	s.detailsMu.Unlock()
+	readPMs := func() {
+		pms, _, pmsErr = s.Client.PaymentMethods.List(ctx, &PaymentMethodListOptions{CustomerID: customerID, Limit: sourcePageLimit})
+		if pmsErr == nil {
+			s.detailsMu.Lock()
+			s.pmListOK = true
+			s.detailsMu.Unlock()
+		}
+	}
+	if !listOK {
+		// Until GET /payment_methods has answered once, the customer is
+		// read first: a missing customer or a failing Recharge then costs
+		// no call to a route this store may not have.
+		cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses}})
+		if err == nil && pmsMsg == "" {
+			readPMs()
+		}
+		return cust, pms, pmsMsg, pmsErr, err
+	}
 	var wg sync.WaitGroup
 	if pmsMsg == "" {
-		wg.Go(func() {
-			pms, _, pmsErr = s.Client.PaymentMethods.List(ctx, &PaymentMethodListOptions{CustomerID: customerID, Limit: sourcePageLimit})
-		})
+		wg.Go(readPMs)
 	}
 	cust, _, err = s.Client.Customers.Get(ctx, customerID, &CustomerGetOptions{Include: []string{IncludeAddresses}})
 	wg.Wait()
@@ -286,7 +327,10 @@ func pmMessage(err error) string {
 // readEvents reads the customer's events: one page of up to 250, which
 // the mapping sorts newest first (GET /events has no sort_by). While a
 // refusal is remembered it makes no call and returns the sentence to show.
-func (s *Source) readEvents(ctx context.Context, customerID int64) ([]*Event, string, error) {
+func (s *Source) readEvents(ctx context.Context, customerID int64, lite bool) ([]*Event, string, error) {
+	if lite {
+		return nil, msgNotYet, nil
+	}
 	s.detailsMu.Lock()
 	if msg := s.eventsOffMsg; msg != "" && s.now().Before(s.eventsOffUntil) {
 		s.detailsMu.Unlock()
@@ -294,7 +338,40 @@ func (s *Source) readEvents(ctx context.Context, customerID int64) ([]*Event, st
 	}
 	s.detailsMu.Unlock()
 	events, _, err := s.Client.Events.List(ctx, &EventListOptions{CustomerID: customerID, Limit: sourcePageLimit})
+	if err == nil {
+		s.detailsMu.Lock()
+		s.eventsOK = true
+		s.detailsMu.Unlock()
+	}
 	return events, "", err
+}
+
+// startProbe decides whether a card may ask the reads whose support the
+// Source has not learned yet (the payment_methods include, GET
+// /payment_methods, GET /events). One card at a time learns them; a card
+// that starts meanwhile is lite: it reads the customer with its addresses
+// only and no events, and says those sections come with a later read. So a
+// burst of first cards (a replica starting under load) spends no budget
+// on refusals it would learn together, as the catalog probe does for
+// images. done ends the probe.
+func (s *Source) startProbe() (lite bool, done func()) {
+	s.detailsMu.Lock()
+	defer s.detailsMu.Unlock()
+	now := s.now()
+	includeKnown := s.pmIncludeOK || (s.pmIncludeOff && (s.pmListOK || (s.pmsOffMsg != "" && now.Before(s.pmsOffUntil))))
+	eventsKnown := s.eventsOK || (s.eventsOffMsg != "" && now.Before(s.eventsOffUntil))
+	switch {
+	case includeKnown && eventsKnown:
+		return false, func() {}
+	case s.learning:
+		return true, func() {}
+	}
+	s.learning = true
+	return false, func() {
+		s.detailsMu.Lock()
+		s.learning = false
+		s.detailsMu.Unlock()
+	}
 }
 
 // eventsRefused returns the timeline's sentence for a failed events read

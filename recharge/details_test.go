@@ -32,6 +32,9 @@ type detailsStore struct {
 	barrier chan struct{}
 	arrived atomic.Int32
 	want    int32
+
+	// hold, when set, holds the events route until it is closed.
+	hold chan struct{}
 }
 
 func newDetailsStore(t *testing.T) *detailsStore {
@@ -84,6 +87,9 @@ func (f *detailsStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls[route]++
 	f.queries[route] = append(f.queries[route], r.URL.RawQuery)
 	f.mu.Unlock()
+	if route == "events" && f.hold != nil {
+		<-f.hold
+	}
 	if f.barrier != nil {
 		if f.arrived.Add(1) == f.want {
 			close(f.barrier)
@@ -338,5 +344,53 @@ func TestSourceDetails(t *testing.T) {
 	}
 	if d.Payment != nil || d.Unavailable[rechargekit.SectionAddresses] != msgCustFailed || len(d.NextCharges) != 2 {
 		t.Errorf("customer down: %+v", d)
+	}
+}
+
+// TestReadCardLearnsOnce: while one card learns what the store offers,
+// another card reads the customer with its addresses only and no events,
+// and says those sections come later; once learned, cards read them all.
+func TestReadCardLearnsOnce(t *testing.T) {
+	t.Parallel()
+	f := newDetailsStore(t)
+	f.hold = make(chan struct{})
+	var logs syncBuffer
+	src := mustDetailsSource(t, f, &logs)
+	first := make(chan *rechargekit.Card, 1)
+	go func() {
+		card, err := src.ReadCard(context.Background(), 900100)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- card
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.count("events") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first card never asked for events")
+		}
+		time.Sleep(time.Millisecond) // polling for the first card's events call, with a deadline
+	}
+	lite, err := src.ReadCard(context.Background(), 900100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lite.Details.Unavailable[rechargekit.SectionEvents] != msgNotYet || lite.Details.Unavailable[rechargekit.SectionPayment] != msgNotYet ||
+		len(lite.Details.Addresses) != 2 || len(lite.Details.NextCharges) != 2 || lite.Details.Payment == nil {
+		t.Errorf("lite card details = %+v", lite.Details)
+	}
+	if f.count("events") != 1 || f.count("customer") != 1 {
+		t.Errorf("calls during the learning card = %v", f.calls)
+	}
+	close(f.hold)
+	if full := <-first; full == nil || full.Details.Unavailable != nil {
+		t.Fatalf("learning card = %+v", full)
+	}
+	again, err := src.ReadCard(context.Background(), 900100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Details.Unavailable != nil || f.count("events") != 2 || f.count("customer+pm") != 2 {
+		t.Errorf("after learning: unavailable %v, calls %v", again.Details.Unavailable, f.calls)
 	}
 }

@@ -47,6 +47,10 @@ type Source struct {
 	eventsOffMsg   string    // the timeline's sentence meanwhile
 	pmsOffUntil    time.Time // GET /payment_methods was refused for good until then
 	pmsOffMsg      string    // the payment section's sentence meanwhile
+	pmListOK       bool      // GET /payment_methods has answered 200 once
+	pmIncludeOK    bool      // the payment_methods include has answered 200 once
+	eventsOK       bool      // GET /events has answered 200 once
+	learning       bool      // a card is learning the above (startProbe)
 }
 
 var _ rechargekit.RechargeSource = (*Source)(nil)
