@@ -215,3 +215,29 @@ func TestNoProcessorTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainDetailsCapturedCharges maps the captured charges page: the
+// queued charge is the next one, ships to the charge's own address (no
+// addresses were read) and bills 54.40 USD; the processed one is the only
+// recent order.
+func TestDomainDetailsCapturedCharges(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(sharedFixtures(t), "gladly-app-platform")
+	charges := decodeList[Charge](t, filepath.Join(root, "data/pull/charges/success/rawData.json"), "charges")
+	d := DomainDetails(DetailsData{Charges: charges})
+	if diff := cmp.Diff([]int64{1302050269}, chargeIDs(d.NextCharges)); diff != "" {
+		t.Fatalf("next charges (-want +got):\n%s", diff)
+	}
+	n := d.NextCharges[0]
+	if n.TotalPrice != "54.40" || n.Currency != "USD" || n.ScheduledAt != "2025-03-05" || !n.TotalFinal() ||
+		len(n.Lines) != 1 || n.Lines[0].Title != "Cat Pajamas" || n.Lines[0].ImageURL == "" ||
+		n.ShipTo == nil || n.ShipTo.City != "Auburn" || n.ShipTo.ID != 195741005 {
+		t.Errorf("next charge = %+v (ship to %+v)", n, n.ShipTo)
+	}
+	if diff := cmp.Diff([]int64{1302050276}, chargeIDs(d.RecentOrders)); diff != "" {
+		t.Errorf("recent orders (-want +got):\n%s", diff)
+	}
+	if o := d.RecentOrders[0]; o.Status != rechargekit.ChargeSuccess || o.ProcessedAt == nil || len(o.Shipping) != 2 {
+		t.Errorf("order = %+v", o)
+	}
+}
