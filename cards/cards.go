@@ -50,11 +50,38 @@ func (s *Service) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Card fetches the customer and all of its subscriptions concurrently and
-// returns them as a card, subscriptions in display order.
+// CardReader is a RechargeSource that reads a whole card at once, so that
+// the customer, the subscriptions and the details share their Recharge
+// calls (recharge.Source does: one charges read serves the product images
+// and the charge sections). The details must fail section by section; the
+// error is for the customer or the subscriptions.
+type CardReader interface {
+	ReadCard(ctx context.Context, customerID int64) (*rechargekit.Card, error)
+}
+
+// Card fetches the customer, all of its subscriptions and the card's
+// details concurrently and returns them as a card, subscriptions in
+// display order. A Source that is a CardReader reads them in one go; one
+// that is a rechargekit.DetailsSource has its Details read beside the
+// customer and the subscriptions. A details failure never fails the card:
+// the sections are marked unavailable instead.
 func (s *Service) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
 	if customerID <= 0 {
 		return nil, rechargekit.Errorf(rechargekit.EINVALID, "A Recharge customer id must be a positive number.")
+	}
+	if r, ok := s.Source.(CardReader); ok {
+		card, err := r.ReadCard(ctx, customerID)
+		if err != nil {
+			return nil, err
+		}
+		out := *card
+		out.Subscriptions = slices.Clone(card.Subscriptions)
+		rechargekit.SortSubscriptions(out.Subscriptions)
+		out.FetchedAt = s.now()
+		if out.Details == nil {
+			out.Details = allUnavailable(msgDetailsFailed)
+		}
+		return &out, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -68,20 +95,80 @@ func (s *Service) Card(ctx context.Context, customerID int64) (*rechargekit.Card
 		subs, err := s.Source.Subscriptions(ctx, customerID)
 		subsc <- subsResult{subs, err}
 	}()
+	var detailsc chan *rechargekit.CardDetails
+	if ds, ok := s.Source.(rechargekit.DetailsSource); ok {
+		detailsc = make(chan *rechargekit.CardDetails, 1)
+		go func() { detailsc <- s.details(ctx, ds, customerID) }()
+	}
 
 	cust, err := s.Source.Customer(ctx, customerID)
 	if err != nil {
-		cancel() // the subscriptions are of no use without the customer
+		cancel() // the subscriptions and details are of no use without the customer
 		<-subsc
+		if detailsc != nil {
+			<-detailsc
+		}
 		return nil, err
 	}
 	res := <-subsc
 	if res.err != nil {
+		cancel()
+		if detailsc != nil {
+			<-detailsc
+		}
 		return nil, res.err
 	}
 	subs := slices.Clone(res.subs)
 	rechargekit.SortSubscriptions(subs)
-	return &rechargekit.Card{Customer: *cust, Subscriptions: subs, FetchedAt: s.now()}, nil
+	card := &rechargekit.Card{Customer: *cust, Subscriptions: subs}
+	if detailsc != nil {
+		card.Details = <-detailsc
+	}
+	card.FetchedAt = s.now()
+	return card, nil
+}
+
+// msgDetailsFailed marks every section when the details could not be read
+// at all.
+const msgDetailsFailed = "Recharge did not return this part of the card just now; it is read again with the card."
+
+// details reads the sections, turning a failure of the whole (or a panic
+// in the source) into every section marked unavailable.
+func (s *Service) details(ctx context.Context, ds rechargekit.DetailsSource, customerID int64) (d *rechargekit.CardDetails) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger().ErrorContext(ctx, "card details panicked", "correlation_id", rechargekit.CorrelationID(ctx),
+				"customer_id", customerID, "panic", fmt.Sprint(p))
+			d = allUnavailable(msgDetailsFailed)
+		}
+	}()
+	d, err := ds.Details(ctx, customerID)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger().WarnContext(ctx, "card details unavailable", "correlation_id", rechargekit.CorrelationID(ctx),
+				"customer_id", customerID, "error", err)
+		}
+		msg := msgDetailsFailed
+		if m := rechargekit.ErrorMessage(err); m != "" && rechargekit.ErrorCode(err) != rechargekit.EINTERNAL {
+			msg = m
+		}
+		return allUnavailable(msg)
+	}
+	if d == nil {
+		return allUnavailable(msgDetailsFailed)
+	}
+	return d
+}
+
+// allUnavailable returns details whose every section is marked with msg.
+func allUnavailable(msg string) *rechargekit.CardDetails {
+	return &rechargekit.CardDetails{Unavailable: map[string]string{
+		rechargekit.SectionNextCharges:  msg,
+		rechargekit.SectionPayment:      msg,
+		rechargekit.SectionRecentOrders: msg,
+		rechargekit.SectionAddresses:    msg,
+		rechargekit.SectionEvents:       msg,
+	}}
 }
 
 // FindCustomers looks up every distinct email of q (at most MaxEmails), its

@@ -1,6 +1,8 @@
 // Package recharge is a typed client for the Recharge 2021-11 REST API and
-// the adapter (Source) that gives the rest of rechargekit customers and
-// subscriptions in the domain's shapes.
+// the adapter (Source) that gives the rest of rechargekit customers,
+// subscriptions and the card's details (next charges, payment, recent
+// orders, addresses, events) in the domain's shapes. Source.ReadCard reads
+// a whole card in four parallel calls; details.go says which and why.
 //
 // The client follows google/go-github: one Client with a service per API
 // area, methods shaped (ctx, ids..., opts) (T, *Response, error), a Response

@@ -100,6 +100,7 @@ func domainSubscription(sub *Subscription, lines []lineRef) *rechargekit.Subscri
 	d := &rechargekit.Subscription{
 		ID:                         int64(sub.ID),
 		CustomerID:                 int64(sub.CustomerID),
+		AddressID:                  int64(sub.AddressID),
 		Status:                     strings.ToLower(strings.TrimSpace(sub.Status)),
 		CreatedAt:                  sub.CreatedAt.UTC(),
 		UpdatedAt:                  sub.UpdatedAt.UTC(),

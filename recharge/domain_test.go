@@ -22,7 +22,7 @@ func TestMappingFixtures(t *testing.T) {
 	got := DomainSubscriptions(subs, charges)
 	mk := func(id int64, created, price, productID, variantID, name, variantName, sku string) *rechargekit.Subscription {
 		return &rechargekit.Subscription{
-			ID: id, CustomerID: 176728490, Status: "active",
+			ID: id, CustomerID: 176728490, AddressID: 193759360, Status: "active",
 			CreatedAt: utcTime(t, created), UpdatedAt: utcTime(t, created),
 			ChargeIntervalFrequency: 30, OrderIntervalFrequency: 30, IntervalUnit: "day", NextChargeDate: "2025-02-25",
 			Price: price, Currency: "USD", Quantity: 1,
@@ -68,7 +68,7 @@ func TestMappingFixtures(t *testing.T) {
 func ownMappingWant(t *testing.T) []*rechargekit.Subscription {
 	return []*rechargekit.Subscription{
 		{
-			ID: 700004, CustomerID: 900001, Status: "expired",
+			ID: 700004, CustomerID: 900001, AddressID: 800001, Status: "expired",
 			CreatedAt: utcTime(t, "2023-01-01T00:00:00Z"), UpdatedAt: utcTime(t, "2023-04-01T00:00:00Z"),
 			ChargeIntervalFrequency: 1, OrderIntervalFrequency: 1, IntervalUnit: "month",
 			Price: "10.00", Currency: "GBP", Quantity: 1,
@@ -77,7 +77,7 @@ func ownMappingWant(t *testing.T) []*rechargekit.Subscription {
 		{
 			// Newest charge first: 5000003 (medium empty, so small), its SKU
 			// and its currency; the older 5000001 is not used.
-			ID: 700003, CustomerID: 900001, Status: "active",
+			ID: 700003, CustomerID: 900001, AddressID: 800001, Status: "active",
 			CreatedAt: utcTime(t, "2024-05-01T08:00:00Z"), UpdatedAt: utcTime(t, "2024-07-01T10:00:00.5Z"),
 			ChargeIntervalFrequency: 2, OrderIntervalFrequency: 1, IntervalUnit: "week", NextChargeDate: "2024-08-01",
 			Price: "12.00", Currency: "USD", Quantity: 2,
@@ -85,7 +85,7 @@ func ownMappingWant(t *testing.T) []*rechargekit.Subscription {
 				ImageURL: "https://cdn.example.com/new-3-small.png"},
 		},
 		{
-			ID: 700002, CustomerID: 900001, Status: "cancelled",
+			ID: 700002, CustomerID: 900001, AddressID: 800001, Status: "cancelled",
 			CreatedAt: utcTime(t, "2024-02-01T10:00:00Z"), UpdatedAt: utcTime(t, "2024-06-02T08:09:09Z"),
 			ChargeIntervalFrequency: 30, OrderIntervalFrequency: 30, IntervalUnit: "day",
 			CancelledAt: utcPtr(t, "2024-06-02T08:09:10.123456Z"), CancellationReason: "too expensive", CancellationReasonComments: "will be back",
@@ -96,7 +96,7 @@ func ownMappingWant(t *testing.T) []*rechargekit.Subscription {
 		{
 			// The one-time line with the same id is ignored; the old variant's
 			// line of the same product gives the image.
-			ID: 700001, CustomerID: 900001, Status: "active",
+			ID: 700001, CustomerID: 900001, AddressID: 800001, Status: "active",
 			CreatedAt: utcTime(t, "2022-03-09T02:31:39Z"), UpdatedAt: utcTime(t, "2022-03-10T12:13:28Z"),
 			ChargeIntervalFrequency: 30, OrderIntervalFrequency: 30, IntervalUnit: "day", NextChargeDate: "2024-07-20",
 			Price: "49.50", Currency: "USD", Quantity: 1,

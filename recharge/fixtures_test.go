@@ -127,6 +127,7 @@ var wantErrorMessages = map[string]string{
 	"testdata/Subscriptions/get-subscription_404.json":                "Not Found",
 	"testdata/Charges/skip-charge_422.json":                           "status: Only charges with status queued and error can be skipped",
 	"testdata/Charges/list-charges_403_hand-made.json":                "This token does not have the read_orders scope",
+	"testdata/Events/list-events_403_hand-made.json":                  "This token does not have the read_events scope",
 	"testdata/Addresses/create-address_422_no-data.json":              "city, country_code, first_name, province, last_name, customer_id, address1 are required fields.",
 	"testdata/Addresses/list-addresses_422_bad-date.json":             "updated_at_max: Invalid date: test. Must be a valid ISO-8601 datetime string",
 	"testdata/Addresses/delete-address_422_active-subscriptions.json": "subscriptions: Address has active subscriptions",
@@ -265,6 +266,14 @@ func checkSuccessPayload(t *testing.T, body []byte) {
 			v = new([]*PaymentMethod)
 		case "payment_method":
 			v = new(PaymentMethod)
+		case "orders":
+			v = new([]*Order)
+		case "order":
+			v = new(Order)
+		case "events":
+			v = new([]*Event)
+		case "event":
+			v = new(Event)
 		case "products":
 			v = new([]*Product)
 		case "product":

@@ -44,6 +44,11 @@ type Client struct {
 	Addresses     *AddressesService
 	Products      *ProductsService
 	Webhooks      *WebhooksService
+	// PaymentMethods, Orders and Events feed the card's payment, order
+	// and timeline sections.
+	PaymentMethods *PaymentMethodsService
+	Orders         *OrdersService
+	Events         *EventsService
 	// RetentionStrategies lists the store's cancellation reasons.
 	RetentionStrategies *RetentionStrategiesService
 
@@ -185,6 +190,9 @@ func NewClient(token string, opts ...Option) *Client {
 	c.Addresses = &AddressesService{c}
 	c.Products = &ProductsService{c}
 	c.Webhooks = &WebhooksService{c}
+	c.PaymentMethods = &PaymentMethodsService{c}
+	c.Orders = &OrdersService{c}
+	c.Events = &EventsService{c}
 	c.RetentionStrategies = &RetentionStrategiesService{c}
 	return c
 }

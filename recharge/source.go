@@ -39,6 +39,18 @@ type Source struct {
 
 	imagesMu sync.Mutex
 	images   map[string]productImage // by "v:"+variant id and "p:"+product id
+
+	// What the Source learned about the details' reads (details.go).
+	detailsMu      sync.Mutex
+	pmIncludeOff   bool      // GET /customers/{id}?include=payment_methods was refused
+	eventsOffUntil time.Time // GET /events was refused for good (scope, plan) until then
+	eventsOffMsg   string    // the timeline's sentence meanwhile
+	pmsOffUntil    time.Time // GET /payment_methods was refused for good until then
+	pmsOffMsg      string    // the payment section's sentence meanwhile
+	pmListOK       bool      // GET /payment_methods has answered 200 once
+	pmIncludeOK    bool      // the payment_methods include has answered 200 once
+	eventsOK       bool      // GET /events has answered 200 once
+	learning       bool      // a card is learning the above (startProbe)
 }
 
 var _ rechargekit.RechargeSource = (*Source)(nil)
@@ -140,6 +152,13 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 		subs = append(subs, sub)
 	}
 	<-done
+	return s.completeSubscriptions(ctx, customerID, subs, charges, chargesErr), nil
+}
+
+// completeSubscriptions maps subscriptions with the customer's charges
+// (nil, with chargesErr, when they could not be read) and fills product
+// images from the charges, the remembered images and the catalog.
+func (s *Source) completeSubscriptions(ctx context.Context, customerID int64, subs []*Subscription, charges []*Charge, chargesErr error) []*rechargekit.Subscription {
 	if chargesErr != nil {
 		level := slog.LevelWarn
 		if IsForbidden(chargesErr) || ctx.Err() != nil {
@@ -155,7 +174,7 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 	s.rememberImages(out) // only images from the charges: none is filled from memory yet
 	s.fillRememberedImages(out)
 	s.fillCatalogImages(ctx, out)
-	return out, nil
+	return out
 }
 
 // domainError maps a client error to the domain's codes, with a message

@@ -115,14 +115,18 @@ type Charge struct {
 	AddressID             Int64                 `json:"address_id"`
 	CustomerID            Int64                 `json:"customer_id,omitempty"` // some payloads carry it flat; see Customer
 	BillingAddress        *PostalAddress        `json:"billing_address,omitempty"`
+	ChargeAttempts        *Int                  `json:"charge_attempts,omitempty"` // absent from the 2025 captures
 	CreatedAt             Time                  `json:"created_at"`
 	Currency              string                `json:"currency"`
 	Customer              *ChargeCustomer       `json:"customer,omitempty"`
+	Discounts             []*ChargeDiscount     `json:"discounts"`
 	Error                 Text                  `json:"error"`
 	ErrorType             Text                  `json:"error_type"`
 	ExternalOrderID       ExternalID            `json:"external_order_id"`
+	ExternalOrderName     ExternalID            `json:"external_order_name,omitzero"` // the store's order name, "#1016"
 	ExternalTransactionID ExternalTransactionID `json:"external_transaction_id"`
 	HasUncommittedChanges Bool                  `json:"has_uncommitted_changes"`
+	LastChargeAttempt     Time                  `json:"last_charge_attempt,omitzero"`
 	LineItems             []*LineItem           `json:"line_items"`
 	MergedAt              Time                  `json:"merged_at"`
 	Note                  string                `json:"note"`
@@ -131,24 +135,27 @@ type Charge struct {
 	OriginalScheduledAt   Date                  `json:"original_scheduled_at"`
 	PaymentProcessor      string                `json:"payment_processor"`
 	ProcessedAt           Time                  `json:"processed_at"`
-	RetryDate             Date                  `json:"retry_date"`
-	ScheduledAt           Date                  `json:"scheduled_at"`
-	ShippingAddress       *PostalAddress        `json:"shipping_address,omitempty"`
-	ShippingLines         []*ShippingLine       `json:"shipping_lines"`
-	Status                string                `json:"status"` // success, error, queued, skipped, refunded, ...
-	SubtotalPrice         Money                 `json:"subtotal_price"`
-	Tags                  String                `json:"tags"`
-	Taxable               Bool                  `json:"taxable"`
-	TaxesIncluded         Bool                  `json:"taxes_included"`
-	TotalDiscounts        Money                 `json:"total_discounts"`
-	TotalDuties           Money                 `json:"total_duties"`
-	TotalLineItemsPrice   Money                 `json:"total_line_items_price"`
-	TotalPrice            Money                 `json:"total_price"`
-	TotalRefunds          Money                 `json:"total_refunds"`
-	TotalTax              Money                 `json:"total_tax"`
-	TotalWeightGrams      Int                   `json:"total_weight_grams"`
-	Type                  string                `json:"type"` // checkout or recurring
-	UpdatedAt             Time                  `json:"updated_at"`
+	// RetryDate is the next retry of a charge in error. Recharge sends a
+	// date ("2022-06-12", read as midnight UTC) or a timestamp
+	// ("2022-06-12T04:00:00+00:00"); both occur.
+	RetryDate           Time            `json:"retry_date"`
+	ScheduledAt         Date            `json:"scheduled_at"`
+	ShippingAddress     *PostalAddress  `json:"shipping_address,omitempty"`
+	ShippingLines       []*ShippingLine `json:"shipping_lines"`
+	Status              string          `json:"status"` // success, error, queued, skipped, refunded, ...
+	SubtotalPrice       Money           `json:"subtotal_price"`
+	Tags                String          `json:"tags"`
+	Taxable             Bool            `json:"taxable"`
+	TaxesIncluded       Bool            `json:"taxes_included"`
+	TotalDiscounts      Money           `json:"total_discounts"`
+	TotalDuties         Money           `json:"total_duties"`
+	TotalLineItemsPrice Money           `json:"total_line_items_price"`
+	TotalPrice          Money           `json:"total_price"`
+	TotalRefunds        Money           `json:"total_refunds"`
+	TotalTax            Money           `json:"total_tax"`
+	TotalWeightGrams    Int             `json:"total_weight_grams"`
+	Type                string          `json:"type"` // checkout or recurring
+	UpdatedAt           Time            `json:"updated_at"`
 }
 
 // UnmarshalJSON implements json.Unmarshaler. Some payloads carry the
@@ -162,6 +169,22 @@ func (c *Charge) UnmarshalJSON(b []byte) error {
 		c.CustomerID = c.Customer.ID
 	}
 	return nil
+}
+
+// Charge discount value types.
+const (
+	DiscountPercentage  = "percentage"
+	DiscountFixedAmount = "fixed_amount"
+	DiscountShipping    = "shipping"
+)
+
+// ChargeDiscount is one discount applied to a charge
+// (spec/recharge-actions.md section 1.8).
+type ChargeDiscount struct {
+	ID        Int64  `json:"id"`
+	Code      String `json:"code"`
+	Value     Money  `json:"value"`
+	ValueType string `json:"value_type"` // percentage, fixed_amount or shipping
 }
 
 // ChargeCustomer is the short customer object embedded in a charge.
@@ -352,12 +375,14 @@ type PaymentMethod struct {
 	UpdatedAt      Time            `json:"updated_at"`
 }
 
-// PaymentDetails describe a card without its number.
+// PaymentDetails describe a card without its number, or a wallet.
 type PaymentDetails struct {
-	Brand    String `json:"brand,omitempty"`
-	ExpMonth Int    `json:"exp_month,omitempty"`
-	ExpYear  Int    `json:"exp_year,omitempty"`
-	Last4    String `json:"last4,omitempty"`
+	Brand       String `json:"brand,omitempty"`
+	ExpMonth    Int    `json:"exp_month,omitempty"`
+	ExpYear     Int    `json:"exp_year,omitempty"`
+	Last4       String `json:"last4,omitempty"`
+	PaypalEmail String `json:"paypal_email,omitempty"`
+	WalletType  String `json:"wallet_type,omitempty"`
 }
 
 // DeliverySchedule is GET /customers/{id}/delivery_schedule: upcoming

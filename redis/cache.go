@@ -101,7 +101,9 @@ func (c *CardCache) key(customerID int64) string {
 // cardRecordVersion is bumped when cardRecord changes shape; a record of
 // another version reads as a miss, so replicas of two releases can share
 // one Redis during a rolling upgrade.
-const cardRecordVersion = 1
+// Version 2 added the card's details (issue 12): a version 1 record would
+// read as a card without them.
+const cardRecordVersion = 2
 
 // cardRecord is the stored form of a card. rechargekit.Card marshals to its
 // display form (strings, no types), so the cache keeps the domain structs
@@ -111,6 +113,7 @@ type cardRecord struct {
 	Customer      rechargekit.Customer        `json:"customer"`
 	Subscriptions []*rechargekit.Subscription `json:"subscriptions"`
 	FetchedAt     time.Time                   `json:"fetched_at"`
+	Details       *rechargekit.CardDetails    `json:"details,omitempty"`
 }
 
 // Get implements rechargekit.CardCache. A card that cannot be decoded (an
@@ -153,7 +156,7 @@ func (c *CardCache) read(ctx context.Context, customerID int64) (*rechargekit.Ca
 		var rec cardRecord
 		stored, serr := strconv.ParseInt(str(vals[1]), 10, 64)
 		if err := json.Unmarshal([]byte(raw), &rec); err == nil && serr == nil && rec.V == cardRecordVersion {
-			e.Card = &rechargekit.Card{Customer: rec.Customer, Subscriptions: rec.Subscriptions, FetchedAt: rec.FetchedAt}
+			e.Card = &rechargekit.Card{Customer: rec.Customer, Subscriptions: rec.Subscriptions, FetchedAt: rec.FetchedAt, Details: rec.Details}
 			e.StoredAt = time.UnixMicro(stored)
 		}
 	}
@@ -209,7 +212,7 @@ func (c *CardCache) Set(ctx context.Context, card *rechargekit.Card, storedAt ti
 		return errors.New("redis: store a card: nil card")
 	}
 	id := card.Customer.ID
-	b, err := json.Marshal(cardRecord{V: cardRecordVersion, Customer: card.Customer, Subscriptions: card.Subscriptions, FetchedAt: card.FetchedAt})
+	b, err := json.Marshal(cardRecord{V: cardRecordVersion, Customer: card.Customer, Subscriptions: card.Subscriptions, FetchedAt: card.FetchedAt, Details: card.Details})
 	if err != nil {
 		return fmt.Errorf("redis: encode the card of customer %d: %w", id, err)
 	}

@@ -188,7 +188,7 @@ func Card(id int64, at time.Time) *rechargekit.Card {
 		},
 		Subscriptions: []*rechargekit.Subscription{
 			{
-				ID: id*10 + 1, CustomerID: id, Status: rechargekit.StatusActive,
+				ID: id*10 + 1, CustomerID: id, AddressID: id*100 + 1, Status: rechargekit.StatusActive,
 				CreatedAt: at.Add(-60 * 24 * time.Hour), UpdatedAt: at.Add(-24 * time.Hour),
 				ChargeIntervalFrequency: 1, OrderIntervalFrequency: 1, IntervalUnit: "month",
 				NextChargeDate: "2025-04-01", Price: "25.00", Currency: "USD", Quantity: 1,
@@ -205,6 +205,44 @@ func Card(id int64, at time.Time) *rechargekit.Card {
 			},
 		},
 		FetchedAt: at,
+		Details:   Details(id, at),
+	}
+}
+
+// Details returns card details for customer id with every field set, so
+// that a cache must keep each of them.
+func Details(id int64, at time.Time) *rechargekit.CardDetails {
+	processed, attempt, retry := at.Add(-30*24*time.Hour), at.Add(-time.Hour), at.Add(72*time.Hour)
+	addr := &rechargekit.Address{ID: id*100 + 1, FirstName: "Alex", LastName: "Rivera", Company: "Acme",
+		Address1: "1 Main St", Address2: "Apt 2", City: "Austin", Province: "Texas", Zip: "78701", Country: "US",
+		Phone: "+15551234567", PaymentMethodID: id*1000 + 1}
+	next := &rechargekit.Charge{
+		ID: id*10000 + 1, AddressID: addr.ID, Status: rechargekit.ChargeError, Type: "recurring", ScheduledAt: "2025-04-01",
+		Currency: "USD",
+		Lines: []rechargekit.ChargeLine{
+			{SubscriptionID: id*10 + 1, Title: "Cold Brew", VariantTitle: "12 oz", SKU: "CB-12",
+				ImageURL: "https://cdn.example.com/cb_medium.png", Quantity: 2, UnitPrice: "25.00", TotalPrice: "50.00"},
+			{SubscriptionID: id*10 + 9, OneTime: true, Skipped: true, Title: "Mug", Quantity: 1, UnitPrice: "9.00", TotalPrice: "9.00"},
+		},
+		Discounts:     []rechargekit.Discount{{Code: "SAVE10", Value: "10", ValueType: "percentage", Amount: "5.00"}},
+		Shipping:      []rechargekit.ShippingLine{{Title: "Pending", Code: "pending", Price: "0.00", Pending: true}},
+		SubtotalPrice: "59.00", TotalDiscounts: "5.00", TotalTax: "1.00", TotalPrice: "55.00",
+		ShipTo:    addr,
+		ErrorType: "CARD_DECLINED", Error: "Your card was declined.", Attempts: 2,
+		LastAttemptAt: &attempt, RetryAt: &retry,
+	}
+	order := &rechargekit.Charge{ID: id*10000 + 2, AddressID: addr.ID, Status: rechargekit.ChargeSuccess, ScheduledAt: "2025-03-01",
+		ProcessedAt: &processed, Currency: "USD", TotalPrice: "55.00", OrderName: "#1016", RetriesExhausted: true}
+	return &rechargekit.CardDetails{
+		NextCharges: []*rechargekit.Charge{next},
+		Payment: &rechargekit.Payment{InDunning: true, Failing: []*rechargekit.Charge{next},
+			Default: &rechargekit.PaymentMethod{ID: id*1000 + 1, Default: true, Type: "CREDIT_CARD", Brand: "visa", Last4: "4242",
+				ExpMonth: 12, ExpYear: 2026, Status: "valid", Email: "pay@example.com"}},
+		RecentOrders: []*rechargekit.Charge{order},
+		Addresses:    []*rechargekit.Address{addr},
+		Events: []*rechargekit.Event{{ID: 1, At: attempt, ObjectType: "charge", ObjectID: next.ID, Verb: "failed",
+			Description: "Failed charge", Origin: "api", Who: "rechargekit"}},
+		Unavailable: map[string]string{rechargekit.SectionEvents: "The Recharge token may not read events (read_events)."},
 	}
 }
 

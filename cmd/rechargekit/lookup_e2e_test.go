@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/internal/testkit"
@@ -146,12 +147,25 @@ func TestDetailedLookupFollowsPages(t *testing.T) {
 	if len(seen) != 300 {
 		t.Errorf("%d distinct subscriptions, want 300", len(seen))
 	}
-	// One customer call, two pages of 250, one charges call.
-	if got := st.sim.Stats().Requests; got != 4 {
-		t.Errorf("Recharge calls = %d, want 4 (%v)", got, st.sim.Stats().ByRoute)
+	// The customer (asked with payment methods included, refused by this
+	// simulator, then without), two pages of 250, one charges call, and
+	// the payment methods and events this simulator does not serve
+	// (unmatched): issue 12's details, see TestColdDetailedLookupCalls.
+	if got := st.sim.Stats().Requests; got != 7 {
+		t.Errorf("Recharge calls = %d, want 7 (%v)", got, st.sim.Stats().ByRoute)
 	}
 }
 
+// TestColdDetailedLookupCalls counts the Recharge calls of a cold card
+// with issue 12's details. Against Recharge a cold card costs 4 calls in
+// parallel: the customer with its addresses and payment methods included,
+// the subscriptions, the charges (shared by the product images, the next
+// charges, the failed payments and the recent orders) and the events.
+// This simulator refuses include=payment_methods (422) and serves neither
+// GET /payment_methods nor GET /events (unmatched), so the Source's first
+// card asks the customer again without the include and tries both reads
+// once (6 calls); it remembers those refusals, so the next cold card costs
+// the 3 calls the card cost before the details.
 func TestColdDetailedLookupCalls(t *testing.T) {
 	t.Parallel()
 	st := newLookupStack(t, 0, "")
@@ -160,8 +174,19 @@ func TestColdDetailedLookupCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	stats := st.sim.Stats()
-	if stats.Requests != 3 {
-		t.Errorf("a cold DETAILED lookup made %d Recharge calls, want 3: %v", stats.Requests, stats.ByRoute)
+	want := map[string]int{"GET /customers/{id}": 2, "GET /subscriptions": 1, "GET /charges": 1, "unmatched": 2}
+	if diff := cmp.Diff(want, stats.ByRoute); diff != "" || stats.Requests != 6 {
+		t.Errorf("the first cold DETAILED lookup made %d Recharge calls, want 6 (-want +got):\n%s", stats.Requests, diff)
+	}
+
+	st.sim.Reset()
+	if _, err := st.gladly.Detailed(context.Background(), strconv.FormatInt(rechargetest.DemoSamTaylorID, 10), rechargekit.Profile{ID: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	stats = st.sim.Stats()
+	want = map[string]int{"GET /customers/{id}": 1, "GET /subscriptions": 1, "GET /charges": 1}
+	if diff := cmp.Diff(want, stats.ByRoute); diff != "" || stats.Requests != 3 {
+		t.Errorf("the next cold DETAILED lookup made %d Recharge calls, want 3 (-want +got):\n%s", stats.Requests, diff)
 	}
 }
 
