@@ -38,11 +38,13 @@ import (
 //
 // The route is behind the console's session check and its URLs are signed
 // with a key derived from the session's own token: only a signed-in user
-// can use it, and only for URLs that the console rendered for that session
-// (another site cannot make an agent's browser fetch a URL of its choice
-// through it). The key lives in the shared session store, so every replica
-// behind a load balancer checks the signature alike, which a per-process
-// secret would not allow.
+// can use it, and another site or session cannot make an agent's browser
+// fetch a URL of its choice through it. The key is the SHA-256 of the
+// session cookie, so the signed-in user can sign any URL for their own
+// session: to them the proxy is a fetcher of public https images, with the
+// limits above, not only of the URLs the console rendered. The key lives in
+// the shared session store, so every replica behind a load balancer checks
+// the signature alike, which a per-process secret would not allow.
 
 // Limits of the image proxy.
 const (
