@@ -38,11 +38,13 @@ import (
 //
 // The route is behind the console's session check and its URLs are signed
 // with a key derived from the session's own token: only a signed-in user
-// can use it, and only for URLs that the console rendered for that session
-// (another site cannot make an agent's browser fetch a URL of its choice
-// through it). The key lives in the shared session store, so every replica
-// behind a load balancer checks the signature alike, which a per-process
-// secret would not allow.
+// can use it, and another site or session cannot make an agent's browser
+// fetch a URL of its choice through it. The key is the SHA-256 of the
+// session cookie, so the signed-in user can sign any URL for their own
+// session: to them the proxy is a fetcher of public https images, with the
+// limits above, not only of the URLs the console rendered. The key lives in
+// the shared session store, so every replica behind a load balancer checks
+// the signature alike, which a per-process secret would not allow.
 
 // Limits of the image proxy.
 const (
@@ -88,6 +90,10 @@ var (
 	errImageTooLarge = errors.New("image is too large")
 	errImageType     = errors.New("not a png, jpeg, gif or webp image")
 	errImageRedirect = errors.New("too many redirects")
+	// errImageBusy is a fetch that found every fetch slot taken for its
+	// whole budget: this replica's load, not the image's fault, so it is
+	// not remembered as a failure.
+	errImageBusy = errors.New("every fetch slot is busy")
 )
 
 // CheckImageProxyAllowHosts reports whether hosts is a valid
@@ -328,7 +334,9 @@ func (p *imageProxy) get(ctx context.Context, raw string) (*proxiedImage, error)
 		if err != nil {
 			ttl = imageFailureTTL
 		}
-		p.cache.put(raw, img, err, p.now().Add(ttl))
+		if !errors.Is(err, errImageBusy) {
+			p.cache.put(raw, img, err, p.now().Add(ttl))
+		}
 		return img, err
 	})
 	select {
@@ -352,7 +360,7 @@ func (p *imageProxy) fetch(raw string) (*proxiedImage, error) {
 		return nil, err
 	}
 	if err := p.fetches.Acquire(ctx, 1); err != nil {
-		return nil, fmt.Errorf("image proxy: wait for a fetch slot: %w", err)
+		return nil, fmt.Errorf("image proxy: wait for a fetch slot: %w: %w", errImageBusy, err)
 	}
 	defer p.fetches.Release(1)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -461,7 +469,7 @@ func (c *console) serveImage(w http.ResponseWriter, r *http.Request) {
 
 // imageFailure names why an image was not shown, in fixed words.
 func imageFailure(err error) string {
-	for _, e := range []error{errImageURL, errImageAddress, errImageStatus, errImageTooLarge, errImageType, errImageRedirect} {
+	for _, e := range []error{errImageURL, errImageAddress, errImageStatus, errImageTooLarge, errImageType, errImageRedirect, errImageBusy} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

@@ -376,6 +376,35 @@ func TestImageProxyCache(t *testing.T) {
 	}
 }
 
+// TestImageProxyBusyNotRemembered: a fetch refused because every fetch
+// slot was busy says nothing about the image, so it is not remembered as a
+// failure: once a slot is free the image is fetched and shown, rather than
+// refused for imageFailureTTL.
+func TestImageProxyBusyNotRemembered(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.handle("/a.png", serveBytes("image/png", pngBytes(t)))
+	p := testProxy(t, o, true, time.Now)
+	p.budget = 50 * time.Millisecond
+	ctx := context.Background()
+
+	// Every slot taken, as by other fetches to slow origins.
+	if err := p.fetches.Acquire(ctx, maxImageFetches); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.get(ctx, o.srv.URL+"/a.png"); err == nil {
+		t.Fatal("an image was fetched while every fetch slot was taken")
+	}
+	p.fetches.Release(maxImageFetches)
+
+	if _, err := p.get(ctx, o.srv.URL+"/a.png"); err != nil {
+		t.Fatalf("with a slot free again: %v (%s), want the image", err, imageFailure(err))
+	}
+	if n := o.hitsOf("/a.png"); n != 1 {
+		t.Errorf("origin asked %d times, want 1", n)
+	}
+}
+
 // TestImageProxyTimeBudget: an origin that never answers costs one time
 // budget, then the image is refused as timed out.
 func TestImageProxyTimeBudget(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -92,6 +93,22 @@ func TestRateLimitSetting(t *testing.T) {
 		if (err != nil) != tt.wantFail || size != tt.size || rate != tt.rate {
 			t.Errorf("RECHARGE_RATE_LIMIT=%q: %d, %v, %v", tt.v, size, rate, err)
 		}
+	}
+}
+
+// TestDatabasePathWithSpace: a SQLite file path with a space in it (a
+// macOS "Application Support" directory, or a demo --data-dir) is a file
+// path, opened as one; the demo prints such a DATABASE_URL quoted.
+func TestDatabasePathWithSpace(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "Application Support", "rk.db")
+	store, err := openStore(t.Context(), path)
+	if err != nil {
+		t.Fatalf("openStore(%q): %v", path, err)
+	}
+	defer store.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("no database at %q: %v", path, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/rechargekit/rechargekit"
@@ -16,6 +17,11 @@ import (
 
 // defaultDatabase is the SQLite file used when DATABASE_URL is not set.
 const defaultDatabase = "rechargekit.db"
+
+// keyValueDSN matches a libpq key=value connection string ("host=db
+// user=u ..."): it begins with a keyword and "=", which no file path
+// written out for a database does.
+var keyValueDSN = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
 
 // openStore opens the Store that DATABASE_URL names: a postgres:// or
 // postgresql:// URL, or else a SQLite file path. Opening applies migrations.
@@ -30,10 +36,11 @@ func openStore(ctx context.Context, databaseURL string) (rechargekit.Store, erro
 		}
 		return s, nil
 	}
-	if strings.Contains(databaseURL, "://") || strings.ContainsAny(databaseURL, "= ") {
+	if strings.Contains(databaseURL, "://") || keyValueDSN.MatchString(databaseURL) {
 		// Neither a postgres URL nor a plain path (a key=value DSN, another
 		// scheme): refuse it rather than create a SQLite file named after
-		// it, and never echo it, since it may hold a password.
+		// it, and never echo it, since it may hold a password. A path may
+		// hold spaces ("Application Support") and is opened as it is.
 		return nil, fmt.Errorf("DATABASE_URL must be a postgres:// URL or a SQLite file path")
 	}
 	s, err := sqlite.Open(ctx, databaseURL)

@@ -59,9 +59,13 @@ func New(tb testing.TB, upstream string) *Proxy {
 // Addr is the proxy's host:port, to give the client in place of upstream's.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-// SetMode switches the proxy's behaviour. Switching to Refuse or Hang also
-// cuts the connections open now (a hung server's open connections stop
-// answering too), so a pooled client sees the fault on its next call.
+// SetMode switches the proxy's behaviour, for open connections too, so a
+// pooled client sees the fault on its next call. Switching to Refuse cuts
+// the connections open now. Switching to Hang keeps them open but stalls
+// them (a hung server's open connections stop answering too): the bytes
+// they carry are held until the mode changes, and delivered if it changes
+// back to Pass. A connection accepted while hung stays hung until it is
+// closed.
 func (p *Proxy) SetMode(m Mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
