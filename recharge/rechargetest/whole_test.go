@@ -185,7 +185,7 @@ func TestProcessChargeErrorAndDunning(t *testing.T) {
 	got = h.mustProcess(int64(ch.ID), `{"outcome":"error","error_type":"INSUFFICIENT_FUNDS","error":"Insufficient funds (51)"}`)
 	raw = mustDecode(t, h.mustGet(fmt.Sprintf("/charges/%d", ch.ID)).body)["charge"].(obj)
 	if idOf(t, raw["charge_attempts"]) != 2 || raw["retry_date"] != "2025-03-04T04:00:00+00:00" || got.Error != "Insufficient funds (51)" ||
-		got.RetryDate.String() != "2025-03-04" {
+		!got.RetryDate.Equal(time.Date(2025, 3, 4, 4, 0, 0, 0, time.UTC)) {
 		t.Errorf("second failure: attempts %v retry %v (decoded %v) error %q", raw["charge_attempts"], raw["retry_date"], got.RetryDate, got.Error)
 	}
 	for range MaxChargeAttempts - 2 {
