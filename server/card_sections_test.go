@@ -37,12 +37,15 @@ type detailsCards struct {
 
 func (d *detailsCards) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
 	card, err := d.CardService.Card(ctx, customerID)
-	if err != nil || d.details == nil {
+	if err != nil {
 		return card, err
 	}
 	c := *card
 	c.Subscriptions = append([]*rechargekit.Subscription(nil), card.Subscriptions...)
-	c.Details = d.details(&c)
+	c.Details = nil // nil details: a card read without them (an older cached card)
+	if d.details != nil {
+		c.Details = d.details(&c)
+	}
 	return &c, nil
 }
 
