@@ -154,6 +154,8 @@ func (c *demoCommand) run(ctx context.Context) error {
 		{demoProfileManual, "linked by hand by an agent (only an expired subscription)"},
 		{demoProfileUnlinked, "unlinked by an agent once: never auto-linked again"},
 		{demoProfileMany, "linked by hand, 60 subscriptions"},
+		{demoProfileFailing, "links itself on open: a payment failing (card declined twice), its retry date, in dunning"},
+		{demoProfileShipment, "linked by hand: a next shipment with a discount, a one-time product and a skipped line, a card expiring next month"},
 	} {
 		fmt.Fprintf(w, "  %s/profiles/%-14s %s\n", base, p.id, p.what)
 	}
