@@ -171,7 +171,9 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "The admin commands work on the demo's database while it runs, e.g. a token for another desk:\n\n")
 	fmt.Fprintf(w, "  DATABASE_URL=%s %s token add --name my-desk\n\n", shellQuote(dbPath), c.m.prog())
 	fmt.Fprintf(w, "Other demo customers: sam.taylor@example.com and sam.t@example.org (two accounts, one person),\n"+
-		"priya.patel@example.org (only an expired subscription), customer id %d (60 subscriptions).\n"+
+		"priya.patel@example.org (only an expired subscription), customer id %d (60 subscriptions),\n"+
+		"riley.brooks@example.com (a failing payment and its retry date: Gladly's paymentStatus),\n"+
+		"jamie.park@example.com (a next shipment with a discount: Gladly's nextChargeDate and nextChargeTotal).\n"+
 		"Press Ctrl-C to stop.\n", rechargetest.DemoManySubscriptionsID)
 	return c.m.serve(ctx, "demo", ln, a.handler)
 }
