@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -51,7 +52,7 @@ func (c *demoCommand) parseFlags(args []string) error {
 	if c.latency < 0 {
 		return fmt.Errorf("--latency must not be negative")
 	}
-	return c.m.checkEnv("LOG_LEVEL", "GLADLY_TRANSACTIONS")
+	return c.m.checkEnv("LOG_LEVEL", "GLADLY_TRANSACTIONS", "RECHARGE_ADMIN_URL")
 }
 
 func (c *demoCommand) run(ctx context.Context) error {
@@ -130,6 +131,9 @@ func (c *demoCommand) run(ctx context.Context) error {
 		imageAllow:    []string{simLn.Addr().String()},
 		gladlyPath:    gladly.DefaultPath,
 		gladly:        gladly.Config{SigningKey: key, Transactions: c.m.Getenv("GLADLY_TRANSACTIONS")},
+		// The demo store has no merchant admin of its own: its "Open in
+		// Recharge" links show only when one is named, as with serve.
+		adminLinks: rechargekit.AdminLinks{Base: c.m.Getenv("RECHARGE_ADMIN_URL")}, // checked in parseFlags
 	})
 	if err != nil {
 		return err

@@ -142,3 +142,22 @@ func TestDemoWholePicture(t *testing.T) {
 		}
 	})
 }
+
+// TestDemoAdminLinks: the demo reads RECHARGE_ADMIN_URL as serve does, so
+// its cards carry "Open in Recharge" links to the admin named (none
+// without it), and refuses a value serve would refuse.
+func TestDemoAdminLinks(t *testing.T) {
+	t.Parallel()
+	const admin = "https://example-store-sp.admin.rechargeapps.com"
+	base, out := startServer(t, map[string]string{"RECHARGE_ADMIN_URL": admin}, "demo", "--addr", "127.0.0.1:0")
+	password, _ := demoPrinted(t, out.String())
+	page := consoleGet(t, base, demoAgentEmail, password, "/profiles/riley-brooks")
+	if !strings.Contains(page, `href="`+admin+`/`) || !strings.Contains(page, "Open in Recharge") {
+		t.Errorf("Riley Brooks' page has no Open in Recharge link to %s", admin)
+	}
+
+	code, _, stderr := run(t, map[string]string{"RECHARGE_ADMIN_URL": "http://example-store-sp.admin.rechargeapps.com"}, "demo", "--addr", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "RECHARGE_ADMIN_URL must be the https base URL") {
+		t.Errorf("an http admin URL: exit %d, stderr %q; want 2 and the setting named", code, stderr)
+	}
+}
