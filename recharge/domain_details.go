@@ -105,7 +105,11 @@ func DomainDetails(d DetailsData) *rechargekit.CardDetails {
 }
 
 // NextCharges returns the charges that will bill: queued ones and those in
-// error that Recharge will retry, earliest first (then by id).
+// error that Recharge will retry, earliest first (then by id). Skipping
+// some lines of a charge splits them off into a skipped charge of the same
+// address and date, so such a skipped charge's lines are added, marked
+// skipped, to the next charge they were split from: the shipment shows
+// what will not ship with it. A copy is changed, never the charge given.
 func NextCharges(charges []*rechargekit.Charge) []*rechargekit.Charge {
 	var out []*rechargekit.Charge
 	for _, c := range charges {
@@ -119,6 +123,24 @@ func NextCharges(charges []*rechargekit.Charge) []*rechargekit.Charge {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+	for _, s := range charges {
+		if s.Status != rechargekit.ChargeSkipped {
+			continue
+		}
+		i := slices.IndexFunc(out, func(c *rechargekit.Charge) bool {
+			return c.AddressID == s.AddressID && c.ScheduledAt == s.ScheduledAt
+		})
+		if i < 0 {
+			continue
+		}
+		cp := *out[i]
+		cp.Lines = slices.Clone(cp.Lines)
+		for _, l := range s.Lines {
+			l.Skipped = true
+			cp.Lines = append(cp.Lines, l)
+		}
+		out[i] = &cp
+	}
 	return out
 }
 

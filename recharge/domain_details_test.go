@@ -241,3 +241,41 @@ func TestDomainDetailsCapturedCharges(t *testing.T) {
 		t.Errorf("order = %+v", o)
 	}
 }
+
+// TestNextChargesSkippedLines: the lines a customer skipped on a shipment
+// (split off by Recharge into a skipped charge of the same address and
+// date) show on that shipment, marked skipped; a skipped charge with no
+// shipment on its address and date is not a next charge; and the charges
+// given are not changed.
+func TestNextChargesSkippedLines(t *testing.T) {
+	t.Parallel()
+	queued := &rechargekit.Charge{ID: 1, AddressID: 10, Status: rechargekit.ChargeQueued, ScheduledAt: "2026-12-11",
+		Lines: []rechargekit.ChargeLine{{SubscriptionID: 100, Title: "Coffee"}, {SubscriptionID: 101, OneTime: true, Title: "Razor"}}}
+	skipped := &rechargekit.Charge{ID: 2, AddressID: 10, Status: rechargekit.ChargeSkipped, ScheduledAt: "2026-12-11",
+		Lines: []rechargekit.ChargeLine{{SubscriptionID: 102, Title: "Socks"}}}
+	otherAddress := &rechargekit.Charge{ID: 3, AddressID: 11, Status: rechargekit.ChargeSkipped, ScheduledAt: "2026-12-11",
+		Lines: []rechargekit.ChargeLine{{SubscriptionID: 103, Title: "Tea"}}}
+	otherDate := &rechargekit.Charge{ID: 4, AddressID: 10, Status: rechargekit.ChargeSkipped, ScheduledAt: "2026-11-11",
+		Lines: []rechargekit.ChargeLine{{SubscriptionID: 100, Title: "Coffee"}}}
+	later := &rechargekit.Charge{ID: 5, AddressID: 10, Status: rechargekit.ChargeQueued, ScheduledAt: "2027-02-11",
+		Lines: []rechargekit.ChargeLine{{SubscriptionID: 102, Title: "Socks"}}}
+
+	got := NextCharges([]*rechargekit.Charge{later, skipped, otherAddress, queued, otherDate})
+	if diff := cmp.Diff([]int64{1, 5}, chargeIDs(got)); diff != "" {
+		t.Fatalf("next charges (-want +got):\n%s", diff)
+	}
+	want := []rechargekit.ChargeLine{{SubscriptionID: 100, Title: "Coffee"}, {SubscriptionID: 101, OneTime: true, Title: "Razor"},
+		{SubscriptionID: 102, Title: "Socks", Skipped: true}}
+	if diff := cmp.Diff(want, got[0].Lines); diff != "" {
+		t.Errorf("shipment of 2026-12-11 (-want +got):\n%s", diff)
+	}
+	if l := got[0].Line(102); l == nil || !l.Skipped {
+		t.Errorf("Line(102) = %+v, want the skipped Socks", l)
+	}
+	if len(queued.Lines) != 2 || skipped.Lines[0].Skipped {
+		t.Errorf("the charges given were changed: %+v, %+v", queued.Lines, skipped.Lines)
+	}
+	if diff := cmp.Diff(later, got[1]); diff != "" {
+		t.Errorf("later shipment (-want +got):\n%s", diff)
+	}
+}

@@ -37,6 +37,10 @@ type appConfig struct {
 	staleFor      time.Duration // 0: cards.DefaultStaleFor
 	webhookSecret string        // "": /webhooks/recharge refuses every delivery
 
+	// cardClock ages the cached cards against cardTTL: nil is time.Now;
+	// tests pass a test clock to pass the TTL without waiting for it.
+	cardClock func() time.Time
+
 	secureCookies  bool
 	frameAncestors string
 	trustedProxies []netip.Prefix // proxies whose X-Forwarded-For names the client
@@ -132,7 +136,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)
 	a.cards = cards.NewCachedService(&recharge.Source{Client: a.client, Logger: cfg.logger}, cache,
-		cards.CachedOptions{TTL: cfg.cardTTL, StaleFor: cfg.staleFor, Logger: cfg.logger, Metrics: a.metrics})
+		cards.CachedOptions{TTL: cfg.cardTTL, StaleFor: cfg.staleFor, Now: cfg.cardClock, Logger: cfg.logger, Metrics: a.metrics})
 	a.closers = append(a.closers, a.cards.Close)
 	if err := a.metrics.Register(metrics.StateGauge("rechargekit_recharge_state",
 		"What rechargekit's latest request to Recharge showed: 1 for the current state (ok, unknown, rate_limited, unavailable, timeout, refused), 0 for the others.",

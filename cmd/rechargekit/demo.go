@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -51,7 +52,7 @@ func (c *demoCommand) parseFlags(args []string) error {
 	if c.latency < 0 {
 		return fmt.Errorf("--latency must not be negative")
 	}
-	return c.m.checkEnv("LOG_LEVEL", "GLADLY_TRANSACTIONS")
+	return c.m.checkEnv("LOG_LEVEL", "GLADLY_TRANSACTIONS", "RECHARGE_ADMIN_URL")
 }
 
 func (c *demoCommand) run(ctx context.Context) error {
@@ -130,6 +131,9 @@ func (c *demoCommand) run(ctx context.Context) error {
 		imageAllow:    []string{simLn.Addr().String()},
 		gladlyPath:    gladly.DefaultPath,
 		gladly:        gladly.Config{SigningKey: key, Transactions: c.m.Getenv("GLADLY_TRANSACTIONS")},
+		// The demo store has no merchant admin of its own: its "Open in
+		// Recharge" links show only when one is named, as with serve.
+		adminLinks: rechargekit.AdminLinks{Base: c.m.Getenv("RECHARGE_ADMIN_URL")}, // checked in parseFlags
 	})
 	if err != nil {
 		return err
@@ -154,6 +158,8 @@ func (c *demoCommand) run(ctx context.Context) error {
 		{demoProfileManual, "linked by hand by an agent (only an expired subscription)"},
 		{demoProfileUnlinked, "unlinked by an agent once: never auto-linked again"},
 		{demoProfileMany, "linked by hand, 60 subscriptions"},
+		{demoProfileFailing, "links itself on open: a payment failing (card declined twice), its retry date, in dunning"},
+		{demoProfileShipment, "linked by hand: a next shipment with a discount, a one-time product and a skipped line, a card expiring next month"},
 	} {
 		fmt.Fprintf(w, "  %s/profiles/%-14s %s\n", base, p.id, p.what)
 	}
@@ -169,7 +175,9 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "The admin commands work on the demo's database while it runs, e.g. a token for another desk:\n\n")
 	fmt.Fprintf(w, "  DATABASE_URL=%s %s token add --name my-desk\n\n", shellQuote(dbPath), c.m.prog())
 	fmt.Fprintf(w, "Other demo customers: sam.taylor@example.com and sam.t@example.org (two accounts, one person),\n"+
-		"priya.patel@example.org (only an expired subscription), customer id %d (60 subscriptions).\n"+
+		"priya.patel@example.org (only an expired subscription), customer id %d (60 subscriptions),\n"+
+		"riley.brooks@example.com (a failing payment and its retry date: Gladly's paymentStatus),\n"+
+		"jamie.park@example.com (a next shipment with a discount: Gladly's nextChargeDate and nextChargeTotal).\n"+
 		"Press Ctrl-C to stop.\n", rechargetest.DemoManySubscriptionsID)
 	return c.m.serve(ctx, "demo", ln, a.handler)
 }

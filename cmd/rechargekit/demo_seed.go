@@ -16,6 +16,13 @@ const (
 	demoProfileManual     = "priya-patel"  // linked by hand by an agent
 	demoProfileUnlinked   = "chris-morgan" // linked once, then unlinked: never auto-linked again
 	demoProfileMany       = "morgan-blake" // linked by hand; 60 subscriptions
+	// demoProfileFailing links itself on open, like demoProfileAutoLink:
+	// a failing payment with its retry date, the customer in dunning.
+	demoProfileFailing = "riley-brooks"
+	// demoProfileShipment is linked by hand: a next shipment with a
+	// discount, a one-time product and a skipped line, and a card that
+	// expires next month.
+	demoProfileShipment = "jamie-park"
 )
 
 // Demo users.
@@ -32,6 +39,8 @@ var demoProfiles = []*rechargekit.Profile{
 	{ID: demoProfileManual, Name: "Priya Patel", Emails: []string{"priya.p@example.net"}, Phones: []string{"+15550142204"}},
 	{ID: demoProfileUnlinked, Name: "Chris Morgan", Emails: []string{"chris.morgan@example.com"}},
 	{ID: demoProfileMany, Name: "Morgan Blake", Emails: []string{"m.blake@example.net"}},
+	{ID: demoProfileFailing, Name: "Riley Brooks", Emails: []string{"riley.brooks@example.com"}, Phones: []string{"+15550142231"}},
+	{ID: demoProfileShipment, Name: "Jamie Park", Emails: []string{"jamie.p@example.net"}, Phones: []string{"+15550142232"}},
 }
 
 // seedDemoDesk fills an empty store with the demo profiles, their link
@@ -46,6 +55,7 @@ func seedDemoDesk(ctx context.Context, store rechargekit.Store) (adminPassword, 
 		{ProfileID: demoProfileManual, CustomerID: rechargetest.DemoOnlyExpiredID, Method: rechargekit.LinkManual, By: demoAgentEmail},
 		{ProfileID: demoProfileUnlinked, CustomerID: rechargetest.DemoFreeTextPhoneID, Method: rechargekit.LinkManual, By: demoAgentEmail},
 		{ProfileID: demoProfileMany, CustomerID: rechargetest.DemoManySubscriptionsID, Method: rechargekit.LinkManual, By: demoAdminEmail},
+		{ProfileID: demoProfileShipment, CustomerID: rechargetest.DemoNextShipmentID, Method: rechargekit.LinkManual, By: demoAgentEmail},
 	}
 	for _, l := range links {
 		if err := store.CreateLink(ctx, l); err != nil {
