@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -207,9 +208,19 @@ func TestProcessorTokensNeverLeak(t *testing.T) {
 
 	// A charge processed to an error through the simulator's control call:
 	// its webhooks reach the app and the card shows the failed payment.
+	// Recharge keeps the processor's message as the charge's error, and
+	// Stripe's name the token it could not use ("No such PaymentMethod:
+	// 'pm_…'"), so the failure carries one.
+	var pmToken string
+	for _, tok := range alexTokens {
+		if strings.HasPrefix(tok, "pm_") {
+			pmToken = tok
+		}
+	}
 	charge := firstQueuedCharge(t, sim, rechargetest.DemoAlexRiveraID)
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/__sim/charges/%d/process", sim.URL, charge),
-		strings.NewReader(`{"outcome":"error","error_type":"CARD_DECLINED"}`))
+	failure, _ := json.Marshal(map[string]string{"outcome": "error", "error_type": "CARD_DECLINED",
+		"error": "No such PaymentMethod: '" + pmToken + "'; It's possible this PaymentMethod exists on one of your connected accounts."})
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/__sim/charges/%d/process", sim.URL, charge), bytes.NewReader(failure))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -223,6 +234,9 @@ func TestProcessorTokensNeverLeak(t *testing.T) {
 		return c.Card.Payment != nil && !c.Card.Payment.Healthy
 	})
 	every("after the failed charge")
+	if _, body := do(client, http.MethodGet, "/api/profiles/alex/card", ""); !strings.Contains(body, "No such PaymentMethod") {
+		t.Errorf("the API card does not show the processor's message of the failed charge:\n%s", body)
+	}
 	if r := lookup(srv.URL); !strings.HasPrefix(fmt.Sprint(r.CustomAttributes["paymentStatus"]), "Failing") {
 		t.Errorf("Gladly's paymentStatus = %v, want Failing", r.CustomAttributes["paymentStatus"])
 	}
