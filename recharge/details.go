@@ -74,13 +74,13 @@ func (s *Source) Details(ctx context.Context, customerID int64) (*rechargekit.Ca
 	if customerID <= 0 {
 		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer with the id %d.", customerID)
 	}
-	lite, done := s.startProbe()
+	liteCustomer, liteEvents, done := s.startProbe()
 	defer done()
 	var r detailReads
 	var wg sync.WaitGroup
-	wg.Go(func() { r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, lite) })
+	wg.Go(func() { r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, liteCustomer) })
 	wg.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
-	wg.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, lite) })
+	wg.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, liteEvents) })
 	wg.Wait()
 	if r.custErr != nil && IsNotFound(r.custErr) {
 		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.custErr)
@@ -101,12 +101,12 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	lite, done := s.startProbe()
+	liteCustomer, liteEvents, done := s.startProbe()
 	defer done()
 	var r detailReads
 	var side sync.WaitGroup
 	side.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
-	side.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, lite) })
+	side.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, liteEvents) })
 	var (
 		subs    []*Subscription
 		subsErr error
@@ -125,7 +125,7 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 
 	// The customer decides first: without it the rest is of no use, and
 	// its error (404, our token refused) says the most.
-	r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, lite)
+	r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, liteCustomer)
 	if r.custErr == nil {
 		<-subsEnd
 	}
@@ -349,12 +349,15 @@ func (s *Source) readEvents(ctx context.Context, customerID int64, lite bool) ([
 // startProbe decides whether a card may ask the reads whose support the
 // Source has not learned yet (the payment_methods include, GET
 // /payment_methods, GET /events). One card at a time learns them; a card
-// that starts meanwhile is lite: it reads the customer with its addresses
-// only and no events, and says those sections come with a later read. So a
-// burst of first cards (a replica starting under load) spends no budget
-// on refusals it would learn together, as the catalog probe does for
-// images. done ends the probe.
-func (s *Source) startProbe() (lite bool, done func()) {
+// that starts meanwhile is lite in what is still unknown: liteCustomer, it
+// reads the customer with its addresses only; liteEvents, no events; and
+// it says those sections come with a later read. What is known already
+// (the include answered, say, while the events failed last time) it reads
+// as usual, so a failing events read does not cost every card its payment
+// method. So a burst of first cards (a replica starting under load) spends
+// no budget on refusals it would learn together, as the catalog probe does
+// for images. done ends the probe.
+func (s *Source) startProbe() (liteCustomer, liteEvents bool, done func()) {
 	s.detailsMu.Lock()
 	defer s.detailsMu.Unlock()
 	now := s.now()
@@ -362,12 +365,12 @@ func (s *Source) startProbe() (lite bool, done func()) {
 	eventsKnown := s.eventsOK || (s.eventsOffMsg != "" && now.Before(s.eventsOffUntil))
 	switch {
 	case includeKnown && eventsKnown:
-		return false, func() {}
+		return false, false, func() {}
 	case s.learning:
-		return true, func() {}
+		return !includeKnown, !eventsKnown, func() {}
 	}
 	s.learning = true
-	return false, func() {
+	return false, false, func() {
 		s.detailsMu.Lock()
 		s.learning = false
 		s.detailsMu.Unlock()

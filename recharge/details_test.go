@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
 // detailsStore serves our hand-made details payloads per route, with a
@@ -32,9 +33,6 @@ type detailsStore struct {
 	barrier chan struct{}
 	arrived atomic.Int32
 	want    int32
-
-	// hold, when set, holds the events route until it is closed.
-	hold chan struct{}
 }
 
 func newDetailsStore(t *testing.T) *detailsStore {
@@ -87,9 +85,6 @@ func (f *detailsStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls[route]++
 	f.queries[route] = append(f.queries[route], r.URL.RawQuery)
 	f.mu.Unlock()
-	if route == "events" && f.hold != nil {
-		<-f.hold
-	}
 	if f.barrier != nil {
 		if f.arrived.Add(1) == f.want {
 			close(f.barrier)
@@ -353,9 +348,16 @@ func TestSourceDetails(t *testing.T) {
 func TestReadCardLearnsOnce(t *testing.T) {
 	t.Parallel()
 	f := newDetailsStore(t)
-	f.hold = make(chan struct{})
+	// The first card is held at both reads it learns from (the include and
+	// the events), so the second one knows neither.
+	g := &gated{next: f, hold: func(r *http.Request) bool {
+		return isEvents(r) || strings.Contains(r.URL.Query().Get("include"), "payment_methods")
+	}}
+	hold := make(chan struct{})
+	g.setGate(hold)
 	var logs syncBuffer
-	src := mustDetailsSource(t, f, &logs)
+	src := MustSource(t, g)
+	src.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	first := make(chan *rechargekit.Card, 1)
 	go func() {
 		card, err := src.ReadCard(context.Background(), 900100)
@@ -364,13 +366,7 @@ func TestReadCardLearnsOnce(t *testing.T) {
 		}
 		first <- card
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for f.count("events") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first card never asked for events")
-		}
-		time.Sleep(time.Millisecond) // polling for the first card's events call, with a deadline
-	}
+	testkit.WaitFor(t, "the first card's include and events reads", func() bool { return g.count() == 2 })
 	lite, err := src.ReadCard(context.Background(), 900100)
 	if err != nil {
 		t.Fatal(err)
@@ -379,10 +375,13 @@ func TestReadCardLearnsOnce(t *testing.T) {
 		len(lite.Details.Addresses) != 2 || len(lite.Details.NextCharges) != 2 || lite.Details.Payment == nil {
 		t.Errorf("lite card details = %+v", lite.Details)
 	}
-	if f.count("events") != 1 || f.count("customer") != 1 {
-		t.Errorf("calls during the learning card = %v", f.calls)
+	// The lite card asked neither the include nor the events: only the
+	// first card's two held reads arrived.
+	if g.count() != 2 || f.count("customer") != 1 {
+		t.Errorf("calls during the learning card = %v, %d held", f.calls, g.count())
 	}
-	close(f.hold)
+	g.setGate(nil)
+	close(hold)
 	if full := <-first; full == nil || full.Details.Unavailable != nil {
 		t.Fatalf("learning card = %+v", full)
 	}

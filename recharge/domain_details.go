@@ -3,9 +3,11 @@ package recharge
 import (
 	"cmp"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/rechargekit/rechargekit"
 )
@@ -262,9 +264,17 @@ func DomainCardCharge(c *Charge, addrs map[int64]*rechargekit.Address, exhausted
 	return d
 }
 
+// processorToken matches what may be a processor's customer or payment
+// method token (Stripe's cus_, pm_, card_, src_, ba_, tok_ and seti_ ids);
+// chargeErrorLine keeps the words among them with neither a digit nor a
+// capital, such as card_declined.
+var processorToken = regexp.MustCompile(`\b(?:cus|pm|card|src|ba|tok|seti)_[A-Za-z0-9]{8,}\b`)
+
 // chargeErrorLine makes Recharge's error text one line: the message of an error
 // object, or the last line of a multi-line retry log (the latest attempt),
-// cut to maxErrorText.
+// cut to maxErrorText. Recharge keeps the processor's message there, and
+// Stripe's name the token they could not use ("No such customer:
+// 'cus_…'"), so tokens are replaced with "[token]": none may reach the card.
 func chargeErrorLine(s string) string {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "{") {
@@ -282,6 +292,13 @@ func chargeErrorLine(s string) string {
 			break
 		}
 	}
+	s = processorToken.ReplaceAllStringFunc(s, func(w string) string {
+		_, id, _ := strings.Cut(w, "_")
+		if strings.ContainsFunc(id, func(r rune) bool { return unicode.IsDigit(r) || unicode.IsUpper(r) }) {
+			return "[token]"
+		}
+		return w // a word such as card_declined
+	})
 	if r := []rune(s); len(r) > maxErrorText {
 		s = string(r[:maxErrorText-1]) + "…"
 	}

@@ -17,14 +17,17 @@ import (
 
 // CardTopics are the webhook topics that change what a Subscription card
 // shows, the ones InstallWebhooks registers for the card cache:
-// subscriptions, customers (counts, names, deletion), charges (the images,
-// SKUs and currencies the card takes from them, and the next charge date,
-// whose change does not bump a subscription's updated_at) and addresses.
+// subscriptions, customers (counts, names, deletion, and the default
+// payment method the payment section shows), charges (the images, SKUs and
+// currencies the card takes from them, the next charge date, whose change
+// does not bump a subscription's updated_at, failed payments and orders)
+// and addresses.
 var CardTopics = []string{
 	"subscription/created", "subscription/updated", "subscription/activated", "subscription/cancelled",
 	"subscription/deleted", "subscription/skipped", "subscription/unskipped", "subscription/swapped",
 	"subscription/paused",
 	"customer/created", "customer/updated", "customer/activated", "customer/deactivated", "customer/deleted",
+	"customer/payment_method_updated",
 	"charge/created", "charge/updated", "charge/paid", "charge/failed", "charge/max_retries_reached",
 	"charge/refunded", "charge/deleted",
 	"address/created", "address/updated",
