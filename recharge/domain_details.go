@@ -78,12 +78,7 @@ func DomainDetails(d DetailsData) *rechargekit.CardDetails {
 	out.RecentOrders = RecentOrders(charges)
 
 	if d.Customer != nil {
-		p := &rechargekit.Payment{InDunning: bool(d.Customer.HasPaymentMethodInDunning)}
-		for _, c := range charges {
-			if c.Status == rechargekit.ChargeError {
-				p.Failing = append(p.Failing, c)
-			}
-		}
+		p := &rechargekit.Payment{InDunning: bool(d.Customer.HasPaymentMethodInDunning), Failing: Failing(charges)}
 		slices.SortStableFunc(p.Failing, func(a, b *rechargekit.Charge) int { return -compareProcessed(a, b) })
 		p.Default = DefaultPaymentMethod(pms)
 		out.Payment = p
@@ -102,6 +97,29 @@ func DomainDetails(d DetailsData) *rechargekit.CardDetails {
 	})
 	if len(out.Events) > rechargekit.EventsMax {
 		out.Events = out.Events[:rechargekit.EventsMax]
+	}
+	return out
+}
+
+// Failing returns the charges in error that are still the customer's
+// payment problem: Recharge leaves a charge in error once its retries are
+// over, so a failure of an address that a later charge of that address
+// has since paid is history (it stays in the recent orders), not a
+// current problem.
+func Failing(charges []*rechargekit.Charge) []*rechargekit.Charge {
+	paid := map[int64]time.Time{} // per address, the latest paid charge
+	for _, c := range charges {
+		if c.Status == rechargekit.ChargeSuccess {
+			if at := processedKey(c); at.After(paid[c.AddressID]) {
+				paid[c.AddressID] = at
+			}
+		}
+	}
+	var out []*rechargekit.Charge
+	for _, c := range charges {
+		if c.Status == rechargekit.ChargeError && !paid[c.AddressID].After(processedKey(c)) {
+			out = append(out, c)
+		}
 	}
 	return out
 }

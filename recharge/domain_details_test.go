@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
@@ -277,5 +279,34 @@ func TestNextChargesSkippedLines(t *testing.T) {
 	}
 	if diff := cmp.Diff(later, got[1]); diff != "" {
 		t.Errorf("later shipment (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailingIgnoresPaidHistory: a failure of an address that a later
+// charge of that address paid is history, not the customer's payment
+// problem; a failure after the last payment, or on another address, is.
+func TestFailingIgnoresPaidHistory(t *testing.T) {
+	t.Parallel()
+	at := func(s string) *time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &v
+	}
+	old := &rechargekit.Charge{ID: 1, AddressID: 10, Status: rechargekit.ChargeError, ScheduledAt: "2026-06-01",
+		LastAttemptAt: at("2026-06-13T10:00:00Z"), RetriesExhausted: true}
+	paid := &rechargekit.Charge{ID: 2, AddressID: 10, Status: rechargekit.ChargeSuccess, ScheduledAt: "2026-07-01",
+		ProcessedAt: at("2026-07-01T10:00:00Z")}
+	recent := &rechargekit.Charge{ID: 3, AddressID: 10, Status: rechargekit.ChargeError, ScheduledAt: "2026-08-01",
+		LastAttemptAt: at("2026-08-01T10:00:00Z")}
+	other := &rechargekit.Charge{ID: 4, AddressID: 20, Status: rechargekit.ChargeError, ScheduledAt: "2026-05-01",
+		LastAttemptAt: at("2026-05-01T10:00:00Z"), RetriesExhausted: true}
+	var ids []int64
+	for _, c := range Failing([]*rechargekit.Charge{old, paid, recent, other}) {
+		ids = append(ids, c.ID)
+	}
+	if !slices.Equal(ids, []int64{3, 4}) {
+		t.Errorf("failing charges = %v, want [3 4]: the paid-over failure 1 is history", ids)
 	}
 }
