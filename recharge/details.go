@@ -2,6 +2,7 @@ package recharge
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -170,7 +171,10 @@ func (s *Source) details(ctx context.Context, customerID int64, r *detailReads, 
 	if r.pmsErr == nil {
 		data.PaymentMethods = r.pms
 	}
-	d := DomainDetails(data)
+	d, ok := s.mapDetails(ctx, customerID, data)
+	if !ok {
+		return d
+	}
 	un := map[string]string{}
 	if r.custErr != nil {
 		un[rechargekit.SectionAddresses] = msgCustFailed
@@ -204,6 +208,32 @@ func (s *Source) details(ctx context.Context, customerID int64, r *detailReads, 
 	}
 	return d
 }
+
+// mapDetails maps the reads into the card's sections. The card is read
+// in the card cache's own goroutine, where a panic would end the process:
+// a mapping that panics on data Recharge sent marks every section
+// unavailable instead (ok false), and the card still shows.
+func (s *Source) mapDetails(ctx context.Context, customerID int64, data DetailsData) (d *rechargekit.CardDetails, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger().ErrorContext(ctx, "recharge: mapping the card's details panicked", "customer_id", customerID, "panic", fmt.Sprint(p))
+			un := map[string]string{}
+			for _, sec := range []string{rechargekit.SectionNextCharges, rechargekit.SectionPayment, rechargekit.SectionRecentOrders,
+				rechargekit.SectionAddresses, rechargekit.SectionEvents} {
+				un[sec] = msgMappingFailed
+			}
+			d, ok = &rechargekit.CardDetails{Unavailable: un}, false
+		}
+	}()
+	if s.mapping != nil {
+		return s.mapping(data), true
+	}
+	return DomainDetails(data), true
+}
+
+// msgMappingFailed marks the sections when rechargekit could not read
+// what Recharge sent for them.
+const msgMappingFailed = "rechargekit could not read this part of what Recharge sent; the rest of the card is shown."
 
 // logSection logs a section's failure: a cancelled lookup or a refusal
 // the card explains is not news.

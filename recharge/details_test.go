@@ -393,3 +393,24 @@ func TestReadCardLearnsOnce(t *testing.T) {
 		t.Errorf("after learning: unavailable %v, calls %v", again.Details.Unavailable, f.calls)
 	}
 }
+
+// TestReadCardSurvivesAMappingPanic: the card is read in the card cache's
+// own goroutine, so a mapping that panics on what Recharge sent must not
+// end the process: every section is marked unavailable, the card shows.
+func TestReadCardSurvivesAMappingPanic(t *testing.T) {
+	t.Parallel()
+	f := newDetailsStore(t)
+	var logs syncBuffer
+	src := mustDetailsSource(t, f, &logs)
+	src.mapping = func(DetailsData) *rechargekit.CardDetails { panic("unexpected shape") }
+	card, err := src.ReadCard(context.Background(), 900100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(card.Subscriptions) == 0 || card.Details == nil || len(card.Details.Unavailable) != 5 {
+		t.Fatalf("card after a mapping panic: %d subscriptions, details %+v", len(card.Subscriptions), card.Details)
+	}
+	if !strings.Contains(logs.String(), "panicked") {
+		t.Errorf("the panic was not logged: %s", logs.String())
+	}
+}

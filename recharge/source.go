@@ -51,6 +51,9 @@ type Source struct {
 	pmIncludeOK    bool      // the payment_methods include has answered 200 once
 	eventsOK       bool      // GET /events has answered 200 once
 	learning       bool      // a card is learning the above (startProbe)
+
+	// mapping replaces DomainDetails in tests.
+	mapping func(DetailsData) *rechargekit.CardDetails
 }
 
 var _ rechargekit.RechargeSource = (*Source)(nil)
