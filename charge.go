@@ -230,10 +230,12 @@ type DetailsSource interface {
 }
 
 // ChargeErrorText says a Recharge charge error type in plain words for an
-// agent; an unknown type is shown as Recharge spells it, made readable.
-// The table's source is Recharge's support article on order errors
-// (support.getrecharge.com "Managing order errors"), as transcribed in
-// spec/recharge-actions.md section 2.2.
+// agent. The table holds the types Recharge documents: its support
+// articles "Managing order errors" and "Card declines and order errors"
+// (support.getrecharge.com), as transcribed in spec/recharge-actions.md
+// section 2.2, and CLOSED_MAX_RETRIES_REACHED as Recharge's records show
+// it. Any other type is shown as Recharge spells it, made readable ("The
+// charge failed: card number incorrect"), rather than guessed at.
 func ChargeErrorText(errorType string) string {
 	if s, ok := chargeErrorTexts[strings.ToUpper(strings.TrimSpace(errorType))]; ok {
 		return s
@@ -245,25 +247,18 @@ func ChargeErrorText(errorType string) string {
 	return "The charge failed: " + t
 }
 
-// chargeErrorTexts is the table behind ChargeErrorText; the issue for the
-// card lists its source.
+// chargeErrorTexts is the table behind ChargeErrorText (its source is in
+// ChargeErrorText's doc).
 var chargeErrorTexts = map[string]string{
 	"CARD_DECLINED":                         "The card was declined",
 	"CARD_EXPIRED":                          "The card has expired",
-	"EXPIRED_CARD":                          "The card has expired",
 	"INSUFFICIENT_FUNDS":                    "The card has insufficient funds",
 	"CUSTOMER_NEEDS_TO_UPDATE_CARD":         "The customer needs to update their card",
 	"CARD_UPDATED_NOW_PENDING_NEXT_ATTEMPT": "The card was updated; the next attempt is pending",
 	"CLOSED_MAX_RETRIES_REACHED":            "Recharge gave up after the last retry",
 	"ACCOUNT_CLOSED":                        "The payment account is closed",
-	"INCORRECT_CVC":                         "The card's security code was wrong",
-	"INCORRECT_NUMBER":                      "The card number was wrong",
-	"PROCESSING_ERROR":                      "The payment processor had an error",
 	"VARIANT_DOES_NOT_EXIST":                "A product variant no longer exists in the store",
 	"SHOPIFY_REJECTED":                      "Shopify rejected the order",
-	"INVENTORY_NOT_AVAILABLE":               "A product is out of stock",
-	"INVALID_SHIPPING_ADDRESS":              "The shipping address is not valid",
-	"NO_PAYMENT_METHOD":                     "The customer has no payment method",
 }
 
 // AdminLinks builds "Open in Recharge" links into the merchant admin from
