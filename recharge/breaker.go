@@ -30,6 +30,11 @@ const (
 	DefaultBreakerFailures = 3
 	DefaultBreakerFirst    = time.Second
 	DefaultBreakerMax      = 30 * time.Second
+	// BreakerProbeTimeout bounds a probe: the call that tries Recharge
+	// when the open interval ends waits at most this long for it, so that
+	// a hung Recharge costs one lookup a second per interval rather than
+	// its whole deadline.
+	BreakerProbeTimeout = time.Second
 )
 
 // ErrBreakerOpen is returned (wrapped) by a call the client did not send
@@ -41,7 +46,8 @@ var ErrBreakerOpen = errors.New("recharge: not called: Recharge is failing and t
 // is failing: after failures consecutive failed attempts (5xx, no answer
 // before the deadline, no connection, a truncated body; never a 4xx or a
 // 429, which are answers), every call fails at once with ErrBreakerOpen
-// for first, then one call probes; a probe that fails doubles the
+// for first, then one call probes (its attempt bounded by
+// BreakerProbeTimeout); a probe that fails doubles the
 // interval, up to most; an attempt that gets an answer closes it. Retries
 // stop too while it is open, so that a lookup never waits out its
 // deadline on a failing Recharge. failures <= 0 disables it (the default).

@@ -194,3 +194,29 @@ func TestBreakerSourceError(t *testing.T) {
 		t.Fatalf("err = %v (%s), %d requests; want EUPSTREAM at once", err, rechargekit.ErrorMessage(err), srv.Stats().Requests-before)
 	}
 }
+
+// TestBreakerProbeIsBounded checks that a probe into a hung Recharge gives
+// up after BreakerProbeTimeout rather than the caller's deadline, and
+// reopens the breaker.
+func TestBreakerProbeIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := rechargetest.NewServer(t, rechargetest.Config{})
+	srv.Load(rechargetest.DemoSeed())
+	clock := testkit.NewClock(time.Now())
+	c := srv.Client(recharge.WithClock(clock.Now, clock.Sleep), recharge.WithBreaker(1, time.Second, time.Second))
+	srv.SetFaults(rechargetest.Faults{Status: 503})
+	_, _, _ = c.Customers.Get(context.Background(), rechargetest.DemoAlexRiveraID, nil)
+	clock.Advance(time.Second)
+	srv.SetFaults(rechargetest.Faults{Delay: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, _, err := c.Customers.Get(ctx, rechargetest.DemoAlexRiveraID, nil)
+	// Generous: the point is that the caller's minute was not waited out.
+	if took := time.Since(start); err == nil || took > 20*time.Second {
+		t.Fatalf("probe into a hung Recharge: %v after %v", err, took)
+	}
+	if h := c.Health(); h.Breaker != recharge.BreakerOpen || h.State != recharge.HealthTimeout {
+		t.Errorf("after the probe: %+v, want open on a timeout", h)
+	}
+}

@@ -371,7 +371,13 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 			}
 			return nil, fmt.Errorf("recharge: %s %s: %w", req.Method, path, err)
 		}
-		resp, err := c.attempt(ctx, req, v)
+		actx := ctx
+		if tk.probe {
+			var cancel context.CancelFunc
+			actx, cancel = context.WithTimeout(ctx, BreakerProbeTimeout)
+			defer cancel()
+		}
+		resp, err := c.attempt(actx, req, v)
 		lastResp, lastErr = resp, err
 		var hr *http.Response
 		if resp != nil {
