@@ -327,7 +327,9 @@ func (c *Client) NewRequest(method, path string, query url.Values, body any) (*h
 // decodes a 2xx JSON body into v (when v is not nil). A non-2xx answer is
 // an *ErrorResponse. When a retry's wait would pass ctx's deadline, Do
 // gives up at once and returns the last error, wrapped. The returned
-// Response, when not nil, belongs to the last attempt.
+// Response, when not nil, belongs to the last attempt. With a breaker
+// (WithBreaker) that is open, Do sends nothing and returns an error
+// wrapping ErrBreakerOpen, also in place of a read's further retries.
 func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, error) {
 	path := req.URL.Path
 	var basePath string
