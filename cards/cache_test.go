@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -519,6 +520,64 @@ func TestCachedServesStaleUnderRechargeFaults(t *testing.T) {
 				t.Error("the fetch never reached Recharge")
 			}
 		})
+	}
+}
+
+// TestCachedServesStaleAtOnceWhileTheBreakerIsOpen checks what the
+// client's breaker buys a lookup: once Recharge has failed, an expired
+// card is answered stale and a card never cached fails with EUPSTREAM, at
+// once and without a request to Recharge, even while Recharge hangs.
+func TestCachedServesStaleAtOnceWhileTheBreakerIsOpen(t *testing.T) {
+	t.Parallel()
+	sim := rechargetest.NewServer(t, rechargetest.Config{})
+	sim.Load(rechargetest.DemoSeed())
+	clock := newFakeClock()
+	noWait := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+	// The client reads the same fake clock, so the breaker stays open for
+	// the whole test.
+	client := sim.Client(recharge.WithClock(clock.Now, noWait), recharge.WithMaxRetries(1),
+		recharge.WithBreaker(3, time.Second, 30*time.Second))
+	cached := cards.NewCachedService(&recharge.Source{Client: client}, nil,
+		cards.CachedOptions{RefreshAfter: -1, Logger: quietLogger(), Now: clock.Now})
+	t.Cleanup(func() { _ = cached.Close() })
+
+	fresh := MustCard(t, cached, rechargetest.DemoAlexRiveraID)
+	clock.Advance(10 * time.Minute) // past the TTL
+	sim.SetFaults(rechargetest.Faults{Status: http.StatusServiceUnavailable})
+	// The first lookup meets the failures and opens the breaker.
+	if card, err := cached.Card(context.Background(), rechargetest.DemoAlexRiveraID); err != nil || !card.Stale {
+		t.Fatalf("first lookup in the outage: %v, want the stale card", err)
+	}
+	if h := client.Health(); h.Breaker != recharge.BreakerOpen {
+		t.Fatalf("breaker %q after the failures, want open", h.Breaker)
+	}
+
+	// Recharge now hangs: a lookup that asked it would wait out its
+	// deadline.
+	sim.SetFaults(rechargetest.Faults{Delay: time.Minute})
+	before := sim.Stats().Requests
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	card, err := cached.Card(ctx, rechargetest.DemoAlexRiveraID)
+	if err != nil || !card.Stale {
+		t.Fatalf("lookup while open: %v, want the stale card", err)
+	}
+	want := *fresh
+	want.Stale = true
+	if diff := cmp.Diff(&want, card); diff != "" {
+		t.Errorf("stale card differs from the one fetched (-want +got):\n%s", diff)
+	}
+	_, err = cached.Card(ctx, rechargetest.DemoSamTaylorID)
+	if rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM || !strings.Contains(rechargekit.ErrorMessage(err), "not asking it") {
+		t.Fatalf("uncached card while open: %v (%s), want EUPSTREAM saying Recharge is not asked", err, rechargekit.ErrorMessage(err))
+	}
+	// A generous bound: the point is that nothing waited on Recharge.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the lookups took %v while the breaker was open", took)
+	}
+	if n := sim.Stats().Requests - before; n != 0 {
+		t.Errorf("%d requests reached Recharge while the breaker was open", n)
 	}
 }
 

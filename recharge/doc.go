@@ -41,6 +41,11 @@
 //     jitter, honour Retry-After, and never pass the context's deadline:
 //     when the next wait would, the call gives up at once with the last
 //     error, still recognisable by IsRateLimited and friends.
+//   - With WithBreaker it stops calling a failing Recharge for a while:
+//     after a run of failed attempts (5xx, no answer, truncated bodies)
+//     calls fail at once with ErrBreakerOpen, for an interval that grows
+//     while the failures last; one call at a time probes, bounded by
+//     BreakerProbeTimeout. Health reports its state.
 //   - It decodes leniently, through field types rather than per-resource
 //     decoders: every field is optional, unknown fields are ignored, ids and
 //     counts (Int64, Int) also accept numeric strings, money (Money) keeps

@@ -32,11 +32,22 @@ type Health struct {
 	// LastSeen is when the latest request's outcome was recorded, good or
 	// bad: how recent the state is.
 	LastSeen time.Time
+	// Breaker is the client's breaker state (BreakerClosed when it has
+	// none), and BreakerSince when it left BreakerClosed or last entered it.
+	Breaker      string
+	BreakerSince time.Time
 }
 
 // Message describes the state for an operator, in fixed words (never
 // upstream text, which could carry anything).
 func (h Health) Message() string {
+	if h.Breaker == BreakerOpen || h.Breaker == BreakerProbing {
+		return h.stateMessage() + "; rechargekit is not asking it for a few seconds (breaker " + h.Breaker + ")"
+	}
+	return h.stateMessage()
+}
+
+func (h Health) stateMessage() string {
 	switch h.State {
 	case HealthOK:
 		return "Recharge is answering"
@@ -121,7 +132,11 @@ func healthOf(resp *http.Response, err error) (state string, status int) {
 }
 
 // Health returns what the client's requests last showed about Recharge.
-func (c *Client) Health() Health { return c.health.get() }
+func (c *Client) Health() Health {
+	h := c.health.get()
+	h.Breaker, h.BreakerSince = c.breaker.status()
+	return h
+}
 
 // routeOf names a request path for metrics: the API path without the base
 // URL's prefix, ids replaced by {id}, so that the set of names stays small.

@@ -65,6 +65,7 @@ type Client struct {
 	userAgent  string
 	metrics    rechargekit.Metrics
 	health     healthTracker
+	breaker    *breaker // nil: no breaker
 
 	// Set by options and resolved in NewClient.
 	rawBaseURL  string
@@ -72,6 +73,9 @@ type Client struct {
 	bucketRate  float64
 	limiterSet  bool
 	userAgentAd string
+
+	breakerFailures           int
+	breakerFirst, breakerMost time.Duration
 }
 
 // Option configures a Client.
@@ -179,6 +183,9 @@ func NewClient(token string, opts ...Option) *Client {
 	c.baseURL, c.baseURLErr = parseBaseURL(c.rawBaseURL)
 	if !c.limiterSet {
 		c.limiter = NewLeakyBucket(c.bucketSize, c.bucketRate, c.now, c.sleep)
+	}
+	if c.breakerFailures > 0 {
+		c.breaker = newBreaker(c.now, c.breakerFailures, c.breakerFirst, c.breakerMost, c.logBreaker)
 	}
 	c.userAgent = "rechargekit/" + moduleVersion()
 	if c.userAgentAd != "" {
@@ -320,7 +327,9 @@ func (c *Client) NewRequest(method, path string, query url.Values, body any) (*h
 // decodes a 2xx JSON body into v (when v is not nil). A non-2xx answer is
 // an *ErrorResponse. When a retry's wait would pass ctx's deadline, Do
 // gives up at once and returns the last error, wrapped. The returned
-// Response, when not nil, belongs to the last attempt.
+// Response, when not nil, belongs to the last attempt. With a breaker
+// (WithBreaker) that is open, Do sends nothing and returns an error
+// wrapping ErrBreakerOpen, also in place of a read's further retries.
 func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, error) {
 	path := req.URL.Path
 	var basePath string
@@ -332,12 +341,31 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 		lastResp *Response
 		lastErr  error
 	)
+	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead
 	for attempt := 0; ; attempt++ {
+		// The breaker is asked before every attempt of a read, so that a
+		// read stops retrying once Recharge is known to be failing, and
+		// before the first attempt of a write only, so that a write is
+		// refused before it sends anything and is otherwise retried as
+		// without a breaker.
+		var tk ticket
+		if attempt == 0 || idempotent {
+			var ok bool
+			if tk, ok = c.breaker.allow(attempt > 0); !ok {
+				if lastErr != nil {
+					return lastResp, fmt.Errorf("recharge: gave up after %d attempts: %w (%w)", attempt, lastErr, ErrBreakerOpen)
+				}
+				return nil, fmt.Errorf("recharge: %s %s: %w", req.Method, path, ErrBreakerOpen)
+			}
+		}
 		waitStart := c.now()
 		err := c.limiter.Wait(ctx)
 		sent := c.now()
 		c.metrics.RateLimitWait(sent.Sub(waitStart))
 		if err != nil {
+			if c.breaker != nil {
+				c.breaker.abandon(tk)
+			}
 			if lastErr != nil {
 				// Keep both: the caller tests the last answer (IsRateLimited)
 				// and the context error (errors.Is).
@@ -345,13 +373,22 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 			}
 			return nil, fmt.Errorf("recharge: %s %s: %w", req.Method, path, err)
 		}
-		resp, err := c.attempt(ctx, req, v)
+		actx := ctx
+		if tk.probe {
+			var cancel context.CancelFunc
+			actx, cancel = context.WithTimeout(ctx, BreakerProbeTimeout)
+			defer cancel()
+		}
+		resp, err := c.attempt(actx, req, v)
 		lastResp, lastErr = resp, err
 		var hr *http.Response
 		if resp != nil {
 			hr = resp.Response
 		}
 		c.observe(route, sent, hr, err)
+		if attempt == 0 || idempotent {
+			c.breaker.record(tk, hr, err)
+		}
 		retry, reason := shouldRetry(req.Method, hr, err)
 		c.logAttempt(req.Method, path, resp, attempt, err)
 		if !retry {
@@ -362,6 +399,11 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 				return resp, err
 			}
 			return resp, fmt.Errorf("recharge: gave up after %d attempts (%s): %w", attempt+1, reason, err)
+		}
+		if idempotent && c.breaker.isOpen() {
+			// The breaker opened: no retry will be let through, so the
+			// backoff is not waited for.
+			return resp, fmt.Errorf("recharge: gave up after %d attempts: %w (%w)", attempt+1, err, ErrBreakerOpen)
 		}
 		// Retries log at debug: the call's final failure is returned, and
 		// its caller reports it once (seven warnings for one failed lookup

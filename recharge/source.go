@@ -206,6 +206,10 @@ func (s *Source) domainError(ctx context.Context, what string, err error) error 
 			}
 		}
 		return rechargekit.UpstreamRefused(msg, err)
+	case errors.Is(err, ErrBreakerOpen):
+		// Not logged: the breaker logged once when it opened, and this
+		// answer costs Recharge nothing.
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is failing; rechargekit is not asking it for a few seconds, so it could not "+what+".", err)
 	case IsRateLimited(err):
 		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is rate limiting requests, so rechargekit could not "+what+".", err)
 	case errors.Is(err, context.DeadlineExceeded):

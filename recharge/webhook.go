@@ -237,7 +237,10 @@ type WebhookEvent struct {
 }
 
 // ParseWebhook decodes a webhook body for topic (the X-Recharge-Topic
-// header). An empty topic is inferred from the body's single key. The body
+// header). An empty topic (a delivery without the header) leaves Topic
+// empty and takes the Resource from the body's top-level key: the one key
+// of the body, or else its only card resource key (subscription, customer,
+// charge, address), so that such a delivery is still dispatched. The body
 // must be a JSON object of at most MaxWebhookBodyBytes; for subscription,
 // customer, charge and address topics it must hold that object.
 func ParseWebhook(topic string, body []byte) (*WebhookEvent, error) {
@@ -255,12 +258,11 @@ func ParseWebhook(topic string, body []byte) (*WebhookEvent, error) {
 	ev := &WebhookEvent{Topic: topic}
 	ev.Resource, _, _ = strings.Cut(topic, "/")
 	if ev.Resource == "" {
-		if len(env) != 1 {
-			return nil, errors.New("recharge: webhook without a topic: cannot tell the resource")
+		res, err := resourceOf(env)
+		if err != nil {
+			return nil, err
 		}
-		for k := range env {
-			ev.Resource = k
-		}
+		ev.Resource = res
 	}
 	raw, ok := env[ev.Resource]
 	if ok && string(raw) != "null" {
@@ -293,6 +295,28 @@ func ParseWebhook(topic string, body []byte) (*WebhookEvent, error) {
 		return nil, fmt.Errorf("recharge: webhook %q: decode %s: %w", abbreviate(topic), ev.Resource, err)
 	}
 	return ev, nil
+}
+
+// resourceOf names the resource of a body delivered without a topic: its
+// single top-level key, or its only card resource key when it has several
+// (a payload may carry metadata beside the object). A body with no such
+// key, or more than one, is refused: guessing would apply the wrong object.
+func resourceOf(env map[string]json.RawMessage) (string, error) {
+	if len(env) == 1 {
+		for k := range env {
+			return strings.ToLower(k), nil
+		}
+	}
+	var found []string
+	for _, k := range []string{"subscription", "customer", "charge", "address"} {
+		if _, ok := env[k]; ok {
+			found = append(found, k)
+		}
+	}
+	if len(found) != 1 {
+		return "", errors.New("recharge: webhook without a topic: cannot tell the resource from the body's keys")
+	}
+	return found[0], nil
 }
 
 // CustomerID returns the Recharge customer the event concerns, or 0 when

@@ -116,7 +116,7 @@ func FuzzWebhookHandler(f *testing.F) {
 				want = http.StatusRequestEntityTooLarge
 			case parseErr != nil:
 				want = http.StatusBadRequest
-			case recharge.IsCardTopic(ev.Topic) && ev.CustomerID() > 0:
+			case recharge.IsCardTopic(ev.Resource) && ev.CustomerID() > 0:
 				wantIDs = []int64{ev.CustomerID()}
 				want = http.StatusOK
 				if invalidateFails {

@@ -196,15 +196,19 @@ func writeWebhookAnswer(w http.ResponseWriter, status int, key, msg string) {
 }
 
 // InvalidateOnEvent returns an OnEvent for WebhookHandler that calls
-// invalidate with the customer of every card topic's event (IsCardTopic;
-// for an address the customer comes from the address object). Events of
+// invalidate with the customer of every card topic's event (IsCardTopic
+// of its resource, so a delivery without a topic header counts by the
+// payload's top-level key; for an address the customer comes from the
+// address object). Events of
 // other topics, and events that name no customer, are accepted and
 // ignored. Wire it to the card cache:
 //
 //	h := &recharge.WebhookHandler{Verifier: v, OnEvent: recharge.InvalidateOnEvent(cached.Invalidate)}
 func InvalidateOnEvent(invalidate func(ctx context.Context, customerID int64) error) func(context.Context, *WebhookEvent) error {
 	return func(ctx context.Context, ev *WebhookEvent) error {
-		if ev == nil || !IsCardTopic(ev.Topic) {
+		// A delivery without a topic is dispatched by its resource (the
+		// payload's top-level key): Resource is set for every event.
+		if ev == nil || !IsCardTopic(ev.Resource) {
 			return nil
 		}
 		id := ev.CustomerID()
@@ -212,7 +216,7 @@ func InvalidateOnEvent(invalidate func(ctx context.Context, customerID int64) er
 			return nil
 		}
 		if err := invalidate(ctx, id); err != nil {
-			return fmt.Errorf("recharge webhook %s: invalidate customer %d: %w", ev.Topic, id, err)
+			return fmt.Errorf("recharge webhook %s: invalidate customer %d: %w", ev.Resource, id, err)
 		}
 		return nil
 	}

@@ -209,6 +209,13 @@ func TestInvalidateOnEvent(t *testing.T) {
 		{"address: the customer from the address", "address/updated", `{"address":{"id":7,"customer_id":46}}`, []int64{46}},
 		{"order: not on the card", "order/created", `{"order":{"id":8,"customer_id":47}}`, nil},
 		{"no customer named", "charge/deleted", `{"charge":{"id":9}}`, nil},
+		// Deliveries without an X-Recharge-Topic header are dispatched by
+		// the payload's top-level key.
+		{"no topic: subscription", "", `{"subscription":{"id":5,"customer_id":48}}`, []int64{48}},
+		{"no topic: customer", "", `{"customer":{"id":49}}`, []int64{49}},
+		{"no topic: address", "", `{"address":{"id":7,"customer_id":50}}`, []int64{50}},
+		{"no topic: charge beside metadata", "", `{"charge":{"id":6,"customer_id":51},"webhook_id":3}`, []int64{51}},
+		{"no topic: order", "", `{"order":{"id":8,"customer_id":52}}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

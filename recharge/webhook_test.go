@@ -2,6 +2,7 @@ package recharge
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -211,6 +213,8 @@ func TestParseWebhook(t *testing.T) {
 		{"not an object", "customer/updated", `[]`, "", 0, 0, true},
 		{"null body", "customer/updated", `null`, "", 0, 0, true},
 		{"no topic, ambiguous body", "", `{"a":{},"b":{}}`, "", 0, 0, true},
+		{"no topic, one card key beside metadata", "", `{"subscription":{"id":7,"customer_id":9},"webhook_id":1}`, "subscription", 9, 7, false},
+		{"no topic, two card keys", "", `{"subscription":{"id":7},"customer":{"id":9}}`, "", 0, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,6 +264,45 @@ func TestParseWebhookFixtures(t *testing.T) {
 		}
 		if ev.ObjectID() == 0 || ev.UpdatedAt().IsZero() {
 			t.Errorf("%s: object id %d, updated_at %v", path, ev.ObjectID(), ev.UpdatedAt())
+		}
+	}
+}
+
+// TestInvalidateOnEventWithoutTopicFixtures feeds captured and
+// hand-written objects without a topic header: each invalidates its
+// customer's card, as a delivery with its topic would.
+func TestInvalidateOnEventWithoutTopicFixtures(t *testing.T) {
+	t.Parallel()
+	files := []string{
+		filepath.Join("testdata", "payloads", "Subscriptions", "cancel-subscription_200.json"),
+		filepath.Join("testdata", "payloads", "Addresses", "create-address_201.json"),
+		filepath.Join("testdata", "payloads", "Charges", "skip-charge_200.json"),
+	}
+	if root := filepath.Join(moduleRoot(t), "..", "shared", "fixtures", "recharge", "2021-11"); dirExists(root) {
+		files = append(files,
+			filepath.Join(root, "rechargesharp", "Customers", "get-customer_200.json"),
+			filepath.Join(root, "gladly-app-platform", "actions", "reactivate_subscription", "success", "rawData.json"))
+	}
+	for _, path := range files {
+		ev, err := ParseWebhook("", MustRead(t, path))
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		var got []int64
+		onEvent := InvalidateOnEvent(func(_ context.Context, id int64) error {
+			got = append(got, id)
+			return nil
+		})
+		if err := onEvent(context.Background(), ev); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var want []int64 // a charge that names no customer invalidates nothing
+		if id := ev.CustomerID(); id > 0 {
+			want = []int64{id}
+		}
+		if ev.Topic != "" || !slices.Equal(got, want) {
+			t.Errorf("%s: topic %q, resource %q: invalidated %v, want %v", path, ev.Topic, ev.Resource, got, want)
 		}
 	}
 }

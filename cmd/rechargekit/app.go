@@ -91,7 +91,10 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	}
 	a.metrics = metrics.New(recharge.CardTopics)
 	opts := []recharge.Option{recharge.WithBaseURL(cfg.baseURL), recharge.WithLogger(cfg.logger),
-		recharge.WithRateLimit(cfg.bucketSize, cfg.perSecond), recharge.WithMetrics(a.metrics)}
+		recharge.WithRateLimit(cfg.bucketSize, cfg.perSecond), recharge.WithMetrics(a.metrics),
+		// A failing Recharge is skipped for a growing while, so that lookups
+		// answer from the cache at once instead of waiting out retries.
+		recharge.WithBreaker(recharge.DefaultBreakerFailures, recharge.DefaultBreakerFirst, recharge.DefaultBreakerMax)}
 	var cache rechargekit.CardCache
 	var rc *redis.Client
 	var signIns server.SignInFailures // nil: each replica counts sign-in failures alone
@@ -141,6 +144,11 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	if err := a.metrics.Register(metrics.StateGauge("rechargekit_recharge_state",
 		"What rechargekit's latest request to Recharge showed: 1 for the current state (ok, unknown, rate_limited, unavailable, timeout, refused), 0 for the others.",
 		recharge.HealthStates, func() string { return a.client.Health().State })); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	if err := a.metrics.Register(metrics.StateGauge("rechargekit_recharge_breaker_state",
+		"rechargekit's breaker for Recharge: 1 for the current state (closed: calls go to Recharge; open: Recharge failed and is not called for a while; probing: one call is trying it again), 0 for the others.",
+		recharge.BreakerStates, func() string { return a.client.Health().Breaker })); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 

@@ -174,7 +174,10 @@ type faultCase struct {
 	apiError     string // else the cardError code
 	outcome      string // rechargekit_lookups_total outcome for each desk
 	readyState   string // /readyz's recharge state
-	callStatus   string // a rechargekit_recharge_requests_total status seen
+	// breaker: the failures open the client's breaker, so /readyz's
+	// recharge state is "open" and its message names readyState's fault.
+	breaker    bool
+	callStatus string // a rechargekit_recharge_requests_total status seen
 }
 
 // TestFaultSuite injects each Recharge failure of the issue and checks, for
@@ -198,13 +201,15 @@ func TestFaultSuite(t *testing.T) {
 		{"slow past the deadline", rechargetest.Faults{Delay: time.Minute}, recharge.HealthTimeout, "0"},
 		{"truncated bodies", rechargetest.Faults{Truncate: true}, recharge.HealthUnavailable, "0"},
 	} {
+		// Every failure but the 429 (an answer) opens the breaker.
+		breaker := f.state != recharge.HealthRateLimited
 		cases = append(cases,
 			faultCase{name: f.name + ", card cached", faults: f.faults, cached: true,
 				gladlyStatus: 200, gladly: "stale", consoleID: `id="stale"`, apiStale: true,
-				outcome: rechargekit.OutcomeStale, readyState: f.state, callStatus: f.callStatus},
+				outcome: rechargekit.OutcomeStale, readyState: f.state, callStatus: f.callStatus, breaker: breaker},
 			faultCase{name: f.name + ", nothing cached", faults: f.faults,
 				gladlyStatus: 503, consoleID: `id="card-upstream"`, apiError: rechargekit.EUPSTREAM,
-				outcome: rechargekit.OutcomeUnavailable, readyState: f.state, callStatus: f.callStatus})
+				outcome: rechargekit.OutcomeUnavailable, readyState: f.state, callStatus: f.callStatus, breaker: breaker})
 	}
 	cases = append(cases,
 		faultCase{name: "401 token revoked, card cached", faults: rechargetest.Faults{Status: http.StatusUnauthorized}, cached: true,
@@ -300,8 +305,16 @@ func TestFaultSuite(t *testing.T) {
 			if tc.readyState == recharge.HealthOK {
 				wantStatus = "ready"
 			}
-			if rz.Status != wantStatus || rz.Checks["recharge"].State != tc.readyState || rz.Checks["database"].State != "ok" {
-				t.Errorf("readyz = %s, want %s with recharge %s", ready, wantStatus, tc.readyState)
+			wantState, wantMessage := tc.readyState, ""
+			if tc.breaker {
+				wantState, wantMessage = recharge.BreakerOpen, recharge.Health{State: tc.readyState}.Message()
+				if tc.readyState == recharge.HealthUnavailable && tc.callStatus != "0" {
+					wantMessage = "answered " + tc.callStatus
+				}
+			}
+			if rz.Status != wantStatus || rz.Checks["recharge"].State != wantState || rz.Checks["database"].State != "ok" ||
+				!strings.Contains(rz.Checks["recharge"].Message, wantMessage) {
+				t.Errorf("readyz = %s, want %s with recharge %s (%q)", ready, wantStatus, wantState, wantMessage)
 			}
 
 			// Metrics.
@@ -312,6 +325,11 @@ func TestFaultSuite(t *testing.T) {
 			want := []string{
 				`rechargekit_recharge_requests_total{route="GET /customers/{id}",status="` + tc.callStatus + `"}`,
 				`rechargekit_recharge_state{state="` + tc.readyState + `"} 1`,
+			}
+			if tc.breaker {
+				want = append(want, `rechargekit_recharge_breaker_state{state="open"} 1`)
+			} else {
+				want = append(want, `rechargekit_recharge_breaker_state{state="closed"} 1`)
 			}
 			for _, d := range []struct{ desk, level string }{{"gladly", "DETAILED"}, {"console", "card"}, {"api", "card"}} {
 				want = append(want, `rechargekit_lookups_total{desk="`+d.desk+`",level="`+d.level+`",outcome="`+tc.outcome+`"} 1`)

@@ -117,8 +117,11 @@ func TestWebhookFreshnessAndStaleServing(t *testing.T) {
 		t.Errorf("stale answer lacks %s: %v", gladly.AttrDataAsOf, stale.CustomAttributes)
 	}
 
-	// Recharge back: the change shows.
+	// Recharge back: the change shows once the client's breaker, opened by
+	// the failures, lets a probe through (its interval runs on the fake
+	// clock, so the test moves it past the longest interval).
 	sim.SetFaults(rechargetest.Faults{})
+	clock.Advance(recharge.DefaultBreakerMax)
 	testkit.WaitFor(t, "the activate to reach the card", func() bool {
 		_, status := dogStatus(detailed())
 		return status == "active"

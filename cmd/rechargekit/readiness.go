@@ -141,6 +141,11 @@ func (r *readiness) rechargeCheck(ctx context.Context) server.Check {
 
 func rechargeCheck(h recharge.Health) server.Check {
 	c := server.Check{Name: "recharge", OK: h.State == recharge.HealthOK, State: h.State, Since: h.Since}
+	if h.Breaker == recharge.BreakerOpen || h.Breaker == recharge.BreakerProbing {
+		// While the breaker is open the state to act on is that Recharge
+		// is not being called, since when it first opened.
+		c.OK, c.State, c.Since = false, h.Breaker, h.BreakerSince
+	}
 	if !c.OK {
 		c.Message = h.Message()
 	}
