@@ -34,10 +34,22 @@ func (r *recorder) onChange(c breaker.Change) {
 	r.changes = append(r.changes, line)
 }
 
-func (r *recorder) lines() []string {
+// check fails the test when the changes recorded are not want.
+func (r *recorder) check(tb testing.TB, want ...string) {
+	tb.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.changes...)
+	if diff := cmp.Diff(want, r.changes); diff != "" {
+		tb.Errorf("changes (-want +got):\n%s", diff)
+	}
+}
+
+// newRecorded returns a breaker with settings s on a clock of the test's
+// own, and the recorder of its changes.
+func newRecorded(s breaker.Settings) (*breaker.Breaker, *testkit.Clock, *recorder) {
+	clock, rec := testkit.NewClock(start), &recorder{}
+	s.Now, s.OnChange = clock.Now, rec.onChange
+	return breaker.New(s), clock, rec
 }
 
 // mustAllow asks b for a call and fails the test when it is refused, or
@@ -79,9 +91,7 @@ func mustState(tb testing.TB, b *breaker.Breaker, want breaker.State, step strin
 // passes its turn on without a change.
 func TestBreaker(t *testing.T) {
 	t.Parallel()
-	clock := testkit.NewClock(start)
-	rec := &recorder{}
-	b := breaker.New(breaker.Settings{First: time.Second, Max: 4 * time.Second, Now: clock.Now, OnChange: rec.onChange})
+	b, clock, rec := newRecorded(breaker.Settings{First: time.Second, Max: 4 * time.Second})
 
 	if since := mustState(t, b, breaker.Closed, "new"); !since.Equal(start) {
 		t.Fatalf("new: closed since %v, want %v", since, start)
@@ -127,7 +137,7 @@ func TestBreaker(t *testing.T) {
 	clock.Advance(time.Second)
 	mustAllow(t, b, true, "after a new outage's first interval")
 
-	want := []string{
+	rec.check(t,
 		"closed->open interval=1s down=0s err=connection refused",
 		"probing->open interval=2s down=1s err=connection refused",
 		"probing->open interval=4s down=3s err=connection refused",
@@ -135,10 +145,7 @@ func TestBreaker(t *testing.T) {
 		"probing->open interval=4s down=11s err=connection refused",
 		"probing->closed interval=0s down=15s",
 		"closed->open interval=1s down=0s err=connection refused",
-	}
-	if diff := cmp.Diff(want, rec.lines()); diff != "" {
-		t.Errorf("changes (-want +got):\n%s", diff)
-	}
+	)
 }
 
 // TestBreakerThreshold: with a threshold of three, only three failures in
@@ -147,9 +154,7 @@ func TestBreaker(t *testing.T) {
 // the time it first opened through failed probes.
 func TestBreakerThreshold(t *testing.T) {
 	t.Parallel()
-	clock := testkit.NewClock(start)
-	rec := &recorder{}
-	b := breaker.New(breaker.Settings{Failures: 3, First: time.Second, Max: 30 * time.Second, Now: clock.Now, OnChange: rec.onChange})
+	b, clock, rec := newRecorded(breaker.Settings{Failures: 3, First: time.Second, Max: 30 * time.Second})
 
 	calls := make([]breaker.Ticket, 6)
 	for i := range calls {
@@ -182,14 +187,11 @@ func TestBreakerThreshold(t *testing.T) {
 	b.Failure(mustAllow(t, b, false, "closed"), boom)
 	mustState(t, b, breaker.Closed, "two failures after closing")
 
-	want := []string{
+	rec.check(t,
 		"closed->open interval=1s down=0s err=connection refused",
 		"probing->open interval=2s down=1s err=connection refused",
 		"probing->closed interval=0s down=3s",
-	}
-	if diff := cmp.Diff(want, rec.lines()); diff != "" {
-		t.Errorf("changes (-want +got):\n%s", diff)
-	}
+	)
 }
 
 // TestBreakerAllowClosed: a call that must not probe is let through only
@@ -224,21 +226,16 @@ func TestBreakerAllowClosed(t *testing.T) {
 // below the first interval.
 func TestBreakerDefaults(t *testing.T) {
 	t.Parallel()
-	clock := testkit.NewClock(start)
-	rec := &recorder{}
-	b := breaker.New(breaker.Settings{Max: time.Millisecond, Now: clock.Now, OnChange: rec.onChange})
+	b, clock, rec := newRecorded(breaker.Settings{Max: time.Millisecond})
 	b.Failure(mustAllow(t, b, false, "new"), boom)
 	clock.Advance(time.Second - time.Nanosecond)
 	mustRefuse(t, b, "before one second")
 	clock.Advance(time.Nanosecond)
 	b.Failure(mustAllow(t, b, true, "after one second"), boom)
-	want := []string{
+	rec.check(t,
 		"closed->open interval=1s down=0s err=connection refused",
 		"probing->open interval=1s down=1s err=connection refused",
-	}
-	if diff := cmp.Diff(want, rec.lines()); diff != "" {
-		t.Errorf("changes (-want +got):\n%s", diff)
-	}
+	)
 
 	// Without a clock or a callback it runs on time.Now.
 	b = breaker.New(breaker.Settings{})
