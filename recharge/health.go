@@ -134,7 +134,7 @@ func healthOf(resp *http.Response, err error) (state string, status int) {
 // Health returns what the client's requests last showed about Recharge.
 func (c *Client) Health() Health {
 	h := c.health.get()
-	h.Breaker, h.BreakerSince = c.breaker.status()
+	h.Breaker, h.BreakerSince = c.breakerStatus()
 	return h
 }
 

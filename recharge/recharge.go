@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/internal/breaker"
 )
 
 // DefaultBaseURL is Recharge's API endpoint.
@@ -65,7 +66,7 @@ type Client struct {
 	userAgent  string
 	metrics    rechargekit.Metrics
 	health     healthTracker
-	breaker    *breaker // nil: no breaker
+	breaker    *breaker.Breaker // nil: no breaker
 
 	// Set by options and resolved in NewClient.
 	rawBaseURL  string
@@ -184,9 +185,7 @@ func NewClient(token string, opts ...Option) *Client {
 	if !c.limiterSet {
 		c.limiter = NewLeakyBucket(c.bucketSize, c.bucketRate, c.now, c.sleep)
 	}
-	if c.breakerFailures > 0 {
-		c.breaker = newBreaker(c.now, c.breakerFailures, c.breakerFirst, c.breakerMost, c.logBreaker)
-	}
+	c.breaker = c.newBreaker()
 	c.userAgent = "rechargekit/" + moduleVersion()
 	if c.userAgentAd != "" {
 		c.userAgent += " " + c.userAgentAd
@@ -348,10 +347,10 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 		// before the first attempt of a write only, so that a write is
 		// refused before it sends anything and is otherwise retried as
 		// without a breaker.
-		var tk ticket
+		var tk breaker.Ticket
 		if attempt == 0 || idempotent {
 			var ok bool
-			if tk, ok = c.breaker.allow(attempt > 0); !ok {
+			if tk, ok = c.allowAttempt(attempt > 0); !ok {
 				if lastErr != nil {
 					return lastResp, fmt.Errorf("recharge: gave up after %d attempts: %w (%w)", attempt, lastErr, ErrBreakerOpen)
 				}
@@ -363,9 +362,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 		sent := c.now()
 		c.metrics.RateLimitWait(sent.Sub(waitStart))
 		if err != nil {
-			if c.breaker != nil {
-				c.breaker.abandon(tk)
-			}
+			c.breaker.Abandon(tk)
 			if lastErr != nil {
 				// Keep both: the caller tests the last answer (IsRateLimited)
 				// and the context error (errors.Is).
@@ -374,7 +371,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 			return nil, fmt.Errorf("recharge: %s %s: %w", req.Method, path, err)
 		}
 		actx := ctx
-		if tk.probe {
+		if tk.Probe() {
 			var cancel context.CancelFunc
 			actx, cancel = context.WithTimeout(ctx, BreakerProbeTimeout)
 			defer cancel()
@@ -387,7 +384,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 		}
 		c.observe(route, sent, hr, err)
 		if attempt == 0 || idempotent {
-			c.breaker.record(tk, hr, err)
+			c.recordAttempt(tk, hr, err)
 		}
 		retry, reason := shouldRetry(req.Method, hr, err)
 		c.logAttempt(req.Method, path, resp, attempt, err)
@@ -400,7 +397,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v any) (*Response, e
 			}
 			return resp, fmt.Errorf("recharge: gave up after %d attempts (%s): %w", attempt+1, reason, err)
 		}
-		if idempotent && c.breaker.isOpen() {
+		if idempotent && c.breakerOpen() {
 			// The breaker opened: no retry will be let through, so the
 			// backoff is not waited for.
 			return resp, fmt.Errorf("recharge: gave up after %d attempts: %w (%w)", attempt+1, err, ErrBreakerOpen)

@@ -1,12 +1,17 @@
 package redis
 
 import (
+	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/rechargekit/rechargekit/internal/testkit"
-	"slices"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rechargekit/rechargekit/internal/breaker"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 )
 
 // newTestClock is a clock the test moves by hand, at a fixed start.
@@ -14,88 +19,90 @@ func newTestClock() *testkit.Clock {
 	return testkit.NewClock(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
 }
 
-// TestBreaker: one failure skips Redis for the first interval; then one
-// call at a time probes; each failed probe doubles the interval up to the
-// cap; an answer brings Redis back. Outcomes of calls let through before a
-// change are ignored, and a probe whose caller gave up passes its turn on.
-func TestBreaker(t *testing.T) {
+// TestBreakerRule checks the rule the Client gives internal/breaker (whose
+// own tests cover the state machine), against a Redis that refuses every
+// connection, so it needs no server: one failed call takes Redis down for
+// DefaultSkipFor, calls inside the interval are skipped without a
+// connection attempt, each failed probe doubles the interval up to
+// DefaultSkipMax, and the lines say so: one warning when Redis stops
+// answering, a debug line per failed probe. The integration tests
+// (outage_test.go) bring it up again through a real Redis.
+func TestBreakerRule(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
-	var changes []string
-	b := newBreaker(clock.Now, time.Second, 4*time.Second, func(from, to string, err error, skip, downFor time.Duration) {
-		changes = append(changes, fmt.Sprintf("%s->%s skip=%v down=%v", from, to, skip, downFor))
-	})
-	boom := errors.New("connection refused")
-
-	early, ok := b.allow()
-	if !ok {
-		t.Fatal("a new breaker skips Redis")
+	logs := &logBuffer{}
+	// Port 1 on loopback refuses connections at once.
+	c, err := New("redis://127.0.0.1:1/0", Options{Now: clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
 	}
-	first, _ := b.allow()
-	b.failed(first, boom)
-	if st, _ := b.status(); st != StateDown {
-		t.Fatalf("after a failure, state = %s, want down", st)
-	}
-	b.succeeded(early) // let through before the failure: says nothing now
-	if st, _ := b.status(); st != StateDown {
-		t.Fatal("an answer to a call made before the failure brought Redis back")
-	}
-	clock.Advance(999 * time.Millisecond)
-	if _, ok := b.allow(); ok {
-		t.Fatal("a call went to Redis inside the skip interval")
+	t.Cleanup(func() { c.Close() })
+	if st := c.Status(); st.State != StateUp || !st.Since.Equal(clock.Now()) {
+		t.Fatalf("new client: status %+v, want up since now", st)
 	}
 
-	// Each probe fails: 1s, 2s, 4s, then 4s (the cap).
-	for i, wait := range []time.Duration{time.Millisecond, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
-		clock.Advance(wait - time.Millisecond)
-		if _, ok := b.allow(); ok {
-			t.Fatalf("probe %d: a call went to Redis %v before the interval ended", i+1, time.Millisecond)
+	if err := c.Ping(t.Context()); !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "skipped") {
+		t.Fatalf("first Ping = %v, want ErrUnavailable from a refused connection", err)
+	}
+	down := clock.Now()
+	skipped := func(step string) {
+		t.Helper()
+		if err := c.Ping(t.Context()); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "skipped") {
+			t.Fatalf("%s: Ping = %v, want it skipped", step, err)
 		}
+	}
+	skipped("right after the failure")
+	for _, interval := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second} {
+		clock.Advance(interval - time.Millisecond)
+		skipped("1ms before the interval ends")
 		clock.Advance(time.Millisecond)
-		probe, ok := b.allow()
-		if !ok || !probe.probe {
-			t.Fatalf("probe %d: no probe once the interval ended", i+1)
+		if err := c.Ping(t.Context()); !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "skipped") {
+			t.Fatalf("probe after %v = %v, want it to try Redis and fail", interval, err)
 		}
-		if _, ok := b.allow(); ok {
-			t.Fatalf("probe %d: a second call went to Redis while one probes", i+1)
+		if st := c.Status(); st.State != StateDown || !st.Since.Equal(down) {
+			t.Fatalf("after a failed probe: status %+v, want down since %v", st, down)
 		}
-		b.failed(probe, boom)
 	}
 
-	// A probe whose caller gave up: the next call probes at once.
-	clock.Advance(4 * time.Second)
-	probe, _ := b.allow()
-	b.abandoned(probe)
-	probe, ok = b.allow()
-	if !ok || !probe.probe {
-		t.Fatal("after an abandoned probe, the next call does not probe")
+	type line struct {
+		Level, Msg, Addr string
+		RetryIn          string `json:"retry_in"`
+		DownFor          string `json:"down_for"`
 	}
-	b.succeeded(probe)
-	if st, since := b.status(); st != StateUp || !since.Equal(clock.Now()) {
-		t.Fatalf("after an answer, status = %s since %v, want up since now", st, since)
+	var got []line
+	for _, raw := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var l line
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			t.Fatalf("log line %q: %v", raw, err)
+		}
+		if strings.HasPrefix(l.Msg, "redis does not answer") || l.Msg == "redis still does not answer" {
+			got = append(got, l)
+		}
 	}
-	if _, ok := b.allow(); !ok {
-		t.Fatal("Redis is skipped after it answered")
+	const warn = "redis does not answer: this replica uses its own card cache, Recharge rate budget and sign-in limits until it does"
+	want := []line{
+		{Level: "WARN", Msg: warn, Addr: "127.0.0.1:1", RetryIn: "1s"},
+		{Level: "DEBUG", Msg: "redis still does not answer", Addr: "127.0.0.1:1", RetryIn: "2s", DownFor: "1s"},
+		{Level: "DEBUG", Msg: "redis still does not answer", Addr: "127.0.0.1:1", RetryIn: "4s", DownFor: "3s"},
+		{Level: "DEBUG", Msg: "redis still does not answer", Addr: "127.0.0.1:1", RetryIn: "8s", DownFor: "7s"},
+		{Level: "DEBUG", Msg: "redis still does not answer", Addr: "127.0.0.1:1", RetryIn: "15s", DownFor: "15s"},
+		{Level: "DEBUG", Msg: "redis still does not answer", Addr: "127.0.0.1:1", RetryIn: "15s", DownFor: "30s"},
 	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("breaker log lines (-want +got):\n%s", diff)
+	}
+}
 
-	// Down again: the interval starts from the first one.
-	c, _ := b.allow()
-	b.failed(c, boom)
-	clock.Advance(time.Second)
-	if _, ok := b.allow(); !ok {
-		t.Fatal("after a new outage, no probe after the first interval")
-	}
-
-	want := []string{
-		"up->down skip=1s down=0s",
-		"probing->down skip=2s down=1s",
-		"probing->down skip=4s down=3s",
-		"probing->down skip=4s down=7s",
-		"probing->down skip=4s down=11s",
-		"probing->up skip=0s down=15s",
-		"up->down skip=1s down=0s",
-	}
-	if !slices.Equal(changes, want) {
-		t.Errorf("changes:\n%q\nwant\n%q", changes, want)
+// TestStateName maps every breaker state to the name Status reports and
+// the metric exports.
+func TestStateName(t *testing.T) {
+	t.Parallel()
+	for st, want := range map[breaker.State]string{
+		breaker.Closed: StateUp, breaker.Open: StateDown, breaker.Probing: StateProbing,
+	} {
+		if got := stateName(st); got != want {
+			t.Errorf("stateName(%s) = %q, want %q", st, got, want)
+		}
 	}
 }

@@ -33,6 +33,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rechargekit/rechargekit/internal/breaker"
 )
 
 // KeyPrefix starts every key this package writes by default.
@@ -93,7 +95,7 @@ type Client struct {
 	rdb         *goredis.Client
 	addr        string
 	callTimeout time.Duration
-	br          *breaker
+	br          *breaker.Breaker
 	log         *slog.Logger
 }
 
@@ -177,8 +179,8 @@ type Status struct {
 
 // Status returns the client's view of Redis, from its latest calls.
 func (c *Client) Status() Status {
-	st, since := c.br.status()
-	return Status{State: st, Since: since}
+	st, since := c.br.State()
+	return Status{State: stateName(st), Since: since}
 }
 
 // Close closes the connections.
@@ -187,17 +189,17 @@ func (c *Client) Close() error { return c.rdb.Close() }
 // changed logs the breaker's changes: one line when Redis stops
 // answering, one when it answers again; failed probes in between only at
 // debug level.
-func (c *Client) changed(from, to string, err error, skip, downFor time.Duration) {
+func (c *Client) changed(ch breaker.Change) {
 	switch {
-	case to == StateUp:
+	case ch.To == breaker.Closed:
 		c.log.Info("redis answers again: the card cache, the Recharge rate budget and the sign-in limits are shared again",
-			"addr", c.addr, "down_for", downFor.Round(time.Millisecond).String())
-	case from == StateUp:
+			"addr", c.addr, "down_for", ch.Down.Round(time.Millisecond).String())
+	case ch.From == breaker.Closed:
 		c.log.Warn("redis does not answer: this replica uses its own card cache, Recharge rate budget and sign-in limits until it does",
-			"addr", c.addr, "error", err, "retry_in", skip.String())
+			"addr", c.addr, "error", ch.Err, "retry_in", ch.Interval.String())
 	default:
-		c.log.Debug("redis still does not answer", "addr", c.addr, "error", err,
-			"down_for", downFor.Round(time.Millisecond).String(), "retry_in", skip.String())
+		c.log.Debug("redis still does not answer", "addr", c.addr, "error", ch.Err,
+			"down_for", ch.Down.Round(time.Millisecond).String(), "retry_in", ch.Interval.String())
 	}
 }
 
@@ -214,7 +216,7 @@ func (c *Client) guard(ctx context.Context, call func(context.Context) error, se
 	if ctx.Value(guardedKey{}) != nil {
 		return call(ctx)
 	}
-	t, ok := c.br.allow()
+	t, ok := c.br.Allow()
 	if !ok {
 		err := fmt.Errorf("%w: skipped since a call failed", ErrUnavailable)
 		setErr(err)
@@ -225,15 +227,15 @@ func (c *Client) guard(ctx context.Context, call func(context.Context) error, se
 	cancel()
 	switch {
 	case err == nil || isReply(err):
-		c.br.succeeded(t)
+		c.br.Success(t)
 		return err
 	case ctx.Err() != nil:
 		// The caller gave up (or its deadline came first): that says
 		// nothing about Redis.
-		c.br.abandoned(t)
+		c.br.Abandon(t)
 		return err
 	}
-	c.br.failed(t, err)
+	c.br.Failure(t, err)
 	err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	setErr(err)
 	return err
