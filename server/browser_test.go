@@ -3,14 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +13,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/fetch"
 	cdplog "github.com/chromedp/cdproto/log"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -92,10 +85,9 @@ type chrome struct {
 	problems []string // CSP violations, script errors
 }
 
-// MustChrome starts Chromium for the test, bounded by timeout. Images from
-// the demo CDN (cdn.example-store.com, which does not exist) are answered
-// with generated product pictures, so the screenshots show what an agent
-// sees with a reachable CDN; everything else off this machine fails fast.
+// MustChrome starts Chromium for the test, bounded by timeout. Product
+// images come through the console's image proxy from the simulator's own
+// pictures; anything off this machine fails fast.
 func MustChrome(t *testing.T, e *env, timeout time.Duration) *chrome {
 	t.Helper()
 	exec := chromePath(t)
@@ -159,25 +151,6 @@ func MustChrome(t *testing.T, e *env, timeout time.Duration) *chrome {
 	if _, err := chromedp.Call(ctx, runtime.Enable, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
-	paused := chromedp.Events(ctx, fetch.RequestPaused)
-	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{
-		Patterns: []*fetch.RequestPattern{{URLPattern: "https://cdn.example-store.com/*"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for ev, err := range paused {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
-				RequestID:       ev.RequestID,
-				ResponseCode:    200,
-				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "image/png"}, {Name: "Cache-Control", Value: "max-age=3600"}},
-				Body:            productPicture(ev.Request.URL),
-			})
-		}
-	}()
 	return c
 }
 
@@ -507,51 +480,6 @@ func TestBrowserAdmin(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("login-form")),
 	)
 	c.checkProblems()
-}
-
-// productPicture draws a small product tile for an image URL: a soft
-// background and a rounded product shape, colored from the URL so each
-// product looks different.
-func productPicture(u string) []byte {
-	sum := sha256.Sum256([]byte(u))
-	hue := float64(binary.BigEndian.Uint16(sum[:2])%360) / 360
-	bg := hsl(hue, .55, .92)
-	fg := hsl(hue, .45, .55)
-	hi := hsl(hue, .5, .75)
-	const n = 192
-	img := image.NewRGBA(image.Rect(0, 0, n, n))
-	for y := range n {
-		for x := range n {
-			c := bg
-			// A rounded rectangle "product" with a lighter label band.
-			dx, dy := math.Abs(float64(x)-96), math.Abs(float64(y)-100)
-			r := 18.0
-			qx, qy := math.Max(dx-(52-r), 0), math.Max(dy-(62-r), 0)
-			if math.Hypot(qx, qy) <= r {
-				c = fg
-				if y > 86 && y < 122 {
-					c = hi
-				}
-			}
-			// A soft shadow under it.
-			if c == bg && y > 160 && y < 172 && dx < 56 {
-				c = hsl(hue, .3, .85)
-			}
-			img.Set(x, y, c)
-		}
-	}
-	var buf bytes.Buffer
-	_ = png.Encode(&buf, img)
-	return buf.Bytes()
-}
-
-func hsl(h, s, l float64) color.RGBA {
-	f := func(n float64) uint8 {
-		k := math.Mod(n+h*12, 12)
-		a := s * math.Min(l, 1-l)
-		return uint8(math.Round(255 * (l - a*math.Max(-1, math.Min(math.Min(k-3, 9-k), 1)))))
-	}
-	return color.RGBA{f(0), f(8), f(4), 255}
 }
 
 // outsideJS lists, for the page in the browser, every element and every
