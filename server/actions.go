@@ -642,7 +642,14 @@ func (c *console) actionSubmit(w http.ResponseWriter, r *http.Request, s *auth) 
 		if res != nil && res.Replayed {
 			fl = actionReplayedFlash
 		}
-		c.redirectAfter(w, r, s, profileURL(id), nil, flashKeys{"": fl})
+		// The action may have outlasted the request's context (the session
+		// check's lookup deadline bounds it), and the notice of what was
+		// done must not be lost with it: it is written within a lookup
+		// deadline of its own (storeContext), so a hung store still cannot
+		// hold the redirect for long.
+		fctx, fcancel := c.storeContext(context.WithoutCancel(r.Context()))
+		defer fcancel()
+		c.redirectAfter(w, r.WithContext(fctx), s, profileURL(id), nil, flashKeys{"": fl})
 		return
 	}
 	c.log.WarnContext(r.Context(), "subscription action not applied", append(attrs, "error", err)...)
