@@ -644,10 +644,11 @@ func (c *console) actionSubmit(w http.ResponseWriter, r *http.Request, s *auth) 
 		}
 		// The action may have outlasted the request's context (the session
 		// check's lookup deadline bounds it), and the notice of what was
-		// done must not be lost with it: it is written within a lookup
-		// deadline of its own (storeContext), so a hung store still cannot
-		// hold the redirect for long.
-		fctx, fcancel := c.storeContext(context.WithoutCancel(r.Context()))
+		// done must not be lost with it: it is written under the action's
+		// own context (not cancelled with the request), bounded by a lookup
+		// deadline (storeContext) and never past the action's deadline, so
+		// a hung store cannot hold the redirect beyond either.
+		fctx, fcancel := c.storeContext(ctx)
 		defer fcancel()
 		c.redirectAfter(w, r.WithContext(fctx), s, profileURL(id), nil, flashKeys{"": fl})
 		return
