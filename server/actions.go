@@ -642,7 +642,15 @@ func (c *console) actionSubmit(w http.ResponseWriter, r *http.Request, s *auth) 
 		if res != nil && res.Replayed {
 			fl = actionReplayedFlash
 		}
-		c.redirectAfter(w, r, s, profileURL(id), nil, flashKeys{"": fl})
+		// The action may have outlasted the request's context (the session
+		// check's lookup deadline bounds it), and the notice of what was
+		// done must not be lost with it: it is written under the action's
+		// own context (not cancelled with the request), bounded by a lookup
+		// deadline (storeContext) and never past the action's deadline, so
+		// a hung store cannot hold the redirect beyond either.
+		fctx, fcancel := c.storeContext(ctx)
+		defer fcancel()
+		c.redirectAfter(w, r.WithContext(fctx), s, profileURL(id), nil, flashKeys{"": fl})
 		return
 	}
 	c.log.WarnContext(r.Context(), "subscription action not applied", append(attrs, "error", err)...)
