@@ -51,6 +51,8 @@ func actionError(what string, err error) error {
 		// Recharge refused rechargekit's own token (revoked or mistyped):
 		// EUPSTREAM, as everywhere, with the refusal as its cause.
 		return rechargekit.UpstreamRefused("Recharge refused rechargekit's API token; could not "+what+".", err)
+	case errors.Is(err, ErrBreakerOpen):
+		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is failing; rechargekit is not asking it for a few seconds, so it could not "+what+".", err)
 	case IsRateLimited(err):
 		return rechargekit.WrapError(rechargekit.EUPSTREAM, "Recharge is rate limiting requests; could not "+what+".", err)
 	case errors.Is(err, context.DeadlineExceeded):

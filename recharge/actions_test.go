@@ -2,6 +2,8 @@ package recharge
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -163,5 +165,16 @@ func TestActionChargesAndReasons(t *testing.T) {
 	scopes, err := s.TokenScopes(context.Background())
 	if err != nil || !cmp.Equal(scopes, []string{"read_orders", "write_subscriptions"}) {
 		t.Errorf("scopes %v, %v", scopes, err)
+	}
+}
+
+// TestActionErrorBreakerOpen: an action refused by the open breaker says
+// why in the breaker's words, as a lookup does, not "unavailable".
+func TestActionErrorBreakerOpen(t *testing.T) {
+	t.Parallel()
+	err := actionError("skip the charge", fmt.Errorf("recharge: POST /charges/1/skip: %w", ErrBreakerOpen))
+	if rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM || !errors.Is(err, ErrBreakerOpen) ||
+		rechargekit.ErrorMessage(err) != "Recharge is failing; rechargekit is not asking it for a few seconds, so it could not skip the charge." {
+		t.Errorf("actionError = %v (%s)", err, rechargekit.ErrorMessage(err))
 	}
 }

@@ -30,7 +30,7 @@ func (c *simulateCommand) parseFlags(args []string) error {
 	fs.IntVar(&c.customers, "customers", 0, "also generate this many customers with subscriptions (for load tests)")
 	fs.DurationVar(&c.latency, "latency", 0, "added to every Recharge API request, e.g. 80ms")
 	fs.StringVar(&c.platform, "platform", "shopify", "store platform: shopify (no /products catalog) or custom")
-	fs.StringVar(&c.webhookURL, "webhook-url", "", "POST subscription/* and customer/* webhooks here after every change")
+	fs.StringVar(&c.webhookURL, "webhook-url", "", "POST the webhooks Recharge would send (subscription/*, customer/*, charge/*, order/*, ...) here after every change")
 	fs.StringVar(&c.webhookSecret, "webhook-secret", "", "API client secret that signs the webhooks (default $RECHARGE_WEBHOOK_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return err
