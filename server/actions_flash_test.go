@@ -1,16 +1,10 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/rechargekit/rechargekit"
-	"github.com/rechargekit/rechargekit/server"
 )
 
 // TestActionSubmitFlashOutlivesRequest: an action may take longer than
@@ -21,27 +15,8 @@ import (
 // which ends it as its passed deadline would.
 func TestActionSubmitFlashOutlivesRequest(t *testing.T) {
 	t.Parallel()
-	hang := &hangUpActions{}
-	e := MustEnv(t, envOptions{Actions: true, Config: func(cfg *server.Config) {
-		hang.ActionService = cfg.Actions
-		cfg.Actions = hang
-		cfg.LookupDeadline = 2 * time.Second
-	}})
-	mustPairCustomer(t, e)
-	agent := e.Browser(t).MustLogin(agentEmail, agentPassword)
-	form := actionPath(profPair, pairTee, rechargekit.ActionSkip)
-	v := confirmForm(t, agent.Get(form).Body)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	hang.hangUp = cancel
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, e.Srv.URL+form, strings.NewReader(v.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", e.Srv.URL)
-	base, _ := url.Parse(e.Srv.URL)
-	for _, c := range agent.hc.Jar.Cookies(base) {
-		req.AddCookie(c)
-	}
+	h := newHangUpSubmit(t)
+	e, agent, req := h.e, h.agent, h.req
 	rec := httptest.NewRecorder()
 	e.Srv.Config.Handler.ServeHTTP(rec, req)
 

@@ -40,31 +40,33 @@ func (h *hangUpActions) Do(ctx context.Context, t rechargekit.ActionTarget, acto
 	return h.ActionService.Do(ctx, t, actor, req, key)
 }
 
-// TestActionSubmitSurvivesHangUp: once a console submit reaches the
-// action, the agent's browser going away (a closed tab, a navigation) does
-// not cancel the Recharge write half-way, and the write has the action's
-// own deadline rather than a lookup's, as on the JSON API: the action is
-// applied once and recorded done, not cut off and recorded as failed
-// ("may or may not have applied").
-func TestActionSubmitSurvivesHangUp(t *testing.T) {
-	t.Parallel()
+// hangUpSubmit is a console skip submit served in-process, so that the
+// request's context is the test's: hang.hangUp cancels it when the action
+// starts, which is exactly what the server sees when the browser goes
+// away (or when the session check's deadline passes). The lookup deadline
+// is far shorter than an action's.
+type hangUpSubmit struct {
+	e    *env
+	hang *hangUpActions
+	req  *http.Request
+	// agent is the signed-in browser that rendered the form.
+	agent *browser
+}
+
+func newHangUpSubmit(t *testing.T) *hangUpSubmit {
+	t.Helper()
 	hang := &hangUpActions{}
 	e := MustEnv(t, envOptions{Actions: true, Config: func(cfg *server.Config) {
 		hang.ActionService = cfg.Actions
 		cfg.Actions = hang
-		// A lookup's deadline far shorter than an action's.
 		cfg.LookupDeadline = 2 * time.Second
 	}})
 	mustPairCustomer(t, e)
 	agent := e.Browser(t).MustLogin(agentEmail, agentPassword)
 	form := actionPath(profPair, pairTee, rechargekit.ActionSkip)
 	v := confirmForm(t, agent.Get(form).Body)
-
-	// The submit is served in-process, so that the request's context is the
-	// test's: cancelling it is exactly what the server sees when the
-	// browser hangs up.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	hang.hangUp = cancel
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, e.Srv.URL+form, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -73,6 +75,19 @@ func TestActionSubmitSurvivesHangUp(t *testing.T) {
 	for _, c := range agent.hc.Jar.Cookies(base) {
 		req.AddCookie(c)
 	}
+	return &hangUpSubmit{e: e, hang: hang, req: req, agent: agent}
+}
+
+// TestActionSubmitSurvivesHangUp: once a console submit reaches the
+// action, the agent's browser going away (a closed tab, a navigation) does
+// not cancel the Recharge write half-way, and the write has the action's
+// own deadline rather than a lookup's, as on the JSON API: the action is
+// applied once and recorded done, not cut off and recorded as failed
+// ("may or may not have applied").
+func TestActionSubmitSurvivesHangUp(t *testing.T) {
+	t.Parallel()
+	h := newHangUpSubmit(t)
+	e, hang, req := h.e, h.hang, h.req
 	writes := e.writes()
 	e.Srv.Config.Handler.ServeHTTP(httptest.NewRecorder(), req)
 
