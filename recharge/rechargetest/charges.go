@@ -18,12 +18,7 @@ func (c *call) listCharges() response {
 	if !ok {
 		return resp
 	}
-	var cands []int64
-	if cid, ok := lq.f.int("customer_id"); ok {
-		cands = st.custCharges[cid]
-	} else {
-		cands = slices.Collect(maps.Keys(st.charges))
-	}
+	cands := st.chargeCandidates(lq.f)
 	items := make([]listItem, 0, len(cands))
 	for _, id := range cands {
 		ch := st.charges[id]
@@ -33,6 +28,16 @@ func (c *call) listCharges() response {
 		items = append(items, listItem{id: ch.ID, created: ch.CreatedAt.Time, updated: ch.UpdatedAt.Time, sched: ch.ScheduledAt, obj: ch})
 	}
 	return lq.respond(items)
+}
+
+// chargeCandidates returns the ids of the charges a list of charges or of
+// orders looks at: the customer's when the query names one (an index),
+// every charge otherwise; the filters then decide.
+func (st *store) chargeCandidates(f *filters) []int64 {
+	if cid, ok := f.int("customer_id"); ok {
+		return st.custCharges[cid]
+	}
+	return slices.Collect(maps.Keys(st.charges))
 }
 
 func matchCharge(ch *chargeJSON, f *filters) bool {

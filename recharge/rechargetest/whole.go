@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -371,12 +370,7 @@ func (c *call) listOrders() response {
 	if !ok {
 		return resp
 	}
-	var cands []int64
-	if cid, ok := lq.f.int("customer_id"); ok {
-		cands = st.custCharges[cid]
-	} else {
-		cands = slices.Collect(maps.Keys(st.charges))
-	}
+	cands := st.chargeCandidates(lq.f)
 	var items []listItem
 	for _, id := range cands {
 		o, ok := orderOf(st.charges[id])
