@@ -527,6 +527,7 @@ type Store interface {
 	SessionStore
 	TokenStore
 	ActionStore
+	MirrorStore
 
 	// Close releases the store's resources. It returns no error codes of
 	// its own.

@@ -102,11 +102,18 @@ type CustomerSearch struct {
 	Emails     []string // each trimmed; compared case-insensitively
 	CustomerID int64    // a Recharge customer id; 0 when absent
 	ExternalID string   // a store platform (Shopify) customer id
+	// Phones are searched in the mirror (Recharge cannot search them),
+	// each normalised to E.164; without a ready mirror they find nothing.
+	Phones []string
+	// Query is an agent's free text, tried as every kind of key it fits
+	// (an email, a phone, a name, a zip, an id): in the mirror when it is
+	// ready, else as an email or an id in Recharge.
+	Query string
 }
 
 // IsZero reports whether the search has nothing to search by.
 func (q CustomerSearch) IsZero() bool {
-	return len(q.Emails) == 0 && q.CustomerID == 0 && q.ExternalID == ""
+	return len(q.Emails) == 0 && q.CustomerID == 0 && q.ExternalID == "" && len(q.Phones) == 0 && strings.TrimSpace(q.Query) == ""
 }
 
 // DistinctEmails returns up to max of the given emails (all of them when max
@@ -136,12 +143,15 @@ const (
 	MatchEmail      = "email"
 	MatchCustomerID = "recharge_customer_id"
 	MatchExternalID = "shopify_customer_id"
+	MatchPhone      = "phone" // from the mirror only: Recharge cannot search phones
+	MatchName       = "name"  // from the mirror only; never auto-links
+	MatchZip        = "zip"   // from the mirror only; never auto-links
 )
 
 // Match is a candidate Recharge customer and why it matched.
 type Match struct {
 	Customer *Customer
-	By       string // MatchEmail, MatchCustomerID or MatchExternalID
+	By       string // MatchEmail, MatchCustomerID, MatchExternalID, MatchPhone, MatchName or MatchZip
 	Value    string // the email or id that matched, as searched
 }
 
