@@ -175,6 +175,19 @@ func testMirrorPutVersions(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ 
 	if diff := cmp.Diff(want, MustMirroredCustomer(t, s, 1)); diff != "" {
 		t.Errorf("after the same version again (-want +got):\n%s", diff)
 	}
+	// The same version with other keys (made by other rules) is not a
+	// change, but its keys replace the old ones.
+	rekeyed := customer(1, 0, "first", rechargekit.KeyEmail, "ada@example.com", rechargekit.KeyPhone, "+442079460000")
+	if got := MustPutMirror(t, s, rekeyed); len(got) != 0 {
+		t.Errorf("PutMirror(same version, other keys) changed %v, want none", got)
+	}
+	if got := customersFound(MustSearchMirror(t, s, 0, key(rechargekit.KeyPhone, "+442079460000"))); !slices.Equal(got, []int64{1}) {
+		t.Errorf("the same version's new key finds %v, want [1]", got)
+	}
+	MustPutMirror(t, s, again)
+	if got := customersFound(MustSearchMirror(t, s, 0, key(rechargekit.KeyPhone, "+442079460000"))); len(got) != 0 {
+		t.Errorf("a key the same version no longer has finds %v, want nothing", got)
+	}
 
 	// An explicit SeenAt is kept; an equal updated_at with another
 	// document is a change.
