@@ -438,7 +438,7 @@ func testMirrorSearch(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func(
 			rechargekit.KeyExternalID, "6200000001"),
 		rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1", key(rechargekit.KeyZip, "94107"), key(rechargekit.KeyPhone, "+15559876543")),
 		customer(2, 0, "v1", rechargekit.KeyEmail, "alexa@example.com", rechargekit.KeyName, "alexandra", rechargekit.KeyName, "rivers"),
-		customer(3, 0, "v1", rechargekit.KeyName, "zoe", rechargekit.KeyZip, "941"),
+		customer(3, 0, "v1", rechargekit.KeyName, "zoe", rechargekit.KeyZip, "941", rechargekit.KeyName, "zoe"), // a key twice
 	)
 	for _, tc := range []struct {
 		key  rechargekit.SearchKey
