@@ -77,7 +77,12 @@ func ValidRegion(region string) bool {
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0
 }
 
-var fold = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// fold removes accents. A transform.Chain keeps state between calls, so
+// each call makes its own: a shared one races when names are folded
+// concurrently (as every search and every mirror write does).
+func fold() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
 // Name folds a name for comparison: accents removed, lowercased, runs of
 // spaces and punctuation other than ' and - made one space, trimmed.
@@ -85,7 +90,7 @@ func Name(s string) string {
 	// Lowercase first: some capitals lowercase to a letter and a mark
 	// ("İ" to "i" and a dot above), which the folding then drops, so that
 	// a folded name folds to itself.
-	t, _, err := transform.String(fold, strings.ToLower(s))
+	t, _, err := transform.String(fold(), strings.ToLower(s))
 	if err != nil {
 		t = strings.ToLower(s)
 	}

@@ -335,3 +335,24 @@ func FuzzQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestNameConcurrent folds names from many goroutines at once, as
+// searches and mirror writes do (run with -race).
+func TestNameConcurrent(t *testing.T) {
+	t.Parallel()
+	done := make(chan string, 8)
+	for range 8 {
+		go func() {
+			got := ""
+			for range 200 {
+				got = search.Name("Zoë Núñez")
+			}
+			done <- got
+		}()
+	}
+	for range 8 {
+		if got := <-done; got != "zoe nunez" {
+			t.Errorf("Name = %q, want zoe nunez", got)
+		}
+	}
+}
