@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -259,4 +260,39 @@ func TestBrowserSearchByPhone(t *testing.T) {
 	)
 	wantText(t, "search results", c.text("#find-results"), "Alex Rivera", "phone +15551234567 matches")
 	c.shoot("search-by-phone.png", "#search")
+}
+
+// FuzzAPISearch sends any text as GET /api/search's q: the answer is the
+// candidates (arrays, never null) or a 400 with a sentence; never a server
+// error, whatever the text.
+func FuzzAPISearch(f *testing.F) {
+	for _, q := range []string{"555-123-4567", "+1 (555) 123-4567", "rivera", "Zoë", "90026", "183940021", "shopify:7923224739991",
+		"shopify:", "alex.rivera@example.com", "a@b@c", "", " ", "\x00", "99999999999999999999", strings.Repeat("9", 321)} {
+		f.Add(q)
+	}
+	c := mustFuzzConsole(f)
+	f.Fuzz(func(t *testing.T, q string) {
+		r := httptest.NewRequest(http.MethodGet, "/api/search?q="+url.QueryEscape(q), nil)
+		r.Header.Set("Authorization", "Bearer "+c.token)
+		rec := c.serve(r)
+		switch rec.Code {
+		case http.StatusOK:
+			var got searchAnswer
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Candidates == nil || got.Unsearched == nil {
+				t.Fatalf("q %q: answer %s (%v)", q, rec.Body, err)
+			}
+			for _, cand := range got.Candidates {
+				if cand.MatchedBy == "" || cand.Customer.RechargeCustomerID == "" {
+					t.Fatalf("q %q: candidate %+v says nothing of what matched", q, cand)
+				}
+			}
+		case http.StatusBadRequest:
+			var e apiErr
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code != rechargekit.EINVALID || !strings.HasSuffix(e.Error.Message, ".") {
+				t.Fatalf("q %q: 400 %s", q, rec.Body)
+			}
+		default:
+			t.Fatalf("q %q: status %d: %s", q, rec.Code, rec.Body)
+		}
+	})
 }
