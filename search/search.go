@@ -70,12 +70,17 @@ func ValidRegion(region string) bool {
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0
 }
 
-var fold = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// newFold returns the accent-removing transformer. A transform.Chain
+// keeps state between calls, so each call gets its own: one shared
+// chain raced when several goroutines folded names at once.
+func newFold() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
 // Name folds a name for comparison: accents removed, lowercased, runs of
 // spaces and punctuation other than ' and - made one space, trimmed.
 func Name(s string) string {
-	t, _, err := transform.String(fold, s)
+	t, _, err := transform.String(newFold(), s)
 	if err != nil {
 		t = s
 	}
