@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,10 +75,7 @@ func TestApplyWebhooks(t *testing.T) {
 	e, clock, rcv := clockedEnv(t)
 	ctx := context.Background()
 	e.backfill(t)
-	card, err := e.m.Source().ReadCard(ctx, alex)
-	if err != nil {
-		t.Fatal(err)
-	}
+	card := e.card(t, alex)
 	sub := activeSub(t, card)
 	q := sub.Quantity
 
@@ -105,9 +103,22 @@ func TestApplyWebhooks(t *testing.T) {
 	if got := apply(newer, true); len(got) != 0 {
 		t.Errorf("a duplicate delivery changed %v, want nothing", got)
 	}
+	// Deliveries arriving at once: the newer one still wins.
+	var wg sync.WaitGroup
+	evs := []*recharge.WebhookEvent{parse(t, older, true), parse(t, newer, true)}
+	for i := range 20 {
+		ev := evs[i%2]
+		wg.Go(func() {
+			if err := e.m.Apply(ctx, ev); err != nil {
+				t.Errorf("concurrent apply: %v", err)
+			}
+		})
+	}
+	wg.Wait()
 	if s := mirroredSub(t, e.m, alex, sub.ID); s == nil || s.Quantity != q+2 {
 		t.Fatalf("after out-of-order deliveries the mirror shows %+v, want quantity %d", s, q+2)
 	}
+	e.changed()
 
 	clock.Advance(time.Minute)
 	setQuantity(t, e.client, sub.ID, q+3)

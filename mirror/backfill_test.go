@@ -26,11 +26,19 @@ func TestBackfillCardsEqualLive(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envConfig{})
 	ctx := context.Background()
-	var last Progress
-	if err := e.m.Backfill(ctx, func(p Progress) { last = p }); err != nil {
+	var all []Progress
+	if err := e.m.Backfill(ctx, func(p Progress) { all = append(all, p) }); err != nil {
 		t.Fatal(err)
 	}
-	if !last.Done || last.Percent != 100 || last.Records == 0 {
+	if len(all) < 2 {
+		t.Fatalf("%d progress reports, want one per page and the end", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Percent < all[i-1].Percent || all[i].Records < all[i-1].Records {
+			t.Errorf("progress went back: %+v after %+v", all[i], all[i-1])
+		}
+	}
+	if last := all[len(all)-1]; !last.Done || last.Percent != 100 || last.Records == 0 {
 		t.Errorf("last progress %+v, want done at 100%% with records", last)
 	}
 	st := e.m.Status(ctx)

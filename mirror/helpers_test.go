@@ -103,6 +103,16 @@ func (e *testEnv) backfill(t *testing.T) {
 	}
 }
 
+// card reads a customer's card through the mirror's Source.
+func (e *testEnv) card(t *testing.T, customerID int64) *rechargekit.Card {
+	t.Helper()
+	card, err := e.m.Source().ReadCard(context.Background(), customerID)
+	if err != nil {
+		t.Fatalf("card of %d: %v", customerID, err)
+	}
+	return card
+}
+
 // changed returns the customers OnChange was told about since the last call.
 func (e *testEnv) changed() []int64 {
 	e.mu.Lock()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
 
 // fakeMetrics records what the mirror reports.
@@ -24,10 +25,7 @@ func TestReconcileHealsADroppedWebhook(t *testing.T) {
 	e, clock, _ := clockedEnv(t)
 	ctx := context.Background()
 	e.backfill(t)
-	card, err := e.m.Source().ReadCard(ctx, alex)
-	if err != nil {
-		t.Fatal(err)
-	}
+	card := e.card(t, alex)
 	sub := activeSub(t, card)
 	clock.Advance(time.Minute)
 	setQuantity(t, e.client, sub.ID, sub.Quantity+5) // its webhook is dropped
@@ -40,10 +38,7 @@ func TestReconcileHealsADroppedWebhook(t *testing.T) {
 	if !slices.Contains(e.changed(), alex) {
 		t.Error("the reconciliation did not tell OnChange about Alex")
 	}
-	card, err = e.m.Source().ReadCard(ctx, alex)
-	if err != nil {
-		t.Fatal(err)
-	}
+	card = e.card(t, alex)
 	if got := mirroredSub(t, e.m, alex, sub.ID); got == nil || got.Quantity != sub.Quantity+5 {
 		t.Errorf("after the reconciliation the card shows %+v, want quantity %d", got, sub.Quantity+5)
 	}
@@ -55,13 +50,19 @@ func TestReconcileHealsADroppedWebhook(t *testing.T) {
 		t.Errorf("status after the reconciliation: %+v", st)
 	}
 
-	// Two intervals without a reconciliation: behind, and cards say so.
+	// Two intervals without a reconciliation: behind. Cards are read live
+	// while Recharge answers, and from the mirror, stale, when it fails.
 	clock.Advance(2*DefaultReconcileInterval + time.Second)
 	if st := e.m.Status(ctx); st.State != rechargekit.MirrorBehind {
 		t.Errorf("state two intervals after the last sweep: %s, want behind", st.State)
 	}
+	before := e.requests()
+	if card, err := e.m.Source().ReadCard(ctx, alex); err != nil || card.Stale || e.requests() == before {
+		t.Errorf("card while behind and Recharge answers: %v; want a live card", err)
+	}
+	e.sim.SetFaults(rechargetest.Faults{Status: 503})
 	if card, err := e.m.Source().ReadCard(ctx, alex); err != nil || !card.Stale {
-		t.Errorf("card from a mirror that is behind: stale %v, err %v; want stale", card != nil && card.Stale, err)
+		t.Errorf("card while behind and Recharge fails: %v; want the mirrored card, stale", err)
 	}
 }
 
@@ -78,11 +79,7 @@ func TestReconcileCountsDrift(t *testing.T) {
 	if d := e.m.Status(ctx).Drift; d != "" {
 		t.Fatalf("drift right after the backfill: %s", d)
 	}
-	card, err := e.m.Source().ReadCard(ctx, alex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.store.DeleteMirror(ctx, rechargekit.MirrorSubscriptions, card.Subscriptions[0].ID, time.Time{}); err != nil {
+	if _, err := e.store.DeleteMirror(ctx, rechargekit.MirrorSubscriptions, e.card(t, alex).Subscriptions[0].ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Hour)
