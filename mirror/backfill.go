@@ -98,7 +98,17 @@ type backfillRun struct {
 	records  int64   // written by this run
 	percent0 float64 // where this run started
 	started  bool
+	recent   []mark // the last pages, for the rate
 }
+
+// mark is the records written by a run at a time.
+type mark struct {
+	at      time.Time
+	records int64
+}
+
+// ratePages is how many pages the rate is measured over.
+const ratePages = 10
 
 // start1 sets a resource's StartedAt and MaxID when its backfill first
 // starts: MaxID from one sort_by=id-desc&limit=1 call (the events' pages
@@ -198,13 +208,20 @@ func (r *backfillRun) report(res string) {
 	if !r.started {
 		r.started, r.percent0 = true, pct
 	}
-	elapsed := r.m.now().Sub(r.start)
+	now := r.m.now()
+	if len(r.recent) == 0 {
+		r.recent = append(r.recent, mark{r.start, 0})
+	}
+	r.recent = append(r.recent, mark{now, r.records})
+	if len(r.recent) > ratePages+1 {
+		r.recent = r.recent[1:]
+	}
 	p := Progress{Resource: res, Records: r.records, Percent: pct}
-	if s := elapsed.Seconds(); s > 0 {
-		p.Rate = float64(r.records) / s
-		if done := pct - r.percent0; done > 0 {
-			p.Left = time.Duration(float64(elapsed) * (100 - pct) / done)
-		}
+	if first := r.recent[0]; now.After(first.at) {
+		p.Rate = float64(r.records-first.records) / now.Sub(first.at).Seconds()
+	}
+	if elapsed, done := now.Sub(r.start), pct-r.percent0; elapsed > 0 && done > 0 {
+		p.Left = time.Duration(float64(elapsed) * (100 - pct) / done)
 	}
 	r.m.mu.Lock()
 	r.m.progress = p

@@ -86,3 +86,36 @@ func TestRunBackfillsAndReleasesTheLease(t *testing.T) {
 		t.Errorf("%d Recharge calls for a card b read from the mirror, want 0", n)
 	}
 }
+
+// TestRunBackfillsAgainAfterAPurge purges a served mirror; the leader's
+// next step fills it again. Run's waits are a channel the test ticks.
+func TestRunBackfillsAgainAfterAPurge(t *testing.T) {
+	t.Parallel()
+	seed := rechargetest.GenerateSeed(5, 2)
+	e := newEnv(t, envConfig{seed: &seed})
+	tick := make(chan time.Time)
+	e.m.after = func(time.Duration) <-chan time.Time { return tick }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.m.Run(ctx) }()
+	ready := func() bool {
+		select {
+		case tick <- time.Now(): // wake whichever wait is pending
+		default:
+		}
+		st := e.m.Status(context.Background())
+		return st.State == rechargekit.MirrorReady && st.Records[rechargekit.MirrorCustomers] == 5
+	}
+	testkit.WaitFor(t, "the first backfill", ready)
+	if err := e.m.Purge(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.m.Status(context.Background()); st.State != rechargekit.MirrorSyncing || st.Records[rechargekit.MirrorCustomers] != 0 {
+		t.Fatalf("status after the purge: %+v", st)
+	}
+	testkit.WaitFor(t, "the backfill after the purge", ready)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
