@@ -307,11 +307,17 @@ func (s *Store) DeleteMirror(ctx context.Context, resource string, id int64, at 
 			_, err = tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`, resource, id)
 			return err
 		}
-		var newer bool
-		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM mirror_records WHERE resource = $1 AND id = $2 AND updated_at > $3)`,
-			resource, id, upTo).Scan(&newer)
-		if err != nil || newer {
+		// The customer's own record, locked (on PostgreSQL) against a
+		// racing write of a newer version, decides.
+		var updated time.Time
+		err := tx.QueryRowContext(ctx, `SELECT updated_at FROM mirror_records WHERE resource = $1 AND id = $2`+s.d.ForUpdate,
+			resource, id).Scan(scanTime{&updated})
+		switch {
+		case s.condition(err) == NoRows:
+		case err != nil:
 			return err
+		case !at.IsZero() && updated.After(truncate(at)):
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE (resource, id) IN
 			(SELECT resource, id FROM mirror_records WHERE customer_id = $1)`, id); err != nil {

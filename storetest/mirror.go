@@ -51,12 +51,7 @@ func RunMirrorStore(t *testing.T, open OpenMirrorStore) {
 		{"Lease/ConcurrentAcrossHandlesOneWinner", testMirrorLeaseRace},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := NewClock(time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC))
-			s, another := open(t, c.Now)
-			tt.fn(t, c, s, another)
-		})
+		runClocked(t, tt.name, open, tt.fn)
 	}
 }
 
@@ -135,11 +130,7 @@ func key(kind, value string) rechargekit.SearchKey {
 
 // customersFound returns the customer ids of hits, in order.
 func customersFound(hits []*rechargekit.MirrorHit) []int64 {
-	ids := []int64{}
-	for _, h := range hits {
-		ids = append(ids, h.CustomerID)
-	}
-	return ids
+	return idsOf(hits, func(h *rechargekit.MirrorHit) int64 { return h.CustomerID })
 }
 
 func testMirrorPutVersions(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func() rechargekit.MirrorStore) {
@@ -447,7 +438,7 @@ func testMirrorSearch(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func(
 			rechargekit.KeyExternalID, "6200000001"),
 		rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1", key(rechargekit.KeyZip, "94107"), key(rechargekit.KeyPhone, "+15559876543")),
 		customer(2, 0, "v1", rechargekit.KeyEmail, "alexa@example.com", rechargekit.KeyName, "alexandra", rechargekit.KeyName, "rivers"),
-		customer(3, 0, "v1", rechargekit.KeyName, "zoe", rechargekit.KeyZip, "941"),
+		customer(3, 0, "v1", rechargekit.KeyName, "zoe", rechargekit.KeyZip, "941", rechargekit.KeyName, "zoe"), // a key twice
 	)
 	for _, tc := range []struct {
 		key  rechargekit.SearchKey
