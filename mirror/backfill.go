@@ -111,14 +111,17 @@ type mark struct {
 const ratePages = 10
 
 // start1 sets a resource's StartedAt and MaxID when its backfill first
-// starts: MaxID from one sort_by=id-desc&limit=1 call (the events' pages
-// come newest first anyway).
+// starts: MaxID from one sort_by=id-desc&limit=1 call, but for events,
+// whose first page comes newest first and gives it.
 func (r *backfillRun) start1(ctx context.Context, res string) error {
 	cp := r.cps[res]
 	if cp.Done || !cp.StartedAt.IsZero() {
 		return nil
 	}
 	cp.StartedAt = r.m.now()
+	if res == rechargekit.MirrorEvents {
+		return r.m.setCheckpoint(ctx, cp)
+	}
 	p, err := r.m.readPage(ctx, res, pageQuery{sortBy: sortIDDesc, limit: 1})
 	switch {
 	case err != nil && mayRefuse(res) && refusal(err) != 0:
@@ -159,7 +162,11 @@ func (r *backfillRun) resource(ctx context.Context, res string) error {
 		if _, err := r.m.put(ctx, res, p.recs); err != nil {
 			return err
 		}
-		if cp.Cursor == "" && p.n > 0 && res != rechargekit.MirrorEvents {
+		switch {
+		case cp.Cursor != "" || p.n == 0:
+		case res == rechargekit.MirrorEvents:
+			cp.MaxID = p.first
+		default:
 			r.m.setMinID(res, p.first)
 		}
 		cp.Cursor = p.next

@@ -94,7 +94,7 @@ func (s *failingStore) PutMirror(ctx context.Context, recs []*rechargekit.Mirror
 // checks that the next one re-reads only the page that was in flight.
 func TestBackfillResumesAfterCrash(t *testing.T) {
 	t.Parallel()
-	const customers, pageSize, written = 230, 20, 3
+	const customers, pageSize, written = 75, 10, 3
 	seed := rechargetest.GenerateSeed(customers, 7)
 	e := newEnv(t, envConfig{seed: &seed, opts: func(o *Options) { o.PageSize = pageSize }})
 	ctx := context.Background()
@@ -113,11 +113,17 @@ func TestBackfillResumesAfterCrash(t *testing.T) {
 		t.Fatalf("checkpoint after the crash: %+v", cp)
 	}
 
-	e.sim.Reset()
+	before := e.sim.Stats().Pages["GET /customers"]
 	e.backfill(t) // a new Mirror over the same database: a restart
+	stats := e.sim.Stats()
 	pages := (customers + pageSize - 1) / pageSize
-	if got, want := e.sim.Stats().ByRoute["GET /customers"], pages-written; got != want {
+	if got, want := stats.Pages["GET /customers"]-before, pages-written; got != want {
 		t.Errorf("the resumed backfill read %d customer pages, want %d (the page in flight and the ones never read)", got, want)
+	}
+	for route, n := range stats.RepeatedPages {
+		if route != "GET /customers" || n != 1 {
+			t.Errorf("%s: %d pages read again, want only the customers' page in flight", route, n)
+		}
 	}
 	if st := e.m.Status(ctx); st.State != rechargekit.MirrorReady || st.Records[rechargekit.MirrorCustomers] != customers {
 		t.Errorf("status after the resumed backfill: %+v, want ready with %d customers", st, customers)

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,59 @@ func TestLeaseBetweenTwoReplicas(t *testing.T) {
 	}
 }
 
+// runner runs a Mirror's Run with its waits in the test's hands: the
+// lease is taken once and not renewed, and the work loop waits on tick.
+type runner struct {
+	m     *Mirror
+	waits chan time.Duration // the work loop's waits, as it starts them
+	tick  chan time.Time
+	stop  context.CancelFunc
+	done  chan error
+	once  sync.Once
+}
+
+func startRun(t *testing.T, m *Mirror) *runner {
+	t.Helper()
+	r := &runner{m: m, waits: make(chan time.Duration, 100), tick: make(chan time.Time), done: make(chan error, 1)}
+	m.after = func(d time.Duration) <-chan time.Time {
+		if d == m.opts.LeaseTTL/3 {
+			return nil // the lease loop: never renews within the test
+		}
+		r.waits <- d
+		return r.tick
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	go func() { r.done <- m.Run(ctx) }()
+	t.Cleanup(r.end)
+	return r
+}
+
+// idle returns once the work loop waits for its next reconciliation.
+func (r *runner) idle(t *testing.T) {
+	t.Helper()
+	limit := time.After(2 * time.Minute) // a failsafe, far beyond a backfill of a few customers
+	for {
+		select {
+		case d := <-r.waits:
+			if d == r.m.opts.ReconcileInterval {
+				return
+			}
+			t.Logf("work loop waits %v (a retry)", d)
+		case <-limit:
+			t.Fatal("the work loop never became idle")
+		}
+	}
+}
+
+// end stops Run and waits for it to return; once.
+func (r *runner) end() {
+	r.once.Do(func() {
+		r.stop()
+		<-r.done
+	})
+}
+
 // TestRunBackfillsAndReleasesTheLease serves the mirror: the leader fills
 // it, and a clean stop hands the lease over at once.
 func TestRunBackfillsAndReleasesTheLease(t *testing.T) {
@@ -60,62 +114,48 @@ func TestRunBackfillsAndReleasesTheLease(t *testing.T) {
 	seed := rechargetest.GenerateSeed(5, 1)
 	e := newEnv(t, envConfig{seed: &seed, opts: func(o *Options) { o.Holder = "a" }})
 	b := e.newMirror(t, openStore(t, e.path), func(o *Options) { o.Holder = "b" })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.m.Run(ctx) }()
-	testkit.WaitFor(t, "the mirror to be ready", func() bool {
-		st := e.m.Status(context.Background())
-		return st.State == rechargekit.MirrorReady && st.Leader && !st.LastReconcile.IsZero()
-	})
-	if ok, err := b.Lead(context.Background()); err != nil || ok {
+	ctx := context.Background()
+	r := startRun(t, e.m)
+	r.idle(t)
+	if st := e.m.Status(ctx); st.State != rechargekit.MirrorReady || !st.Leader || st.LastReconcile.IsZero() || st.Holder != "a" {
+		t.Fatalf("status of the serving leader: %+v", st)
+	}
+	if ok, err := b.Lead(ctx); err != nil || ok {
 		t.Fatalf("b leads beside a running leader (%v, %v)", ok, err)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if ok, err := b.Lead(context.Background()); err != nil || !ok {
+	r.end()
+	if ok, err := b.Lead(ctx); err != nil || !ok {
 		t.Fatalf("b could not lead after a stopped cleanly (%v, %v)", ok, err)
 	}
 	// b reads the mirror a filled.
+	id := e.customerIDs(t)[0]
 	before := e.requests()
-	if _, err := b.Source().ReadCard(context.Background(), e.customerIDs(t)[0]); err != nil {
+	if _, err := b.Source().ReadCard(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.requests() - before - 1; n != 0 { // the customer list just above
+	if n := e.requests() - before; n != 0 {
 		t.Errorf("%d Recharge calls for a card b read from the mirror, want 0", n)
 	}
 }
 
 // TestRunBackfillsAgainAfterAPurge purges a served mirror; the leader's
-// next step fills it again. Run's waits are a channel the test ticks.
+// next step fills it again.
 func TestRunBackfillsAgainAfterAPurge(t *testing.T) {
 	t.Parallel()
 	seed := rechargetest.GenerateSeed(5, 2)
 	e := newEnv(t, envConfig{seed: &seed})
-	tick := make(chan time.Time)
-	e.m.after = func(time.Duration) <-chan time.Time { return tick }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.m.Run(ctx) }()
-	ready := func() bool {
-		select {
-		case tick <- time.Now(): // wake whichever wait is pending
-		default:
-		}
-		st := e.m.Status(context.Background())
-		return st.State == rechargekit.MirrorReady && st.Records[rechargekit.MirrorCustomers] == 5
-	}
-	testkit.WaitFor(t, "the first backfill", ready)
-	if err := e.m.Purge(context.Background()); err != nil {
+	ctx := context.Background()
+	r := startRun(t, e.m)
+	r.idle(t)
+	if err := e.m.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := e.m.Status(context.Background()); st.State != rechargekit.MirrorSyncing || st.Records[rechargekit.MirrorCustomers] != 0 {
+	if st := e.m.Status(ctx); st.State != rechargekit.MirrorSyncing || st.Records[rechargekit.MirrorCustomers] != 0 {
 		t.Fatalf("status after the purge: %+v", st)
 	}
-	testkit.WaitFor(t, "the backfill after the purge", ready)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	r.tick <- time.Now()
+	r.idle(t)
+	if st := e.m.Status(ctx); st.State != rechargekit.MirrorReady || st.Records[rechargekit.MirrorCustomers] != 5 {
+		t.Errorf("status after the second backfill: %+v", st)
 	}
 }
