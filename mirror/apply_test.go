@@ -154,19 +154,37 @@ func TestApplyWebhooks(t *testing.T) {
 	}
 }
 
-// TestApplyIgnoresOtherResources accepts an order delivery and changes
-// nothing.
-func TestApplyIgnoresOtherResources(t *testing.T) {
+// TestApplyPaymentMethodAndOthers files a payment method delivery (a
+// resource ParseWebhook leaves raw) and ignores an order delivery.
+func TestApplyPaymentMethodAndOthers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envConfig{})
-	ev, err := recharge.ParseWebhook("order/created", []byte(`{"order":{"id":1,"customer_id":2}}`))
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	apply := func(topic, body string) {
+		t.Helper()
+		ev, err := recharge.ParseWebhook(topic, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.m.Apply(ctx, ev); err != nil {
+			t.Fatalf("apply %s: %v", topic, err)
+		}
 	}
-	if err := e.m.Apply(context.Background(), ev); err != nil {
-		t.Fatal(err)
-	}
+	apply("order/created", `{"order":{"id":1,"customer_id":2}}`)
 	if got := e.changed(); len(got) != 0 {
 		t.Errorf("an order delivery changed %v", got)
+	}
+	apply("", `{"payment_method":{"id":77,"customer_id":5,"default":true,"processor_customer_token":"cus_secret","updated_at":"2026-01-02T03:04:05+00:00"}}`)
+	if got := e.changed(); !slices.Equal(got, []int64{5}) {
+		t.Errorf("a payment method delivery changed %v, want customer 5", got)
+	}
+	recs, err := e.store.MirroredCustomer(ctx, 5)
+	if rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+		// Customer 5 is not held: its payment method waits for it.
+		t.Errorf("customer 5 without its customer record: %v, %v", recs, err)
+	}
+	apply("payment_method/deleted", `{"payment_method":{"id":77,"customer_id":5,"updated_at":"2026-01-02T03:04:05+00:00"}}`)
+	if got := e.changed(); !slices.Equal(got, []int64{5}) {
+		t.Errorf("a payment method deletion changed %v, want customer 5", got)
 	}
 }
