@@ -16,8 +16,8 @@ import (
 // alex is the demo store's Alex Rivera.
 const alex = 183940021
 
-// clockedEnv is a testEnv whose simulator and mirror share a test clock,
-// with the simulator's webhooks posted to a receiver.
+// clockedEnv is a testEnv, backfilled, whose simulator and mirror share
+// a test clock, with the simulator's webhooks posted to a receiver.
 func clockedEnv(t *testing.T) (*testEnv, *testkit.Clock, *receiver) {
 	t.Helper()
 	clock := testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
@@ -26,6 +26,7 @@ func clockedEnv(t *testing.T) (*testEnv, *testkit.Clock, *receiver) {
 		sim:  rechargetest.Config{Now: clock.Now, WebhookURL: rcv.URL, WebhookSecret: "whsec_test"},
 		opts: func(o *Options) { o.Now = clock.Now },
 	})
+	e.backfill(t)
 	return e, clock, rcv
 }
 
@@ -74,9 +75,7 @@ func TestApplyWebhooks(t *testing.T) {
 	t.Parallel()
 	e, clock, rcv := clockedEnv(t)
 	ctx := context.Background()
-	e.backfill(t)
-	card := e.card(t, alex)
-	sub := activeSub(t, card)
+	sub := activeSub(t, e.card(t, alex))
 	q := sub.Quantity
 
 	clock.Advance(time.Minute)

@@ -24,9 +24,7 @@ func TestReconcileHealsADroppedWebhook(t *testing.T) {
 	t.Parallel()
 	e, clock, _ := clockedEnv(t)
 	ctx := context.Background()
-	e.backfill(t)
-	card := e.card(t, alex)
-	sub := activeSub(t, card)
+	sub := activeSub(t, e.card(t, alex))
 	clock.Advance(time.Minute)
 	setQuantity(t, e.client, sub.ID, sub.Quantity+5) // its webhook is dropped
 	e.changed()
@@ -38,7 +36,7 @@ func TestReconcileHealsADroppedWebhook(t *testing.T) {
 	if !slices.Contains(e.changed(), alex) {
 		t.Error("the reconciliation did not tell OnChange about Alex")
 	}
-	card = e.card(t, alex)
+	card := e.card(t, alex)
 	if got := mirroredSub(t, e.m, alex, sub.ID); got == nil || got.Quantity != sub.Quantity+5 {
 		t.Errorf("after the reconciliation the card shows %+v, want quantity %d", got, sub.Quantity+5)
 	}
@@ -72,7 +70,6 @@ func TestReconcileCountsDrift(t *testing.T) {
 	t.Parallel()
 	e, clock, _ := clockedEnv(t)
 	ctx := context.Background()
-	e.backfill(t)
 	if err := e.m.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
