@@ -21,10 +21,20 @@ var ignoreFetchedAt = cmpopts.IgnoreFields(rechargekit.Card{}, "FetchedAt")
 
 // TestBackfillCardsEqualLive fills the mirror from the demo store and
 // checks that every customer's card from the mirror is the live card,
-// read with no Recharge call.
+// read with no Recharge call, on SQLite and on PostgreSQL.
 func TestBackfillCardsEqualLive(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		checkCardsEqualLive(t, newEnv(t, envConfig{}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		checkCardsEqualLive(t, newEnv(t, envConfig{postgres: true}))
+	})
+}
+
+func checkCardsEqualLive(t *testing.T, e *testEnv) {
 	ctx := context.Background()
 	var all []Progress
 	if err := e.m.Backfill(ctx, func(p Progress) { all = append(all, p) }); err != nil {

@@ -5,15 +5,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/postgres"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/sqlite"
+	"github.com/rechargekit/rechargekit/storetest"
 )
 
 // unlimited lifts the simulator's and the client's rate budget, so tests
@@ -28,8 +31,8 @@ const (
 type testEnv struct {
 	sim    *rechargetest.Server
 	client *recharge.Client
-	store  *sqlite.Store
-	path   string
+	store  rechargekit.MirrorStore
+	path   string // the SQLite file, "" on PostgreSQL
 	m      *Mirror
 
 	mu      sync.Mutex
@@ -38,11 +41,11 @@ type testEnv struct {
 
 // envConfig adjusts a testEnv before it starts.
 type envConfig struct {
-	sim     rechargetest.Config
-	seed    *rechargetest.Seed // DemoSeed when nil
-	opts    func(*Options)
-	client  []recharge.Option
-	noStore bool
+	sim      rechargetest.Config
+	seed     *rechargetest.Seed // DemoSeed when nil
+	opts     func(*Options)
+	client   []recharge.Option
+	postgres bool // the store is PostgreSQL (RECHARGEKIT_TEST_POSTGRES), not SQLite
 }
 
 func newEnv(t *testing.T, cfg envConfig) *testEnv {
@@ -54,9 +57,14 @@ func newEnv(t *testing.T, cfg envConfig) *testEnv {
 		seed = *cfg.seed
 	}
 	sim.Load(seed)
-	e := &testEnv{sim: sim, path: filepath.Join(t.TempDir(), "rk.db")}
+	e := &testEnv{sim: sim}
 	e.client = sim.Client(append([]recharge.Option{recharge.WithRateLimit(unlimitedBucket, unlimitedRate), recharge.WithMaxRetries(0)}, cfg.client...)...)
-	e.store = openStore(t, e.path)
+	if cfg.postgres {
+		e.store = openPostgres(t)
+	} else {
+		e.path = filepath.Join(t.TempDir(), "rk.db")
+		e.store = openStore(t, e.path)
+	}
 	e.m = e.newMirror(t, e.store, cfg.opts)
 	return e
 }
@@ -65,6 +73,22 @@ func newEnv(t *testing.T, cfg envConfig) *testEnv {
 func openStore(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// openPostgres opens a PostgreSQL store in a schema of the test's own,
+// or skips the test when RECHARGEKIT_TEST_POSTGRES is not set.
+func openPostgres(t *testing.T) *postgres.Store {
+	t.Helper()
+	dsn := os.Getenv("RECHARGEKIT_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("RECHARGEKIT_TEST_POSTGRES is not set")
+	}
+	st, err := postgres.Open(context.Background(), storetest.MustPostgresSchema(t, dsn))
 	if err != nil {
 		t.Fatal(err)
 	}
