@@ -132,21 +132,33 @@ type MirrorStore interface {
 	// PutMirror writes records in one transaction. A record replaces the
 	// stored one of the same resource and id unless the stored one has a
 	// later UpdatedAt (an older delivery is ignored; an equal one only
-	// refreshes SeenAt). A written record's keys replace its old ones. It
-	// returns the distinct customer ids whose records changed, ascending.
-	// Errors: EINVALID (an unknown resource, a non-positive id, an empty
-	// doc).
+	// refreshes SeenAt). A deleted record (see DeleteMirror) is written
+	// again only by a version whose UpdatedAt is strictly after its
+	// deletion, and a record of a deleted customer only when it is
+	// strictly newer than the customer's deletion: Recharge never reuses
+	// an id, so only a change made after the deletion brings a record
+	// back, never a late delivery of an older version. A written record's
+	// keys replace its old ones. It returns the distinct customer ids
+	// whose records changed, ascending. Errors: EINVALID (an unknown
+	// resource, a non-positive id, an empty doc).
 	PutMirror(ctx context.Context, recs []*MirrorRecord) (changed []int64, err error)
 
-	// DeleteMirror removes a record unless the stored one was updated
-	// after at (a zero at always removes). Deleting a customer removes
-	// every record of the customer. It returns the customer id of what it
-	// removed, 0 when nothing was held. Errors: EINVALID.
+	// DeleteMirror deletes a record as of at, the deletion's time (a zero
+	// at means the store's clock, or the held record's UpdatedAt when that
+	// is later: it always deletes), unless the stored one was updated
+	// after at. The mirror keeps a tombstone (resource, id, customer id,
+	// at) instead of forgetting the record, held or not, so that PutMirror
+	// can refuse older versions delivered late; a tombstone has no
+	// document and no keys, and no read (MirroredCustomer, SearchMirror,
+	// MirrorStats) sees it. Deleting a customer makes tombstones of the
+	// customer and of every record of the customer. It returns the
+	// customer id of what it removed, 0 when nothing was held (or a newer
+	// version refused the deletion). Errors: EINVALID.
 	DeleteMirror(ctx context.Context, resource string, id int64, at time.Time) (customerID int64, err error)
 
 	// MirroredCustomer returns every record of the customer, by resource
-	// (in MirrorResources order) then id. Errors: ENOTFOUND when the
-	// customer itself is not held.
+	// (in MirrorResources order) then id, without tombstones. Errors:
+	// ENOTFOUND when the customer itself is not held (or deleted).
 	MirroredCustomer(ctx context.Context, customerID int64) ([]*MirrorRecord, error)
 
 	// SearchMirror returns the customers with a key equal to one of keys
@@ -161,12 +173,12 @@ type MirrorStore interface {
 	// SetMirrorCheckpoint writes a resource's checkpoint. Errors: EINVALID.
 	SetMirrorCheckpoint(ctx context.Context, cp *MirrorCheckpoint) error
 
-	// MirrorStats returns the record counts, checkpoints and lease. It
-	// returns no error codes of its own.
+	// MirrorStats returns the record counts (tombstones not counted),
+	// checkpoints and lease. It returns no error codes of its own.
 	MirrorStats(ctx context.Context) (*MirrorStats, error)
 
-	// PurgeMirror deletes every mirrored record, key and checkpoint (the
-	// lease stays). It returns no error codes of its own.
+	// PurgeMirror deletes every mirrored record, tombstone, key and
+	// checkpoint (the lease stays). It returns no error codes of its own.
 	PurgeMirror(ctx context.Context) error
 
 	// AcquireMirrorLease takes the sync lease for holder until now+ttl, or

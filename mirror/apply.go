@@ -15,8 +15,10 @@ import (
 // This file applies webhook deliveries to the mirror. Recharge delivers at
 // least once and in no guaranteed order, so an application must be
 // harmless twice and when late: the store ignores a record older than the
-// one it holds (updated_at), and a deletion does not remove a record
-// updated after it.
+// one it holds (updated_at), a deletion does not remove a record updated
+// after it, and a deletion leaves a tombstone at the payload's updated_at
+// (the version deleted), so that an update delivered after it brings the
+// record back only if it was made later.
 
 // Outcomes of Metrics.MirrorWebhookApplied.
 const (
@@ -37,7 +39,8 @@ var webhookResources = map[string]string{
 
 // Apply writes a webhook's payload into the mirror: the object is upserted
 // (an older one than the mirror holds is ignored), a */deleted topic
-// removes it (a deleted customer takes all of its records along), and
+// removes it, leaving a tombstone against late older deliveries (a
+// deleted customer takes all of its records along), and
 // OnChange hears of the customer when something changed. Deliveries of
 // one customer are applied one at a time, in the order they arrive. A
 // delivery without a topic is applied by its payload's key (ev.Resource)

@@ -70,7 +70,8 @@ func setQuantity(t *testing.T, c *recharge.Client, subID int64, q int) {
 }
 
 // TestApplyWebhooks applies real deliveries of the simulator out of
-// order, twice, without a topic and as deletions.
+// order, twice, without a topic and as deletions, and updates delivered
+// after a deletion.
 func TestApplyWebhooks(t *testing.T) {
 	t.Parallel()
 	e, clock, rcv := clockedEnv(t)
@@ -121,7 +122,8 @@ func TestApplyWebhooks(t *testing.T) {
 
 	clock.Advance(time.Minute)
 	setQuantity(t, e.client, sub.ID, q+3)
-	if got := apply(rcv.next(t, "subscription/updated"), false); !slices.Equal(got, []int64{alex}) {
+	last := rcv.next(t, "subscription/updated")
+	if got := apply(last, false); !slices.Equal(got, []int64{alex}) {
 		t.Errorf("a delivery without a topic changed %v, want Alex", got)
 	}
 	if s := mirroredSub(t, e.m, alex, sub.ID); s == nil || s.Quantity != q+3 {
@@ -138,18 +140,51 @@ func TestApplyWebhooks(t *testing.T) {
 	if s := mirroredSub(t, e.m, alex, sub.ID); s != nil {
 		t.Errorf("the deleted subscription is still mirrored: %+v", s)
 	}
+	// Updates delivered late, after the deletion, change nothing: the
+	// deletion's tombstone refuses the last version (the deletion's
+	// payload carries its updated_at) and every older one.
+	for _, h := range []hook{older, newer, last} {
+		if got := apply(h, true); len(got) != 0 {
+			t.Errorf("a late %s after the deletion changed %v, want nothing", h.topic, got)
+		}
+		if got := apply(h, false); len(got) != 0 {
+			t.Errorf("a late %s without a topic after the deletion changed %v, want nothing", h.topic, got)
+		}
+	}
+	if s := mirroredSub(t, e.m, alex, sub.ID); s != nil {
+		t.Errorf("a late update brought the deleted subscription back: %+v", s)
+	}
+	for _, s := range e.card(t, alex).Subscriptions {
+		if s.ID == sub.ID {
+			t.Errorf("Alex's card shows the deleted subscription %d after late updates", sub.ID)
+		}
+	}
 
 	// A deleted customer takes its records along; the card is then read live.
 	const other = 183940019 // Lucas Silva
 	if _, err := e.m.store.MirroredCustomer(ctx, other); err != nil {
 		t.Fatalf("customer %d not mirrored: %v", other, err)
 	}
+	clock.Advance(time.Minute)
+	name := "Luca"
+	if _, _, err := e.client.Customers.Update(ctx, other, &recharge.CustomerUpdateRequest{FirstName: &name}); err != nil {
+		t.Fatal(err)
+	}
+	lateCustomer := rcv.next(t, "customer/updated")
+	clock.Advance(time.Minute)
 	if _, err := e.client.Customers.Delete(ctx, other); err != nil {
 		t.Fatal(err)
 	}
 	apply(rcv.next(t, "customer/deleted"), true)
 	if _, err := e.m.store.MirroredCustomer(ctx, other); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
 		t.Errorf("the deleted customer is still mirrored (err %v)", err)
+	}
+	// The update delivered after the deletion does not bring it back.
+	if got := apply(lateCustomer, true); len(got) != 0 {
+		t.Errorf("a late customer/updated after the customer's deletion changed %v, want nothing", got)
+	}
+	if _, err := e.m.store.MirroredCustomer(ctx, other); rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+		t.Errorf("a late update brought the deleted customer back (err %v)", err)
 	}
 }
 

@@ -5,7 +5,8 @@
 //     sorted by id, paced at background priority so agents' live requests
 //     go first, resuming from a checkpoint per resource;
 //   - Apply writes webhook payloads (older deliveries ignored by
-//     updated_at, deletions removed, one customer's events in order);
+//     updated_at, deletions removed and kept as tombstones against late
+//     deliveries, one customer's events in order);
 //   - Reconcile sweeps each resource with updated_at_min for what a lost
 //     webhook missed, and re-creates webhooks Recharge deleted;
 //   - Run does all of that in serve, on the replica holding the lease

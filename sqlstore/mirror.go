@@ -23,6 +23,14 @@ import (
 // PostgreSQL evaluates against the newest committed row after waiting for
 // a racing writer, and which SQLite runs one writer at a time: the newer
 // version ends up stored whatever the order of the commits.
+//
+// A deletion leaves a tombstone: the record's row stays with deleted set,
+// an empty doc, no keys, and the deletion's time as its updated_at, so the
+// same upsert refuses a late delivery of any version up to the deletion
+// (Recharge delivers at least once and in no order) and only a strictly
+// later one revives the record: Recharge never reuses an id, so a later
+// version is a genuine change made after the deletion. Every read skips
+// tombstones; a purge removes them with the rest.
 
 // maxSearchKeys bounds the keys of one search (a query fits a handful).
 const maxSearchKeys = 100
@@ -49,9 +57,6 @@ var resourceOrder = func() string {
 	b.WriteString(" END")
 	return b.String()
 }()
-
-// never is the "at" of a deletion that removes whatever is held.
-var never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 func checkResource(resource string) error {
 	if !rechargekit.IsMirrorResource(resource) {
@@ -118,12 +123,22 @@ func (s *Store) PutMirror(ctx context.Context, recs []*rechargekit.MirrorRecord)
 		return cmp.Or(strings.Compare(a.Resource, b.Resource), cmp.Compare(a.ID, b.ID))
 	})
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		gone, err := deletedCustomers(ctx, tx, sorted)
+		if err != nil {
+			return err
+		}
 		w, err := prepareMirrorWriter(ctx, tx)
 		if err != nil {
 			return err
 		}
 		defer w.close()
 		for _, r := range sorted {
+			// A deleted customer's records are deleted with it, held or
+			// not: one of them is written again only when it changed
+			// after the customer's deletion.
+			if deleted, ok := gone[r.CustomerID]; ok && r.Resource != rechargekit.MirrorCustomers && !truncate(r.UpdatedAt).After(deleted) {
+				continue
+			}
 			wrote, err := w.put(ctx, r, now)
 			if err != nil {
 				return fmt.Errorf("write %s %d: %w", r.Resource, r.ID, err)
@@ -139,6 +154,58 @@ func (s *Store) PutMirror(ctx context.Context, recs []*rechargekit.MirrorRecord)
 	}
 	slices.Sort(changed)
 	return slices.Compact(changed), nil
+}
+
+// deletedCustomersChunk bounds the ids of one query of deletedCustomers,
+// well below either database's limit of parameters.
+const deletedCustomersChunk = 500
+
+// deletedCustomers returns when each customer of recs that the mirror
+// holds as a tombstone was deleted. On PostgreSQL a customer deleted by a
+// transaction that commits while this one writes is not seen: a record of
+// it written in that instant by another replica stays, hidden from cards
+// (its customer is not found) but not from a search, until the next
+// deletion or purge.
+func deletedCustomers(ctx context.Context, tx *sql.Tx, recs []*rechargekit.MirrorRecord) (map[int64]time.Time, error) {
+	var ids []any
+	seen := map[int64]bool{}
+	for _, r := range recs {
+		if r.Resource != rechargekit.MirrorCustomers && !seen[r.CustomerID] {
+			seen[r.CustomerID] = true
+			ids = append(ids, r.CustomerID)
+		}
+	}
+	gone := map[int64]time.Time{}
+	for chunk := range slices.Chunk(ids, deletedCustomersChunk) {
+		marks := make([]string, len(chunk))
+		for i := range chunk {
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, updated_at FROM mirror_records
+			WHERE resource = $1 AND deleted AND id IN (`+strings.Join(marks, ", ")+`)`,
+			append([]any{rechargekit.MirrorCustomers}, chunk...)...)
+		if err != nil {
+			return nil, fmt.Errorf("read deleted customers: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id int64
+				at time.Time
+			)
+			if err := rows.Scan(&id, scanTime{&at}); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read deleted customers: %w", err)
+			}
+			gone[id] = at
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read deleted customers: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read deleted customers: %w", err)
+		}
+	}
+	return gone, nil
 }
 
 // mirrorWriter is PutMirror's statements, prepared in its transaction:
@@ -158,15 +225,17 @@ func prepareMirrorWriter(ctx context.Context, tx *sql.Tx) (*mirrorWriter, error)
 	}{
 		// Written when new, newer, or as new with another document;
 		// RETURNING yields a row only then.
-		{&w.upsert, `INSERT INTO mirror_records (resource, id, customer_id, updated_at, seen_at, doc)
-			VALUES ($1, $2, $3, $4, $5, $6)
+		// A tombstone gives way to a strictly newer version only.
+		{&w.upsert, `INSERT INTO mirror_records (resource, id, customer_id, updated_at, seen_at, doc, deleted)
+			VALUES ($1, $2, $3, $4, $5, $6, FALSE)
 			ON CONFLICT (resource, id) DO UPDATE SET customer_id = excluded.customer_id,
-				updated_at = excluded.updated_at, seen_at = excluded.seen_at, doc = excluded.doc
+				updated_at = excluded.updated_at, seen_at = excluded.seen_at, doc = excluded.doc, deleted = FALSE
 			WHERE mirror_records.updated_at < excluded.updated_at
-				OR (mirror_records.updated_at = excluded.updated_at AND mirror_records.doc <> excluded.doc)
+				OR (mirror_records.updated_at = excluded.updated_at AND NOT mirror_records.deleted
+					AND mirror_records.doc <> excluded.doc)
 			RETURNING id`},
 		// The same version again: seen, not changed.
-		{&w.refresh, `UPDATE mirror_records SET seen_at = $3 WHERE resource = $1 AND id = $2 AND updated_at = $4`},
+		{&w.refresh, `UPDATE mirror_records SET seen_at = $3 WHERE resource = $1 AND id = $2 AND updated_at = $4 AND NOT deleted`},
 		{&w.readKeys, `SELECT kind, value, customer_id FROM mirror_keys WHERE resource = $1 AND id = $2 ORDER BY kind, value`},
 		{&w.dropKeys, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`},
 	} {
@@ -282,9 +351,12 @@ func (w *mirrorWriter) sameKeys(ctx context.Context, r *rechargekit.MirrorRecord
 	return slices.Equal(have, slices.Compact(want)), nil
 }
 
-// DeleteMirror implements rechargekit.MirrorStore. A customer's deletion
-// removes its records, whether or not the customer's own record is held,
-// unless that record was updated after at.
+// DeleteMirror implements rechargekit.MirrorStore. The record's row,
+// locked on PostgreSQL, decides: a newer version (or a later deletion)
+// held refuses the deletion; otherwise the row becomes the tombstone, or
+// one is inserted when nothing was held. A customer's deletion then makes
+// a tombstone of every record of the customer, each at the deletion's
+// time or its own updated_at when that is later.
 func (s *Store) DeleteMirror(ctx context.Context, resource string, id int64, at time.Time) (int64, error) {
 	if err := checkResource(resource); err != nil {
 		return 0, err
@@ -292,38 +364,26 @@ func (s *Store) DeleteMirror(ctx context.Context, resource string, id int64, at 
 	if id <= 0 {
 		return 0, rechargekit.Errorf(rechargekit.EINVALID, "A mirrored %s record needs a positive id, not %d.", resource, id)
 	}
-	upTo := dbTime(never)
-	if !at.IsZero() {
-		upTo = dbTime(truncate(at))
-	}
 	var customerID int64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		if resource != rechargekit.MirrorCustomers {
-			err := tx.QueryRowContext(ctx, `DELETE FROM mirror_records WHERE resource = $1 AND id = $2 AND updated_at <= $3
-				RETURNING customer_id`, resource, id, upTo).Scan(&customerID)
-			if err != nil {
-				return s.check(err, on{NoRows, nil})
-			}
-			_, err = tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`, resource, id)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		upTo := truncate(stamp(at, now))
+		held, owner, err := s.tombstone(ctx, tx, resource, id, upTo, at.IsZero(), now)
+		if err != nil {
 			return err
 		}
-		// The customer's own record, locked (on PostgreSQL) against a
-		// racing write of a newer version, decides.
-		var updated time.Time
-		err := tx.QueryRowContext(ctx, `SELECT updated_at FROM mirror_records WHERE resource = $1 AND id = $2`+s.d.ForUpdate,
-			resource, id).Scan(scanTime{&updated})
-		switch {
-		case s.condition(err) == NoRows:
-		case err != nil:
-			return err
-		case !at.IsZero() && updated.After(truncate(at)):
+		if held {
+			customerID = owner
+		}
+		if resource != rechargekit.MirrorCustomers || (!held && owner == 0) {
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE (resource, id) IN
-			(SELECT resource, id FROM mirror_records WHERE customer_id = $1)`, id); err != nil {
+			(SELECT resource, id FROM mirror_records WHERE customer_id = $1 AND NOT deleted)`, id); err != nil {
 			return err
 		}
-		n, err := rowsAffected(tx.ExecContext(ctx, `DELETE FROM mirror_records WHERE customer_id = $1`, id))
+		n, err := rowsAffected(tx.ExecContext(ctx, `UPDATE mirror_records SET deleted = TRUE, doc = $2, seen_at = $3,
+				updated_at = CASE WHEN updated_at > $4 THEN updated_at ELSE $4 END
+			WHERE customer_id = $1 AND NOT deleted`, id, []byte{}, dbTime(now), dbTime(upTo)))
 		if n > 0 {
 			customerID = id
 		}
@@ -335,12 +395,61 @@ func (s *Store) DeleteMirror(ctx context.Context, resource string, id int64, at 
 	return customerID, nil
 }
 
+// tombstone makes the tombstone of one record deleted at upTo (or, when
+// always, at upTo or the held record's updated_at, whichever is later).
+// held reports whether a live record was removed, owner is its customer
+// id, or the record's own customer (0 when unknown) for a tombstone that
+// was made or moved; both are zero when a newer version refused the
+// deletion.
+func (s *Store) tombstone(ctx context.Context, tx *sql.Tx, resource string, id int64, upTo time.Time, always bool, now time.Time) (held bool, owner int64, err error) {
+	var (
+		updated time.Time
+		deleted bool
+	)
+	for {
+		err := tx.QueryRowContext(ctx, `SELECT customer_id, updated_at, deleted FROM mirror_records
+			WHERE resource = $1 AND id = $2`+s.d.ForUpdate, resource, id).Scan(&owner, scanTime{&updated}, &deleted)
+		if s.condition(err) != NoRows {
+			if err != nil {
+				return false, 0, err
+			}
+			break
+		}
+		// Nothing held: a tombstone alone, whose customer is unknown
+		// unless it is one; a racing write that inserted the record
+		// first makes this insert nothing, and the row is read again.
+		if resource == rechargekit.MirrorCustomers {
+			owner = id
+		}
+		n, err := rowsAffected(tx.ExecContext(ctx, `INSERT INTO mirror_records (resource, id, customer_id, updated_at, seen_at, doc, deleted)
+			VALUES ($1, $2, $3, $4, $5, $6, TRUE) ON CONFLICT (resource, id) DO NOTHING`,
+			resource, id, owner, dbTime(upTo), dbTime(now), []byte{}))
+		if err != nil || n == 1 {
+			return false, owner, err
+		}
+	}
+	if updated.After(upTo) {
+		if !always {
+			return false, 0, nil
+		}
+		upTo = updated
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE mirror_records SET deleted = TRUE, doc = $3, updated_at = $4, seen_at = $5
+		WHERE resource = $1 AND id = $2`, resource, id, []byte{}, dbTime(upTo), dbTime(now)); err != nil {
+		return false, 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`, resource, id); err != nil {
+		return false, 0, err
+	}
+	return !deleted, owner, nil
+}
+
 // MirroredCustomer implements rechargekit.MirrorStore. The records come
 // without their keys.
 func (s *Store) MirroredCustomer(ctx context.Context, customerID int64) ([]*rechargekit.MirrorRecord, error) {
 	recs, err := list(ctx, s, fmt.Sprintf("read mirrored customer %d", customerID), scanMirrorRecord, `
 		SELECT resource, id, customer_id, updated_at, seen_at, doc FROM mirror_records
-		WHERE customer_id = $1 ORDER BY `+resourceOrder+`, id`, customerID)
+		WHERE customer_id = $1 AND NOT deleted ORDER BY `+resourceOrder+`, id`, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +581,7 @@ func (s *Store) SetMirrorCheckpoint(ctx context.Context, cp *rechargekit.MirrorC
 }
 
 // MirrorStats implements rechargekit.MirrorStore. Every resource has a
-// count and a checkpoint (a zero one when none was written); a lease that
+// count (without tombstones) and a checkpoint (a zero one when none was written); a lease that
 // expired by the store's clock is nobody's.
 func (s *Store) MirrorStats(ctx context.Context) (*rechargekit.MirrorStats, error) {
 	type count struct {
@@ -482,7 +591,7 @@ func (s *Store) MirrorStats(ctx context.Context) (*rechargekit.MirrorStats, erro
 	counts, err := list(ctx, s, "count mirrored records", func(r row) (count, error) {
 		var c count
 		return c, r.Scan(&c.resource, &c.n)
-	}, `SELECT resource, count(*) FROM mirror_records GROUP BY resource`)
+	}, `SELECT resource, count(*) FROM mirror_records WHERE NOT deleted GROUP BY resource`)
 	if err != nil {
 		return nil, err
 	}
@@ -520,7 +629,8 @@ func scanLease(r row) (*rechargekit.MirrorLease, error) {
 	return &l, nil
 }
 
-// PurgeMirror implements rechargekit.MirrorStore.
+// PurgeMirror implements rechargekit.MirrorStore; tombstones go with
+// the records.
 func (s *Store) PurgeMirror(ctx context.Context) error {
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 		for _, table := range []string{"mirror_keys", "mirror_records", "mirror_checkpoints"} {

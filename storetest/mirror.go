@@ -21,7 +21,8 @@ type OpenMirrorStore func(t *testing.T, now func() time.Time) (s rechargekit.Mir
 // RunMirrorStore runs the conformance suite for rechargekit.MirrorStore
 // against the stores that open returns: writing records (newer replaces,
 // older is ignored, the same version is only seen again), the customers a
-// write changed, deletions, reading a customer, searches, checkpoints,
+// write changed, deletions and the tombstones they leave (older
+// deliveries after a deletion stay out), reading a customer, searches, checkpoints,
 // stats, purging, and the sync lease, with the races between two handles
 // that replicas run into. Every subtest opens its own store and runs in
 // parallel with the others.
@@ -37,6 +38,9 @@ func RunMirrorStore(t *testing.T, open OpenMirrorStore) {
 		{"Delete/Record", testMirrorDeleteRecord},
 		{"Delete/CustomerRemovesItsRecords", testMirrorDeleteCustomer},
 		{"Delete/Invalid", testMirrorDeleteInvalid},
+		{"Delete/TombstoneRefusesOlderNewerRevives", testMirrorTombstone},
+		{"Delete/CustomerTombstonesItsRecords", testMirrorTombstoneCustomer},
+		{"Delete/ConcurrentWithPutAcrossHandles", testMirrorTombstoneRace},
 		{"Customer/OrderAndNotFound", testMirrorCustomer},
 		{"Search/ExactPerKindAndNamePrefix", testMirrorSearch},
 		{"Search/OnceEachFirstKeyNewestFirst", testMirrorSearchDedup},
@@ -399,6 +403,206 @@ func testMirrorDeleteInvalid(t *testing.T, c *Clock, s rechargekit.MirrorStore, 
 	wantCode(t, "DeleteMirror(zero id)", err, rechargekit.EINVALID)
 }
 
+// mustDeleteMirror deletes a record or fails the test, and checks the
+// customer id it reports removed.
+func mustDeleteMirror(t *testing.T, s rechargekit.MirrorStore, resource string, id int64, at time.Time, want int64) {
+	t.Helper()
+	got, err := s.DeleteMirror(t.Context(), resource, id, at)
+	if err != nil || got != want {
+		t.Errorf("DeleteMirror(%s %d, %v) = %d, %v; want %d, nil", resource, id, at, got, err, want)
+	}
+}
+
+// mustChange writes recs and checks the customers the write changed.
+func mustChange(t *testing.T, s rechargekit.MirrorStore, what string, want []int64, recs ...*rechargekit.MirrorRecord) {
+	t.Helper()
+	if got := MustPutMirror(t, s, recs...); !slices.Equal(got, append([]int64{}, want...)) {
+		t.Errorf("PutMirror(%s) changed %v, want %v", what, got, want)
+	}
+}
+
+// idsHeld returns "resource id" of each record the customer holds.
+func idsHeld(t *testing.T, s rechargekit.MirrorStore, customerID int64) []string {
+	t.Helper()
+	var ids []string
+	for _, r := range MustMirroredCustomer(t, s, customerID) {
+		ids = append(ids, fmt.Sprintf("%s %d", r.Resource, r.ID))
+	}
+	return ids
+}
+
+// testMirrorTombstone has a deleted record stay deleted whatever older
+// version arrives late (Recharge delivers at least once, in no order),
+// and come back only with a version updated after its deletion.
+func testMirrorTombstone(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func() rechargekit.MirrorStore) {
+	cust := customer(1, 0, "v1", rechargekit.KeyEmail, "ada@example.com")
+	MustPutMirror(t, s, cust,
+		rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1", key(rechargekit.KeyZip, "94107")),
+		rec(rechargekit.MirrorSubscriptions, 20, 1, 0, "v1"))
+	seen := c.Now()
+
+	mustDeleteMirror(t, s, rechargekit.MirrorSubscriptions, 20, mirrorT0.Add(time.Hour), 1)
+	// The same deletion again (a duplicate delivery) removes nothing.
+	mustDeleteMirror(t, s, rechargekit.MirrorSubscriptions, 20, mirrorT0.Add(time.Hour), 0)
+	// Late deliveries of the version held, of an older one, and of one
+	// updated at the deletion's very time change nothing.
+	mustChange(t, s, "the deleted version again", nil, rec(rechargekit.MirrorSubscriptions, 20, 1, 0, "v1"))
+	mustChange(t, s, "an older version", nil, rec(rechargekit.MirrorSubscriptions, 20, 1, -time.Hour, "v0"))
+	mustChange(t, s, "a version of the deletion's time", nil, rec(rechargekit.MirrorSubscriptions, 20, 1, time.Hour, "v2"))
+	if got, want := idsHeld(t, s, 1), []string{"customers 1", "addresses 10"}; !slices.Equal(got, want) {
+		t.Errorf("after late deliveries of a deleted subscription, customer 1 holds %v, want %v", got, want)
+	}
+
+	// A zero at deletes as of the store's clock: the address's version
+	// and its keys are gone for good, and a deletion at an earlier time
+	// changes nothing.
+	mustDeleteMirror(t, s, rechargekit.MirrorAddresses, 10, time.Time{}, 1)
+	mustDeleteMirror(t, s, rechargekit.MirrorAddresses, 10, mirrorT0, 0)
+	mustChange(t, s, "a deleted address again", nil, rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1", key(rechargekit.KeyZip, "94107")))
+	if hits := MustSearchMirror(t, s, 0, key(rechargekit.KeyZip, "94107")); len(hits) != 0 {
+		t.Errorf("a deleted address's zip finds %v, want nothing", customersFound(hits))
+	}
+	st, err := s.MirrorStats(t.Context())
+	mustOK(t, "MirrorStats", err)
+	if st.Records[rechargekit.MirrorSubscriptions] != 0 || st.Records[rechargekit.MirrorAddresses] != 0 || st.Records[rechargekit.MirrorCustomers] != 1 {
+		t.Errorf("MirrorStats counts %v, want the customer alone (tombstones not counted)", st.Records)
+	}
+
+	// A version updated after the deletion is a real change: it is back.
+	c.Advance(time.Minute)
+	revived := rec(rechargekit.MirrorSubscriptions, 20, 1, time.Hour+time.Microsecond, "v3")
+	mustChange(t, s, "a version after the deletion", []int64{1}, revived)
+	want := []*rechargekit.MirrorRecord{stored(cust, seen), stored(revived, c.Now())}
+	if diff := cmp.Diff(want, MustMirroredCustomer(t, s, 1)); diff != "" {
+		t.Errorf("after the subscription came back (-want +got):\n%s", diff)
+	}
+	// ... and a deletion older than it is refused.
+	mustDeleteMirror(t, s, rechargekit.MirrorSubscriptions, 20, mirrorT0.Add(time.Hour), 0)
+	if got := idsHeld(t, s, 1); !slices.Contains(got, "subscriptions 20") {
+		t.Errorf("an older deletion removed the revived subscription: customer 1 holds %v", got)
+	}
+
+	// A deletion that arrives before the record was ever held is kept too:
+	// the creation delivered after it does not bring it in.
+	mustDeleteMirror(t, s, rechargekit.MirrorCharges, 30, mirrorT0.Add(time.Minute), 0)
+	mustChange(t, s, "a charge deleted before it was held", nil, rec(rechargekit.MirrorCharges, 30, 1, 0, "v1"))
+	mustChange(t, s, "a newer charge deleted before it was held", []int64{1}, rec(rechargekit.MirrorCharges, 30, 1, 2*time.Minute, "v2"))
+	if got := idsHeld(t, s, 1); !slices.Contains(got, "charges 30") {
+		t.Errorf("a charge updated after its deletion is not held: customer 1 holds %v", got)
+	}
+}
+
+// testMirrorTombstoneCustomer deletes a customer: it and every record of
+// it stay deleted against late older deliveries, also of records the
+// mirror never held, and searches, counts and reads no longer see them.
+func testMirrorTombstoneCustomer(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func() rechargekit.MirrorStore) {
+	MustPutMirror(t, s,
+		customer(1, 0, "v1", rechargekit.KeyEmail, "ada@example.com", rechargekit.KeyName, "ada"),
+		rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1", key(rechargekit.KeyZip, "94107")),
+		rec(rechargekit.MirrorSubscriptions, 20, 1, 2*time.Hour, "v1"), // updated after the deletion's time
+		rec(rechargekit.MirrorEvents, 30, 1, 0, "v1"),
+		customer(2, 0, "v1", rechargekit.KeyZip, "94107", rechargekit.KeyName, "adam"),
+	)
+	mustDeleteMirror(t, s, rechargekit.MirrorCustomers, 1, mirrorT0.Add(time.Hour), 1)
+	mustDeleteMirror(t, s, rechargekit.MirrorCustomers, 1, mirrorT0.Add(time.Hour), 0) // a duplicate
+
+	late := []*rechargekit.MirrorRecord{
+		customer(1, 0, "v1", rechargekit.KeyEmail, "ada@example.com"),
+		customer(1, time.Hour, "v2", rechargekit.KeyEmail, "ada@example.com"),
+		rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1", key(rechargekit.KeyZip, "94107")),
+		rec(rechargekit.MirrorSubscriptions, 20, 1, 2*time.Hour, "v1"),
+		rec(rechargekit.MirrorEvents, 30, 1, 0, "v1"),
+		// Never held, older than the customer's deletion.
+		rec(rechargekit.MirrorAddresses, 11, 1, 30*time.Minute, "v1", key(rechargekit.KeyZip, "10001")),
+		rec(rechargekit.MirrorSubscriptions, 21, 1, time.Hour, "v1"),
+	}
+	for _, r := range late {
+		mustChange(t, s, fmt.Sprintf("late %s %d of a deleted customer", r.Resource, r.ID), nil, r)
+	}
+	mustChange(t, s, "every late record in one batch", nil, late...)
+	_, err := s.MirroredCustomer(t.Context(), 1)
+	wantCode(t, "MirroredCustomer(deleted customer)", err, rechargekit.ENOTFOUND)
+	for _, k := range []rechargekit.SearchKey{key(rechargekit.KeyEmail, "ada@example.com"), key(rechargekit.KeyZip, "10001"),
+		key(rechargekit.KeyCustomerID, "1")} {
+		if hits := MustSearchMirror(t, s, 0, k); len(hits) != 0 {
+			t.Errorf("SearchMirror(%s %q) finds %v after the customer's deletion, want nothing", k.Kind, k.Value, customersFound(hits))
+		}
+	}
+	if got := customersFound(MustSearchMirror(t, s, 0, key(rechargekit.KeyZip, "94107"), key(rechargekit.KeyName, "ada"))); !slices.Equal(got, []int64{2}) {
+		t.Errorf("search after the deletion finds %v, want only the other customer [2]", got)
+	}
+	st, err := s.MirrorStats(t.Context())
+	mustOK(t, "MirrorStats", err)
+	want := map[string]int64{rechargekit.MirrorCustomers: 1}
+	for _, r := range rechargekit.MirrorResources {
+		if st.Records[r] != want[r] {
+			t.Errorf("MirrorStats counts %d %s after the customer's deletion, want %d", st.Records[r], r, want[r])
+		}
+	}
+
+	// Changes made after the deletion are real: a newer subscription is
+	// written, and shows once the customer itself comes back newer; the
+	// records deleted with it stay deleted.
+	mustChange(t, s, "a subscription updated after the customer's deletion", []int64{1},
+		rec(rechargekit.MirrorSubscriptions, 22, 1, time.Hour+time.Second, "v1"))
+	_, err = s.MirroredCustomer(t.Context(), 1)
+	wantCode(t, "MirroredCustomer(deleted customer, a newer subscription held)", err, rechargekit.ENOTFOUND)
+	mustChange(t, s, "the customer updated after its deletion", []int64{1},
+		customer(1, 2*time.Hour, "v3", rechargekit.KeyEmail, "ada@example.com"))
+	if got, want := idsHeld(t, s, 1), []string{"customers 1", "subscriptions 22"}; !slices.Equal(got, want) {
+		t.Errorf("the customer back holds %v, want %v", got, want)
+	}
+	if got := customersFound(MustSearchMirror(t, s, 0, key(rechargekit.KeyEmail, "ada@example.com"))); !slices.Equal(got, []int64{1}) {
+		t.Errorf("the customer back is found by %v, want [1]", got)
+	}
+
+	// A customer deleted before anything of it was held: its records
+	// delivered later, older than the deletion, stay out.
+	mustDeleteMirror(t, s, rechargekit.MirrorCustomers, 5, mirrorT0, 0)
+	mustChange(t, s, "records of a customer deleted before they were held", nil,
+		rec(rechargekit.MirrorAddresses, 50, 5, -time.Hour, "v1", key(rechargekit.KeyZip, "60601")), customer(5, 0, "v1"))
+	_, err = s.MirroredCustomer(t.Context(), 5)
+	wantCode(t, "MirroredCustomer(customer deleted before it was held)", err, rechargekit.ENOTFOUND)
+	if hits := MustSearchMirror(t, s, 0, key(rechargekit.KeyZip, "60601")); len(hits) != 0 {
+		t.Errorf("an address of a deleted customer is found: %v", customersFound(hits))
+	}
+}
+
+// testMirrorTombstoneRace deletes records the mirror does not hold yet
+// from one handle while the other writes them, round after round: an
+// older version never outlives the deletion, whichever commits last, and
+// a newer one always does.
+func testMirrorTombstoneRace(t *testing.T, c *Clock, s rechargekit.MirrorStore, another func() rechargekit.MirrorStore) {
+	s2 := another()
+	MustPutMirror(t, s, customer(1, 0, "v1"))
+	const rounds = 20
+	var wantHeld []string
+	for i := range int64(rounds) {
+		id := 100 + i
+		age := -time.Second // older than the deletion
+		if i%2 == 1 {
+			age = time.Second // newer
+			wantHeld = append(wantHeld, fmt.Sprintf("subscriptions %d", id))
+		}
+		errs := make([]error, 2)
+		concurrently(2, func(j int) {
+			if j == 0 {
+				_, errs[j] = s.DeleteMirror(t.Context(), rechargekit.MirrorSubscriptions, id, mirrorT0)
+				return
+			}
+			_, errs[j] = s2.PutMirror(t.Context(), []*rechargekit.MirrorRecord{rec(rechargekit.MirrorSubscriptions, id, 1, age, "v1")})
+		})
+		for j, err := range errs {
+			mustOK(t, fmt.Sprintf("round %d: %s", i, []string{"DeleteMirror", "PutMirror"}[j]), err)
+		}
+	}
+	for _, h := range []rechargekit.MirrorStore{s, s2} {
+		if got, want := idsHeld(t, h, 1), append([]string{"customers 1"}, wantHeld...); !slices.Equal(got, want) {
+			t.Errorf("after racing deletions and writes, customer 1 holds %v, want %v", got, want)
+		}
+	}
+}
+
 func testMirrorCustomer(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func() rechargekit.MirrorStore) {
 	// Written out of order, with another customer's records between.
 	recs := []*rechargekit.MirrorRecord{
@@ -638,7 +842,10 @@ func testMirrorStats(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func()
 }
 
 func testMirrorPurge(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func() rechargekit.MirrorStore) {
-	MustPutMirror(t, s, customer(1, 0, "v1", rechargekit.KeyEmail, "ada@example.com"), rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1"))
+	MustPutMirror(t, s, customer(1, 0, "v1", rechargekit.KeyEmail, "ada@example.com"), rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1"),
+		rec(rechargekit.MirrorSubscriptions, 20, 1, 0, "v1"))
+	mustDeleteMirror(t, s, rechargekit.MirrorSubscriptions, 20, time.Time{}, 1)
+	mustDeleteMirror(t, s, rechargekit.MirrorCustomers, 2, time.Time{}, 0)
 	mustOK(t, "SetMirrorCheckpoint", s.SetMirrorCheckpoint(t.Context(), &rechargekit.MirrorCheckpoint{Resource: rechargekit.MirrorCustomers, Done: true}))
 	ok, _, err := s.AcquireMirrorLease(t.Context(), "replica-a", c.Now(), time.Minute)
 	if err != nil || !ok {
@@ -660,10 +867,12 @@ func testMirrorPurge(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func()
 	if st.Lease == nil || st.Lease.Holder != "replica-a" {
 		t.Errorf("lease after a purge = %+v, want replica-a's still", st.Lease)
 	}
-	// The mirror fills again after a purge.
+	// The mirror fills again after a purge, tombstones gone too.
 	if got := MustPutMirror(t, s, customer(1, 0, "v1")); !slices.Equal(got, []int64{1}) {
 		t.Errorf("PutMirror after a purge changed %v, want [1]", got)
 	}
+	mustChange(t, s, "a subscription deleted before the purge", []int64{1}, rec(rechargekit.MirrorSubscriptions, 20, 1, 0, "v1"))
+	mustChange(t, s, "a customer deleted before the purge", []int64{2}, customer(2, 0, "v1"))
 }
 
 // mustAcquire takes or renews the lease and checks the outcome.

@@ -7,14 +7,19 @@
 -- mirror wrote it (bytea: never queried inside, kept byte for byte, and
 -- compressed by TOAST when large), Recharge's updated_at, which decides
 -- whether a write is older than what is held, and when rechargekit last
--- read it. A card reads a customer's rows by customer_id.
+-- read it. A card reads a customer's rows by customer_id. A deleted
+-- object stays as a tombstone (deleted, an empty doc, no keys, updated_at
+-- the deletion's time), so that a late delivery of an older version does
+-- not bring it back; customer_id is 0 on the tombstone of an object that
+-- was never held (its customer unknown).
 CREATE TABLE mirror_records (
 	resource    text COLLATE "C" NOT NULL,
 	id          bigint NOT NULL CHECK (id > 0),
-	customer_id bigint NOT NULL CHECK (customer_id > 0),
+	customer_id bigint NOT NULL CHECK (customer_id > 0 OR (deleted AND customer_id = 0)),
 	updated_at  timestamptz NOT NULL,
 	seen_at     timestamptz NOT NULL,
 	doc         bytea NOT NULL,
+	deleted     boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (resource, id)
 );
 

@@ -7,13 +7,18 @@
 -- mirror wrote it (never queried inside), Recharge's updated_at, which
 -- decides whether a write is older than what is held, and when
 -- rechargekit last read it. A card reads a customer's rows by customer_id.
+-- A deleted object stays as a tombstone (deleted = 1, an empty doc, no
+-- keys, updated_at the deletion's time), so that a late delivery of an
+-- older version does not bring it back; customer_id is 0 on the tombstone
+-- of an object that was never held (its customer unknown).
 CREATE TABLE mirror_records (
 	resource    TEXT NOT NULL,
 	id          INTEGER NOT NULL CHECK (id > 0),
-	customer_id INTEGER NOT NULL CHECK (customer_id > 0),
+	customer_id INTEGER NOT NULL CHECK (customer_id > 0 OR (deleted = 1 AND customer_id = 0)),
 	updated_at  TEXT NOT NULL,
 	seen_at     TEXT NOT NULL,
 	doc         BLOB NOT NULL,
+	deleted     INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
 	PRIMARY KEY (resource, id)
 ) STRICT;
 
