@@ -36,6 +36,8 @@ type serveCommand struct {
 	sessionIdle    time.Duration
 	sessionTTL     time.Duration
 	redisTimeout   time.Duration
+	reconcile      time.Duration
+	mirror         mirrorSettings
 }
 
 func (c *serveCommand) parseFlags(args []string) error {
@@ -76,11 +78,18 @@ func (c *serveCommand) parseFlags(args []string) error {
 	if err := c.m.durationFlag(fs, &c.redisTimeout, "redis-timeout", "REDIS_TIMEOUT", redis.DefaultCallTimeout, "bound every call to Redis; one that takes longer finds Redis down, which is then skipped for a while"); err != nil {
 		return err
 	}
+	if err := c.m.reconcileFlag(fs, &c.reconcile); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.mirror, err = c.m.mirrorSettings(c.reconcile); err != nil {
+		return err
 	}
 	if err := checkListenAddr(c.addr); err != nil {
 		return fmt.Errorf("--addr ($LISTEN_ADDR) %w", err)
