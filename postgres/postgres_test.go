@@ -171,3 +171,11 @@ func TestTokenRolesUpgrade(t *testing.T) {
 	storetest.MustOpenBefore(t, sqlstore.Config{Writer: db, Reader: db, Dialect: dialect}, migrationFS, "0002_actions.sql")
 	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return MustOpen(t, url) })
 }
+
+func TestMirrorStore(t *testing.T) {
+	t.Parallel()
+	testDSN(t)
+	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, func(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
+		return openClocked(t, where, now).(rechargekit.MirrorStore) // the same *Store
+	}))
+}

@@ -84,3 +84,10 @@ func TestActionStore(t *testing.T) {
 	t.Parallel()
 	storetest.RunActionStore(t, storetest.TwoHandles(placeForActions, openClocked))
 }
+
+func TestMirrorStore(t *testing.T) {
+	t.Parallel()
+	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, func(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
+		return openClocked(t, where, now).(rechargekit.MirrorStore) // the same *Store
+	}))
+}
