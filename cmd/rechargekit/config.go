@@ -178,12 +178,12 @@ type mirrorSettings struct {
 	holder string
 }
 
-// mirrorSettings reads the mirror's settings: on by default when
-// DATABASE_URL is set (the mirror lives in that database), off with
-// RECHARGE_MIRROR=off, on in the default database with RECHARGE_MIRROR=on.
-// reconcile is the value of --mirror-reconcile-interval, or the
-// environment's.
-func (m *Main) mirrorSettings(reconcile time.Duration) (mirrorSettings, error) {
+// mirrorSettings reads the mirror's settings: off with
+// RECHARGE_MIRROR=off, on with RECHARGE_MIRROR=on, else defaultOn (serve:
+// when DATABASE_URL is set, the database the mirror lives in; demo and
+// sync: always). reconcile is the value of --mirror-reconcile-interval,
+// or the environment's.
+func (m *Main) mirrorSettings(reconcile time.Duration, defaultOn bool) (mirrorSettings, error) {
 	if err := m.checkEnv("RECHARGE_MIRROR", "PHONE_DEFAULT_REGION"); err != nil {
 		return mirrorSettings{}, err
 	}
@@ -193,7 +193,7 @@ func (m *Main) mirrorSettings(reconcile time.Duration) (mirrorSettings, error) {
 		ms.on = true
 	case "off":
 	default:
-		ms.on = strings.TrimSpace(m.Getenv("DATABASE_URL")) != ""
+		ms.on = defaultOn
 	}
 	if ms.reconcile < minReconcileInterval {
 		return mirrorSettings{}, fmt.Errorf("--mirror-reconcile-interval ($MIRROR_RECONCILE_INTERVAL) must be at least %s, not %s", minReconcileInterval, ms.reconcile)

@@ -58,6 +58,7 @@ func TestBadConfigurationRefusedAtStart(t *testing.T) {
 		{"reconcile interval too short", serveEnv("MIRROR_RECONCILE_INTERVAL", "10s"), []string{"serve"}, "--mirror-reconcile-interval ($MIRROR_RECONCILE_INTERVAL) must be at least 30s, not 10s"},
 		{"reconcile interval without a unit", serveEnv("MIRROR_RECONCILE_INTERVAL", "5"), []string{"serve"}, `MIRROR_RECONCILE_INTERVAL must be a duration such as 90s, 5m or 1h30m, not "5"`},
 		{"reconcile flag too short", serveEnv(), []string{"serve", "--mirror-reconcile-interval", "1s"}, "must be at least 30s"},
+		{"lease TTL", serveEnv(), []string{"serve", "--mirror-lease-ttl", "0s"}, "--mirror-lease-ttl must be between 1s and 10m"},
 		{"phone region unknown", serveEnv("PHONE_DEFAULT_REGION", "XX"), []string{"serve"}, `PHONE_DEFAULT_REGION must be a two-letter region such as US, GB or DE, not "XX"`},
 		{"phone region a name", serveEnv("PHONE_DEFAULT_REGION", "United States"), []string{"serve"}, "PHONE_DEFAULT_REGION must be a two-letter region"},
 		{"demo: Gladly transactions", map[string]string{"GLADLY_TRANSACTIONS": "ORDER"}, []string{"demo", "--addr", "127.0.0.1:0"}, `GLADLY_TRANSACTIONS must be subscription or order, not "ORDER"`},
@@ -128,6 +129,7 @@ func TestMirrorSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := tt.want
+			want.leaseTTL = mirror.DefaultLeaseTTL
 			want.reconcile = tt.reconc
 			if want.reconcile == 0 {
 				want.reconcile = mirror.DefaultReconcileInterval
