@@ -74,7 +74,7 @@ func TestAdminMirrorPanel(t *testing.T) {
 		Drift: "3 customers' subscription counts differ from Recharge's", WebhooksRecreated: []string{"subscription/updated", "charge/created"},
 		Err: "Recharge is unavailable"})
 	p = admin.Get("/admin/settings")
-	mustContain(t, p.Body, `badge--cancelled">behind`, "marked as possibly out of date", "12 minutes ago", `id="mirror-holder">rk-2:7<`,
+	mustContain(t, p.Body, `badge--cancelled">behind`, "(marked as possibly out of date) only when Recharge fails", "12 minutes ago", `id="mirror-holder">rk-2:7<`,
 		"3 customers&#39; subscription counts differ from Recharge&#39;s", "<code>subscription/updated</code>, <code>charge/created</code>",
 		`id="mirror-error">Recharge is unavailable<`)
 
