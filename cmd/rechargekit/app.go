@@ -152,7 +152,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		// The mirror's reads share the live client's budget (its limiter:
 		// the Redis-shared one with REDIS_URL) at background priority.
 		bg := mirrorClient(cfg.token, cfg.baseURL, a.client.Limiter(), cfg.logger,
-			append([]recharge.Option{recharge.WithMetrics(a.metrics)}, cfg.clientOptions...)...)
+			append([]recharge.Option{recharge.WithMetrics(backgroundMetrics{a.metrics})}, cfg.clientOptions...)...)
 		a.mirror, err = mirror.New(mirror.Options{
 			Store:             cfg.store,
 			Client:            bg,

@@ -31,6 +31,15 @@ func mirrorClient(token, baseURL string, budget recharge.Limiter, logger *slog.L
 		recharge.WithLimiter(recharge.Background(budget, backgroundReserve))}, opts...)...)
 }
 
+// backgroundMetrics reports the mirror client's Recharge calls, but not
+// its waits for the budget: those are by design (it yields to agents'
+// lookups), and the rate-limit wait and delay metrics say whether agents
+// waited.
+type backgroundMetrics struct{ rechargekit.Metrics }
+
+// RateLimitWait implements rechargekit.Metrics: not counted.
+func (backgroundMetrics) RateLimitWait(time.Duration) {}
+
 // Metrics' implementation of the mirror's events.
 var _ mirror.Metrics = (*metrics.Registry)(nil)
 

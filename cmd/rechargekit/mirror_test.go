@@ -8,8 +8,10 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/metrics/metricstest"
 	"github.com/rechargekit/rechargekit/mirror"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
@@ -97,5 +99,19 @@ func TestMirrorOnEvent(t *testing.T) {
 	}
 	if _, d := seen(); !slices.Equal(d, []int64{79}) {
 		t.Errorf("after an unfileable payload: receiver dropped %v, want [79]", d)
+	}
+}
+
+// TestBackgroundMetrics checks that the mirror client's calls are counted
+// but its waits for the budget are not: they are by design, and the wait
+// metrics say whether the service's own requests waited.
+func TestBackgroundMetrics(t *testing.T) {
+	t.Parallel()
+	var rec metricstest.Recorder
+	m := backgroundMetrics{&rec}
+	m.RechargeCall("GET /customers", 200, time.Millisecond)
+	m.RateLimitWait(3 * time.Second)
+	if rec.Count("call GET /customers 200") != 1 || rec.Count("wait") != 0 {
+		t.Errorf("counted %v; want the call and no wait", rec.Counts())
 	}
 }
