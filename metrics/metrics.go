@@ -48,6 +48,10 @@ type Registry struct {
 	webhooks        *prometheus.CounterVec
 	webhookTopicsOK map[string]bool
 	signIns         *prometheus.CounterVec
+
+	mirrorWritten   *prometheus.CounterVec
+	mirrorApplied   *prometheus.CounterVec
+	mirrorRecreated *prometheus.CounterVec
 }
 
 var _ rechargekit.Metrics = (*Registry)(nil)
@@ -98,6 +102,18 @@ func New(webhookTopics []string) *Registry {
 			Name: "rechargekit_console_sign_ins_total",
 			Help: "Console sign-in attempts, by outcome: ok, wrong (email and password did not match), limited (refused after too many failures from that address or for that account). A rise in wrong or limited is password guessing.",
 		}, []string{"outcome"}),
+		mirrorWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rechargekit_mirror_records_written_total",
+			Help: "Records the mirror's backfill and reconciliation wrote, by resource (customers, addresses, subscriptions, charges, payment_methods, events).",
+		}, []string{"resource"}),
+		mirrorApplied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rechargekit_mirror_webhooks_applied_total",
+			Help: "Webhook payloads applied to the mirror, by outcome: applied, ignored_older (the mirror held a newer version), deleted, failed.",
+		}, []string{"outcome"}),
+		mirrorRecreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rechargekit_mirror_webhooks_recreated_total",
+			Help: "Webhook registrations Recharge had deleted (it does after 20 failed deliveries) that the mirror re-created, by topic; \"other\" is a topic outside the card topics.",
+		}, []string{"topic"}),
 	}
 	for _, o := range []string{rechargekit.SignInOK, rechargekit.SignInWrong, rechargekit.SignInLimited} {
 		m.signIns.WithLabelValues(o) // present at 0, so that a rate alert has a series from the start
@@ -107,6 +123,7 @@ func New(webhookTopics []string) *Registry {
 	}
 	m.reg.MustRegister(
 		m.lookups, m.lookupSeconds, m.calls, m.callSeconds, m.waitSeconds, m.delayed, m.cache, m.webhooks, m.signIns,
+		m.mirrorWritten, m.mirrorApplied, m.mirrorRecreated,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -156,6 +173,88 @@ func (m *Registry) Webhook(topic, outcome string) {
 
 // SignIn implements rechargekit.Metrics.
 func (m *Registry) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
+
+// MirrorRecords implements mirror.Metrics: records the backfill or a
+// reconciliation wrote.
+func (m *Registry) MirrorRecords(resource string, n int64) {
+	if !rechargekit.IsMirrorResource(resource) {
+		resource = "other"
+	}
+	m.mirrorWritten.WithLabelValues(resource).Add(float64(n))
+}
+
+// MirrorWebhookApplied implements mirror.Metrics: one webhook payload
+// applied to the mirror, and how.
+func (m *Registry) MirrorWebhookApplied(outcome string) {
+	switch outcome {
+	case "applied", "ignored_older", "deleted", "failed":
+	default:
+		outcome = "other"
+	}
+	m.mirrorApplied.WithLabelValues(outcome).Inc()
+}
+
+// MirrorWebhookRecreated implements mirror.Metrics: a webhook registration
+// Recharge had deleted, re-created.
+func (m *Registry) MirrorWebhookRecreated(topic string) {
+	if !m.webhookTopicsOK[topic] {
+		topic = "other"
+	}
+	m.mirrorRecreated.WithLabelValues(topic).Inc()
+}
+
+// MirrorView is what the mirror's gauges read at each scrape.
+type MirrorView struct {
+	State   string           // rechargekit.MirrorOff, MirrorSyncing, MirrorReady, MirrorBehind
+	Percent float64          // how far the backfill is, 0..100
+	Records map[string]int64 // held, by resource
+}
+
+// MirrorGauges returns the collector of the mirror's gauges, read from
+// view at each scrape: rechargekit_mirror_state{state} (1 for the current
+// state, 0 for the others, like the other state gauges),
+// rechargekit_mirror_records{resource} (the records held) and
+// rechargekit_mirror_backfill_percent.
+func MirrorGauges(view func() MirrorView) prometheus.Collector {
+	return &mirrorGauges{
+		view:    view,
+		state:   prometheus.NewDesc("rechargekit_mirror_state", "The local mirror of the store's Recharge data: 1 for the current state (off: every card is read from Recharge; syncing: the backfill is running; ready: complete and current; behind: complete, but the last reconciliation is overdue or failed), 0 for the others.", []string{"state"}, nil),
+		records: prometheus.NewDesc("rechargekit_mirror_records", "Records the mirror holds, by resource.", []string{"resource"}, nil),
+		percent: prometheus.NewDesc("rechargekit_mirror_backfill_percent", "How far the mirror's backfill is, 0 to 100 (100 once it is complete).", nil, nil),
+	}
+}
+
+// mirrorStates are the states of rechargekit_mirror_state.
+var mirrorStates = []string{rechargekit.MirrorOff, rechargekit.MirrorSyncing, rechargekit.MirrorReady, rechargekit.MirrorBehind}
+
+type mirrorGauges struct {
+	view                    func() MirrorView
+	state, records, percent *prometheus.Desc
+}
+
+func (g *mirrorGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.state
+	ch <- g.records
+	ch <- g.percent
+}
+
+func (g *mirrorGauges) Collect(ch chan<- prometheus.Metric) {
+	v := g.view()
+	for _, s := range mirrorStates {
+		n := 0.0
+		if s == v.State {
+			n = 1
+		}
+		ch <- prometheus.MustNewConstMetric(g.state, prometheus.GaugeValue, n, s)
+	}
+	if v.State == rechargekit.MirrorOff {
+		return
+	}
+	for _, r := range rechargekit.MirrorResources {
+		ch <- prometheus.MustNewConstMetric(g.records, prometheus.GaugeValue, float64(v.Records[r]), r)
+	}
+	ch <- prometheus.MustNewConstMetric(g.percent, prometheus.GaugeValue, v.Percent)
+}
 
 // StateGauge returns a collector for a component's current state: at each
 // scrape it reads state() and reports name{state="<it>"} 1, and 0 for every

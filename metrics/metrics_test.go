@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,5 +72,64 @@ func TestRegistry(t *testing.T) {
 	}
 	if strings.Contains(body, "made/up") {
 		t.Error("an unknown webhook topic reached the labels")
+	}
+}
+
+// TestMirrorMetrics checks the mirror's series: the counters of what it
+// wrote, applied and re-created (label values from fixed sets only), and
+// the gauges read from its status at each scrape, none of the per-record
+// ones while the mirror is off.
+func TestMirrorMetrics(t *testing.T) {
+	t.Parallel()
+	m := metrics.New([]string{"subscription/updated"})
+	m.MirrorRecords(rechargekit.MirrorCustomers, 250)
+	m.MirrorRecords(rechargekit.MirrorCustomers, 50)
+	m.MirrorRecords("made-up", 1)
+	m.MirrorWebhookApplied("applied")
+	m.MirrorWebhookApplied("ignored_older")
+	m.MirrorWebhookApplied("<b>")
+	m.MirrorWebhookRecreated("subscription/updated")
+	m.MirrorWebhookRecreated("made/up")
+	view := metrics.MirrorView{State: rechargekit.MirrorSyncing, Percent: 42.5, Records: map[string]int64{rechargekit.MirrorCustomers: 300}}
+	var mu sync.Mutex
+	if err := m.Register(metrics.MirrorGauges(func() metrics.MirrorView {
+		mu.Lock()
+		defer mu.Unlock()
+		return view
+	})); err != nil {
+		t.Fatal(err)
+	}
+	body := scrape(t, m)
+	for _, want := range []string{
+		`rechargekit_mirror_records_written_total{resource="customers"} 300`,
+		`rechargekit_mirror_records_written_total{resource="other"} 1`,
+		`rechargekit_mirror_webhooks_applied_total{outcome="applied"} 1`,
+		`rechargekit_mirror_webhooks_applied_total{outcome="ignored_older"} 1`,
+		`rechargekit_mirror_webhooks_applied_total{outcome="other"} 1`,
+		`rechargekit_mirror_webhooks_recreated_total{topic="subscription/updated"} 1`,
+		`rechargekit_mirror_webhooks_recreated_total{topic="other"} 1`,
+		`rechargekit_mirror_state{state="syncing"} 1`,
+		`rechargekit_mirror_state{state="ready"} 0`,
+		`rechargekit_mirror_records{resource="customers"} 300`,
+		`rechargekit_mirror_records{resource="events"} 0`,
+		`rechargekit_mirror_backfill_percent 42.5`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "made") || strings.Contains(body, "<b>") {
+		t.Error("a label value outside the fixed sets reached the labels")
+	}
+
+	mu.Lock()
+	view = metrics.MirrorView{State: rechargekit.MirrorOff}
+	mu.Unlock()
+	body = scrape(t, m)
+	if !strings.Contains(body, `rechargekit_mirror_state{state="off"} 1`) {
+		t.Error("the state gauge does not say off")
+	}
+	if strings.Contains(body, "rechargekit_mirror_records{") || strings.Contains(body, "rechargekit_mirror_backfill_percent ") {
+		t.Error("the mirror's gauges are reported while it is off")
 	}
 }

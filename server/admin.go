@@ -19,6 +19,55 @@ type settingsData struct {
 	// Token says which actions rechargekit's Recharge token may not take;
 	// nil when the console has no actions.
 	Token *tokenLimitsView
+	// Mirror is the local mirror's panel; nil without a mirror.
+	Mirror *mirrorView
+}
+
+// mirrorView is the Settings page's panel on the local mirror.
+type mirrorView struct {
+	*MirrorStatus
+	Off, Syncing, Behind bool
+	Percent              string // "42.5"
+	Records              []mirrorCount
+	Total                string
+	LastReconcile        timeView
+}
+
+// mirrorCount is one resource's records held.
+type mirrorCount struct {
+	Resource string // "payment methods"
+	Count    string // "1,234"
+}
+
+func newMirrorView(st *MirrorStatus, now time.Time) *mirrorView {
+	v := &mirrorView{
+		MirrorStatus:  st,
+		Off:           st.State == rechargekit.MirrorOff,
+		Syncing:       st.State == rechargekit.MirrorSyncing,
+		Behind:        st.State == rechargekit.MirrorBehind,
+		Percent:       strconv.FormatFloat(min(max(st.Percent, 0), 100), 'f', 1, 64),
+		LastReconcile: newTimeView(st.LastReconcile, now),
+	}
+	var total int64
+	for _, r := range rechargekit.MirrorResources {
+		total += st.Records[r]
+		v.Records = append(v.Records, mirrorCount{Resource: strings.ReplaceAll(r, "_", " "), Count: groupThousands(st.Records[r])})
+	}
+	v.Total = groupThousands(total)
+	return v
+}
+
+// groupThousands writes n with a comma between groups of three digits.
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(max(n, 0), 10)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // tokenLimitsView is the Settings page's note, beside the permission grid,
@@ -94,6 +143,11 @@ func (c *console) settingsPage(w http.ResponseWriter, r *http.Request, s *auth) 
 			c.log.WarnContext(r.Context(), "settings: recharge token limits unavailable", "error", err.Error())
 		}
 		d.Token = newTokenLimitsView(limits, err)
+	}
+	if c.cfg.Mirror != nil {
+		if st := c.cfg.Mirror(r.Context()); st != nil {
+			d.Mirror = newMirrorView(st, c.cfg.Now())
+		}
 	}
 	if c.cfg.Ready != nil {
 		now := c.cfg.Now()

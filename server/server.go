@@ -41,6 +41,12 @@ type Config struct {
 	// alike), and 200 "ready" otherwise.
 	Ready func(ctx context.Context) []Check
 
+	// Mirror, when set, tells the admin's Settings page where the local
+	// mirror of the store's Recharge data stands (cmd/rechargekit reads
+	// the mirror package's Status); nil: the page has no mirror panel.
+	// It must answer quickly: the page waits for it.
+	Mirror func(ctx context.Context) *MirrorStatus
+
 	// Metrics receives the console's and the JSON API's card lookups
 	// (nil counts nothing).
 	Metrics rechargekit.Metrics
@@ -186,6 +192,27 @@ type Check struct {
 	// Critical makes a failing check take the replica out of rotation
 	// (503). A failing non-critical check only marks it degraded.
 	Critical bool
+	// Percent, when set, says how far a check that is under way has come
+	// (the mirror while it syncs), 0 to 100; /readyz shows it as
+	// "percent".
+	Percent *float64
+}
+
+// MirrorStatus is where the local mirror of the store's Recharge data
+// stands, for the admin's Settings page.
+type MirrorStatus struct {
+	State   string           // rechargekit.MirrorOff, MirrorSyncing, MirrorReady, MirrorBehind
+	Percent float64          // how far the backfill is, 0..100
+	Records map[string]int64 // held, by resource (rechargekit.MirrorResources)
+
+	LastReconcile time.Time // when the last reconciliation sweep completed; zero: none yet
+	Holder        string    // the replica that syncs ("" when none)
+	Leader        bool      // this replica is the one that syncs
+	Drift         string    // the daily count check's finding; "" when none
+	// WebhooksRecreated are the webhook topics Recharge had deleted and
+	// the mirror re-created since the replica started.
+	WebhooksRecreated []string
+	Err               string // the last sync error, in fixed words; "" when none
 }
 
 // readiness serves GET /readyz.
@@ -195,9 +222,10 @@ type readiness struct {
 }
 
 type checkJSON struct {
-	State   string `json:"state"`
-	Message string `json:"message,omitempty"`
-	Since   string `json:"since,omitempty"`
+	State   string   `json:"state"`
+	Percent *float64 `json:"percent,omitempty"`
+	Message string   `json:"message,omitempty"`
+	Since   string   `json:"since,omitempty"`
 }
 
 // drainingKey marks a request's context as served during a shutdown drain.
@@ -232,7 +260,7 @@ func (h *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		for _, c := range h.check(ctx) {
-			cj := checkJSON{State: c.State, Message: c.Message}
+			cj := checkJSON{State: c.State, Message: c.Message, Percent: c.Percent}
 			if !c.Since.IsZero() {
 				cj.Since = c.Since.UTC().Format(time.RFC3339)
 			}

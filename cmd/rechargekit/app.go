@@ -14,6 +14,7 @@ import (
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/metrics"
+	"github.com/rechargekit/rechargekit/mirror"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/redis"
 	"github.com/rechargekit/rechargekit/server"
@@ -55,6 +56,14 @@ type appConfig struct {
 	// adminLinks builds the "Open in Recharge" links (RECHARGE_ADMIN_URL)
 	// of the console, the JSON API and Gladly; none without a base.
 	adminLinks rechargekit.AdminLinks
+
+	// mirror says whether and how the local mirror runs; it needs store.
+	mirror mirrorSettings
+	// webhookURL is where Recharge posts this service's webhooks, when
+	// known: the mirror then checks the registrations and re-creates one
+	// Recharge deleted. serve does not know its public address and leaves
+	// it empty.
+	webhookURL string
 }
 
 // app is the wired service: the HTTP handler and what must be closed.
@@ -64,6 +73,10 @@ type app struct {
 	cards   *cards.Cached
 	metrics *metrics.Registry
 	closers []func() error
+
+	// mirror is the local mirror; nil when it is off. runMirror runs it in
+	// the background.
+	mirror *mirror.Mirror
 }
 
 // Close stops background work and releases connections.
@@ -123,13 +136,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		cache = redis.NewCardCache(rc, redis.CardCacheOptions{StaleFor: cfg.staleFor, Now: ropts.Now, Prefix: prefix("card:")})
 		// One budget per token for every replica; while Redis is away each
 		// replica falls back to its own bucket.
-		opts = append(opts, recharge.WithLimiter(redis.NewLimiter(rc, cfg.token, redis.LimiterOptions{
-			BucketSize: cfg.bucketSize,
-			PerSecond:  cfg.perSecond,
-			Fallback:   recharge.NewLeakyBucket(cfg.bucketSize, cfg.perSecond, nil, nil),
-			Logger:     cfg.logger,
-			Prefix:     prefix("ratelimit:"),
-		})))
+		opts = append(opts, recharge.WithLimiter(redisLimiter(rc, cfg.token, cfg.bucketSize, cfg.perSecond, cfg.logger, prefix("ratelimit:"))))
 		// Keys hashed under a secret every replica has (the API token).
 		signIns = redis.NewSignInFailures(rc, redis.SignInOptions{
 			Window: server.SignInWindow,
@@ -138,9 +145,54 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		})
 	}
 	a.client = recharge.NewClient(cfg.token, append(opts, cfg.clientOptions...)...)
-	a.cards = cards.NewCachedService(&recharge.Source{Client: a.client, Logger: cfg.logger}, cache,
+	live := &recharge.Source{Client: a.client, Logger: cfg.logger}
+	svc := cards.New(live)
+	svc.Now, svc.Logger = cfg.cardClock, cfg.logger
+	if cfg.mirror.on && cfg.store != nil {
+		// The mirror's reads share the live client's budget (its limiter:
+		// the Redis-shared one with REDIS_URL) at background priority.
+		bg := mirrorClient(cfg.token, cfg.baseURL, a.client.Limiter(), cfg.logger,
+			append([]recharge.Option{recharge.WithMetrics(backgroundMetrics{a.metrics})}, cfg.clientOptions...)...)
+		a.mirror, err = mirror.New(mirror.Options{
+			Store:             cfg.store,
+			Client:            bg,
+			Live:              live,
+			Region:            cfg.mirror.region,
+			ReconcileInterval: cfg.mirror.reconcile,
+			LeaseTTL:          cfg.mirror.leaseTTL,
+			Holder:            cfg.mirror.holder,
+			WebhookURL:        cfg.webhookURL,
+			// A change in the mirror drops the customer's card from the
+			// cache in front (a.cards, set below before Run starts): the
+			// shared Redis cache for every replica at once. Another
+			// replica's own memory (its near copy, or everything while
+			// Redis is down or absent) drops it when its entry ages out.
+			OnChange: func(ctx context.Context, customerID int64) {
+				if err := a.cards.Invalidate(ctx, customerID); err != nil {
+					cfg.logger.WarnContext(ctx, "mirror: could not drop a changed customer's card from the cache", "customer_id", customerID, "error", err)
+				}
+			},
+			Logger:  cfg.logger,
+			Metrics: a.metrics,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("set up the mirror: %w", err)
+		}
+		svc.Source, svc.Index, svc.Region = a.mirror.Source(), a.mirror, cfg.mirror.region
+	}
+	if cache == nil {
+		cache = cards.NewMemoryCache(cards.DefaultMemoryCacheEntries)
+	}
+	a.cards = cards.NewCached(svc, cache,
 		cards.CachedOptions{TTL: cfg.cardTTL, StaleFor: cfg.staleFor, Now: cfg.cardClock, Logger: cfg.logger, Metrics: a.metrics})
 	a.closers = append(a.closers, a.cards.Close)
+	var watch *mirrorWatch // nil: off
+	if a.mirror != nil {
+		watch = newMirrorWatch(a.mirror.Status)
+	}
+	if err := a.metrics.Register(metrics.MirrorGauges(watch.view)); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	if err := a.metrics.Register(metrics.StateGauge("rechargekit_recharge_state",
 		"What rechargekit's latest request to Recharge showed: 1 for the current state (ok, unknown, rate_limited, unavailable, timeout, refused), 0 for the others.",
 		recharge.HealthStates, func() string { return a.client.Health().State })); err != nil {
@@ -171,6 +223,12 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	gcfg.Logger = cfg.logger
 	gcfg.Metrics = a.metrics
 	gcfg.AdminLinks = cfg.adminLinks
+	onEvent := recharge.InvalidateOnEvent(a.cards.Invalidate)
+	var mirrorPanel func(context.Context) *server.MirrorStatus
+	if a.mirror != nil {
+		onEvent = mirrorOnEvent(a.mirror, a.cards.Invalidate, cfg.logger)
+		mirrorPanel = watch.adminStatus
+	}
 	gh, err := gladly.NewHandler(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure the lookup adaptor: %w", err)
@@ -180,7 +238,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		GladlyPath: cfg.gladlyPath,
 		Webhooks: &recharge.WebhookHandler{
 			Verifier: recharge.WebhookVerifier{Secret: cfg.webhookSecret},
-			OnEvent:  recharge.InvalidateOnEvent(a.cards.Invalidate),
+			OnEvent:  onEvent,
 			Logger:   cfg.logger,
 			Metrics:  a.metrics,
 		},
@@ -194,7 +252,8 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		TrustedProxies: cfg.trustedProxies,
 		SignInFailures: signIns,
 		Logger:         cfg.logger,
-		Ready:          newReadiness(cfg.store, rc, a.client).checks,
+		Ready:          newReadiness(cfg.store, rc, a.client, watch).checks,
+		Mirror:         mirrorPanel,
 		Metrics:        a.metrics,
 		MetricsHandler: a.metrics.Handler(),
 		MetricsToken:   cfg.metricsToken,
@@ -206,4 +265,28 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		ImageProxyAllowHosts: cfg.imageAllow,
 	})
 	return a, nil
+}
+
+// runMirror runs the mirror in the background until ctx ends or the app
+// closes (Run takes the sync lease, backfills when the mirror is empty or
+// behind, reconciles, and releases the lease when it returns); nothing
+// when the mirror is off. Close waits for it, so a clean stop hands the
+// lease over at once instead of after its TTL.
+func (a *app) runMirror(ctx context.Context, logger *slog.Logger) {
+	if a.mirror == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.mirror.Run(ctx); err != nil {
+			logger.Error("mirror: stopped", "error", err)
+		}
+	}()
+	a.closers = append(a.closers, func() error {
+		cancel()
+		<-done
+		return nil
+	})
 }

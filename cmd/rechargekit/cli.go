@@ -48,6 +48,8 @@ var commands = []struct {
 	{"simulate", "serve the Recharge API simulator alone", func(m *Main) command { return &simulateCommand{m: m} }},
 	{"lookup", "print a customer's Subscription card from Recharge", func(m *Main) command { return &lookupCommand{m: m} }},
 	{"gladly-lookup", "send a signed lookup to a Lookup Adaptor, as Gladly would", func(m *Main) command { return &gladlyLookupCommand{m: m} }},
+	{"sync", "fill the mirror from Recharge, resuming where a stopped run left off (needs DATABASE_URL)", func(m *Main) command { return &syncCommand{m: m} }},
+	{"mirror", "the mirror in DATABASE_URL: mirror status (counts, checkpoints, lease) or mirror purge (delete every mirrored record)", func(m *Main) command { return &mirrorCommand{m: m} }},
 	{"webhooks", "register the Recharge webhooks that keep cards fresh: webhooks install --url URL [--uninstall]", func(m *Main) command { return &webhooksCommand{m: m} }},
 	{"bench", "measure lookups against the simulator: naive, cold, warm and bursts side by side", func(m *Main) command { return &benchCommand{m: m} }},
 	{"user", "add a console user: user add --email E --role admin|agent", func(m *Main) command { return &userCommand{m: m} }},

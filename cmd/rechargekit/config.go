@@ -1,16 +1,20 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/mirror"
+	"github.com/rechargekit/rechargekit/search"
 )
 
 // Configuration is checked when a command starts, before it opens a
@@ -35,6 +39,9 @@ var envChecks = map[string]func(v string) error{
 	// subscriptions.
 	"RECHARGE_ADMIN_URL":  checkAdminURL,
 	"GLADLY_TRANSACTIONS": gladly.CheckTransactions,
+	// The local mirror of the store's Recharge data (see mirrorSettings).
+	"RECHARGE_MIRROR":      checkMirrorSwitch,
+	"PHONE_DEFAULT_REGION": checkRegion,
 }
 
 // checkEnv checks the named environment variables that are set and returns
@@ -133,4 +140,70 @@ func checkLogLevel(v string) error {
 		return fmt.Errorf("must be debug, info, warn or error%s", shown(v))
 	}
 	return nil
+}
+
+// checkMirrorSwitch accepts RECHARGE_MIRROR's two words.
+func checkMirrorSwitch(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "off":
+		return nil
+	}
+	return fmt.Errorf("must be on or off (unset: on when DATABASE_URL is set)%s", shown(v))
+}
+
+// checkRegion accepts a two-letter region libphonenumber knows.
+func checkRegion(v string) error {
+	if len(strings.TrimSpace(v)) != 2 || !search.ValidRegion(strings.TrimSpace(v)) {
+		return fmt.Errorf("must be a two-letter region such as US, GB or DE%s", shown(v))
+	}
+	return nil
+}
+
+// minReconcileInterval is the shortest MIRROR_RECONCILE_INTERVAL: a
+// reconciliation sweep reads every resource's changes, and more often
+// would spend the token's budget on sweeps that find nothing.
+const minReconcileInterval = 30 * time.Second
+
+// mirrorSettings is how the local mirror runs: RECHARGE_MIRROR,
+// MIRROR_RECONCILE_INTERVAL and PHONE_DEFAULT_REGION.
+type mirrorSettings struct {
+	on        bool
+	reconcile time.Duration // how often a sweep picks up what a lost webhook missed
+	region    string        // the region of a phone number without a country code
+
+	// leaseTTL is how long the sync lease lasts without a renewal (0:
+	// mirror.DefaultLeaseTTL); tests shorten it.
+	leaseTTL time.Duration
+	// holder names this replica's lease ("": host and pid); tests name it.
+	holder string
+}
+
+// mirrorSettings reads the mirror's settings: off with
+// RECHARGE_MIRROR=off, on with RECHARGE_MIRROR=on, else defaultOn (serve:
+// when DATABASE_URL is set, the database the mirror lives in; demo and
+// sync: always). reconcile is the value of --mirror-reconcile-interval,
+// or the environment's.
+func (m *Main) mirrorSettings(reconcile time.Duration, defaultOn bool) (mirrorSettings, error) {
+	if err := m.checkEnv("RECHARGE_MIRROR", "PHONE_DEFAULT_REGION"); err != nil {
+		return mirrorSettings{}, err
+	}
+	ms := mirrorSettings{reconcile: reconcile, region: strings.ToUpper(strings.TrimSpace(m.envOr("PHONE_DEFAULT_REGION", search.DefaultRegion)))}
+	switch strings.ToLower(strings.TrimSpace(m.Getenv("RECHARGE_MIRROR"))) {
+	case "on":
+		ms.on = true
+	case "off":
+	default:
+		ms.on = defaultOn
+	}
+	if ms.reconcile < minReconcileInterval {
+		return mirrorSettings{}, fmt.Errorf("--mirror-reconcile-interval ($MIRROR_RECONCILE_INTERVAL) must be at least %s, not %s", minReconcileInterval, ms.reconcile)
+	}
+	return ms, nil
+}
+
+// reconcileFlag defines --mirror-reconcile-interval, whose default comes
+// from MIRROR_RECONCILE_INTERVAL.
+func (m *Main) reconcileFlag(fs *flag.FlagSet, p *time.Duration) error {
+	return m.durationFlag(fs, p, "mirror-reconcile-interval", "MIRROR_RECONCILE_INTERVAL", mirror.DefaultReconcileInterval,
+		"how often the mirror sweeps Recharge for changes a lost webhook missed (at least 30s)")
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rechargekit/rechargekit/mirror"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
 
@@ -53,6 +54,13 @@ func TestBadConfigurationRefusedAtStart(t *testing.T) {
 		{"admin URL with a path", serveEnv("RECHARGE_ADMIN_URL", "https://shop-sp.admin.rechargeapps.com/merchant/customers"), []string{"serve"}, "RECHARGE_ADMIN_URL must be the https base URL"},
 		{"admin URL with a password", serveEnv("RECHARGE_ADMIN_URL", "https://me:s3cret@shop-sp.admin.rechargeapps.com"), []string{"serve"}, "RECHARGE_ADMIN_URL must be the https base URL"},
 		{"Gladly transactions", serveEnv("GLADLY_TRANSACTIONS", "orders"), []string{"serve"}, `GLADLY_TRANSACTIONS must be subscription or order, not "orders"`},
+		{"mirror switch", serveEnv("RECHARGE_MIRROR", "yes"), []string{"serve"}, `RECHARGE_MIRROR must be on or off (unset: on when DATABASE_URL is set), not "yes"`},
+		{"reconcile interval too short", serveEnv("MIRROR_RECONCILE_INTERVAL", "10s"), []string{"serve"}, "--mirror-reconcile-interval ($MIRROR_RECONCILE_INTERVAL) must be at least 30s, not 10s"},
+		{"reconcile interval without a unit", serveEnv("MIRROR_RECONCILE_INTERVAL", "5"), []string{"serve"}, `MIRROR_RECONCILE_INTERVAL must be a duration such as 90s, 5m or 1h30m, not "5"`},
+		{"reconcile flag too short", serveEnv(), []string{"serve", "--mirror-reconcile-interval", "1s"}, "must be at least 30s"},
+		{"lease TTL", serveEnv(), []string{"serve", "--mirror-lease-ttl", "0s"}, "--mirror-lease-ttl must be between 1s and 10m"},
+		{"phone region unknown", serveEnv("PHONE_DEFAULT_REGION", "XX"), []string{"serve"}, `PHONE_DEFAULT_REGION must be a two-letter region such as US, GB or DE, not "XX"`},
+		{"phone region a name", serveEnv("PHONE_DEFAULT_REGION", "United States"), []string{"serve"}, "PHONE_DEFAULT_REGION must be a two-letter region"},
 		{"demo: Gladly transactions", map[string]string{"GLADLY_TRANSACTIONS": "ORDER"}, []string{"demo", "--addr", "127.0.0.1:0"}, `GLADLY_TRANSACTIONS must be subscription or order, not "ORDER"`},
 		{"lookup: API URL without a scheme", map[string]string{"RECHARGE_API_TOKEN": "tok", "RECHARGE_API_URL": "127.0.0.1:4010"},
 			[]string{"lookup", "--email", "a@example.com"}, "RECHARGE_API_URL must be an http or https URL"},
@@ -90,6 +98,46 @@ func TestBadConfigurationRefusedAtStart(t *testing.T) {
 	}
 	if _, err := os.Stat(dbPath); err == nil {
 		t.Error("serve opened its database before refusing its configuration")
+	}
+}
+
+// TestMirrorSettings checks how the mirror's settings are read: on by
+// default when DATABASE_URL is set, off without it or with
+// RECHARGE_MIRROR=off, the reconcile interval and the phone region with
+// their defaults.
+func TestMirrorSettings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		env    map[string]string
+		want   mirrorSettings
+		reconc time.Duration
+	}{
+		{"database set", map[string]string{"DATABASE_URL": "x.db"}, mirrorSettings{on: true, region: "US"}, 0},
+		{"no database", nil, mirrorSettings{region: "US"}, 0},
+		{"off", map[string]string{"DATABASE_URL": "x.db", "RECHARGE_MIRROR": "off"}, mirrorSettings{region: "US"}, 0},
+		{"OFF", map[string]string{"DATABASE_URL": "x.db", "RECHARGE_MIRROR": "OFF"}, mirrorSettings{region: "US"}, 0},
+		{"on without database", map[string]string{"RECHARGE_MIRROR": "on"}, mirrorSettings{on: true, region: "US"}, 0},
+		{"region", map[string]string{"DATABASE_URL": "x.db", "PHONE_DEFAULT_REGION": "gb"}, mirrorSettings{on: true, region: "GB"}, 0},
+		{"interval", map[string]string{"DATABASE_URL": "x.db", "MIRROR_RECONCILE_INTERVAL": "2m"}, mirrorSettings{on: true, region: "US"}, 2 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := &Main{Getenv: func(k string) string { return tt.env[k] }}
+			c := &serveCommand{m: m}
+			if err := c.parseFlags(nil); err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want
+			want.leaseTTL = mirror.DefaultLeaseTTL
+			want.reconcile = tt.reconc
+			if want.reconcile == 0 {
+				want.reconcile = mirror.DefaultReconcileInterval
+			}
+			if c.mirror != want {
+				t.Errorf("settings = %+v, want %+v", c.mirror, want)
+			}
+		})
 	}
 }
 

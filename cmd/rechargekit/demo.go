@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/mirror"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
 
@@ -28,6 +31,7 @@ type demoCommand struct {
 	signingKey string
 	latency    time.Duration
 	dataDir    string
+	mirror     mirrorSettings
 }
 
 func (c *demoCommand) parseFlags(args []string) error {
@@ -52,7 +56,13 @@ func (c *demoCommand) parseFlags(args []string) error {
 	if c.latency < 0 {
 		return fmt.Errorf("--latency must not be negative")
 	}
-	return c.m.checkEnv("LOG_LEVEL", "GLADLY_TRANSACTIONS", "RECHARGE_ADMIN_URL")
+	if err := c.m.checkEnv("LOG_LEVEL", "GLADLY_TRANSACTIONS", "RECHARGE_ADMIN_URL"); err != nil {
+		return err
+	}
+	// The demo runs with the mirror unless RECHARGE_MIRROR=off.
+	var err error
+	c.mirror, err = c.m.mirrorSettings(mirror.DefaultReconcileInterval, true)
+	return err
 }
 
 func (c *demoCommand) run(ctx context.Context) error {
@@ -134,11 +144,19 @@ func (c *demoCommand) run(ctx context.Context) error {
 		// The demo store has no merchant admin of its own: its "Open in
 		// Recharge" links show only when one is named, as with serve.
 		adminLinks: rechargekit.AdminLinks{Base: c.m.Getenv("RECHARGE_ADMIN_URL")}, // checked in parseFlags
+		// The simulator posts its webhooks to the demo without
+		// registrations (its WebhookURL above), so the mirror has none to
+		// check: webhookURL stays empty.
+		mirror: c.mirror,
 	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	mirrored, err := c.mirrorDemo(ctx, a, store, logger)
+	if err != nil {
+		return err
+	}
 	w := c.m.Stdout
 	fmt.Fprintf(w, "rechargekit demo %s: a simulated Recharge store, its agent console and its Gladly Lookup Adaptor\n\n", version())
 	fmt.Fprintf(w, "  Console          %s/login\n", base)
@@ -149,7 +167,8 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "  JSON API         %s/api/profiles/{id}  token %s\n", base, apiToken)
 	fmt.Fprintf(w, "  Health           %s/healthz  %s/readyz  metrics %s/metrics\n", base, base, base)
 	fmt.Fprintf(w, "  Recharge (sim)   %s  token %s  (test controls under /__sim/)\n", simURL, rechargetest.DefaultToken)
-	fmt.Fprintf(w, "  Database         DATABASE_URL=%s  (SQLite%s)\n\n", shellQuote(dbPath), removedOnExit)
+	fmt.Fprintf(w, "  Database         DATABASE_URL=%s  (SQLite%s)\n", shellQuote(dbPath), removedOnExit)
+	fmt.Fprintf(w, "  Mirror           %s\n\n", mirrored)
 	fmt.Fprintf(w, "Desk profiles in the console: %s/profiles\n", base)
 	for _, p := range []struct{ id, what string }{
 		{demoProfileAutoLink, "links itself on open: one Recharge customer has its email"},
@@ -172,6 +191,16 @@ func (c *demoCommand) run(ctx context.Context) error {
 	fmt.Fprintf(w, "or read the card straight from the simulated Recharge:\n\n")
 	fmt.Fprintf(w, "  RECHARGE_API_URL=%s RECHARGE_API_TOKEN=%s %s lookup --email alex.rivera@example.com\n\n",
 		simURL, rechargetest.DefaultToken, c.m.prog())
+	if a.mirror != nil {
+		fmt.Fprintf(w, "Search for Alex Rivera by phone, name or Shopify id, as Recharge itself cannot: in the console, from a profile\n"+
+			"with no match (the Search box takes any of them), or from the JSON API:\n\n")
+		for _, q := range []string{"555-123-4567", "rivera", demoShopifyID(rechargetest.DemoAlexRiveraID)} {
+			fmt.Fprintf(w, "  %s/profiles/%s?find=%s#search\n", base, demoProfileNoMatch, url.QueryEscape(q))
+		}
+		fmt.Fprintf(w, "  curl -H 'Authorization: Bearer %s' '%s/api/search?q=555-123-4567'\n\n", apiToken, base)
+		fmt.Fprintf(w, "and the auto-link suggestion Gladly sends for a profile with Alex's mobile phone:\n\n")
+		fmt.Fprintf(w, "  %s gladly-lookup --url %s%s --key %s --phone 555-123-4567\n\n", c.m.prog(), base, gladly.DefaultPath, key)
+	}
 	fmt.Fprintf(w, "The admin commands work on the demo's database while it runs, e.g. a token for another desk:\n\n")
 	fmt.Fprintf(w, "  DATABASE_URL=%s %s token add --name my-desk\n\n", shellQuote(dbPath), c.m.prog())
 	fmt.Fprintf(w, "Other demo customers: sam.taylor@example.com and sam.t@example.org (two accounts, one person),\n"+
@@ -180,6 +209,39 @@ func (c *demoCommand) run(ctx context.Context) error {
 		"jamie.park@example.com (a next shipment with a discount: Gladly's nextChargeDate and nextChargeTotal).\n"+
 		"Press Ctrl-C to stop.\n", rechargetest.DemoManySubscriptionsID)
 	return c.m.serve(ctx, "demo", ln, a.handler)
+}
+
+// mirrorDemo fills the mirror with the whole demo store before the demo
+// serves (the store is small: a few pages, well within the token's
+// bucket), so that the first search by phone or name finds its customers,
+// then keeps it current in the background. It returns the line the demo
+// prints about it.
+func (c *demoCommand) mirrorDemo(ctx context.Context, a *app, store rechargekit.Store, logger *slog.Logger) (string, error) {
+	if a.mirror == nil {
+		return "off (RECHARGE_MIRROR=off): every card is read from the simulated Recharge", nil
+	}
+	bctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := a.mirror.Backfill(bctx, nil); err != nil {
+		return "", fmt.Errorf("mirror the demo store: %w", describe(err))
+	}
+	stats, err := store.MirrorStats(bctx)
+	if err != nil {
+		return "", fmt.Errorf("count the demo store's mirror: %w", describe(err))
+	}
+	a.runMirror(ctx, logger)
+	return "ready: " + recordCounts(stats.Records) + " in the demo's database; cards and searches are answered from it", nil
+}
+
+// demoShopifyID returns the Shopify customer id of a demo customer, as
+// the demo store has it.
+func demoShopifyID(customerID int64) string {
+	for _, sc := range rechargetest.DemoSeed().Customers {
+		if sc.ID == customerID {
+			return sc.ExternalID
+		}
+	}
+	return ""
 }
 
 // shellQuote returns s as one word for a POSIX shell: as it is when it

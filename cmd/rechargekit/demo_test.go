@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,5 +163,126 @@ func TestDemoAdminLinks(t *testing.T) {
 	code, _, stderr := run(t, map[string]string{"RECHARGE_ADMIN_URL": "http://example-store-sp.admin.rechargeapps.com"}, "demo", "--addr", "127.0.0.1:0")
 	if code != 2 || !strings.Contains(stderr, "RECHARGE_ADMIN_URL must be the https base URL") {
 		t.Errorf("an http admin URL: exit %d, stderr %q; want 2 and the setting named", code, stderr)
+	}
+}
+
+// demoLine returns the demo's printed line that contains want, trimmed.
+func demoLine(t *testing.T, out, want string) string {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, want) {
+			return strings.TrimSpace(line)
+		}
+	}
+	t.Fatalf("the demo printed no line with %q:\n%s", want, out)
+	return ""
+}
+
+// simStats reads the demo's simulator's request counts by route.
+func simStats(t *testing.T, simURL string) map[string]int {
+	t.Helper()
+	resp, err := http.Get(simURL + "/__sim/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st rechargetest.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st.ByRoute
+}
+
+// TestDemoMirrorSearches checks issue 13's demo: it starts with the demo
+// store mirrored (one line says so, with its record count), and what it
+// prints to try finds Alex Rivera by 555-123-4567, by "rivera" and by his
+// Shopify id in the console's search and the JSON API, and by that phone
+// in a Gladly auto-link suggestion; the pasted detailed lookup reads his
+// card from the mirror, with no Recharge call.
+func TestDemoMirrorSearches(t *testing.T) {
+	t.Parallel()
+	base, stdout := startServer(t, nil, "demo", "--addr", "127.0.0.1:0", "--signing-key", "demo-mirror-key")
+	out := stdout.String()
+	password, simURL := demoPrinted(t, out)
+	alex := strconv.FormatInt(rechargetest.DemoAlexRiveraID, 10)
+	if line := demoLine(t, out, "Mirror  "); !strings.HasPrefix(line, "Mirror           ready: ") || !strings.Contains(line, " customers, ") {
+		t.Errorf("the demo's mirror line: %q", line)
+	}
+
+	shopify := demoShopifyID(rechargetest.DemoAlexRiveraID)
+	if shopify == "" {
+		t.Fatal("Alex Rivera has no Shopify id in the demo store")
+	}
+	for _, q := range []string{"555-123-4567", "rivera", shopify} {
+		t.Run("console "+q, func(t *testing.T) {
+			t.Parallel()
+			line := demoLine(t, out, "?find="+url.QueryEscape(q)+"#search")
+			page := consoleGet(t, base, demoAgentEmail, password, strings.TrimPrefix(line, base))
+			_, results, ok := strings.Cut(page, `id="find-results"`)
+			if !ok || !strings.Contains(results, alex) || !strings.Contains(results, "Alex") {
+				t.Errorf("searching %q finds no Alex Rivera (%s)", q, alex)
+			}
+		})
+	}
+
+	t.Run("api", func(t *testing.T) {
+		t.Parallel()
+		line := demoLine(t, out, "/api/search?q=")
+		f := strings.Fields(line) // curl -H 'Authorization: Bearer TOKEN' 'URL'
+		if len(f) != 6 {
+			t.Fatalf("not a curl line: %q", line)
+		}
+		req, _ := http.NewRequest(http.MethodGet, strings.Trim(f[5], "'"), nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSuffix(f[4], "'"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), alex) {
+			t.Errorf("GET /api/search = %d: %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("gladly", func(t *testing.T) {
+		t.Parallel()
+		line := demoLine(t, out, "--phone 555-123-4567")
+		args := strings.Fields(line)[1:] // without the program's name
+		code, _, stderr := run(t, nil, args...)
+		if code != 0 || !strings.Contains(stderr, "Gladly would auto-link the profile to Recharge customer "+alex) {
+			t.Errorf("gladly-lookup --phone: exit %d:\n%s", code, stderr)
+		}
+	})
+
+	t.Run("detailed from the mirror", func(t *testing.T) {
+		t.Parallel()
+		line := demoLine(t, out, "--email alex.rivera@example.com --detailed")
+		before := simStats(t, simURL)["GET /customers/{id}"]
+		code, stdout, stderr := run(t, nil, strings.Fields(line)[1:]...)
+		if code != 0 || !strings.Contains(stdout, "Dog Lovers T-Shirt") {
+			t.Fatalf("the pasted gladly-lookup: exit %d:\n%s", code, stderr)
+		}
+		if after := simStats(t, simURL)["GET /customers/{id}"]; after != before {
+			t.Errorf("Alex's detailed card read Recharge's customer %d times: it should come from the mirror", after-before)
+		}
+	})
+}
+
+// TestDemoMirrorOff checks that RECHARGE_MIRROR=off runs the demo as
+// before the mirror: it says so, mirrors nothing and offers no searches
+// that need the mirror.
+func TestDemoMirrorOff(t *testing.T) {
+	t.Parallel()
+	base, stdout := startServer(t, map[string]string{"RECHARGE_MIRROR": "off"}, "demo", "--addr", "127.0.0.1:0")
+	out := stdout.String()
+	if line := demoLine(t, out, "Mirror  "); line != "Mirror           off (RECHARGE_MIRROR=off): every card is read from the simulated Recharge" {
+		t.Errorf("the demo's mirror line: %q", line)
+	}
+	if strings.Contains(out, "?find=") || strings.Contains(out, "--phone") {
+		t.Errorf("the demo offers searches that need the mirror:\n%s", out)
+	}
+	if status, m := readyzChecks(t, base); status != "ready" || m["state"] != rechargekit.MirrorOff {
+		t.Errorf("/readyz: %s, mirror %v", status, m)
 	}
 }

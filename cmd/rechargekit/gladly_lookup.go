@@ -12,6 +12,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/search"
 )
 
 // gladlyLookupCommand sends lookups to a Lookup Adaptor exactly as Gladly
@@ -23,6 +24,7 @@ type gladlyLookupCommand struct {
 	url           string
 	key           string
 	email         string
+	phone         string
 	customerID    string
 	detailed      bool
 	form          string
@@ -34,10 +36,11 @@ type gladlyLookupCommand struct {
 }
 
 func (c *gladlyLookupCommand) parseFlags(args []string) error {
-	fs := c.m.newFlagSet("gladly-lookup", "--url URL --key KEY (--email E | --customer-id ID [--detailed] | --form FORMURL | --submit ACTIONURL --field ATTR=VALUE ...)")
+	fs := c.m.newFlagSet("gladly-lookup", "--url URL --key KEY (--email E [--phone P] | --phone P | --customer-id ID [--detailed] | --form FORMURL | --submit ACTIONURL --field ATTR=VALUE ...)")
 	fs.StringVar(&c.url, "url", "", "the adaptor's lookup URL, e.g. https://rechargekit.example.com/gladly/lookup")
 	fs.StringVar(&c.key, "key", "", "the Gladly app's signing key (default $GLADLY_SIGNING_KEY; unsigned when empty)")
 	fs.StringVar(&c.email, "email", "", "send the auto-link suggestion Gladly sends for an unlinked profile with this email")
+	fs.StringVar(&c.phone, "phone", "", "send the auto-link suggestion Gladly sends for an unlinked profile with this mobile phone, in E.164 as Gladly keeps it ($PHONE_DEFAULT_REGION for a number without a country code; with --email: a profile with both)")
 	fs.StringVar(&c.customerID, "customer-id", "", "send an agent's search by Recharge customer id")
 	fs.BoolVar(&c.detailed, "detailed", false, "follow with the DETAILED lookup Gladly sends once the profile is linked")
 	fs.StringVar(&c.form, "form", "", "fetch an action's form (a formUrl of a DETAILED result, relative to --url or absolute) and print it")
@@ -65,12 +68,24 @@ func (c *gladlyLookupCommand) parseFlags(args []string) error {
 		return fmt.Errorf("--url %w", checkHTTPURL(c.url))
 	case c.timeout <= 0:
 		return errors.New("--timeout must be positive")
-	case countSet(c.email, c.customerID, c.form, c.submit) != 1:
-		return errors.New("give exactly one of --email, --customer-id, --form or --submit")
+	case countSet(c.email+c.phone, c.customerID, c.form, c.submit) != 1:
+		return errors.New("give exactly one of --email or --phone (or both: one profile), --customer-id, --form or --submit")
 	case len(c.fields) > 0 && c.submit == "":
 		return errors.New("--field goes with --submit")
 	case c.detailed && (c.form != "" || c.submit != ""):
-		return errors.New("--detailed goes with --email or --customer-id")
+		return errors.New("--detailed goes with --email, --phone or --customer-id")
+	}
+	if c.phone != "" {
+		// Gladly keeps a profile's phones in E.164 and sends them so; a
+		// number without a country code takes PHONE_DEFAULT_REGION's.
+		if err := c.m.checkEnv("PHONE_DEFAULT_REGION"); err != nil {
+			return err
+		}
+		e164 := search.Phone(c.phone, c.m.envOr("PHONE_DEFAULT_REGION", search.DefaultRegion))
+		if e164 == "" {
+			return fmt.Errorf("--phone %q is not a phone number", c.phone)
+		}
+		c.phone = e164
 	}
 	return nil
 }
@@ -125,14 +140,24 @@ func (c *gladlyLookupCommand) run(ctx context.Context) error {
 	var basic *gladly.LookupResponse
 	var err error
 	profile := rechargekit.Profile{ID: "rechargekit-cli"}
-	if c.email != "" {
-		profile.Emails = []string{c.email}
-		say("BASIC auto-link suggestion for %s", c.email)
+	if c.email != "" || c.phone != "" {
+		var fields, what []string
+		if c.email != "" {
+			profile.Emails = []string{c.email}
+			fields, what = append(fields, gladly.AutoLinkEmails), append(what, c.email)
+		}
+		if c.phone != "" {
+			// Gladly auto-links on the fields its app is set to use: the
+			// emails and, here, the mobile phones.
+			profile.Phones = []string{c.phone}
+			fields, what = append(fields, gladly.AutoLinkMobilePhones), append(what, "mobile phone "+c.phone)
+		}
+		say("BASIC auto-link suggestion for %s", strings.Join(what, " and "))
 		basic, err = client.AutoLink(ctx, profile)
 		if err != nil {
 			return c.describe(err)
 		}
-		id, decision := gladly.AutoLinkDecision(gladly.NewProfile(profile, gladly.PhoneMobile), basic.Results, []string{gladly.AutoLinkEmails})
+		id, decision := gladly.AutoLinkDecision(gladly.NewProfile(profile, gladly.PhoneMobile), basic.Results, fields)
 		if decision != nil {
 			say("%d result(s); Gladly would not auto-link: %v", len(basic.Results), decision)
 		} else {

@@ -134,10 +134,12 @@ func TestGladlyLookupActionFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--form", "/f", "--email", "a@example.com"}, "give exactly one of --email, --customer-id, --form or --submit"},
+		{[]string{"--form", "/f", "--email", "a@example.com"}, "give exactly one of --email or --phone (or both: one profile), --customer-id, --form or --submit"},
+		{[]string{"--phone", "555-123-4567", "--customer-id", "1"}, "give exactly one of --email or --phone"},
+		{[]string{"--phone", "call me"}, `--phone "call me" is not a phone number`},
 		{[]string{"--customer-id", "1", "--field", "a=b"}, "--field goes with --submit"},
 		{[]string{"--submit", "/s", "--field", "novalue"}, "want attr=value"},
-		{[]string{"--form", "/f", "--detailed"}, "--detailed goes with --email or --customer-id"},
+		{[]string{"--form", "/f", "--detailed"}, "--detailed goes with --email, --phone or --customer-id"},
 	} {
 		code, _, stderr := run(t, nil, append([]string{"gladly-lookup", "--url", "http://127.0.0.1:1/gladly/lookup"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

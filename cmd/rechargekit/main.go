@@ -7,6 +7,8 @@
 //	simulate       serve the Recharge API simulator alone
 //	lookup         print a customer's Subscription card from Recharge
 //	gladly-lookup  send a signed lookup to a Lookup Adaptor, as Gladly would
+//	sync           fill the mirror (the local copy of the store's Recharge data) from Recharge
+//	mirror         show the mirror's status, or purge it
 //	version        print the version
 //
 // main stays thin: it handles signals and hands everything else to Main, so

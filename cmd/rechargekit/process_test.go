@@ -156,8 +156,16 @@ type replica struct {
 // process is stopped (and its exit checked) when the test ends.
 func startReplica(t *testing.T, name string, env map[string]string) *replica {
 	t.Helper()
+	return startProcess(t, name, env, "serve")
+}
+
+// startProcess starts the rechargekit command line args in a new process
+// of the test binary; the process is stopped (and its exit checked) when
+// the test ends, unless the test stopped or killed it.
+func startProcess(t *testing.T, name string, env map[string]string, args ...string) *replica {
+	t.Helper()
 	r := &replica{name: name, logs: newLineLog(), stdout: &syncBuffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(os.Args[0], "-test.run=^$", "--", "serve")
+	r.cmd = exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 	r.cmd.Env = append(os.Environ(), replicaMainEnv+"=1")
 	for k, v := range env {
 		r.cmd.Env = append(r.cmd.Env, k+"="+v)

@@ -33,6 +33,7 @@ type readiness struct {
 	store   rechargekit.SettingsStore // nil: no console, no database
 	redis   *redis.Client             // nil: no Redis
 	client  *recharge.Client
+	mirror  *mirrorWatch // nil: the mirror is off
 	now     func() time.Time
 	timeout time.Duration // checkTimeout; tests shorten it
 
@@ -40,8 +41,8 @@ type readiness struct {
 	lastProbe time.Time
 }
 
-func newReadiness(store rechargekit.SettingsStore, rc *redis.Client, client *recharge.Client) *readiness {
-	return &readiness{store: store, redis: rc, client: client, now: time.Now, timeout: checkTimeout}
+func newReadiness(store rechargekit.SettingsStore, rc *redis.Client, client *recharge.Client, mw *mirrorWatch) *readiness {
+	return &readiness{store: store, redis: rc, client: client, mirror: mw, now: time.Now, timeout: checkTimeout}
 }
 
 // dependency is one readiness check: run reports the state, and late is
@@ -74,6 +75,12 @@ func (r *readiness) checks(ctx context.Context) []server.Check {
 	}
 	deps = append(deps, dependency{run: r.rechargeCheck, late: func() server.Check {
 		return rechargeCheck(r.client.Health())
+	}})
+	// The mirror is always reported, "off" included, so that an operator
+	// sees which way cards are read.
+	deps = append(deps, dependency{run: r.mirror.check, late: func() server.Check {
+		return server.Check{Name: "mirror", State: "timeout",
+			Message: fmt.Sprintf("the mirror's status did not answer within %s: its database is slow; cards are read from Recharge when the mirror cannot answer", r.timeout)}
 	}})
 
 	results := make([]chan server.Check, len(deps))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/internal/testkit"
+	"github.com/rechargekit/rechargekit/mirror"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 	"github.com/rechargekit/rechargekit/redis"
@@ -49,7 +50,7 @@ func TestReadiness(t *testing.T) {
 	advance := clock.Advance
 	client := sim.Client(recharge.WithMaxRetries(0), recharge.WithClock(clock.Now, clock.Sleep))
 	store := &settingsStore{}
-	r := newReadiness(store, nil, client)
+	r := newReadiness(store, nil, client, nil)
 	r.now = clock.Now
 	byName := func() map[string]server.Check {
 		out := map[string]server.Check{}
@@ -169,7 +170,7 @@ func TestReadinessChecksAreBoundedApart(t *testing.T) {
 				}
 				t.Cleanup(func() { rc.Close() })
 			}
-			r := newReadiness(store, rc, client)
+			r := newReadiness(store, rc, client, nil)
 
 			// As server's /readyz handler calls it: one context for all.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -202,5 +203,88 @@ func TestReadinessChecksAreBoundedApart(t *testing.T) {
 				t.Errorf("recharge = %+v, want ok: Recharge is healthy", c)
 			}
 		})
+	}
+}
+
+// TestMirrorReadiness checks the mirror's readiness check and its status
+// cache: off and ready are ok; syncing is ok with its percent (cards are
+// read from Recharge meanwhile); behind fails the check, making /readyz
+// degraded, never unavailable; the status is read at most once per
+// statusEvery however often /readyz, /metrics and the Settings page ask;
+// and a status that does not answer within the check's bound is reported
+// as a timeout.
+func TestMirrorReadiness(t *testing.T) {
+	t.Parallel()
+	clock := testkit.NewClock(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
+	var mu sync.Mutex
+	reads := 0
+	st := mirror.Status{State: rechargekit.MirrorSyncing, Percent: 37.5}
+	w := newMirrorWatch(func(context.Context) mirror.Status {
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		return st
+	})
+	w.now = clock.Now
+	set := func(s mirror.Status) {
+		mu.Lock()
+		defer mu.Unlock()
+		st = s
+	}
+
+	c := w.check(context.Background())
+	if !c.OK || c.State != rechargekit.MirrorSyncing || c.Percent == nil || *c.Percent != 37.5 || c.Critical {
+		t.Errorf("syncing: %+v", c)
+	}
+	if v := w.view(); v.State != rechargekit.MirrorSyncing || v.Percent != 37.5 {
+		t.Errorf("metrics view: %+v", v)
+	}
+	set(mirror.Status{State: rechargekit.MirrorReady, Percent: 100})
+	if c := w.check(context.Background()); c.State != rechargekit.MirrorSyncing || reads != 1 {
+		t.Errorf("within statusEvery: %+v after %d reads; want the cached syncing after 1", c, reads)
+	}
+	clock.Advance(statusEvery)
+	if c := w.check(context.Background()); !c.OK || c.State != rechargekit.MirrorReady || c.Percent != nil || c.Message != "" {
+		t.Errorf("ready: %+v", c)
+	}
+
+	last := clock.Now().Add(-20 * time.Minute)
+	set(mirror.Status{State: rechargekit.MirrorBehind, Percent: 100, LastReconcile: last, Holder: "rk-1:42", WebhooksMissing: []string{"subscription/updated"}})
+	clock.Advance(statusEvery)
+	if c := w.check(context.Background()); c.OK || c.Critical || c.State != rechargekit.MirrorBehind || !c.Since.Equal(last) ||
+		!strings.Contains(c.Message, "marked as possibly out of date") {
+		t.Errorf("behind: %+v", c)
+	}
+	if p := w.adminStatus(context.Background()); p.State != rechargekit.MirrorBehind || p.Holder != "rk-1:42" ||
+		len(p.WebhooksRecreated) != 1 || !p.LastReconcile.Equal(last) {
+		t.Errorf("admin status: %+v", p)
+	}
+
+	var off *mirrorWatch
+	if c := off.check(context.Background()); !c.OK || c.State != rechargekit.MirrorOff {
+		t.Errorf("off: %+v", c)
+	}
+	if v := off.view(); v.State != rechargekit.MirrorOff {
+		t.Errorf("off view: %+v", v)
+	}
+
+	// A status that hangs: readiness reports the mirror late, alone.
+	release := make(chan struct{})
+	defer close(release)
+	hung := newMirrorWatch(func(ctx context.Context) mirror.Status {
+		<-release
+		return mirror.Status{State: rechargekit.MirrorReady}
+	})
+	r := newReadiness(&settingsStore{}, nil, rechargetest.NewServer(t, rechargetest.Config{}).Client(), hung)
+	r.timeout = 50 * time.Millisecond
+	byName := map[string]server.Check{}
+	for _, c := range r.checks(context.Background()) {
+		byName[c.Name] = c
+	}
+	if c := byName["mirror"]; c.OK || c.State != "timeout" || !strings.Contains(c.Message, "the mirror's status did not answer") {
+		t.Errorf("hung mirror: %+v", c)
+	}
+	if c := byName["database"]; !c.OK {
+		t.Errorf("database with a hung mirror: %+v", c)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
+	"github.com/rechargekit/rechargekit/mirror"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/redis"
 	"github.com/rechargekit/rechargekit/server"
@@ -36,6 +37,9 @@ type serveCommand struct {
 	sessionIdle    time.Duration
 	sessionTTL     time.Duration
 	redisTimeout   time.Duration
+	reconcile      time.Duration
+	leaseTTL       time.Duration
+	mirror         mirrorSettings
 }
 
 func (c *serveCommand) parseFlags(args []string) error {
@@ -76,12 +80,24 @@ func (c *serveCommand) parseFlags(args []string) error {
 	if err := c.m.durationFlag(fs, &c.redisTimeout, "redis-timeout", "REDIS_TIMEOUT", redis.DefaultCallTimeout, "bound every call to Redis; one that takes longer finds Redis down, which is then skipped for a while"); err != nil {
 		return err
 	}
+	if err := c.m.reconcileFlag(fs, &c.reconcile); err != nil {
+		return err
+	}
+	fs.DurationVar(&c.leaseTTL, "mirror-lease-ttl", mirror.DefaultLeaseTTL, "how long the replica that syncs the mirror keeps the sync lease without renewing it: another replica takes over this long after it dies (a clean stop hands it over at once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	var err error
+	if c.mirror, err = c.m.mirrorSettings(c.reconcile, strings.TrimSpace(c.m.Getenv("DATABASE_URL")) != ""); err != nil {
+		return err
+	}
+	if c.leaseTTL < time.Second || c.leaseTTL > 10*time.Minute {
+		return fmt.Errorf("--mirror-lease-ttl must be between 1s and 10m")
+	}
+	c.mirror.leaseTTL = c.leaseTTL
 	if err := checkListenAddr(c.addr); err != nil {
 		return fmt.Errorf("--addr ($LISTEN_ADDR) %w", err)
 	}
@@ -146,7 +162,10 @@ func (c *serveCommand) run(ctx context.Context) error {
 		logger.Warn("GLADLY_SIGNING_KEY is not set: lookups are accepted unsigned; set it to the Gladly app's signing key in production")
 	}
 	webhookSecret := c.m.Getenv("RECHARGE_WEBHOOK_SECRET")
-	if webhookSecret == "" {
+	switch {
+	case webhookSecret == "" && c.mirror.on:
+		logger.Warn("RECHARGE_WEBHOOK_SECRET is not set: Recharge webhooks are refused, so the mirror learns of changes only from its reconciliation, every " + c.mirror.reconcile.String())
+	case webhookSecret == "":
 		logger.Warn("RECHARGE_WEBHOOK_SECRET is not set: Recharge webhooks are refused, so cards refresh only when their TTL runs out")
 	}
 	redisURL := c.m.Getenv("REDIS_URL")
@@ -172,6 +191,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		sessionIdle:    c.sessionIdle,
 		sessionTTL:     c.sessionTTL,
 		adminLinks:     rechargekit.AdminLinks{Base: c.m.Getenv("RECHARGE_ADMIN_URL")}, // checked in parseFlags
+		mirror:         c.mirror,
 		gladly: gladly.Config{
 			SigningKey:    key,
 			TimeWindow:    c.timeWindow,
@@ -192,9 +212,14 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
+	// The mirror syncs in the background (on the replica holding the
+	// lease) while the server answers: cards it does not hold yet are read
+	// from Recharge meanwhile. It stops, releasing the lease, when the
+	// drain begins.
+	a.runMirror(ctx, logger)
 	logger.Info("rechargekit serving", "addr", "http://"+ln.Addr().String(), "lookup_path", c.gladlyPath,
 		"signed_lookups", key != "", "database", describeDatabase(dbURL), "shared_cache", redisURL != "",
-		"card_ttl", c.cardTTL.String(), "version", version())
+		"card_ttl", c.cardTTL.String(), "mirror", c.mirror.on, "version", version())
 	return c.m.serveDrain(ctx, "serve", ln, a.handler, c.drain, logger)
 }
 

@@ -86,6 +86,20 @@ func (m *Main) adminDatabase() (string, error) {
 	return u, nil
 }
 
+// openAdminStore opens DATABASE_URL's store for an admin command (see
+// adminDatabase) and returns it with the URL.
+func (m *Main) openAdminStore(ctx context.Context) (rechargekit.Store, string, error) {
+	dbURL, err := m.adminDatabase()
+	if err != nil {
+		return nil, "", err
+	}
+	store, err := openStore(ctx, dbURL)
+	if err != nil {
+		return nil, "", err
+	}
+	return store, dbURL, nil
+}
+
 // isPostgres reports whether a DATABASE_URL names PostgreSQL.
 func isPostgres(databaseURL string) bool {
 	u := strings.ToLower(databaseURL)
@@ -100,11 +114,7 @@ func (c *migrateCommand) parseFlags(args []string) error {
 }
 
 func (c *migrateCommand) run(ctx context.Context) error {
-	dbURL, err := c.m.adminDatabase()
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, dbURL)
+	store, dbURL, err := c.m.openAdminStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -143,11 +153,7 @@ func (c *userCommand) parseFlags(args []string) error {
 }
 
 func (c *userCommand) run(ctx context.Context) error {
-	dbURL, err := c.m.adminDatabase()
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, dbURL)
+	store, dbURL, err := c.m.openAdminStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -207,11 +213,7 @@ func (c *tokenCommand) parseFlags(args []string) error {
 }
 
 func (c *tokenCommand) run(ctx context.Context) error {
-	dbURL, err := c.m.adminDatabase()
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, dbURL)
+	store, dbURL, err := c.m.openAdminStore(ctx)
 	if err != nil {
 		return err
 	}
