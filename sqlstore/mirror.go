@@ -284,8 +284,12 @@ func (w *mirrorWriter) addKeysStmt(ctx context.Context, n int) (*sql.Stmt, error
 // keys unless so; it reports whether the record changed.
 func (w *mirrorWriter) put(ctx context.Context, r *rechargekit.MirrorRecord, now time.Time) (changed bool, err error) {
 	updated, seen := dbTime(truncate(r.UpdatedAt)), dbTime(stamp(r.SeenAt, now))
+	doc, err := packDoc(r.Doc)
+	if err != nil {
+		return false, err
+	}
 	var id int64
-	err = w.upsert.QueryRowContext(ctx, r.Resource, r.ID, r.CustomerID, updated, seen, r.Doc).Scan(&id)
+	err = w.upsert.QueryRowContext(ctx, r.Resource, r.ID, r.CustomerID, updated, seen, doc).Scan(&id)
 	switch {
 	case err == nil:
 		changed = true
@@ -463,9 +467,15 @@ func (s *Store) MirroredCustomer(ctx context.Context, customerID int64) ([]*rech
 
 func scanMirrorRecord(r row) (*rechargekit.MirrorRecord, error) {
 	var m rechargekit.MirrorRecord
-	if err := r.Scan(&m.Resource, &m.ID, &m.CustomerID, scanTime{&m.UpdatedAt}, scanTime{&m.SeenAt}, &m.Doc); err != nil {
+	var stored []byte
+	if err := r.Scan(&m.Resource, &m.ID, &m.CustomerID, scanTime{&m.UpdatedAt}, scanTime{&m.SeenAt}, &stored); err != nil {
 		return nil, err
 	}
+	doc, err := unpackDoc(stored)
+	if err != nil {
+		return nil, fmt.Errorf("%s %d: %w", m.Resource, m.ID, err)
+	}
+	m.Doc = doc
 	return &m, nil
 }
 
