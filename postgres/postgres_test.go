@@ -171,3 +171,16 @@ func TestTokenRolesUpgrade(t *testing.T) {
 	storetest.MustOpenBefore(t, sqlstore.Config{Writer: db, Reader: db, Dialect: dialect}, migrationFS, "0002_actions.sql")
 	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return MustOpen(t, url) })
 }
+
+// openMirror opens a mirror store at where whose clock reads now.
+func openMirror(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
+	s := MustOpen(t, where)
+	s.Now = now
+	return s
+}
+
+func TestMirrorStore(t *testing.T) {
+	t.Parallel()
+	testDSN(t)
+	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, openMirror))
+}

@@ -84,3 +84,15 @@ func TestActionStore(t *testing.T) {
 	t.Parallel()
 	storetest.RunActionStore(t, storetest.TwoHandles(placeForActions, openClocked))
 }
+
+// openMirror opens a mirror store at where whose clock reads now.
+func openMirror(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
+	s := MustOpen(t, where)
+	s.Now = now
+	return s
+}
+
+func TestMirrorStore(t *testing.T) {
+	t.Parallel()
+	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, openMirror))
+}

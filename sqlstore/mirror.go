@@ -1,40 +1,507 @@
 package sqlstore
 
-// PLACEHOLDER: replaced by the mirror-store branch; these methods only
-// let the tree build while the mirror is written.
-
 import (
+	"cmp"
 	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
 )
 
-var errMirrorTODO = rechargekit.Errorf(rechargekit.EINTERNAL, "The mirror is not built yet.")
+// The mirror lives in four tables (migrations/0004_mirror.sql):
+// mirror_records holds each Recharge object's JSON by (resource, id),
+// mirror_keys the normalised values that find its customer, one row per
+// key, mirror_checkpoints where each resource's backfill and
+// reconciliation stand, and mirror_lease the replica that syncs.
+//
+// Which of two writes of one record wins is decided by the upsert itself
+// (ON CONFLICT ... DO UPDATE ... WHERE stored.updated_at < ...), which
+// PostgreSQL evaluates against the newest committed row after waiting for
+// a racing writer, and which SQLite runs one writer at a time: the newer
+// version ends up stored whatever the order of the commits.
 
+// maxSearchKeys bounds the keys of one search (a query fits a handful).
+const maxSearchKeys = 100
+
+// prefixEnd follows every folded name that starts with a prefix: value >=
+// prefix AND value < prefix+prefixEnd is the prefix as an index range,
+// compared byte by byte (SQLite's BINARY, PostgreSQL's "C" collation).
+// U+10FFFF is the highest code point, and its UTF-8 encoding is above that
+// of every other one.
+const prefixEnd = "\U0010FFFF"
+
+// searchKinds are the kinds of search keys the mirror stores.
+var searchKinds = []string{rechargekit.KeyEmail, rechargekit.KeyPhone, rechargekit.KeyName, rechargekit.KeyZip,
+	rechargekit.KeyCustomerID, rechargekit.KeyExternalID}
+
+// resourceOrder orders a customer's records as MirrorResources lists the
+// resources.
+var resourceOrder = func() string {
+	var b strings.Builder
+	b.WriteString("CASE resource")
+	for i, r := range rechargekit.MirrorResources {
+		fmt.Fprintf(&b, " WHEN '%s' THEN %d", r, i)
+	}
+	b.WriteString(" END")
+	return b.String()
+}()
+
+// never is the "at" of a deletion that removes whatever is held.
+var never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+func checkResource(resource string) error {
+	if !rechargekit.IsMirrorResource(resource) {
+		return rechargekit.Errorf(rechargekit.EINVALID, "%q is not a mirrored Recharge resource.", resource)
+	}
+	return nil
+}
+
+// checkSearchKey rejects a key of an unknown kind, or a value the
+// databases cannot hold or compare alike (empty, invalid UTF-8, control
+// characters, over rechargekit.MaxTextLength bytes).
+func checkSearchKey(k rechargekit.SearchKey) error {
+	switch {
+	case !slices.Contains(searchKinds, k.Kind):
+		return rechargekit.Errorf(rechargekit.EINVALID, "%q is not a kind of search key.", k.Kind)
+	case k.Value == "" || len(k.Value) > rechargekit.MaxTextLength || !isText(k.Value):
+		return rechargekit.Errorf(rechargekit.EINVALID, "A %s search key must be one line of valid UTF-8 text of 1 to %d bytes.",
+			k.Kind, rechargekit.MaxTextLength)
+	}
+	return nil
+}
+
+// validateMirrorRecord reports, with EINVALID, what is wrong with a record
+// before it is written.
+func validateMirrorRecord(r *rechargekit.MirrorRecord) error {
+	switch {
+	case r == nil:
+		return rechargekit.Errorf(rechargekit.EINVALID, "A mirrored record is required.")
+	case !rechargekit.IsMirrorResource(r.Resource):
+		return checkResource(r.Resource)
+	case r.ID <= 0:
+		return rechargekit.Errorf(rechargekit.EINVALID, "A mirrored %s record needs a positive id, not %d.", r.Resource, r.ID)
+	case r.CustomerID <= 0:
+		return rechargekit.Errorf(rechargekit.EINVALID, "Mirrored %s %d needs a positive customer id, not %d.", r.Resource, r.ID, r.CustomerID)
+	case r.Resource == rechargekit.MirrorCustomers && r.CustomerID != r.ID:
+		return rechargekit.Errorf(rechargekit.EINVALID, "Mirrored customer %d must have its own id as its customer id, not %d.", r.ID, r.CustomerID)
+	case len(r.Doc) == 0:
+		return rechargekit.Errorf(rechargekit.EINVALID, "Mirrored %s %d has an empty document.", r.Resource, r.ID)
+	}
+	for _, k := range r.Keys {
+		if err := checkSearchKey(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutMirror implements rechargekit.MirrorStore. The batch's statements are
+// prepared once for its transaction, and records are written in (resource,
+// id) order, so that two batches sharing records lock them in one order on
+// PostgreSQL; a record given twice is written in the order given.
 func (s *Store) PutMirror(ctx context.Context, recs []*rechargekit.MirrorRecord) ([]int64, error) {
-	return nil, errMirrorTODO
+	for _, r := range recs {
+		if err := validateMirrorRecord(r); err != nil {
+			return nil, err
+		}
+	}
+	changed := []int64{}
+	if len(recs) == 0 {
+		return changed, nil
+	}
+	sorted := slices.Clone(recs)
+	slices.SortStableFunc(sorted, func(a, b *rechargekit.MirrorRecord) int {
+		return cmp.Or(strings.Compare(a.Resource, b.Resource), cmp.Compare(a.ID, b.ID))
+	})
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		w, err := prepareMirrorWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		for _, r := range sorted {
+			wrote, err := w.put(ctx, r, now)
+			if err != nil {
+				return fmt.Errorf("write %s %d: %w", r.Resource, r.ID, err)
+			}
+			if wrote {
+				changed = append(changed, r.CustomerID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap(fmt.Sprintf("write %d mirrored records", len(recs)), err)
+	}
+	slices.Sort(changed)
+	return slices.Compact(changed), nil
 }
+
+// mirrorWriter is PutMirror's statements, prepared in its transaction.
+type mirrorWriter struct {
+	upsert, refresh, dropKeys, addKey *sql.Stmt
+}
+
+func prepareMirrorWriter(ctx context.Context, tx *sql.Tx) (*mirrorWriter, error) {
+	w := &mirrorWriter{}
+	for _, p := range []struct {
+		st    **sql.Stmt
+		query string
+	}{
+		// Written when new, newer, or as new with another document;
+		// RETURNING yields a row only then.
+		{&w.upsert, `INSERT INTO mirror_records (resource, id, customer_id, updated_at, seen_at, doc)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (resource, id) DO UPDATE SET customer_id = excluded.customer_id,
+				updated_at = excluded.updated_at, seen_at = excluded.seen_at, doc = excluded.doc
+			WHERE mirror_records.updated_at < excluded.updated_at
+				OR (mirror_records.updated_at = excluded.updated_at AND mirror_records.doc <> excluded.doc)
+			RETURNING id`},
+		// The same version again: seen, not changed.
+		{&w.refresh, `UPDATE mirror_records SET seen_at = $3 WHERE resource = $1 AND id = $2 AND updated_at = $4`},
+		{&w.dropKeys, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`},
+		{&w.addKey, `INSERT INTO mirror_keys (kind, value, resource, id, customer_id) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT DO NOTHING`},
+	} {
+		st, err := tx.PrepareContext(ctx, p.query)
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*p.st = st
+	}
+	return w, nil
+}
+
+func (w *mirrorWriter) close() {
+	for _, st := range []*sql.Stmt{w.upsert, w.refresh, w.dropKeys, w.addKey} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// put writes one record unless the stored one is newer, and replaces its
+// keys unless so; it reports whether the record changed.
+func (w *mirrorWriter) put(ctx context.Context, r *rechargekit.MirrorRecord, now time.Time) (changed bool, err error) {
+	updated, seen := dbTime(truncate(r.UpdatedAt)), dbTime(stamp(r.SeenAt, now))
+	var id int64
+	err = w.upsert.QueryRowContext(ctx, r.Resource, r.ID, r.CustomerID, updated, seen, r.Doc).Scan(&id)
+	switch {
+	case err == nil:
+		changed = true
+	case err == sql.ErrNoRows:
+		n, err := rowsAffected(w.refresh.ExecContext(ctx, r.Resource, r.ID, seen, updated))
+		if err != nil || n == 0 {
+			return false, err // or the stored record is newer
+		}
+	default:
+		return false, err
+	}
+	// The same version again replaces the keys too, so that a full
+	// re-read heals keys made by other rules (a new phone region).
+	if _, err := w.dropKeys.ExecContext(ctx, r.Resource, r.ID); err != nil {
+		return false, err
+	}
+	for _, k := range r.Keys {
+		if _, err := w.addKey.ExecContext(ctx, k.Kind, k.Value, r.Resource, r.ID, r.CustomerID); err != nil {
+			return false, err
+		}
+	}
+	return changed, nil
+}
+
+// DeleteMirror implements rechargekit.MirrorStore. A customer's deletion
+// removes its records, whether or not the customer's own record is held,
+// unless that record was updated after at.
 func (s *Store) DeleteMirror(ctx context.Context, resource string, id int64, at time.Time) (int64, error) {
-	return 0, errMirrorTODO
+	if err := checkResource(resource); err != nil {
+		return 0, err
+	}
+	if id <= 0 {
+		return 0, rechargekit.Errorf(rechargekit.EINVALID, "A mirrored %s record needs a positive id, not %d.", resource, id)
+	}
+	upTo := dbTime(never)
+	if !at.IsZero() {
+		upTo = dbTime(truncate(at))
+	}
+	var customerID int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		if resource != rechargekit.MirrorCustomers {
+			err := tx.QueryRowContext(ctx, `DELETE FROM mirror_records WHERE resource = $1 AND id = $2 AND updated_at <= $3
+				RETURNING customer_id`, resource, id, upTo).Scan(&customerID)
+			if err != nil {
+				return s.check(err, on{NoRows, nil})
+			}
+			_, err = tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`, resource, id)
+			return err
+		}
+		var newer bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM mirror_records WHERE resource = $1 AND id = $2 AND updated_at > $3)`,
+			resource, id, upTo).Scan(&newer)
+		if err != nil || newer {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE (resource, id) IN
+			(SELECT resource, id FROM mirror_records WHERE customer_id = $1)`, id); err != nil {
+			return err
+		}
+		n, err := rowsAffected(tx.ExecContext(ctx, `DELETE FROM mirror_records WHERE customer_id = $1`, id))
+		if n > 0 {
+			customerID = id
+		}
+		return err
+	})
+	if err != nil {
+		return 0, s.wrap(fmt.Sprintf("delete mirrored %s %d", resource, id), err)
+	}
+	return customerID, nil
 }
+
+// MirroredCustomer implements rechargekit.MirrorStore. The records come
+// without their keys.
 func (s *Store) MirroredCustomer(ctx context.Context, customerID int64) ([]*rechargekit.MirrorRecord, error) {
-	return nil, errMirrorTODO
+	recs, err := list(ctx, s, fmt.Sprintf("read mirrored customer %d", customerID), scanMirrorRecord, `
+		SELECT resource, id, customer_id, updated_at, seen_at, doc FROM mirror_records
+		WHERE customer_id = $1 ORDER BY `+resourceOrder+`, id`, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(recs, func(r *rechargekit.MirrorRecord) bool {
+		return r.Resource == rechargekit.MirrorCustomers && r.ID == customerID
+	}) {
+		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge customer %d is not in the mirror.", customerID)
+	}
+	return recs, nil
 }
+
+func scanMirrorRecord(r row) (*rechargekit.MirrorRecord, error) {
+	var m rechargekit.MirrorRecord
+	if err := r.Scan(&m.Resource, &m.ID, &m.CustomerID, scanTime{&m.UpdatedAt}, scanTime{&m.SeenAt}, &m.Doc); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// SearchMirror implements rechargekit.MirrorStore: one query whose parts,
+// one per key, are each a range of the keys' primary index; each customer
+// keeps the row of the earliest key it matched (the lowest stored value
+// among a prefix's matches).
 func (s *Store) SearchMirror(ctx context.Context, keys []rechargekit.SearchKey, limit int) ([]*rechargekit.MirrorHit, error) {
-	return nil, errMirrorTODO
+	if len(keys) > maxSearchKeys {
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "A search takes at most %d keys, not %d.", maxSearchKeys, len(keys))
+	}
+	var (
+		parts []string
+		args  []any
+		seen  = map[rechargekit.SearchKey]bool{}
+	)
+	for _, k := range keys {
+		if err := checkSearchKey(k); err != nil {
+			return nil, err
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		args = append(args, k.Kind, k.Value)
+		cond := fmt.Sprintf("kind = $%d AND value = $%d", len(args)-1, len(args))
+		if k.Kind == rechargekit.KeyName {
+			args = append(args, k.Value+prefixEnd)
+			cond = fmt.Sprintf("kind = $%d AND value >= $%d AND value < $%d", len(args)-2, len(args)-1, len(args))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT customer_id, kind, value, %d AS ord FROM mirror_keys WHERE %s", len(parts), cond))
+	}
+	if len(parts) == 0 {
+		return []*rechargekit.MirrorHit{}, nil
+	}
+	if limit <= 0 {
+		limit = defaultSearchLimit
+	}
+	args = append(args, min(limit, maxLimit))
+	return list(ctx, s, "search the mirror", func(r row) (*rechargekit.MirrorHit, error) {
+		var h rechargekit.MirrorHit
+		return &h, r.Scan(&h.CustomerID, &h.Key.Kind, &h.Key.Value)
+	}, `SELECT customer_id, kind, value FROM (
+			SELECT customer_id, kind, value, row_number() OVER (PARTITION BY customer_id ORDER BY ord, value) AS n
+			FROM (`+strings.Join(parts, " UNION ALL ")+`) matches
+		) hits WHERE n = 1 ORDER BY customer_id DESC LIMIT `+fmt.Sprintf("$%d", len(args)), args...)
 }
+
+// nullTime binds a time that may be zero: NULL when it is.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return dbTime(truncate(t))
+}
+
+// MirrorCheckpoint implements rechargekit.MirrorStore.
 func (s *Store) MirrorCheckpoint(ctx context.Context, resource string) (*rechargekit.MirrorCheckpoint, error) {
-	return nil, errMirrorTODO
+	if err := checkResource(resource); err != nil {
+		return nil, err
+	}
+	cp, err := get(ctx, s, fmt.Sprintf("read the %s mirror checkpoint", resource), errNoCheckpoint, scanCheckpoint,
+		selectCheckpoints+`WHERE resource = $1`, resource)
+	if err == errNoCheckpoint {
+		return &rechargekit.MirrorCheckpoint{Resource: resource}, nil
+	}
+	return cp, err
 }
+
+// errNoCheckpoint is MirrorCheckpoint's no row, answered with a zero one.
+var errNoCheckpoint = rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no checkpoint.")
+
+const selectCheckpoints = `SELECT resource, cursor, done, records, started_at, max_id, last_id, swept_to, updated_at FROM mirror_checkpoints `
+
+func scanCheckpoint(r row) (*rechargekit.MirrorCheckpoint, error) {
+	var cp rechargekit.MirrorCheckpoint
+	err := r.Scan(&cp.Resource, &cp.Cursor, &cp.Done, &cp.Records, scanTime{&cp.StartedAt}, &cp.MaxID, &cp.LastID,
+		scanTime{&cp.SweptTo}, scanTime{&cp.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
+
+// SetMirrorCheckpoint implements rechargekit.MirrorStore. It sets
+// cp.UpdatedAt to the store's clock.
 func (s *Store) SetMirrorCheckpoint(ctx context.Context, cp *rechargekit.MirrorCheckpoint) error {
-	return errMirrorTODO
+	switch {
+	case cp == nil:
+		return rechargekit.Errorf(rechargekit.EINVALID, "A mirror checkpoint is required.")
+	case !rechargekit.IsMirrorResource(cp.Resource):
+		return checkResource(cp.Resource)
+	case cp.Records < 0 || cp.MaxID < 0 || cp.LastID < 0:
+		return rechargekit.Errorf(rechargekit.EINVALID, "The %s mirror checkpoint's counts and ids must not be negative.", cp.Resource)
+	case len(cp.Cursor) > rechargekit.MaxTextLength || !isText(cp.Cursor):
+		return rechargekit.Errorf(rechargekit.EINVALID, "The %s mirror checkpoint's cursor must be one line of text of at most %d bytes.",
+			cp.Resource, rechargekit.MaxTextLength)
+	}
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO mirror_checkpoints (resource, cursor, done, records, started_at, max_id, last_id, swept_to, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (resource) DO UPDATE SET cursor = excluded.cursor, done = excluded.done, records = excluded.records,
+				started_at = excluded.started_at, max_id = excluded.max_id, last_id = excluded.last_id,
+				swept_to = excluded.swept_to, updated_at = excluded.updated_at`,
+			cp.Resource, cp.Cursor, cp.Done, cp.Records, nullTime(cp.StartedAt), cp.MaxID, cp.LastID, nullTime(cp.SweptTo), dbTime(now))
+		if err == nil {
+			cp.UpdatedAt = now
+		}
+		return err
+	})
+	return s.wrap(fmt.Sprintf("write the %s mirror checkpoint", cp.Resource), err)
 }
+
+// MirrorStats implements rechargekit.MirrorStore. Every resource has a
+// count and a checkpoint (a zero one when none was written); a lease that
+// expired by the store's clock is nobody's.
 func (s *Store) MirrorStats(ctx context.Context) (*rechargekit.MirrorStats, error) {
-	return nil, errMirrorTODO
+	type count struct {
+		resource string
+		n        int64
+	}
+	counts, err := list(ctx, s, "count mirrored records", func(r row) (count, error) {
+		var c count
+		return c, r.Scan(&c.resource, &c.n)
+	}, `SELECT resource, count(*) FROM mirror_records GROUP BY resource`)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := list(ctx, s, "read the mirror checkpoints", scanCheckpoint, selectCheckpoints)
+	if err != nil {
+		return nil, err
+	}
+	st := &rechargekit.MirrorStats{Records: map[string]int64{}, Checkpoints: map[string]*rechargekit.MirrorCheckpoint{}}
+	for _, r := range rechargekit.MirrorResources {
+		st.Records[r] = 0
+		st.Checkpoints[r] = &rechargekit.MirrorCheckpoint{Resource: r}
+	}
+	for _, c := range counts {
+		st.Records[c.resource] = c.n
+	}
+	for _, cp := range cps {
+		st.Checkpoints[cp.Resource] = cp
+	}
+	st.Lease, err = get(ctx, s, "read the mirror lease", errNoLease, scanLease,
+		`SELECT holder, expires FROM mirror_lease WHERE id = 1 AND expires > $1`, dbTime(truncate(s.Now())))
+	if err == errNoLease {
+		err = nil
+	}
+	return st, err
 }
-func (s *Store) PurgeMirror(ctx context.Context) error { return errMirrorTODO }
+
+// errNoLease is no lease row: nobody holds the lease.
+var errNoLease = rechargekit.Errorf(rechargekit.ENOTFOUND, "Nobody holds the mirror lease.")
+
+func scanLease(r row) (*rechargekit.MirrorLease, error) {
+	var l rechargekit.MirrorLease
+	if err := r.Scan(&l.Holder, scanTime{&l.Expires}); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// PurgeMirror implements rechargekit.MirrorStore.
+func (s *Store) PurgeMirror(ctx context.Context) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		for _, table := range []string{"mirror_keys", "mirror_records", "mirror_checkpoints"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
+				return fmt.Errorf("empty %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+	return s.wrap("purge the mirror", err)
+}
+
+// AcquireMirrorLease implements rechargekit.MirrorStore with one upsert
+// that takes the lease when nobody holds it, renews it for its holder and
+// takes it over once it expired, and otherwise changes nothing: a racing
+// taker on PostgreSQL waits for the first one's row and then finds it
+// held, and SQLite runs one writer at a time, so exactly one wins.
 func (s *Store) AcquireMirrorLease(ctx context.Context, holder string, now time.Time, ttl time.Duration) (bool, *rechargekit.MirrorLease, error) {
-	return false, nil, errMirrorTODO
+	switch {
+	case strings.TrimSpace(holder) == "" || len(holder) > rechargekit.MaxIDLength || !isText(holder):
+		return false, nil, rechargekit.Errorf(rechargekit.EINVALID, "A mirror lease holder must be a name of 1 to %d bytes of text.", rechargekit.MaxIDLength)
+	case ttl <= 0:
+		return false, nil, rechargekit.Errorf(rechargekit.EINVALID, "A mirror lease needs a positive duration, not %s.", ttl)
+	}
+	now = truncate(now)
+	var (
+		ok  bool
+		cur *rechargekit.MirrorLease
+	)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		var err error
+		cur, err = scanLease(tx.QueryRowContext(ctx, `
+			INSERT INTO mirror_lease (id, holder, expires) VALUES (1, $1, $2)
+			ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+				WHERE mirror_lease.holder = excluded.holder OR mirror_lease.expires <= $3
+			RETURNING holder, expires`, holder, dbTime(now.Add(ttl)), dbTime(now)))
+		if s.condition(err) != NoRows {
+			ok = err == nil
+			return err
+		}
+		cur, err = scanLease(tx.QueryRowContext(ctx, `SELECT holder, expires FROM mirror_lease WHERE id = 1`))
+		return err
+	})
+	if err != nil {
+		return false, nil, s.wrap("take the mirror lease", err)
+	}
+	return ok, cur, nil
 }
-func (s *Store) ReleaseMirrorLease(ctx context.Context, holder string) error { return errMirrorTODO }
+
+// ReleaseMirrorLease implements rechargekit.MirrorStore.
+func (s *Store) ReleaseMirrorLease(ctx context.Context, holder string) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM mirror_lease WHERE id = 1 AND holder = $1`, holder)
+		return err
+	})
+	return s.wrap("release the mirror lease", err)
+}

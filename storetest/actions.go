@@ -24,14 +24,14 @@ func NewClock(t time.Time) *Clock { return testkit.NewClock(t) }
 // handles, such as an in-memory fake, returns itself).
 type OpenActionStore func(t *testing.T, now func() time.Time) (s rechargekit.ActionStore, another func() rechargekit.ActionStore)
 
-// TwoHandles makes an OpenActionStore from a database's two parts: place
-// makes a fresh database for one test and says where it is, and open opens
-// a handle on it whose clock reads now; the second handle opens the same
-// place again.
-func TwoHandles(place func(t *testing.T) string, open func(t *testing.T, where string, now func() time.Time) rechargekit.ActionStore) OpenActionStore {
-	return func(t *testing.T, now func() time.Time) (rechargekit.ActionStore, func() rechargekit.ActionStore) {
+// TwoHandles makes an OpenActionStore (or an OpenMirrorStore, or any
+// opener of that shape) from a database's two parts: place makes a fresh
+// database for one test and says where it is, and open opens a handle on
+// it whose clock reads now; the second handle opens the same place again.
+func TwoHandles[S any](place func(t *testing.T) string, open func(t *testing.T, where string, now func() time.Time) S) func(t *testing.T, now func() time.Time) (S, func() S) {
+	return func(t *testing.T, now func() time.Time) (S, func() S) {
 		where := place(t)
-		return open(t, where, now), func() rechargekit.ActionStore { return open(t, where, now) }
+		return open(t, where, now), func() S { return open(t, where, now) }
 	}
 }
 
