@@ -77,7 +77,11 @@ func (s *Service) Card(ctx context.Context, customerID int64) (*rechargekit.Card
 		out := *card
 		out.Subscriptions = slices.Clone(card.Subscriptions)
 		rechargekit.SortSubscriptions(out.Subscriptions)
-		out.FetchedAt = s.now()
+		if out.FetchedAt.IsZero() {
+			// A reader that knows when its data was confirmed (the
+			// mirror) says so; a live read is as of now.
+			out.FetchedAt = s.now()
+		}
 		if out.Details == nil {
 			out.Details = allUnavailable(msgDetailsFailed)
 		}

@@ -16,11 +16,15 @@ package mirror
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/recharge"
+	"github.com/rechargekit/rechargekit/search"
 )
 
 // Defaults of Options.
@@ -44,8 +48,10 @@ type Options struct {
 	WebhookURL        string        // where Recharge posts webhooks; "": registrations are not checked
 
 	// OnChange is called with each customer whose mirrored records a
-	// webhook, a reconciliation, a backfill page or a live read changed,
-	// so that the card caches in front drop that customer's card.
+	// webhook, a reconciliation or a backfill page changed, so that the
+	// card caches in front drop that customer's card. A live read written
+	// through does not call it: the card it returns is that fresh data,
+	// and the cache in front is storing it.
 	OnChange func(ctx context.Context, customerID int64)
 
 	Logger  *slog.Logger     // nil: no logs
@@ -83,4 +89,98 @@ type Status struct {
 	Drift           string    // the last daily count check's finding; "" when none
 	WebhooksMissing []string  // topics Recharge had deleted and that were re-created since start
 	Err             string    // the last sync error, "" when none
+}
+
+// Mirror runs the mirror of one store. Create it with New; it is safe for
+// concurrent use.
+type Mirror struct {
+	opts   Options
+	store  rechargekit.MirrorStore
+	client *recharge.Client
+	live   *recharge.Source
+	log    *slog.Logger
+	source *Source
+
+	// locks order the webhooks of one customer (a stripe per customer id).
+	locks [64]sync.Mutex
+
+	// after waits between Run's steps; tests replace it.
+	after func(time.Duration) <-chan time.Time
+
+	mu              sync.Mutex
+	cps             map[string]*rechargekit.MirrorCheckpoint // cached checkpoints, read at cpsAt
+	cpsAt           time.Time
+	leader          bool
+	progress        Progress
+	minIDs          map[string]int64 // each resource's lowest id, for progress
+	lastReconcile   time.Time
+	reconcileErr    string
+	syncErr         string
+	lastCount       time.Time
+	drift           string
+	webhooksMissing []string
+	refusedLogged   map[string]bool
+}
+
+// New returns a Mirror over opts.Store, reading Recharge through
+// opts.Client (and opts.Live for cards not mirrored yet). Errors:
+// EINVALID (no store or no client).
+func New(opts Options) (*Mirror, error) {
+	if opts.Store == nil || opts.Client == nil {
+		return nil, rechargekit.Errorf(rechargekit.EINVALID, "The mirror needs a store and a Recharge client.")
+	}
+	if opts.PageSize <= 0 || opts.PageSize > recharge.MaxPageSize {
+		opts.PageSize = DefaultPageSize
+	}
+	if opts.ReconcileInterval <= 0 {
+		opts.ReconcileInterval = DefaultReconcileInterval
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.Region == "" {
+		opts.Region = search.DefaultRegion
+	}
+	if opts.Holder == "" {
+		host, _ := os.Hostname()
+		opts.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	live := opts.Live
+	if live == nil {
+		live = &recharge.Source{Client: opts.Client, Logger: log}
+	}
+	m := &Mirror{
+		opts: opts, store: opts.Store, client: opts.Client, live: live, log: log,
+		after:         time.After,
+		minIDs:        map[string]int64{},
+		refusedLogged: map[string]bool{},
+	}
+	m.source = &Source{m: m}
+	return m, nil
+}
+
+func (m *Mirror) now() time.Time { return m.opts.Now() }
+
+// changed tells OnChange about each customer whose records changed.
+func (m *Mirror) changed(ctx context.Context, ids []int64) {
+	if m.opts.OnChange == nil {
+		return
+	}
+	for _, id := range ids {
+		m.opts.OnChange(ctx, id)
+	}
+}
+
+// records counts records written by the backfill or a reconciliation.
+func (m *Mirror) records(resource string, n int) {
+	if m.opts.Metrics != nil && n > 0 {
+		m.opts.Metrics.MirrorRecords(resource, int64(n))
+	}
 }

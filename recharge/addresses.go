@@ -23,7 +23,8 @@ type AddressListOptions struct {
 	CreatedAtMin, CreatedAtMax *time.Time
 	UpdatedAtMin, UpdatedAtMax *time.Time
 
-	Limit  int // page size, at most 250 (default 50)
+	SortBy string // id-desc (default), id-asc, created_at-asc, updated_at-asc, ...
+	Limit  int    // page size, at most 250 (default 50)
 	Cursor string
 }
 
@@ -38,6 +39,7 @@ func (o *AddressListOptions) values() url.Values {
 	q.int64("discount_id", o.DiscountID)
 	q.bool("is_active", o.IsActive)
 	q.dateRange(o.CreatedAtMin, o.CreatedAtMax, o.UpdatedAtMin, o.UpdatedAtMax)
+	q.str("sort_by", o.SortBy)
 	q.page(o.Limit, o.Cursor)
 	return url.Values(q)
 }

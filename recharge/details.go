@@ -53,18 +53,39 @@ const (
 	msgNotYet        = "rechargekit is still learning what this Recharge store offers; this part comes with the card's next read."
 )
 
-// detailReads are the raw answers behind a card's sections.
-type detailReads struct {
-	cust       *Customer
-	custErr    error
-	pms        []*PaymentMethod // read on their own when the include is refused
-	pmsErr     error
-	pmsMsg     string // set when the payment methods were not asked for (remembered refusal)
-	charges    []*Charge
-	chargesErr error
-	events     []*Event
-	eventsErr  error
-	eventsMsg  string // set when the events were not asked for (remembered refusal)
+// CardData is what a card is built from: Recharge's wire objects, as
+// ReadCardData reads them live or as a local mirror holds them, and for
+// each section that is missing, why. Build the card with CardFromData.
+type CardData struct {
+	// Customer carries its addresses and, unless PaymentMethods is set,
+	// its payment methods in Include.
+	Customer *Customer
+	// Subscriptions are every subscription of the customer, in any order.
+	Subscriptions []*Subscription
+	// Charges are the customer's newest charges (up to 250), in any order.
+	Charges []*Charge
+	// PaymentMethods are the payment methods when they were read on their
+	// own (the include refused); they win over Customer.Include's.
+	PaymentMethods []*PaymentMethod
+	// Events are the customer's newest events (up to 250), in any order.
+	Events []*Event
+
+	// Why sections are missing: the error of their read, or the sentence
+	// to show when they were not asked for (a remembered refusal, a
+	// resource the mirror could not read). CustomerErr only concerns the
+	// details read on their own (Details): a card needs its customer.
+	CustomerErr       error
+	PaymentMethodsErr error
+	PaymentMethodsMsg string
+	ChargesErr        error
+	ChargesMsg        string
+	EventsErr         error
+	EventsMsg         string
+
+	// Offline builds the card without any Recharge call: a subscription
+	// without a product image gets a remembered one, the catalog is not
+	// asked. A mirrored card is built offline.
+	Offline bool
 }
 
 // Details returns the customer's sections beyond the subscriptions, read
@@ -77,16 +98,18 @@ func (s *Source) Details(ctx context.Context, customerID int64) (*rechargekit.Ca
 	}
 	liteCustomer, liteEvents, done := s.startProbe()
 	defer done()
-	var r detailReads
+	var r CardData
 	var wg sync.WaitGroup
-	wg.Go(func() { r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, liteCustomer) })
-	wg.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
-	wg.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, liteEvents) })
+	wg.Go(func() {
+		r.Customer, r.PaymentMethods, r.PaymentMethodsMsg, r.PaymentMethodsErr, r.CustomerErr = s.readCustomer(ctx, customerID, liteCustomer)
+	})
+	wg.Go(func() { r.Charges, r.ChargesErr = s.readCharges(ctx, customerID) })
+	wg.Go(func() { r.Events, r.EventsMsg, r.EventsErr = s.readEvents(ctx, customerID, liteEvents) })
 	wg.Wait()
-	if r.custErr != nil && IsNotFound(r.custErr) {
-		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.custErr)
+	if r.CustomerErr != nil && IsNotFound(r.CustomerErr) {
+		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.CustomerErr)
 	}
-	return s.details(ctx, customerID, &r, nil), nil
+	return s.details(ctx, customerID, &r), nil
 }
 
 // ReadCard reads a whole card (customer, subscriptions and details) with
@@ -96,6 +119,19 @@ func (s *Source) Details(ctx context.Context, customerID int64) (*rechargekit.Ca
 // and the subscriptions fail the card. FetchedAt is left for the caller.
 // Errors: ENOTFOUND, EUPSTREAM.
 func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
+	d, err := s.ReadCardData(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return s.CardFromData(ctx, d), nil
+}
+
+// ReadCardData reads what ReadCard builds a card from, in parallel: the
+// customer with its addresses and payment methods, every page of its
+// subscriptions, its newest charges and events. The details' reads fail
+// section by section (named in the CardData); the customer and the
+// subscriptions fail the read. Errors: ENOTFOUND, EUPSTREAM.
+func (s *Source) ReadCardData(ctx context.Context, customerID int64) (*CardData, error) {
 	if customerID <= 0 {
 		return nil, rechargekit.Errorf(rechargekit.ENOTFOUND, "Recharge has no customer with the id %d.", customerID)
 	}
@@ -104,10 +140,10 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 
 	liteCustomer, liteEvents, done := s.startProbe()
 	defer done()
-	var r detailReads
+	var r CardData
 	var side sync.WaitGroup
-	side.Go(func() { r.charges, r.chargesErr = s.readCharges(ctx, customerID) })
-	side.Go(func() { r.events, r.eventsMsg, r.eventsErr = s.readEvents(ctx, customerID, liteEvents) })
+	side.Go(func() { r.Charges, r.ChargesErr = s.readCharges(ctx, customerID) })
+	side.Go(func() { r.Events, r.EventsMsg, r.EventsErr = s.readEvents(ctx, customerID, liteEvents) })
 	var (
 		subs    []*Subscription
 		subsErr error
@@ -126,69 +162,86 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 
 	// The customer decides first: without it the rest is of no use, and
 	// its error (404, our token refused) says the most.
-	r.cust, r.pms, r.pmsMsg, r.pmsErr, r.custErr = s.readCustomer(ctx, customerID, liteCustomer)
-	if r.custErr == nil {
+	r.Customer, r.PaymentMethods, r.PaymentMethodsMsg, r.PaymentMethodsErr, r.CustomerErr = s.readCustomer(ctx, customerID, liteCustomer)
+	if r.CustomerErr == nil {
 		<-subsEnd
 	}
-	if r.custErr != nil || subsErr != nil {
+	if r.CustomerErr != nil || subsErr != nil {
 		cancel()
 	}
 	<-subsEnd
 	side.Wait()
-	if r.custErr != nil || subsErr != nil {
+	if r.CustomerErr != nil || subsErr != nil {
 		// The card fails, but what the events read learned still holds.
-		if r.eventsErr != nil && isDefinite4xx(r.eventsErr) {
-			s.eventsRefused(ctx, customerID, r.eventsErr)
+		if r.EventsErr != nil && isDefinite4xx(r.EventsErr) {
+			s.eventsRefused(ctx, customerID, r.EventsErr)
 		}
 	}
 	switch {
-	case r.custErr != nil && IsNotFound(r.custErr):
-		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.custErr)
-	case r.custErr != nil:
-		return nil, s.domainError(ctx, "read the Recharge customer", r.custErr)
+	case r.CustomerErr != nil && IsNotFound(r.CustomerErr):
+		return nil, rechargekit.WrapError(rechargekit.ENOTFOUND, "Recharge has no such customer.", r.CustomerErr)
+	case r.CustomerErr != nil:
+		return nil, s.domainError(ctx, "read the Recharge customer", r.CustomerErr)
 	case subsErr != nil:
 		return nil, s.domainError(ctx, "read the Recharge subscriptions", subsErr)
 	}
+	r.Subscriptions = subs
+	return &r, nil
+}
+
+// CardFromData builds the card of d, whose Customer must be set: the
+// live Source and the mirror share this one mapping. A section d says is
+// missing is named in Details.Unavailable; a definite refusal among the
+// errors is remembered as after a live read. FetchedAt is left for the
+// caller.
+func (s *Source) CardFromData(ctx context.Context, d *CardData) *rechargekit.Card {
+	customerID := int64(d.Customer.ID)
+	charges, chargesErr := d.Charges, d.ChargesErr
+	if d.ChargesMsg != "" {
+		charges, chargesErr = nil, nil
+	}
 	return &rechargekit.Card{
-		Customer:      *DomainCustomer(r.cust),
-		Subscriptions: s.completeSubscriptions(ctx, customerID, subs, r.charges, r.chargesErr),
-		Details:       s.details(ctx, customerID, &r, subs),
-	}, nil
+		Customer:      *DomainCustomer(d.Customer),
+		Subscriptions: s.completeSubscriptions(ctx, customerID, d.Subscriptions, charges, chargesErr, d.Offline),
+		Details:       s.details(ctx, customerID, d),
+	}
 }
 
 // details maps the reads and names each section that failed.
-func (s *Source) details(ctx context.Context, customerID int64, r *detailReads, subs []*Subscription) *rechargekit.CardDetails {
-	data := DetailsData{Subscriptions: subs}
-	if r.custErr == nil {
-		data.Customer = r.cust
+func (s *Source) details(ctx context.Context, customerID int64, r *CardData) *rechargekit.CardDetails {
+	data := DetailsData{Subscriptions: r.Subscriptions}
+	if r.CustomerErr == nil {
+		data.Customer = r.Customer
 	}
-	if r.chargesErr == nil {
-		data.Charges = r.charges
+	if r.ChargesErr == nil && r.ChargesMsg == "" {
+		data.Charges = r.Charges
 	}
-	if r.eventsErr == nil {
-		data.Events = r.events
+	if r.EventsErr == nil && r.EventsMsg == "" {
+		data.Events = r.Events
 	}
-	if r.pmsErr == nil {
-		data.PaymentMethods = r.pms
+	if r.PaymentMethodsErr == nil && r.PaymentMethodsMsg == "" {
+		data.PaymentMethods = r.PaymentMethods
 	}
 	d, ok := s.mapDetails(ctx, customerID, data)
 	if !ok {
 		return d
 	}
 	un := map[string]string{}
-	if r.custErr != nil {
+	if r.CustomerErr != nil {
 		un[rechargekit.SectionAddresses] = msgCustFailed
 		un[rechargekit.SectionPayment] = msgCustFailed
-		s.logSection(ctx, customerID, "customer", r.custErr)
-	} else if r.pmsMsg != "" {
-		un[rechargekit.SectionPayment] = r.pmsMsg
-	} else if r.pmsErr != nil {
-		un[rechargekit.SectionPayment] = s.pmsRefused(ctx, customerID, r.pmsErr)
+		s.logSection(ctx, customerID, "customer", r.CustomerErr)
+	} else if r.PaymentMethodsMsg != "" {
+		un[rechargekit.SectionPayment] = r.PaymentMethodsMsg
+	} else if r.PaymentMethodsErr != nil {
+		un[rechargekit.SectionPayment] = s.pmsRefused(ctx, customerID, r.PaymentMethodsErr)
 	}
-	if r.chargesErr != nil {
-		msg := msgChargesFailed
-		if IsForbidden(r.chargesErr) {
-			msg = msgChargesScope
+	if msg := r.ChargesMsg; msg != "" || r.ChargesErr != nil {
+		if msg == "" {
+			msg = msgChargesFailed
+			if IsForbidden(r.ChargesErr) {
+				msg = msgChargesScope
+			}
 		}
 		un[rechargekit.SectionNextCharges] = msg
 		un[rechargekit.SectionRecentOrders] = msg
@@ -198,10 +251,10 @@ func (s *Source) details(ctx context.Context, customerID int64, r *detailReads, 
 		// The subscriptions' mapping logs the charges' failure once.
 	}
 	switch {
-	case r.eventsMsg != "":
-		un[rechargekit.SectionEvents] = r.eventsMsg
-	case r.eventsErr != nil:
-		un[rechargekit.SectionEvents] = s.eventsRefused(ctx, customerID, r.eventsErr)
+	case r.EventsMsg != "":
+		un[rechargekit.SectionEvents] = r.EventsMsg
+	case r.EventsErr != nil:
+		un[rechargekit.SectionEvents] = s.eventsRefused(ctx, customerID, r.EventsErr)
 	}
 	if len(un) > 0 {
 		d.Unavailable = un

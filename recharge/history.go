@@ -21,8 +21,13 @@ type PaymentMethodsService struct{ client *Client }
 // PaymentMethodListOptions filters GET /payment_methods.
 type PaymentMethodListOptions struct {
 	CustomerID int64
-	Limit      int // page size, at most 250 (default 50)
-	Cursor     string
+
+	CreatedAtMin, CreatedAtMax *time.Time
+	UpdatedAtMin, UpdatedAtMax *time.Time
+
+	SortBy string // id-desc (default), id-asc, updated_at-asc, ...
+	Limit  int    // page size, at most 250 (default 50)
+	Cursor string
 }
 
 func (o *PaymentMethodListOptions) values() url.Values {
@@ -31,6 +36,8 @@ func (o *PaymentMethodListOptions) values() url.Values {
 		return url.Values(q)
 	}
 	q.int64("customer_id", o.CustomerID)
+	q.dateRange(o.CreatedAtMin, o.CreatedAtMax, o.UpdatedAtMin, o.UpdatedAtMax)
+	q.str("sort_by", o.SortBy)
 	q.page(o.Limit, o.Cursor)
 	return url.Values(q)
 }

@@ -155,13 +155,14 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 		subs = append(subs, sub)
 	}
 	<-done
-	return s.completeSubscriptions(ctx, customerID, subs, charges, chargesErr), nil
+	return s.completeSubscriptions(ctx, customerID, subs, charges, chargesErr, false), nil
 }
 
 // completeSubscriptions maps subscriptions with the customer's charges
 // (nil, with chargesErr, when they could not be read) and fills product
-// images from the charges, the remembered images and the catalog.
-func (s *Source) completeSubscriptions(ctx context.Context, customerID int64, subs []*Subscription, charges []*Charge, chargesErr error) []*rechargekit.Subscription {
+// images from the charges, the remembered images and (unless offline)
+// the catalog.
+func (s *Source) completeSubscriptions(ctx context.Context, customerID int64, subs []*Subscription, charges []*Charge, chargesErr error, offline bool) []*rechargekit.Subscription {
 	if chargesErr != nil {
 		level := slog.LevelWarn
 		if IsForbidden(chargesErr) || ctx.Err() != nil {
@@ -176,7 +177,9 @@ func (s *Source) completeSubscriptions(ctx context.Context, customerID int64, su
 	out := DomainSubscriptions(subs, charges)
 	s.rememberImages(out) // only images from the charges: none is filled from memory yet
 	s.fillRememberedImages(out)
-	s.fillCatalogImages(ctx, out)
+	if !offline {
+		s.fillCatalogImages(ctx, out)
+	}
 	return out
 }
 
