@@ -214,10 +214,22 @@ const minRequestTime = 250 * time.Millisecond
 // never reserves: it proceeds only while the bucket is below its share,
 // checking again as the bucket drains, until its deadline.
 func (l *Limiter) Wait(ctx context.Context) error {
+	return l.wait(ctx, rechargekit.IsBackground(ctx), l.bgLimit)
+}
+
+// WaitBackground implements recharge.BackgroundWaiter: it is Wait for
+// background work, which proceeds only while taking a slot leaves at least
+// reserve slots of the shared bucket free (at most size-1; and never above
+// the level lookups may fill), whatever BackgroundShare says.
+func (l *Limiter) WaitBackground(ctx context.Context, reserve int) error {
+	return l.wait(ctx, true, min(l.fgLimit, max(1, l.size-float64(max(reserve, 0)))))
+}
+
+// wait is Wait, for background work (bg) up to the level bgLimit.
+func (l *Limiter) wait(ctx context.Context, bg bool, bgLimit float64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	bg := rechargekit.IsBackground(ctx)
 	for {
 		limit, most := l.fgLimit, l.maxWait
 		if dl, ok := ctx.Deadline(); ok {
@@ -227,7 +239,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		}
 		reserve := most.Milliseconds()
 		if bg {
-			limit, reserve = l.bgLimit, -1
+			limit, reserve = bgLimit, -1
 		}
 		res, err := takeScript.Run(ctx, l.rdb, []string{l.key},
 			strconv.FormatFloat(limit, 'f', -1, 64), strconv.FormatFloat(l.rate, 'f', -1, 64),
@@ -236,7 +248,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return l.redisDown(ctx, err)
+			return l.redisDown(ctx, err, bg, bgLimit)
 		}
 		wait := time.Duration(abs(res)) * time.Millisecond
 		switch {
@@ -315,11 +327,18 @@ func (l *Limiter) Level(ctx context.Context) (float64, error) {
 }
 
 // redisDown handles a Wait whose script failed: the fallback paces the
-// request, or it goes through. That takes no longer than the Client's call
-// budget, and while Redis is skipped no time at all.
-func (l *Limiter) redisDown(ctx context.Context, err error) error {
+// request (background work behind lookups, up to bgLimit, when the
+// fallback can tell them apart), or it goes through. That takes no longer
+// than the caller's context allows, and while Redis is skipped no time at
+// all.
+func (l *Limiter) redisDown(ctx context.Context, err error, bg bool, bgLimit float64) error {
 	l.logOutage("redis: rate limiter unavailable; pacing this replica alone", err)
 	if l.fallback != nil {
+		if w, ok := l.fallback.(interface {
+			WaitBackground(context.Context, int) error
+		}); ok && bg {
+			return w.WaitBackground(ctx, int(l.size-bgLimit))
+		}
 		return l.fallback.Wait(ctx)
 	}
 	return nil

@@ -241,6 +241,34 @@ func TestLimiterLetsLookupsGoBeforeBackgroundWork(t *testing.T) {
 	}
 }
 
+func TestLimiterWaitBackgroundKeepsTheReserveFree(t *testing.T) {
+	t.Parallel()
+	c, prefix := MustRedis(t)
+	l := NewLimiter(c, "tok", LimiterOptions{Prefix: prefix, BucketSize: 10, PerSecond: 2})
+	ctx := context.Background()
+	short := func(parent context.Context) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(parent, 100*time.Millisecond)
+	}
+	for i := range 6 { // 10 slots, 4 kept free
+		bg, cancel := short(ctx)
+		err := l.WaitBackground(bg, 4)
+		cancel()
+		if err != nil {
+			t.Fatalf("background request %d in a bucket with room: %v", i, err)
+		}
+	}
+	bg, cancel := short(ctx)
+	defer cancel()
+	if err := l.WaitBackground(bg, 4); !errors.Is(err, ErrBudgetExhausted) {
+		t.Fatalf("background request into the 4 reserved slots: %v, want ErrBudgetExhausted", err)
+	}
+	fg, cancel2 := short(ctx)
+	defer cancel2()
+	if err := l.Wait(fg); err != nil {
+		t.Fatalf("a lookup's Wait with the reserved slots free: %v, want admitted", err)
+	}
+}
+
 func TestLimiterReleasesACancelledReservation(t *testing.T) {
 	t.Parallel()
 	c, prefix := MustRedis(t)
