@@ -12,7 +12,7 @@ type ProfileView struct {
 	Profile     *Profile
 	Link        *Link // nil when unlinked
 	WasUnlinked bool  // an agent unlinked it once: it is never auto-linked again
-	AutoLinked  bool  // linked by this very Open, on a unique email match
+	AutoLinked  bool  // linked by this very Open, on a unique email or phone match
 
 	// Card is the linked customer's card; nil when unlinked or when it
 	// could not be fetched, and then CardErr says why (ENOTFOUND: the
@@ -22,10 +22,14 @@ type ProfileView struct {
 	CardErr error
 
 	// Candidates are the Recharge customers that match the profile's
-	// emails, when it is unlinked; CandidatesErr when they could not be
+	// emails or phones, when it is unlinked; CandidatesErr when they could not be
 	// searched.
 	Candidates    []*Match
 	CandidatesErr error
+	// CandidatesUnsearched lists what the candidate search held but could
+	// not search (MatchPhone: the profile's phones, while the mirror is
+	// off or not complete); see SearchResult.Unsearched.
+	CandidatesUnsearched []string
 
 	// AutoLinkBlocked says why an unlinked profile with candidates was not
 	// linked automatically ("" when it was, or when there is nothing to

@@ -109,11 +109,50 @@ type CustomerSearch struct {
 	// (an email, a phone, a name, a zip, an id): in the mirror when it is
 	// ready, else as an email or an id in Recharge.
 	Query string
+	// Name and Zip are searched in the mirror only, as a name (a prefix
+	// of a first, last or full name) and as a postal code; without a
+	// ready mirror they find nothing.
+	Name string
+	Zip  string
 }
 
 // IsZero reports whether the search has nothing to search by.
 func (q CustomerSearch) IsZero() bool {
-	return len(q.Emails) == 0 && q.CustomerID == 0 && q.ExternalID == "" && len(q.Phones) == 0 && strings.TrimSpace(q.Query) == ""
+	return len(q.Emails) == 0 && q.CustomerID == 0 && strings.TrimSpace(q.ExternalID) == "" && len(q.Phones) == 0 &&
+		strings.TrimSpace(q.Query) == "" && strings.TrimSpace(q.Name) == "" && strings.TrimSpace(q.Zip) == ""
+}
+
+// SearchResult is the answer to a customer search with what it could not
+// search.
+type SearchResult struct {
+	Matches []*Match // as CardService.FindCustomers returns them
+
+	// Unsearched lists the kinds of key the search held that nobody
+	// searched (MatchPhone, MatchName, MatchZip): only the mirror can, and
+	// it is off or not complete yet. Empty when every key was searched.
+	Unsearched []string
+}
+
+// CustomerSearcher is a CardService that also says what a search could
+// not search (cards.Service and cards.Cached are), so that a surface can
+// tell an agent why a phone or a name found nothing.
+type CustomerSearcher interface {
+	// SearchCustomers is FindCustomers with the kinds left unsearched.
+	// Errors: EINVALID, EUPSTREAM.
+	SearchCustomers(ctx context.Context, q CustomerSearch) (*SearchResult, error)
+}
+
+// SearchCustomers runs q on svc: through its CustomerSearcher when it has
+// one, else through FindCustomers (which then reports nothing unsearched).
+func SearchCustomers(ctx context.Context, svc CardService, q CustomerSearch) (*SearchResult, error) {
+	if s, ok := svc.(CustomerSearcher); ok {
+		return s.SearchCustomers(ctx, q)
+	}
+	ms, err := svc.FindCustomers(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &SearchResult{Matches: ms}, nil
 }
 
 // DistinctEmails returns up to max of the given emails (all of them when max
@@ -152,7 +191,10 @@ const (
 type Match struct {
 	Customer *Customer
 	By       string // MatchEmail, MatchCustomerID, MatchExternalID, MatchPhone, MatchName or MatchZip
-	Value    string // the email or id that matched, as searched
+	// Value is what matched: an email, phone or id as searched (the
+	// caller's spelling when the search carried one, else the normalised
+	// key the mirror holds, such as "+15551234567" or "alex rivera").
+	Value string
 }
 
 // RechargeSource reads customers and subscriptions from Recharge. The

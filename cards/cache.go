@@ -126,7 +126,10 @@ type Cached struct {
 	lastCacheLog atomic.Int64 // unix nanoseconds of the last cache failure logged
 }
 
-var _ rechargekit.CardService = (*Cached)(nil)
+var (
+	_ rechargekit.CardService      = (*Cached)(nil)
+	_ rechargekit.CustomerSearcher = (*Cached)(nil)
+)
 
 // NewCached returns a Cached service reading through svc and keeping cards
 // in cache.
@@ -227,6 +230,12 @@ func (c *Cached) Close() error {
 // FindCustomers passes the search through to the wrapped service.
 func (c *Cached) FindCustomers(ctx context.Context, q rechargekit.CustomerSearch) ([]*rechargekit.Match, error) {
 	return c.svc.FindCustomers(ctx, q)
+}
+
+// SearchCustomers passes the search through to the wrapped service,
+// keeping what it could not search (rechargekit.CustomerSearcher).
+func (c *Cached) SearchCustomers(ctx context.Context, q rechargekit.CustomerSearch) (*rechargekit.SearchResult, error) {
+	return rechargekit.SearchCustomers(ctx, c.svc, q)
 }
 
 // Invalidate marks the customer's cached card out of date, so that the next

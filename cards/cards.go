@@ -12,24 +12,36 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/search"
 )
 
 // MaxEmails is the number of distinct emails a search looks up at most; a
 // profile with more keeps its first ones (Gladly sends the primary first).
 const MaxEmails = 5
 
-// Service implements rechargekit.CardService over a RechargeSource.
+// Service implements rechargekit.CardService over a RechargeSource, and
+// searches a CustomerIndex (the mirror) first when it has one.
 type Service struct {
 	Source rechargekit.RechargeSource
+	// Index, when set, answers searches before Recharge is asked, and is
+	// the only way phones, names and zips are found.
+	Index rechargekit.CustomerIndex
+	// Region is the phone region of numbers written without a country
+	// code (PHONE_DEFAULT_REGION; search.DefaultRegion when "").
+	Region string
 	Now    func() time.Time // defaults to time.Now
 	Logger *slog.Logger     // defaults to slog.Default()
 }
 
-var _ rechargekit.CardService = (*Service)(nil)
+var (
+	_ rechargekit.CardService      = (*Service)(nil)
+	_ rechargekit.CustomerSearcher = (*Service)(nil)
+)
 
 // New returns a Service reading from src.
 func New(src rechargekit.RechargeSource) *Service {
@@ -175,33 +187,186 @@ func allUnavailable(msg string) *rechargekit.CardDetails {
 	}}
 }
 
-// FindCustomers looks up every distinct email of q (at most MaxEmails), its
-// Recharge customer id and its platform customer id, and returns every
-// distinct customer found, by Recharge id descending. Any failed look-up
-// fails the whole search: a partial list could make a desk auto-link to the
-// wrong account.
+// FindCustomers returns the customers matching q (see SearchCustomers).
 func (s *Service) FindCustomers(ctx context.Context, q rechargekit.CustomerSearch) ([]*rechargekit.Match, error) {
+	res, err := s.SearchCustomers(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return res.Matches, nil
+}
+
+// SearchCustomers finds the customers matching q, each once with what
+// matched it, by Recharge id descending.
+//
+// With an Index, the index is asked first for every key q has: its
+// emails (at most MaxEmails), phones (at most MaxPhones, in E.164), name,
+// zip, ids and every kind of key its Query fits. When the index answers
+// for the whole store, that is the answer, with no Recharge call. Else
+// (no index, the mirror off or still syncing) Recharge is asked for the
+// emails and the ids, the Query's among them, and the phones, names and
+// zips are reported unsearched.
+//
+// Any failed look-up fails the whole search: a partial list could make a
+// desk auto-link to the wrong account.
+func (s *Service) SearchCustomers(ctx context.Context, q rechargekit.CustomerSearch) (*rechargekit.SearchResult, error) {
+	keys := s.searchKeys(q)
+	if s.Index != nil && len(keys.keys) > 0 {
+		ms, ok, err := s.Index.SearchCustomers(ctx, keys.keys, SearchLimit)
+		if err != nil {
+			s.logger().WarnContext(ctx, "customer search failed", "correlation_id", rechargekit.CorrelationID(ctx),
+				"in", "index", "error", err)
+			return nil, err
+		}
+		if ok {
+			return &rechargekit.SearchResult{Matches: keys.spelled(ms)}, nil
+		}
+	}
+	ms, err := s.findLive(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	return &rechargekit.SearchResult{Matches: ms, Unsearched: keys.indexOnly}, nil
+}
+
+// Search limits.
+const (
+	// MaxPhones is the number of distinct phones a search looks up at most.
+	MaxPhones = 5
+	// SearchLimit is the number of customers asked of the index at most.
+	SearchLimit = 50
+)
+
+// searchKeys is what a search looks for, normalised.
+type searchKeys struct {
+	keys      []rechargekit.SearchKey // for the index
+	spelling  map[rechargekit.SearchKey]string
+	emails    []string // for Recharge: as the caller spelled them
+	ids       []int64
+	externals []string
+	indexOnly []string // the Match kinds only the index can search
+}
+
+// searchKeys normalises q into the keys of the index and the look-ups
+// Recharge can answer.
+func (s *Service) searchKeys(q rechargekit.CustomerSearch) *searchKeys {
+	k := &searchKeys{spelling: map[rechargekit.SearchKey]string{}}
+	add := func(kind, value, spelled string) {
+		if value == "" {
+			return
+		}
+		key := rechargekit.SearchKey{Kind: kind, Value: value}
+		if _, dup := k.spelling[key]; dup {
+			return
+		}
+		k.spelling[key] = spelled
+		k.keys = append(k.keys, key)
+		if by := search.MatchKind(kind); by == rechargekit.MatchPhone || by == rechargekit.MatchName || by == rechargekit.MatchZip {
+			if !slices.Contains(k.indexOnly, by) {
+				k.indexOnly = append(k.indexOnly, by)
+			}
+		}
+	}
 	emails := rechargekit.DistinctEmails(q.Emails, MaxEmails)
+	for _, e := range emails {
+		add(rechargekit.KeyEmail, search.Email(e), e)
+	}
+	for _, p := range distinct(q.Phones, MaxPhones) {
+		add(rechargekit.KeyPhone, search.Phone(p, s.Region), p)
+	}
+	if q.CustomerID > 0 {
+		id := strconv.FormatInt(q.CustomerID, 10)
+		add(rechargekit.KeyCustomerID, id, id)
+		k.ids = append(k.ids, q.CustomerID)
+	}
+	if ext := strings.TrimSpace(q.ExternalID); ext != "" {
+		add(rechargekit.KeyExternalID, ext, ext)
+		k.externals = append(k.externals, ext)
+	}
+	if n := strings.TrimSpace(q.Name); n != "" {
+		add(rechargekit.KeyName, search.Name(n), n)
+	}
+	if z := strings.TrimSpace(q.Zip); z != "" {
+		add(rechargekit.KeyZip, search.Zip(z), z)
+	}
+	// The free text last, so that a customer found by a typed field keeps
+	// that reason. Its own spelling is the normalised key: it tells the
+	// agent how the text was read ("phone +15551234567").
+	for _, key := range search.Query(q.Query, s.Region) {
+		add(key.Kind, key.Value, key.Value)
+		switch key.Kind {
+		case rechargekit.KeyEmail:
+			emails = rechargekit.DistinctEmails(append(emails, strings.TrimSpace(q.Query)), MaxEmails)
+		case rechargekit.KeyCustomerID:
+			if id, err := strconv.ParseInt(key.Value, 10, 64); err == nil && !slices.Contains(k.ids, id) {
+				k.ids = append(k.ids, id)
+			}
+		case rechargekit.KeyExternalID:
+			if !slices.Contains(k.externals, key.Value) {
+				k.externals = append(k.externals, key.Value)
+			}
+		}
+	}
+	k.emails = emails
+	return k
+}
+
+// spelled returns the index's matches merged, each value in the caller's
+// spelling of the key that matched (an email or a phone as the profile
+// holds it), so that the auto-link rule compares like with like.
+func (k *searchKeys) spelled(ms []*rechargekit.Match) []*rechargekit.Match {
+	out := make([]*rechargekit.Match, 0, len(ms))
+	for _, m := range ms {
+		if m == nil || m.Customer == nil {
+			continue
+		}
+		c := *m
+		for key, spelled := range k.spelling {
+			if search.MatchKind(key.Kind) == m.By && key.Value == m.Value {
+				c.Value = spelled
+				break
+			}
+		}
+		out = append(out, &c)
+	}
+	return mergeMatches(out)
+}
+
+// distinct returns up to max of values, trimmed, without empty ones or
+// duplicates, in their first order.
+func distinct(values []string, max int) []string {
+	var out []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) && len(out) < max {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// findLive looks the emails and ids of a search up in Recharge, all at
+// once.
+func (s *Service) findLive(ctx context.Context, k *searchKeys) ([]*rechargekit.Match, error) {
 	var lookups []func(context.Context) ([]*rechargekit.Match, error)
-	for _, email := range emails {
+	for _, email := range k.emails {
 		lookups = append(lookups, func(ctx context.Context) ([]*rechargekit.Match, error) {
 			custs, err := s.Source.FindCustomers(ctx, email, "")
 			return matches(custs, rechargekit.MatchEmail, email), err
 		})
 	}
-	if q.CustomerID > 0 {
+	for _, id := range k.ids {
 		lookups = append(lookups, func(ctx context.Context) ([]*rechargekit.Match, error) {
-			cust, err := s.Source.Customer(ctx, q.CustomerID)
+			cust, err := s.Source.Customer(ctx, id)
 			if rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND {
 				return nil, nil
 			}
 			if err != nil {
 				return nil, err
 			}
-			return matches([]*rechargekit.Customer{cust}, rechargekit.MatchCustomerID, fmt.Sprint(q.CustomerID)), nil
+			return matches([]*rechargekit.Customer{cust}, rechargekit.MatchCustomerID, strconv.FormatInt(id, 10)), nil
 		})
 	}
-	if ext := strings.TrimSpace(q.ExternalID); ext != "" {
+	for _, ext := range k.externals {
 		lookups = append(lookups, func(ctx context.Context) ([]*rechargekit.Match, error) {
 			custs, err := s.Source.FindCustomers(ctx, "", ext)
 			return matches(custs, rechargekit.MatchExternalID, ext), err

@@ -85,15 +85,22 @@ func (p *Profiles) link(ctx context.Context, profileID string) (*rechargekit.Lin
 	return l, err
 }
 
-// autoLink finds the candidates of an unlinked profile and links it when
-// the policy allows: auto-linking on, never unlinked, exactly one
-// candidate, and that candidate's Recharge email is one of the profile's.
+// autoLink finds the candidates of an unlinked profile (by its emails and
+// phones) and links it when the policy allows: auto-linking on, never
+// unlinked, exactly one candidate, and that candidate matched exactly: by
+// an email that is its Recharge email and one of the profile's, or by one
+// of the profile's phones. A name or a zip never links.
 func (p *Profiles) autoLink(ctx context.Context, v *rechargekit.ProfileView) error {
-	if len(v.Profile.Emails) == 0 {
+	if len(v.Profile.Emails) == 0 && len(v.Profile.Phones) == 0 {
 		return nil
 	}
-	v.Candidates, v.CandidatesErr = p.Cards.FindCustomers(ctx, rechargekit.CustomerSearch{Emails: v.Profile.Emails})
-	if v.CandidatesErr != nil || len(v.Candidates) == 0 {
+	res, err := rechargekit.SearchCustomers(ctx, p.Cards, rechargekit.CustomerSearch{Emails: v.Profile.Emails, Phones: v.Profile.Phones})
+	if err != nil {
+		v.CandidatesErr = err
+		return nil
+	}
+	v.Candidates, v.CandidatesUnsearched = res.Matches, res.Unsearched
+	if len(v.Candidates) == 0 {
 		return nil
 	}
 	settings, err := p.Store.Settings(ctx)
@@ -110,8 +117,9 @@ func (p *Profiles) autoLink(ctx context.Context, v *rechargekit.ProfileView) err
 	case len(v.Candidates) > 1:
 		v.AutoLinkBlocked = "more than one Recharge customer matches"
 		return nil
-	case !hasEmail(v.Profile.Emails, v.Candidates[0].Customer.Email):
-		v.AutoLinkBlocked = "the Recharge email does not match the profile's"
+	}
+	if why := notExact(v.Profile, v.Candidates[0]); why != "" {
+		v.AutoLinkBlocked = why
 		return nil
 	}
 	l := &rechargekit.Link{
@@ -142,6 +150,29 @@ func (p *Profiles) autoLink(ctx context.Context, v *rechargekit.ProfileView) err
 		return err
 	}
 	return nil
+}
+
+// notExact says why a candidate's match does not allow an auto link, ""
+// when it does: an email match needs the customer's Recharge email to be
+// one of the profile's, a phone match one of the profile's phones (the
+// card service reports a phone in the spelling it was searched with).
+func notExact(prof *rechargekit.Profile, m *rechargekit.Match) string {
+	switch m.By {
+	case rechargekit.MatchEmail:
+		if hasEmail(prof.Emails, m.Customer.Email) {
+			return ""
+		}
+		return "the Recharge email does not match the profile's"
+	case rechargekit.MatchPhone:
+		v := strings.TrimSpace(m.Value)
+		for _, ph := range prof.Phones {
+			if v != "" && strings.TrimSpace(ph) == v {
+				return ""
+			}
+		}
+		return "the matching phone is not one of the profile's"
+	}
+	return "only an email or a phone links automatically, and this customer matched by " + m.By
 }
 
 func hasEmail(emails []string, email string) bool {

@@ -61,7 +61,14 @@ func Phone(raw, region string) string {
 	if err != nil || !phonenumbers.IsPossibleNumber(n) {
 		return ""
 	}
-	return phonenumbers.Format(n, phonenumbers.E164)
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	// What is stored must be what a search for it finds: a number whose
+	// E.164 form reads back as another (a national prefix that is also a
+	// digit of the number, in a few regions) is no usable key.
+	if back, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != e164 {
+		return ""
+	}
+	return e164
 }
 
 // ValidRegion reports whether region is a two-letter region libphonenumber
@@ -70,14 +77,22 @@ func ValidRegion(region string) bool {
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0
 }
 
-var fold = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// fold removes accents. A transform.Chain keeps state between calls, so
+// each call makes its own: a shared one races when names are folded
+// concurrently (as every search and every mirror write does).
+func fold() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
 // Name folds a name for comparison: accents removed, lowercased, runs of
 // spaces and punctuation other than ' and - made one space, trimmed.
 func Name(s string) string {
-	t, _, err := transform.String(fold, s)
+	// Lowercase first: some capitals lowercase to a letter and a mark
+	// ("İ" to "i" and a dot above), which the folding then drops, so that
+	// a folded name folds to itself.
+	t, _, err := transform.String(fold(), strings.ToLower(s))
 	if err != nil {
-		t = s
+		t = strings.ToLower(s)
 	}
 	var b strings.Builder
 	space := false
@@ -97,19 +112,24 @@ func Name(s string) string {
 }
 
 // Zip returns a postal code uppercased without spaces or dashes; "" when
-// it holds anything but letters and digits.
+// it holds anything but letters and digits, or no digit at all (every
+// postal code has one, so a word such as a name is never taken for a zip).
 func Zip(s string) string {
 	var b strings.Builder
+	digit := false
 	for _, r := range strings.ToUpper(strings.TrimSpace(s)) {
 		switch {
 		case r == ' ' || r == '-':
-		case (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'):
+		case r >= '0' && r <= '9':
+			digit = true
+			b.WriteRune(r)
+		case r >= 'A' && r <= 'Z':
 			b.WriteRune(r)
 		default:
 			return ""
 		}
 	}
-	if b.Len() < 3 || b.Len() > 10 {
+	if !digit || b.Len() < 3 || b.Len() > 10 {
 		return ""
 	}
 	return b.String()
