@@ -301,10 +301,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{Options: opts, GOMAXPROCS: runtime.GOMAXPROCS(0), Store: r.store}
 	rep.Options.Out, rep.Options.Logger, rep.Options.Cache, rep.Options.Limiter, rep.Options.MirrorStore = nil, nil, nil, nil, nil
 
+	// With the mirror, the cold mode runs twice, for different customers:
+	// alone, then beside a backfill.
+	cold, coldBeside := r.cold, []int64(nil)
+	if !opts.NoMirror {
+		cold, coldBeside = r.cold[:(len(r.cold)+1)/2], r.cold[(len(r.cold)+1)/2:]
+	}
 	modes := []mode{
 		{name: "rechargekit warm", workers: opts.Concurrency, duration: opts.Duration, pick: r.cycle(r.warm)},
 		{name: "naive", naive: true, workers: opts.ColdConcurrency, duration: opts.Duration, pick: r.cycle(r.naive)},
-		{name: "rechargekit cold", workers: opts.ColdConcurrency, duration: opts.Duration, pick: r.once(r.cold)},
+		{name: "rechargekit cold", workers: opts.ColdConcurrency, duration: opts.Duration, pick: r.once(cold)},
 	}
 	if len(r.burstCold) > 0 {
 		modes = append(modes,
@@ -321,9 +327,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		rep.Rows = append(rep.Rows, *row)
 		if m.name == "rechargekit cold" && rep.Mirror != nil {
-			// The same lookups, for customers not looked up yet, beside a
-			// backfill.
-			row, err := r.coldWithBackfill(ctx, r.cold[min(row.Lookups, len(r.cold)):], rep.Mirror)
+			row, err := r.coldWithBackfill(ctx, coldBeside, rep.Mirror)
 			if err != nil {
 				return nil, err
 			}

@@ -172,14 +172,14 @@ func (r *runner) invalidate(ctx context.Context, customerID int64) {
 // ones first, as serve wires them. Its background requests are counted in
 // bg. Its cards are marked stale when its last reconciliation is more
 // than two reconcile intervals old: serve's default interval, unless
-// interval is set.
-func (r *runner) newMirror(token string, leak float64, bg *countingTransport, interval time.Duration) (*mirror.Mirror, error) {
+// interval is set. more configures its background client further.
+func (r *runner) newMirror(token string, leak float64, bg *countingTransport, interval time.Duration, more ...recharge.Option) (*mirror.Mirror, error) {
 	o := r.opts
 	shared := recharge.NewLeakyBucket(max(o.BucketSize-1, 1), leak, nil, nil)
 	live := recharge.NewClient(token, recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(r.http),
 		recharge.WithLogger(o.Logger), recharge.WithLimiter(shared))
-	back := recharge.NewClient(token, recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(bg.client(r.http)),
-		recharge.WithLogger(o.Logger), recharge.WithLimiter(recharge.Background(shared, BackgroundReserve)))
+	back := recharge.NewClient(token, append([]recharge.Option{recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(bg.client(r.http)),
+		recharge.WithLogger(o.Logger), recharge.WithLimiter(recharge.Background(shared, BackgroundReserve))}, more...)...)
 	m, err := mirror.New(mirror.Options{
 		Store:             r.mstore,
 		Client:            back,
@@ -330,7 +330,12 @@ func (r *runner) mirrorModes(ctx context.Context, m *mirror.Mirror, mr *MirrorRe
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- short.Run(runCtx) }()
-	mr.Reconcile, err = r.propagate(ctx, short, changed[len(changed)/2:], true, 3*o.ReconcileInterval+10*time.Second)
+	// Its first reconciliation also checks every customer's count (a
+	// daily check): the changes wait for the steady state after it.
+	err = r.firstReconcile(ctx, short)
+	if err == nil {
+		mr.Reconcile, err = r.propagate(ctx, short, changed[len(changed)/2:], true, 3*o.ReconcileInterval+10*time.Second)
+	}
 	stop()
 	if runErr := <-ran; err == nil && runErr != nil && ctx.Err() == nil {
 		err = fmt.Errorf("bench: run the mirror: %w", runErr)
@@ -340,17 +345,22 @@ func (r *runner) mirrorModes(ctx context.Context, m *mirror.Mirror, mr *MirrorRe
 	}
 
 	// Recharge down: every request answers 503, and a reconciliation
-	// failed, so the mirror knows it is behind.
+	// failed, so the mirror knows it is behind. (Its client does not
+	// retry, so that it learns it in a second rather than after every
+	// request's backoff: what it learns is the same.)
 	if len(r.burstStale) > 0 {
-		row, err := r.measure(ctx, mode{name: ModeMirrorOutage, burst: r.burstStale, source: src, cache: r.freshCache(),
+		down, err := r.newMirror(token, leak, &countingTransport{}, 0, recharge.WithMaxRetries(0))
+		if err != nil {
+			return nil, err
+		}
+		row, err := r.measure(ctx, mode{name: ModeMirrorOutage, burst: r.burstStale, cache: r.freshCache(),
+			source: func() rechargekit.RechargeSource { return down.Source() },
 			before: func() {
-				down := rechargetest.Faults{Status: http.StatusServiceUnavailable}
-				r.sim.SetFaults(down)
-				rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				_ = m.Reconcile(rctx) // fails: Recharge is down
-				cancel()
-				r.sim.Reset() // the lookups' statistics from zero
-				r.sim.SetFaults(down)
+				fail := rechargetest.Faults{Status: http.StatusServiceUnavailable}
+				r.sim.SetFaults(fail)
+				_ = down.Reconcile(ctx) // fails: Recharge is down
+				r.sim.Reset()           // the lookups' statistics from zero
+				r.sim.SetFaults(fail)
 			}})
 		r.sim.SetFaults(rechargetest.Faults{})
 		if err != nil {
@@ -366,6 +376,23 @@ func (r *runner) mirrorModes(ctx context.Context, m *mirror.Mirror, mr *MirrorRe
 // mirror's changes).
 func (r *runner) freshCache() rechargekit.CardCache {
 	return cards.NewMemoryCache(max(cards.DefaultMemoryCacheEntries, len(r.all)+1))
+}
+
+// firstReconcile waits until m's Run has completed its first
+// reconciliation, or a minute.
+func (r *runner) firstReconcile(ctx context.Context, m *mirror.Mirror) error {
+	deadline := time.Now().Add(time.Minute)
+	for m.Status(ctx).LastReconcile.IsZero() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: the mirror's first reconciliation did not end within a minute: %s", m.Status(ctx).Err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // changeable returns up to n customers for the propagation modes, from
@@ -491,7 +518,7 @@ func (rep *Report) printMirror(w io.Writer) {
 	if mr.CeilingPerSecond > 0 {
 		pct = 100 * mr.RecordsPerSecond / mr.CeilingPerSecond
 	}
-	fmt.Fprintf(w, "  backfill, no agent traffic: %d records in %v = %.0f records/s, %.0f%% of the budget's ceiling of %.0f records/s (%d a page x %g requests/s); %d Recharge requests, %d 429s\n",
+	fmt.Fprintf(w, "  backfill, no agent traffic: %d records in %v = %.0f records/s, %.0f%% of the budget's ceiling of %.0f records/s (%d a page x %g requests/s; the bucket starts empty, so its first requests do not wait); %d Recharge requests, %d 429s\n",
 		mr.BackfillRecords, mr.Backfill.Round(100*time.Millisecond), mr.RecordsPerSecond, pct, mr.CeilingPerSecond,
 		mr.PageSize, mr.BackfillLeakPerSecond, mr.BackfillRequests, mr.BackfillRateLimited)
 	if mr.Projected > 0 {
@@ -500,7 +527,7 @@ func (rep *Report) printMirror(w io.Writer) {
 	}
 	cold, okCold := rep.row("rechargekit cold")
 	busy, okBusy := rep.row(ModeColdBackfill)
-	if okCold && okBusy {
+	if okCold && okBusy && busy.Lookups > 0 {
 		rate := 0.0
 		if mr.UnderLoad > 0 {
 			rate = float64(mr.UnderLoadRecords) / mr.UnderLoad.Seconds()

@@ -73,13 +73,13 @@ func (c *benchCommand) run(ctx context.Context) error {
 }
 
 // mirrorEstimate guesses the mirror's modes' time besides their rows: the
-// backfill (about eight records a customer, 250 a request, at the
+// backfill (about 21 records a customer, 250 a request, at the
 // backfill's rate) and the changes waiting for webhooks and reconciliation.
 func mirrorEstimate(o bench.Options) time.Duration {
 	rate := o.BackfillLeakPerSecond
 	if rate <= 0 {
 		rate = 2
 	}
-	backfill := time.Duration(float64(o.Customers) * 8 / 250 / rate * float64(time.Second))
+	backfill := time.Duration(float64(o.Customers) * 21 / 250 / rate * float64(time.Second))
 	return backfill + time.Duration(bench.DefaultChanges)*(o.ReconcileInterval+time.Second)
 }
