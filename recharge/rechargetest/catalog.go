@@ -263,12 +263,12 @@ func (c *call) deleteWebhook() response {
 	return response{status: http.StatusNoContent}
 }
 
-// hookTargets returns the registered webhook addresses for a topic.
-func (st *store) hookTargets(topic string) []string {
-	var out []string
+// hookTargets returns the registered webhooks for a topic.
+func (st *store) hookTargets(topic string) []target {
+	var out []target
 	for _, id := range slices.Sorted(maps.Keys(st.webhooks)) {
 		if w := st.webhooks[id]; w.Topic == topic {
-			out = append(out, w.Address)
+			out = append(out, target{url: w.Address, hook: id})
 		}
 	}
 	return out

@@ -15,7 +15,13 @@ import (
 //	GET  /__sim/stats      the Stats as JSON
 //	GET  /__sim/faults     the current Faults
 //	POST /__sim/faults     set Faults (the body is Faults as JSON; {} clears)
-//	POST /__sim/reset      Reset: clear stats, faults and buckets (204)
+//	POST /__sim/reset      Reset: clear stats, faults, webhook losses and
+//	                       buckets (204)
+//	GET  /__sim/webhooks/lose  the webhook loss still to apply
+//	POST /__sim/webhooks/lose  lose webhook deliveries: {"next": 3} the next
+//	                       three, {"topics": ["subscription/updated"]}
+//	                       every one of a topic; {} delivers all again
+//	                       (see WebhookLoss)
 //	GET  /__sim/customers  a summary of the customers (?limit=, default all)
 //	GET  /__sim/retention_strategies  the store's retention strategies
 //	POST /__sim/retention_strategies  replace them (a JSON list of
@@ -78,6 +84,29 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
+	case "/__sim/webhooks/lose":
+		switch r.Method {
+		case http.MethodGet:
+			write(http.StatusOK, s.WebhookLosses())
+		case http.MethodPost:
+			var l WebhookLoss
+			b, err := readAllLimited(r, maxBody)
+			if err == nil && len(b) > 0 {
+				err = json.Unmarshal(b, &l)
+			}
+			if err != nil {
+				write(http.StatusBadRequest, map[string]string{"errors": "invalid webhook loss: " + err.Error()})
+				return
+			}
+			if l.Next < 0 {
+				write(http.StatusBadRequest, map[string]string{"errors": "invalid webhook loss: next must not be negative"})
+				return
+			}
+			s.LoseWebhooks(l)
+			write(http.StatusOK, s.WebhookLosses())
+		default:
+			methodNotAllowed("GET, POST")
+		}
 	case "/__sim/retention_strategies":
 		s.serveRetentionControl(w, r, write)
 	case "/__sim/customers":

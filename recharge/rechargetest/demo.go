@@ -357,23 +357,69 @@ var (
 	genFirst = []string{"James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
 		"William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Karen",
 		"Aisha", "Wei", "Fatima", "Hiroshi", "Olga", "Mateo", "Chloe", "Arjun", "Zoe", "Kwame",
-		"Ingrid", "Diego", "Amara", "Yuki", "Nina", "Omar", "Leah", "Ravi", "Elena", "Tomas"}
+		"Ingrid", "Diego", "Amara", "Yuki", "Nina", "Omar", "Leah", "Ravi", "Elena", "Tomas",
+		"Zoë", "José", "Renée", "Søren", "Björn", "François", "Chloé", "Agnès", "Łukasz", "Nuño"}
 	genLast = []string{"Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
 		"Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
 		"Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-		"Nakamura", "Okafor", "Novak", "Singh", "Muller", "Rossi", "Kowalski", "Haddad", "Larsen", "Costa"}
+		"Nakamura", "Okafor", "Novak", "Singh", "Muller", "Rossi", "Kowalski", "Haddad", "Larsen", "Costa",
+		"Müller", "Núñez", "García", "Ødegård", "Dvořák", "O'Brien", "López-Díaz", "Nguyễn", "Çelik", "Ångström"}
 	genReasons   = []string{"Too expensive", "Have too much", "Switching products", "Moving abroad", "Product did not work for me", "Other"}
 	genIntervals = []struct {
 		n    int
 		unit string
 	}{{1, "month"}, {1, "month"}, {2, "month"}, {3, "month"}, {1, "week"}, {2, "week"}, {7, "day"}, {14, "day"}, {30, "day"}}
+	genErrors = []string{"CARD_DECLINED", "CARD_DECLINED", "INSUFFICIENT_FUNDS", "CARD_EXPIRED", "CUSTOMER_NEEDS_TO_UPDATE_CARD", "PROCESSING_ERROR"}
+	genCards  = []SeedCard{{Brand: "visa"}, {Brand: "visa"}, {Brand: "mastercard"}, {Brand: "amex"}, {Brand: "discover"}, {PaymentType: "PAYPAL"}}
 )
 
-// GenerateSeed returns that many realistic customers for load tests, the same for
-// the same randSeed: each has one address, 1 to 5 subscriptions (about 75%
-// active, 20% cancelled, 5% expired) over the demo catalog, and 0 to 3 past
-// charges per subscription. Emails are unique (first.last.N@example.net, a
-// domain the demo seed does not use), so GenerateSeed and DemoSeed can be
+// genPhone writes a North American number the way customers type them:
+// E.164, with punctuation, without the country code, or with an extension.
+func genPhone(r *rand.Rand) string {
+	area, ex, line := 200+r.IntN(800), 200+r.IntN(800), r.IntN(10000)
+	switch r.IntN(6) {
+	case 0:
+		return fmt.Sprintf("+1%03d%03d%04d", area, ex, line)
+	case 1:
+		return fmt.Sprintf("+1 (%03d) %03d-%04d", area, ex, line)
+	case 2:
+		return fmt.Sprintf("%03d-%03d-%04d", area, ex, line)
+	case 3:
+		return fmt.Sprintf("(%03d) %03d %04d", area, ex, line)
+	case 4:
+		return fmt.Sprintf("%03d.%03d.%04d", area, ex, line)
+	default:
+		return fmt.Sprintf("1-%03d-%03d-%04d", area, ex, line)
+	}
+}
+
+// genAddress is a generated street address with a zip of its own and,
+// sometimes, a phone of its own (the customer's otherwise).
+func genAddress(r *rand.Rand) SeedAddress {
+	st := defaultStreets[r.IntN(len(defaultStreets))]
+	a := SeedAddress{
+		Address1: fmt.Sprintf("%d %s", 1+r.IntN(9999), strings.SplitN(st.Address1, " ", 2)[1]),
+		Address2: st.Address2, City: st.City, Province: st.Province,
+		Zip: fmt.Sprintf("%05d", 1001+r.IntN(98000)),
+	}
+	if r.IntN(4) == 0 {
+		a.Phone = genPhone(r)
+	}
+	return a
+}
+
+// GenerateSeed returns that many realistic customers for load tests and
+// the mirror, the same for the same randSeed. Each has a name (some with
+// accents: "Zoë", "José", "Núñez"), a phone in one of the formats customers
+// type (E.164, "+1 (555) 123-4567", "555-123-4567", ...; 5% free text, 5%
+// none), one or two addresses with their own zip (a quarter with a phone
+// of their own), a payment method (Visa, Mastercard, Amex, Discover or
+// PayPal; some expiring soon or expired), and 1 to 5 subscriptions over the
+// demo catalog (about 75% active, 20% cancelled, 5% expired) with 0 to 3
+// past (success) charges each; of the active ones, about 5% have a failed
+// next charge (an error type such as CARD_DECLINED) and 5% a skipped one.
+// Emails are unique (first.last.N@example.net, a domain the demo seed does
+// not use; names folded to ASCII), so GenerateSeed and DemoSeed can be
 // loaded together. Ids are assigned at Load.
 func GenerateSeed(customers int, randSeed int64) Seed {
 	r := rand.New(rand.NewPCG(uint64(randSeed), 0x9e3779b97f4a7c15))
@@ -385,21 +431,28 @@ func GenerateSeed(customers int, randSeed int64) Seed {
 		sc := SeedCustomer{
 			FirstName:  first,
 			LastName:   last,
-			Email:      fmt.Sprintf("%s.%s.%d@example.net", strings.ToLower(first), strings.ToLower(last), i+1),
+			Email:      fmt.Sprintf("%s.%s.%d@example.net", emailPart(first), emailPart(last), i+1),
 			ExternalID: fmt.Sprint(8100000000000 + int64(i)*7919),
-			AgeDays:    0,
 		}
 		switch p := r.IntN(100); {
 		case p < 90:
-			sc.Phone = fmt.Sprintf("+1555%07d", r.IntN(10000000))
+			sc.Phone = genPhone(r)
 		case p < 95:
 			sc.Phone = fmt.Sprintf("mobile %03d %04d, evenings", r.IntN(1000), r.IntN(10000))
 		}
+		sc.Addresses = []SeedAddress{genAddress(r)}
+		if r.IntN(5) == 0 {
+			sc.Addresses = append(sc.Addresses, genAddress(r))
+		}
+		card := genCards[r.IntN(len(genCards))]
+		card.ExpiresInMonths = r.IntN(40) - 4
+		sc.Card = &card
 		nsubs := 1 + r.IntN(5)
 		for range nsubs {
 			p := products[r.IntN(len(products))]
 			iv := genIntervals[r.IntN(len(genIntervals))]
 			ss := SeedSubscription{
+				Address:     r.IntN(len(sc.Addresses)),
 				VariantID:   p.Variants[r.IntN(len(p.Variants))].ExternalVariantID,
 				Interval:    iv.n,
 				Unit:        iv.unit,
@@ -411,6 +464,13 @@ func GenerateSeed(customers int, randSeed int64) Seed {
 			switch s := r.IntN(100); {
 			case s < 75:
 				ss.NextChargeInDays = 1 + r.IntN(30)
+				switch r.IntN(20) {
+				case 0:
+					ss.FailedAttempts = 1 + r.IntN(3)
+					ss.ErrorType = genErrors[r.IntN(len(genErrors))]
+				case 1:
+					ss.SkipNext = true
+				}
 			case s < 95:
 				ss.Status = "cancelled"
 				ss.CancellationReason = genReasons[r.IntN(len(genReasons))]
@@ -423,4 +483,24 @@ func GenerateSeed(customers int, randSeed int64) Seed {
 		out = append(out, sc)
 	}
 	return Seed{Products: products, Customers: out}
+}
+
+// emailPart folds a name to the lowercase ASCII letters of an email's
+// local part: "Zoë" -> "zoe", "O'Brien" -> "obrien".
+func emailPart(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if f, ok := asciiFold[r]; ok {
+			b.WriteString(f)
+		} else if r >= 'a' && r <= 'z' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+var asciiFold = map[rune]string{
+	'à': "a", 'á': "a", 'â': "a", 'ä': "a", 'å': "a", 'ç': "c", 'č': "c", 'è': "e", 'é': "e", 'ë': "e",
+	'ě': "e", 'ễ': "e", 'í': "i", 'ł': "l", 'ñ': "n", 'ó': "o", 'ö': "o", 'ø': "o", 'ř': "r", 'ú': "u",
+	'ü': "u", 'ý': "y", 'ð': "d", 'æ': "ae", 'ß': "ss", 'ş': "s",
 }

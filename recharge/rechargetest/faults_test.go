@@ -213,6 +213,7 @@ func TestControlSurface(t *testing.T) {
 		ByRoute:     map[string]int{"GET /customers": 1, "GET /customers/{id}": 1, "unmatched": 1},
 		ByStatus:    map[string]int{"200": 1, "429": 2},
 		RateLimited: 2, MaxInFlight: 1,
+		Pages: map[string]int{"GET /customers": 1}, RepeatedPages: map[string]int{},
 	}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)

@@ -73,8 +73,8 @@ func (s *Simulator) ProcessCharge(id int64, req ProcessRequest) (int, []byte) {
 func (s *Simulator) deliveriesOf(c *call) []*delivery {
 	var out []*delivery
 	for _, ev := range c.events {
-		for _, u := range s.targets(ev.topic) {
-			out = append(out, &delivery{url: u, topic: ev.topic, body: ev.body})
+		for _, tg := range s.targets(ev.topic) {
+			out = append(out, &delivery{url: tg.url, hook: tg.hook, topic: ev.topic, body: ev.body})
 		}
 	}
 	return out

@@ -254,3 +254,72 @@ func TestAddCustomerIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestGenerateSeedCarriesWhatTheMirrorSearches(t *testing.T) {
+	t.Parallel()
+	seed := GenerateSeed(3000, 1)
+	var accented, formats, failed, skipped, cancelled, twoAddrs, addrPhones, paypal int
+	zips := map[string]bool{}
+	for _, c := range seed.Customers {
+		if strings.ContainsAny(c.FirstName+c.LastName, "ëéèøöñçłåüễ") {
+			accented++
+		}
+		if strings.ContainsAny(c.Phone, "()-. ") {
+			formats++
+		}
+		if len(c.Addresses) == 2 {
+			twoAddrs++
+		}
+		for _, a := range c.Addresses {
+			zips[a.Zip] = true
+			if a.Phone != "" {
+				addrPhones++
+			}
+		}
+		if c.Card != nil && c.Card.PaymentType == "PAYPAL" {
+			paypal++
+		}
+		for _, s := range c.Subscriptions {
+			switch {
+			case s.FailedAttempts > 0 && s.ErrorType != "":
+				failed++
+			case s.SkipNext:
+				skipped++
+			case s.Status == "cancelled":
+				cancelled++
+			}
+		}
+	}
+	for name, n := range map[string]int{"accented names": accented, "punctuated phones": formats, "failed charges": failed,
+		"skipped charges": skipped, "cancelled subscriptions": cancelled, "second addresses": twoAddrs,
+		"address phones": addrPhones, "PayPal payment methods": paypal} {
+		if n < 30 {
+			t.Errorf("%d %s among 3,000 customers, want a share of them", n, name)
+		}
+	}
+	if len(zips) < 1000 {
+		t.Errorf("%d distinct zips among 3,000 customers, want most of them distinct", len(zips))
+	}
+
+	// Loaded, the store has what the card and the search read.
+	h := newHarness(t, Config{}, seed)
+	errs := h.collect("/charges?status=error&limit=250", "charges")
+	if len(errs) < 30 || errs[0]["error_type"] == nil {
+		t.Errorf("%d error charges, the first with error_type %v", len(errs), errs[0]["error_type"])
+	}
+	pms := h.collect("/payment_methods?limit=250", "payment_methods")
+	if len(pms) != 3000 {
+		t.Errorf("%d payment methods, want 3000", len(pms))
+	}
+	if ev := mustPage(t, h.mustGet("/events?limit=5"), "events").items; len(ev) == 0 {
+		t.Error("no events")
+	}
+	zoe := h.collect("/customers?limit=250&sort_by=id-asc", "customers")
+	found := false
+	for _, c := range zoe {
+		found = found || c["first_name"] == "Zoë" || c["first_name"] == "José"
+	}
+	if !found {
+		t.Error("no Zoë or José among the customers")
+	}
+}

@@ -82,6 +82,11 @@ type Config struct {
 	WebhookBackoff time.Duration
 	// WebhookTimeout bounds one delivery attempt; default 5s, Recharge's own.
 	WebhookTimeout time.Duration
+	// WebhookDeleteAfter is how many failed deliveries in a row (retries
+	// included) make Recharge delete a registered webhook; default 20
+	// (spec section 13: "Recharge retries 20 times over 48 hours and then
+	// deletes the webhook"). Config.WebhookURL is never deleted.
+	WebhookDeleteAfter int
 	// RecalculateNextChargeDate is the store setting "Automatically
 	// recalculate next charge date when the subscription charge frequency is
 	// changed" (CL-RECALC; on for stores that existed at its launch, off by
@@ -115,6 +120,13 @@ type Simulator struct {
 	faultSeen int
 	stats     Stats
 	inFlight  int
+	// pagesSeen holds the list pages served (route and cursor, or route
+	// and query for a first page), to count the pages read again.
+	pagesSeen map[string]bool
+	// loss is what webhook deliveries to lose (LoseWebhooks).
+	loss WebhookLoss
+	// hookFailures counts each registration's failed deliveries in a row.
+	hookFailures map[int64]int
 
 	hooks *deliverer
 }
@@ -150,6 +162,9 @@ func New(cfg Config) *Simulator {
 	if cfg.WebhookTimeout <= 0 {
 		cfg.WebhookTimeout = 5 * time.Second
 	}
+	if cfg.WebhookDeleteAfter <= 0 {
+		cfg.WebhookDeleteAfter = 20
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -169,6 +184,8 @@ func New(cfg Config) *Simulator {
 		s.scopes[sc] = true
 	}
 	s.stats = newStats()
+	s.pagesSeen = map[string]bool{}
+	s.hookFailures = map[int64]int{}
 	s.routes = s.buildRoutes()
 	s.hooks = newDeliverer(s)
 	return s
@@ -211,12 +228,27 @@ type Stats struct {
 	WebhooksDelivered int `json:"webhooks_delivered"`
 	// WebhookFailures counts failed attempts (non-2xx, timeout, refused).
 	WebhookFailures int `json:"webhook_failures"`
-	// WebhooksDropped counts deliveries given up after the last attempt.
+	// WebhooksDropped counts deliveries given up after the last attempt,
+	// or because their registration was deleted meanwhile.
 	WebhooksDropped int `json:"webhooks_dropped"`
+	// WebhooksLost counts deliveries lost on purpose (LoseWebhooks): the
+	// change was made, its webhook never sent.
+	WebhooksLost int `json:"webhooks_lost"`
+	// WebhooksDeleted counts registrations deleted after
+	// Config.WebhookDeleteAfter failed deliveries in a row.
+	WebhooksDeleted int `json:"webhooks_deleted"`
+	// Pages counts list pages answered with a 200, by route (e.g.
+	// "GET /customers"): a backfill's progress as Recharge sees it.
+	Pages map[string]int `json:"pages"`
+	// RepeatedPages counts, by route, list pages served again: the same
+	// cursor as a page served before (for a first page, the same query).
+	// A resumed backfill that re-reads no finished page leaves it at most
+	// at the page that was in flight.
+	RepeatedPages map[string]int `json:"repeated_pages"`
 }
 
 func newStats() Stats {
-	return Stats{ByRoute: map[string]int{}, ByStatus: map[string]int{}}
+	return Stats{ByRoute: map[string]int{}, ByStatus: map[string]int{}, Pages: map[string]int{}, RepeatedPages: map[string]int{}}
 }
 
 // Stats returns a copy of the counters.
@@ -226,16 +258,21 @@ func (s *Simulator) Stats() Stats {
 	st := s.stats
 	st.ByRoute = maps.Clone(s.stats.ByRoute)
 	st.ByStatus = maps.Clone(s.stats.ByStatus)
+	st.Pages = maps.Clone(s.stats.Pages)
+	st.RepeatedPages = maps.Clone(s.stats.RepeatedPages)
 	st.InFlight = s.inFlight
 	return st
 }
 
-// Reset clears the statistics, the faults and the rate-limit buckets. The
-// data (customers, subscriptions, ...) stays.
+// Reset clears the statistics (and the pages seen), the faults, the
+// webhook losses and the rate-limit buckets. The data (customers,
+// subscriptions, ...) and the webhook registrations stay.
 func (s *Simulator) Reset() {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	s.stats = newStats()
+	s.pagesSeen = map[string]bool{}
+	s.loss = WebhookLoss{}
 	s.faults = Faults{}
 	s.faultSeen = 0
 	clear(s.buckets)
@@ -343,12 +380,7 @@ func (s *Simulator) handle(r *http.Request, rt *route, params []string, allowed 
 	}
 	s.mu.Lock()
 	resp = rt.handler(c)
-	var deliveries []*delivery
-	for _, ev := range c.events {
-		for _, u := range s.targets(ev.topic) {
-			deliveries = append(deliveries, &delivery{url: u, topic: ev.topic, body: ev.body})
-		}
-	}
+	deliveries := s.deliveriesOf(c)
 	s.mu.Unlock()
 	s.hooks.enqueue(deliveries)
 	return resp, hit && f.Truncate && resp.status == http.StatusOK
@@ -388,6 +420,13 @@ func (s *Simulator) finish(w http.ResponseWriter, r *http.Request, reqID, patter
 	s.stats.Requests++
 	s.stats.ByRoute[pattern]++
 	s.stats.ByStatus[strconv.Itoa(resp.status)]++
+	if page, ok := listPage(r, pattern, resp); ok {
+		s.stats.Pages[pattern]++
+		if s.pagesSeen[page] {
+			s.stats.RepeatedPages[pattern]++
+		}
+		s.pagesSeen[page] = true
+	}
 	used := 0
 	if b := s.buckets[token]; b != nil && s.tokens[token] {
 		used = b.used(s.now(), s.leakRate(token))

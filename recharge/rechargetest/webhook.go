@@ -54,9 +54,17 @@ type event struct {
 // delivery is one event for one receiver.
 type delivery struct {
 	url     string
+	hook    int64 // the registration (POST /webhooks); 0 for Config.WebhookURL
 	topic   string
 	body    []byte
 	attempt int // attempts made so far
+}
+
+// target is one receiver of an event: Config.WebhookURL (hook 0) or a
+// registered webhook.
+type target struct {
+	url  string
+	hook int64
 }
 
 // deliverer posts webhooks from one background goroutine, started with the
@@ -98,15 +106,16 @@ func newDeliverer(s *Simulator) *deliverer {
 // targets lists the receivers of an event: Config.WebhookURL (when a
 // secret is set too) and the webhooks registered for the topic. It runs
 // with Simulator.mu held.
-func (s *Simulator) targets(topic string) []string {
-	var out []string
+func (s *Simulator) targets(topic string) []target {
+	var out []target
 	if s.cfg.WebhookURL != "" && s.cfg.WebhookSecret != "" {
-		out = append(out, s.cfg.WebhookURL)
+		out = append(out, target{url: s.cfg.WebhookURL})
 	}
 	return append(out, s.st.hookTargets(topic)...)
 }
 
 func (d *deliverer) enqueue(ds []*delivery) {
+	ds = d.s.lose(ds)
 	if len(ds) == 0 {
 		return
 	}
@@ -158,14 +167,19 @@ func (d *deliverer) run() {
 }
 
 func (d *deliverer) deliver(dl *delivery) {
+	if !d.s.hookExists(dl.hook) { // deleted since the change
+		d.s.addStat(func(st *Stats) { st.WebhooksDropped++ })
+		return
+	}
 	dl.attempt++
 	ok := d.post(dl)
+	deleted := d.s.hookFailed(dl.hook, ok)
 	d.s.addStat(func(st *Stats) {
 		st.WebhookAttempts++
 		switch {
 		case ok:
 			st.WebhooksDelivered++
-		case dl.attempt >= d.s.cfg.WebhookMaxAttempts:
+		case deleted || dl.attempt >= d.s.cfg.WebhookMaxAttempts:
 			st.WebhookFailures++
 			st.WebhooksDropped++
 		default:
@@ -175,8 +189,8 @@ func (d *deliverer) deliver(dl *delivery) {
 	if d.observe != nil {
 		d.observe(dl, ok)
 	}
-	if ok || dl.attempt >= d.s.cfg.WebhookMaxAttempts {
-		if !ok {
+	if ok || deleted || dl.attempt >= d.s.cfg.WebhookMaxAttempts {
+		if !ok && !deleted {
 			d.s.log.Warn("recharge simulator: webhook dropped", "topic", dl.topic, "attempts", dl.attempt)
 		}
 		return
