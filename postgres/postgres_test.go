@@ -172,15 +172,10 @@ func TestTokenRolesUpgrade(t *testing.T) {
 	storetest.CheckTokenRolesUpgrade(t, db, func() rechargekit.Store { return MustOpen(t, url) })
 }
 
-// openMirror opens a mirror store at where whose clock reads now.
-func openMirror(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
-	s := MustOpen(t, where)
-	s.Now = now
-	return s
-}
-
 func TestMirrorStore(t *testing.T) {
 	t.Parallel()
 	testDSN(t)
-	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, openMirror))
+	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, func(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
+		return openClocked(t, where, now).(rechargekit.MirrorStore) // the same *Store
+	}))
 }

@@ -85,14 +85,9 @@ func TestActionStore(t *testing.T) {
 	storetest.RunActionStore(t, storetest.TwoHandles(placeForActions, openClocked))
 }
 
-// openMirror opens a mirror store at where whose clock reads now.
-func openMirror(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
-	s := MustOpen(t, where)
-	s.Now = now
-	return s
-}
-
 func TestMirrorStore(t *testing.T) {
 	t.Parallel()
-	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, openMirror))
+	storetest.RunMirrorStore(t, storetest.TwoHandles(placeForActions, func(t *testing.T, where string, now func() time.Time) rechargekit.MirrorStore {
+		return openClocked(t, where, now).(rechargekit.MirrorStore) // the same *Store
+	}))
 }

@@ -141,13 +141,17 @@ func (s *Store) PutMirror(ctx context.Context, recs []*rechargekit.MirrorRecord)
 	return slices.Compact(changed), nil
 }
 
-// mirrorWriter is PutMirror's statements, prepared in its transaction.
+// mirrorWriter is PutMirror's statements, prepared in its transaction:
+// a record's keys are inserted by one statement, prepared once for each
+// number of keys the batch has.
 type mirrorWriter struct {
-	upsert, refresh, dropKeys, addKey *sql.Stmt
+	tx                                  *sql.Tx
+	upsert, refresh, readKeys, dropKeys *sql.Stmt
+	addKeys                             map[int]*sql.Stmt
 }
 
 func prepareMirrorWriter(ctx context.Context, tx *sql.Tx) (*mirrorWriter, error) {
-	w := &mirrorWriter{}
+	w := &mirrorWriter{tx: tx, addKeys: map[int]*sql.Stmt{}}
 	for _, p := range []struct {
 		st    **sql.Stmt
 		query string
@@ -163,9 +167,8 @@ func prepareMirrorWriter(ctx context.Context, tx *sql.Tx) (*mirrorWriter, error)
 			RETURNING id`},
 		// The same version again: seen, not changed.
 		{&w.refresh, `UPDATE mirror_records SET seen_at = $3 WHERE resource = $1 AND id = $2 AND updated_at = $4`},
+		{&w.readKeys, `SELECT kind, value, customer_id FROM mirror_keys WHERE resource = $1 AND id = $2 ORDER BY kind, value`},
 		{&w.dropKeys, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`},
-		{&w.addKey, `INSERT INTO mirror_keys (kind, value, resource, id, customer_id) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT DO NOTHING`},
 	} {
 		st, err := tx.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -178,11 +181,34 @@ func prepareMirrorWriter(ctx context.Context, tx *sql.Tx) (*mirrorWriter, error)
 }
 
 func (w *mirrorWriter) close() {
-	for _, st := range []*sql.Stmt{w.upsert, w.refresh, w.dropKeys, w.addKey} {
+	for _, st := range []*sql.Stmt{w.upsert, w.refresh, w.readKeys, w.dropKeys} {
 		if st != nil {
 			st.Close()
 		}
 	}
+	for _, st := range w.addKeys {
+		st.Close()
+	}
+}
+
+// addKeysStmt returns the statement that inserts n keys of one record:
+// $1, $2 and $3 are the record's resource, id and customer id, then each
+// key's kind and value.
+func (w *mirrorWriter) addKeysStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st := w.addKeys[n]; st != nil {
+		return st, nil
+	}
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("($%d, $%d, $1, $2, $3)", 4+2*i, 5+2*i)
+	}
+	st, err := w.tx.PrepareContext(ctx, `INSERT INTO mirror_keys (kind, value, resource, id, customer_id) VALUES `+
+		strings.Join(rows, ", ")+` ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	w.addKeys[n] = st
+	return st, nil
 }
 
 // put writes one record unless the stored one is newer, and replaces its
@@ -202,17 +228,58 @@ func (w *mirrorWriter) put(ctx context.Context, r *rechargekit.MirrorRecord, now
 	default:
 		return false, err
 	}
-	// The same version again replaces the keys too, so that a full
-	// re-read heals keys made by other rules (a new phone region).
-	if _, err := w.dropKeys.ExecContext(ctx, r.Resource, r.ID); err != nil {
+	// The same version again gets its keys too, so that a full re-read
+	// heals keys made by other rules (a new phone region). Keys that did
+	// not change are left alone: reading them costs less than rewriting.
+	same, err := w.sameKeys(ctx, r)
+	if err != nil || same {
+		return changed, err
+	}
+	if _, err := w.dropKeys.ExecContext(ctx, r.Resource, r.ID); err != nil || len(r.Keys) == 0 {
+		return changed, err
+	}
+	st, err := w.addKeysStmt(ctx, len(r.Keys))
+	if err != nil {
 		return false, err
 	}
+	args := []any{r.Resource, r.ID, r.CustomerID}
 	for _, k := range r.Keys {
-		if _, err := w.addKey.ExecContext(ctx, k.Kind, k.Value, r.Resource, r.ID, r.CustomerID); err != nil {
+		args = append(args, k.Kind, k.Value)
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return changed, err
+}
+
+// sameKeys reports whether the stored keys of r are r.Keys, for r's
+// customer.
+func (w *mirrorWriter) sameKeys(ctx context.Context, r *rechargekit.MirrorRecord) (bool, error) {
+	rows, err := w.readKeys.QueryContext(ctx, r.Resource, r.ID)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var have []rechargekit.SearchKey
+	for rows.Next() {
+		var (
+			k        rechargekit.SearchKey
+			customer int64
+		)
+		if err := rows.Scan(&k.Kind, &k.Value, &customer); err != nil {
 			return false, err
 		}
+		if customer != r.CustomerID {
+			return false, rows.Err()
+		}
+		have = append(have, k)
 	}
-	return changed, nil
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	want := slices.Clone(r.Keys)
+	slices.SortFunc(want, func(a, b rechargekit.SearchKey) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
+	})
+	return slices.Equal(have, slices.Compact(want)), nil
 }
 
 // DeleteMirror implements rechargekit.MirrorStore. A customer's deletion
@@ -240,11 +307,17 @@ func (s *Store) DeleteMirror(ctx context.Context, resource string, id int64, at 
 			_, err = tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE resource = $1 AND id = $2`, resource, id)
 			return err
 		}
-		var newer bool
-		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM mirror_records WHERE resource = $1 AND id = $2 AND updated_at > $3)`,
-			resource, id, upTo).Scan(&newer)
-		if err != nil || newer {
+		// The customer's own record, locked (on PostgreSQL) against a
+		// racing write of a newer version, decides.
+		var updated time.Time
+		err := tx.QueryRowContext(ctx, `SELECT updated_at FROM mirror_records WHERE resource = $1 AND id = $2`+s.d.ForUpdate,
+			resource, id).Scan(scanTime{&updated})
+		switch {
+		case s.condition(err) == NoRows:
+		case err != nil:
 			return err
+		case !at.IsZero() && updated.After(truncate(at)):
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM mirror_keys WHERE (resource, id) IN
 			(SELECT resource, id FROM mirror_records WHERE customer_id = $1)`, id); err != nil {

@@ -65,13 +65,19 @@ func RunActionStore(t *testing.T, open OpenActionStore) {
 		{"Policy/Invalid", testActionPolicyInvalid},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := NewClock(time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC))
-			s, another := open(t, c.Now)
-			tt.fn(t, c, s, another)
-		})
+		runClocked(t, tt.name, open, tt.fn)
 	}
+}
+
+// runClocked runs fn as a parallel subtest on a store that open opens
+// with a hand-moved clock, which fn gets too.
+func runClocked[S any](t *testing.T, name string, open func(t *testing.T, now func() time.Time) (S, func() S), fn func(t *testing.T, c *Clock, s S, another func() S)) {
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		c := NewClock(time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC))
+		s, another := open(t, c.Now)
+		fn(t, c, s, another)
+	})
 }
 
 // at is a time as the stores keep it: UTC, in microseconds.
@@ -119,9 +125,14 @@ func MustActionRecords(tb testing.TB, s rechargekit.ActionStore, f rechargekit.A
 
 // ids returns the attempts' ids, in order.
 func ids(recs []*rechargekit.ActionRecord) []int64 {
-	out := []int64{}
-	for _, r := range recs {
-		out = append(out, r.ID)
+	return idsOf(recs, func(r *rechargekit.ActionRecord) int64 { return r.ID })
+}
+
+// idsOf returns id of each of xs, in order; never nil.
+func idsOf[T any](xs []T, id func(T) int64) []int64 {
+	out := make([]int64, 0, len(xs))
+	for _, x := range xs {
+		out = append(out, id(x))
 	}
 	return out
 }

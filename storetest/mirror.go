@@ -51,12 +51,7 @@ func RunMirrorStore(t *testing.T, open OpenMirrorStore) {
 		{"Lease/ConcurrentAcrossHandlesOneWinner", testMirrorLeaseRace},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := NewClock(time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC))
-			s, another := open(t, c.Now)
-			tt.fn(t, c, s, another)
-		})
+		runClocked(t, tt.name, open, tt.fn)
 	}
 }
 
@@ -135,11 +130,7 @@ func key(kind, value string) rechargekit.SearchKey {
 
 // customersFound returns the customer ids of hits, in order.
 func customersFound(hits []*rechargekit.MirrorHit) []int64 {
-	ids := []int64{}
-	for _, h := range hits {
-		ids = append(ids, h.CustomerID)
-	}
-	return ids
+	return idsOf(hits, func(h *rechargekit.MirrorHit) int64 { return h.CustomerID })
 }
 
 func testMirrorPutVersions(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func() rechargekit.MirrorStore) {
@@ -174,6 +165,19 @@ func testMirrorPutVersions(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ 
 	want = []*rechargekit.MirrorRecord{stored(first, c.Now())}
 	if diff := cmp.Diff(want, MustMirroredCustomer(t, s, 1)); diff != "" {
 		t.Errorf("after the same version again (-want +got):\n%s", diff)
+	}
+	// The same version with other keys (made by other rules) is not a
+	// change, but its keys replace the old ones.
+	rekeyed := customer(1, 0, "first", rechargekit.KeyEmail, "ada@example.com", rechargekit.KeyPhone, "+442079460000")
+	if got := MustPutMirror(t, s, rekeyed); len(got) != 0 {
+		t.Errorf("PutMirror(same version, other keys) changed %v, want none", got)
+	}
+	if got := customersFound(MustSearchMirror(t, s, 0, key(rechargekit.KeyPhone, "+442079460000"))); !slices.Equal(got, []int64{1}) {
+		t.Errorf("the same version's new key finds %v, want [1]", got)
+	}
+	MustPutMirror(t, s, again)
+	if got := customersFound(MustSearchMirror(t, s, 0, key(rechargekit.KeyPhone, "+442079460000"))); len(got) != 0 {
+		t.Errorf("a key the same version no longer has finds %v, want nothing", got)
 	}
 
 	// An explicit SeenAt is kept; an equal updated_at with another
@@ -434,7 +438,7 @@ func testMirrorSearch(t *testing.T, c *Clock, s rechargekit.MirrorStore, _ func(
 			rechargekit.KeyExternalID, "6200000001"),
 		rec(rechargekit.MirrorAddresses, 10, 1, 0, "v1", key(rechargekit.KeyZip, "94107"), key(rechargekit.KeyPhone, "+15559876543")),
 		customer(2, 0, "v1", rechargekit.KeyEmail, "alexa@example.com", rechargekit.KeyName, "alexandra", rechargekit.KeyName, "rivers"),
-		customer(3, 0, "v1", rechargekit.KeyName, "zoe", rechargekit.KeyZip, "941"),
+		customer(3, 0, "v1", rechargekit.KeyName, "zoe", rechargekit.KeyZip, "941", rechargekit.KeyName, "zoe"), // a key twice
 	)
 	for _, tc := range []struct {
 		key  rechargekit.SearchKey
