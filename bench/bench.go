@@ -369,16 +369,15 @@ type runner struct {
 	store                                    StoreInfo
 
 	// The mirror's: its store and the store's name in the report, the
-	// receiver of the simulator's webhooks, the mirror they are applied
-	// to (none: ignored) and whether they are being lost, and the card
-	// cache the mirror's changes drop cards from.
-	mstore    rechargekit.MirrorStore
-	mdb       string
-	hooks     *httptest.Server
-	applyTo   atomic.Pointer[mirror.Mirror]
-	dropHooks atomic.Bool
-	current   atomic.Pointer[cards.Cached]
-	closers   []func()
+	// receiver of the simulator's webhooks and the mirror they are applied
+	// to (none: ignored), and the card cache the mirror's changes drop
+	// cards from.
+	mstore  rechargekit.MirrorStore
+	mdb     string
+	hooks   *httptest.Server
+	applyTo atomic.Pointer[mirror.Mirror]
+	current atomic.Pointer[cards.Cached]
+	closers []func()
 }
 
 func (r *runner) close() {

@@ -124,6 +124,9 @@ func checkMirror(t *testing.T, rep *bench.Report, rows map[string]bench.Row, out
 			t.Errorf("%s: %d changes, %d not shown within %v; want 1 shown", name, p.Changes, p.Missed(), p.Limit)
 		}
 	}
+	if mr.Webhook.Lost != 0 || mr.Reconcile.Lost == 0 {
+		t.Errorf("webhook deliveries lost: %d with webhooks, %d without; want none, then the change's", mr.Webhook.Lost, mr.Reconcile.Lost)
+	}
 	for _, want := range []string{"records/s", "budget's ceiling", "per 1,000 customers", "webhooks delivered", "webhooks lost, reconciliation every 300ms",
 		"Recharge calls during the burst: 0", "marked stale"} {
 		if !strings.Contains(out, want) {

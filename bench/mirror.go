@@ -100,6 +100,7 @@ type Propagation struct {
 	Changes int             // changes made
 	Shown   []time.Duration // for each change shown, the time it took
 	Limit   time.Duration   // how long a change was waited for
+	Lost    int             // webhook deliveries the simulator lost meanwhile
 }
 
 // Missed is the number of changes not shown within Limit.
@@ -143,18 +144,16 @@ func (r *runner) openMirrorStore(ctx context.Context) error {
 }
 
 // serveWebhooks starts the receiver of the simulator's webhook deliveries:
-// each is applied to the mirror of the current mode, unless deliveries are
-// being dropped.
+// each is applied to the mirror of the current mode.
 func (r *runner) serveWebhooks() {
 	r.hooks = httptest.NewServer(&recharge.WebhookHandler{
 		Verifier: recharge.WebhookVerifier{Secret: webhookSecret},
 		Logger:   r.opts.Logger,
 		OnEvent: func(ctx context.Context, ev *recharge.WebhookEvent) error {
-			m := r.applyTo.Load()
-			if m == nil || r.dropHooks.Load() {
-				return nil // lost: the mirror never hears of it
+			if m := r.applyTo.Load(); m != nil {
+				return m.Apply(ctx, ev)
 			}
-			return m.Apply(ctx, ev)
+			return nil
 		},
 	})
 }
@@ -408,10 +407,10 @@ func (r *runner) changeable(n int) []int64 {
 // propagate changes one subscription of each customer in Recharge (its
 // quantity) and times until the card, read as serve reads it (the mirror
 // behind a card cache whose card the mirror's changes drop), shows the
-// change; drop loses the change's webhook deliveries.
-func (r *runner) propagate(ctx context.Context, m *mirror.Mirror, ids []int64, drop bool, limit time.Duration) (Propagation, error) {
+// change; lose has the simulator lose the changes' webhooks.
+func (r *runner) propagate(ctx context.Context, m *mirror.Mirror, ids []int64, lose bool, limit time.Duration) (p Propagation, err error) {
 	o := r.opts
-	p := Propagation{Limit: limit}
+	p.Limit = limit
 	svc := cards.NewCachedService(m.Source(), cards.NewMemoryCache(len(ids)+1),
 		cards.CachedOptions{TTL: o.TTL, Logger: o.Logger})
 	r.current.Store(svc)
@@ -419,8 +418,12 @@ func (r *runner) propagate(ctx context.Context, m *mirror.Mirror, ids []int64, d
 		r.current.Store(nil)
 		_ = svc.Close()
 	}()
-	r.dropHooks.Store(drop)
-	defer r.dropHooks.Store(false)
+	if lose {
+		r.sim.LoseWebhooks(rechargetest.WebhookLoss{Topics: recharge.CardTopics})
+		defer r.sim.LoseWebhooks(rechargetest.WebhookLoss{})
+	}
+	lost0 := r.sim.Stats().WebhooksLost
+	defer func() { p.Lost = r.sim.Stats().WebhooksLost - lost0 }()
 	admin := recharge.NewClient(adminToken, recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(r.http),
 		recharge.WithRateLimit(max(o.BucketSize-1, 1), o.LeakPerSecond), recharge.WithLogger(o.Logger))
 	for _, id := range ids {
@@ -570,6 +573,9 @@ func (p Propagation) summary() string {
 	}
 	if p.Missed() > 0 {
 		s += fmt.Sprintf(" (%d not within %v)", p.Missed(), p.Limit)
+	}
+	if p.Lost > 0 {
+		s += fmt.Sprintf("; %d webhook deliveries lost", p.Lost)
 	}
 	return s
 }
