@@ -6,7 +6,8 @@ import (
 )
 
 // Size returns the bytes the store's tables take on disk in the current
-// schema, indexes and TOAST included (pg_total_relation_size).
+// schema, indexes and TOAST included (pg_total_relation_size); rows
+// deleted but not yet vacuumed still count, as they take the room.
 func (s *Store) Size(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint
