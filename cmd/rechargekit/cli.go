@@ -49,7 +49,7 @@ var commands = []struct {
 	{"lookup", "print a customer's Subscription card from Recharge", func(m *Main) command { return &lookupCommand{m: m} }},
 	{"gladly-lookup", "send a signed lookup to a Lookup Adaptor, as Gladly would", func(m *Main) command { return &gladlyLookupCommand{m: m} }},
 	{"webhooks", "register the Recharge webhooks that keep cards fresh: webhooks install --url URL [--uninstall]", func(m *Main) command { return &webhooksCommand{m: m} }},
-	{"bench", "measure lookups against the simulator: naive, cold, warm and bursts side by side", func(m *Main) command { return &benchCommand{m: m} }},
+	{"bench", "measure lookups against the simulator: naive, cold, warm, bursts and the mirror side by side", func(m *Main) command { return &benchCommand{m: m} }},
 	{"user", "add a console user: user add --email E --role admin|agent", func(m *Main) command { return &userCommand{m: m} }},
 	{"token", "add a JSON API token: token add --name NAME [--role agent|admin]", func(m *Main) command { return &tokenCommand{m: m} }},
 	{"migrate", "bring the database schema up to date", func(m *Main) command { return &migrateCommand{m: m} }},
