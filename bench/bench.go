@@ -33,8 +33,9 @@
 //   - mirror, burst cold: the cold burst answered from the complete
 //     mirror (no card cached), with no Recharge call;
 //   - mirror, uncached: sustained lookups each read from the mirror's
-//     database, no card cache in front (its p99 should not grow with the
-//     store);
+//     database, no card cache in front, as many in flight as serve's card
+//     cache reads the mirror at once (cards.DefaultMaxFetches); its p99
+//     should not grow with the store;
 //   - a change made in Recharge until the card shows it, with webhooks
 //     delivered, then with them lost and reconciliation running on a
 //     short interval (Options.ReconcileInterval);

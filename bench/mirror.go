@@ -297,7 +297,9 @@ func (r *runner) mirrorModes(ctx context.Context, m *mirror.Mirror, mr *MirrorRe
 	if len(r.burstCold) > 0 {
 		modes = append(modes, mode{name: ModeMirrorBurst, burst: r.burstCold, source: src, cache: r.freshCache()})
 	}
-	modes = append(modes, mode{name: ModeMirrorUncached, workers: o.Concurrency, duration: o.Duration,
+	// As many lookups in flight as serve's card cache lets read the mirror
+	// at once (cards.DefaultMaxFetches): what one lookup costs, not a queue.
+	modes = append(modes, mode{name: ModeMirrorUncached, workers: min(o.Concurrency, cards.DefaultMaxFetches), duration: o.Duration,
 		pick: r.cycle(r.all), source: src, uncached: true})
 	var rows []Row
 	for _, md := range modes {

@@ -21,7 +21,7 @@ type benchCommand struct {
 func (c *benchCommand) parseFlags(args []string) error {
 	fs := c.m.newFlagSet("bench", "[--customers N] [--concurrency N] [--duration D] [--latency D] [--burst N] [--no-mirror] [--mirror-database URL] [--reconcile-interval D] [--backfill-rate N]")
 	fs.IntVar(&c.opts.Customers, "customers", bench.DefaultCustomers, "generated customers in the simulated store (100000 shows that mirror lookups do not slow down with the store; add --backfill-rate)")
-	fs.IntVar(&c.opts.Concurrency, "concurrency", bench.DefaultConcurrency, "lookups in flight in the warm and mirror, uncached modes")
+	fs.IntVar(&c.opts.Concurrency, "concurrency", bench.DefaultConcurrency, "lookups in flight in the warm mode (the mirror, uncached mode takes at most 16)")
 	fs.IntVar(&c.opts.ColdConcurrency, "cold-concurrency", bench.DefaultColdConcurrency, "lookups in flight in the naive and cold modes (Recharge's budget bounds them)")
 	fs.DurationVar(&c.opts.Duration, "duration", bench.DefaultDuration, "how long each of the naive, cold, warm and mirror, uncached modes runs")
 	fs.DurationVar(&c.opts.Latency, "latency", bench.DefaultLatency, "simulated Recharge latency per request")
