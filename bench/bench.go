@@ -165,6 +165,9 @@ type Options struct {
 	Seed int64
 	// Out receives the table; nil discards it.
 	Out io.Writer
+	// Progress receives a line as each mode starts, and the backfill's
+	// progress every ten seconds; nil discards them.
+	Progress io.Writer
 	// Logger receives the stack's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -224,6 +227,9 @@ func (o *Options) defaults() {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -264,7 +270,7 @@ func (r *Row) AllAnsweredWithin(d time.Duration) bool {
 
 // Report is the outcome of Run.
 type Report struct {
-	Options    Options // as run, defaults applied (Out, Logger, Cache, Limiter and MirrorStore cleared)
+	Options    Options // as run, defaults applied (Out, Progress, Logger, Cache, Limiter and MirrorStore cleared)
 	GOMAXPROCS int
 	Store      StoreInfo
 	Rows       []Row
@@ -300,7 +306,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Options: opts, GOMAXPROCS: runtime.GOMAXPROCS(0), Store: r.store}
-	rep.Options.Out, rep.Options.Logger, rep.Options.Cache, rep.Options.Limiter, rep.Options.MirrorStore = nil, nil, nil, nil, nil
+	rep.Options.Out, rep.Options.Progress, rep.Options.Logger, rep.Options.Cache, rep.Options.Limiter, rep.Options.MirrorStore = nil, nil, nil, nil, nil, nil
 
 	// With the mirror, the cold mode runs twice, for different customers:
 	// alone, then beside a backfill.
@@ -671,6 +677,7 @@ type outcome struct {
 }
 
 func (r *runner) measure(ctx context.Context, m mode) (*Row, error) {
+	fmt.Fprintf(r.opts.Progress, "bench: %s\n", m.name)
 	h, count, cached, err := r.stack(m)
 	if err != nil {
 		return nil, err

@@ -245,7 +245,15 @@ func (r *runner) backfill(ctx context.Context, mr *MirrorReport) (*mirror.Mirror
 	r.sim.Reset()
 	var last mirror.Progress
 	t0 := time.Now()
-	if err := m.Backfill(ctx, func(p mirror.Progress) { last = p }); err != nil {
+	fmt.Fprintf(o.Progress, "bench: backfill of the whole store at %g requests/s\n", leak)
+	next := t0.Add(10 * time.Second)
+	if err := m.Backfill(ctx, func(p mirror.Progress) {
+		last = p
+		if now := time.Now(); now.After(next) {
+			next = now.Add(10 * time.Second)
+			fmt.Fprintf(o.Progress, "bench: backfill %.0f%%, %d records, %.0f records/s, %v left\n", p.Percent, p.Records, p.Rate, p.Left.Round(time.Second))
+		}
+	}); err != nil {
 		return nil, fmt.Errorf("bench: backfill the mirror: %w", err)
 	}
 	mr.Backfill = time.Since(t0)
@@ -317,6 +325,7 @@ func (r *runner) mirrorModes(ctx context.Context, m *mirror.Mirror, mr *MirrorRe
 	changed := r.changeable(2 * o.Changes)
 	var err error
 	mr.ReconcileInterval = o.ReconcileInterval
+	fmt.Fprintf(o.Progress, "bench: changes in Recharge, webhooks delivered, then lost\n")
 	if mr.Webhook, err = r.propagate(ctx, m, changed[:len(changed)/2], false, 10*time.Second); err != nil {
 		return nil, err
 	}

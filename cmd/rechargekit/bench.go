@@ -50,7 +50,7 @@ func (c *benchCommand) parseFlags(args []string) error {
 }
 
 func (c *benchCommand) run(ctx context.Context) error {
-	c.opts.Out = c.m.Stdout
+	c.opts.Out, c.opts.Progress = c.m.Stdout, c.m.Stderr
 	if c.mirrorDatabase != "" {
 		store, err := openStore(ctx, c.mirrorDatabase)
 		if err != nil {
