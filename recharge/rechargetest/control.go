@@ -60,11 +60,7 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			write(http.StatusOK, f)
 		case http.MethodPost:
 			var f Faults
-			b, err := readAllLimited(r, maxBody)
-			if err == nil && len(b) > 0 {
-				err = json.Unmarshal(b, &f)
-			}
-			if err != nil {
+			if err := decodeControl(r, &f); err != nil {
 				write(http.StatusBadRequest, map[string]string{"errors": "invalid faults: " + err.Error()})
 				return
 			}
@@ -90,11 +86,7 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			write(http.StatusOK, s.WebhookLosses())
 		case http.MethodPost:
 			var l WebhookLoss
-			b, err := readAllLimited(r, maxBody)
-			if err == nil && len(b) > 0 {
-				err = json.Unmarshal(b, &l)
-			}
-			if err != nil {
+			if err := decodeControl(r, &l); err != nil {
 				write(http.StatusBadRequest, map[string]string{"errors": "invalid webhook loss: " + err.Error()})
 				return
 			}
@@ -123,6 +115,16 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		write(http.StatusNotFound, map[string]string{"errors": "Not Found"})
 	}
+}
+
+// decodeControl reads a control request's JSON body into v; an empty body
+// leaves v as it is.
+func decodeControl(r *http.Request, v any) error {
+	b, err := readAllLimited(r, maxBody)
+	if err == nil && len(b) > 0 {
+		err = json.Unmarshal(b, v)
+	}
+	return err
 }
 
 // CustomerSummary is one line of GET /__sim/customers: enough to pick demo

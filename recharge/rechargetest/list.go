@@ -396,39 +396,55 @@ func (lq *listQuery) compare(ka, ida, kb, idb int64) int {
 	return c
 }
 
-// respond sorts the items, cuts the page and writes the list envelope.
+// respond cuts the page out of the items and writes the list envelope.
+// Only the page is sorted: one pass keeps the items on the cursor's side
+// of its position and picks the limit nearest to it, so that a page of a
+// large store (a backfill's walk of 100,000 customers) costs a pass over
+// the candidates rather than a sort of them all.
 func (lq *listQuery) respond(items []listItem) response {
-	slices.SortFunc(items, func(a, b listItem) int {
+	order := func(a, b listItem) int {
 		return lq.compare(a.key(lq.field), a.id, b.key(lq.field), b.id)
-	})
-	start, end := 0, min(lq.limit, len(items))
-	if cur := lq.cur; cur != nil {
-		// idx is the first item after the cursor's position.
-		idx, _ := slices.BinarySearchFunc(items, cur, func(it listItem, c *cursor) int {
-			r := lq.compare(it.key(lq.field), it.id, c.key, c.id)
-			if r == 0 {
-				return -1 // the position item itself lies before "after"
-			}
-			return r
-		})
-		if cur.dir == "next" {
-			start, end = idx, min(idx+lq.limit, len(items))
-		} else {
-			// Items strictly before the position.
-			before, _ := slices.BinarySearchFunc(items, cur, func(it listItem, c *cursor) int {
-				return lq.compare(it.key(lq.field), it.id, c.key, c.id)
-			})
-			start, end = max(0, before-lq.limit), before
-		}
 	}
-	page := items[start:end]
+	var page []listItem
+	var more, before bool // items after the page, items before it
+	switch cur := lq.cur; {
+	case cur == nil:
+		page, more = nearest(items, lq.limit, order), len(items) > lq.limit
+	case cur.dir == "next":
+		// The items after the cursor's position; the position's own item
+		// lies before it.
+		after := items[:0] // filtered in place: the items are respond's own
+		n := 0
+		for _, it := range items {
+			if lq.compare(it.key(lq.field), it.id, cur.key, cur.id) > 0 {
+				after = append(after, it)
+			} else {
+				n++
+			}
+		}
+		page, more, before = nearest(after, lq.limit, order), len(after) > lq.limit, n > 0 && len(after) > 0
+	default:
+		// The items strictly before the position, the nearest last.
+		below := items[:0]
+		n := 0
+		for _, it := range items {
+			if lq.compare(it.key(lq.field), it.id, cur.key, cur.id) < 0 {
+				below = append(below, it)
+			} else {
+				n++
+			}
+		}
+		page = nearest(below, lq.limit, func(a, b listItem) int { return order(b, a) })
+		slices.Reverse(page)
+		more, before = n > 0 && len(page) > 0, len(below) > lq.limit
+	}
 	var next, prev *string
 	if len(page) > 0 {
-		if end < len(items) {
+		if more {
 			s := lq.cursorAt(page[len(page)-1], "next")
 			next = &s
 		}
-		if start > 0 {
+		if before {
 			s := lq.cursorAt(page[0], "prev")
 			prev = &s
 		}
@@ -447,6 +463,46 @@ func (lq *listQuery) respond(items []listItem) response {
 	}
 	b.WriteString("]}")
 	return response{status: http.StatusOK, body: b.Bytes()}
+}
+
+// nearest returns, sorted, the k items that come first under order. It
+// reorders items and returns a part of it: a heap of the k best so far
+// (the worst on top) takes each item in one pass.
+func nearest(items []listItem, k int, order func(a, b listItem) int) []listItem {
+	if k >= len(items) {
+		slices.SortFunc(items, order)
+		return items
+	}
+	h := items[:k]
+	for i := k/2 - 1; i >= 0; i-- {
+		siftDown(h, i, order)
+	}
+	for _, it := range items[k:] {
+		if order(it, h[0]) < 0 {
+			h[0] = it
+			siftDown(h, 0, order)
+		}
+	}
+	slices.SortFunc(h, order)
+	return h
+}
+
+// siftDown restores the max-heap h (under order) below i.
+func siftDown(h []listItem, i int, order func(a, b listItem) int) {
+	for {
+		top, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && order(h[l], h[top]) > 0 {
+			top = l
+		}
+		if r < len(h) && order(h[r], h[top]) > 0 {
+			top = r
+		}
+		if top == i {
+			return
+		}
+		h[i], h[top] = h[top], h[i]
+		i = top
+	}
 }
 
 func (lq *listQuery) cursorAt(it listItem, dir string) string {
