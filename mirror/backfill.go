@@ -98,17 +98,30 @@ type backfillRun struct {
 	records  int64   // written by this run
 	percent0 float64 // where this run started
 	started  bool
+	recent   []mark // the last pages, for the rate
 }
 
+// mark is the records written by a run at a time.
+type mark struct {
+	at      time.Time
+	records int64
+}
+
+// ratePages is how many pages the rate is measured over.
+const ratePages = 10
+
 // start1 sets a resource's StartedAt and MaxID when its backfill first
-// starts: MaxID from one sort_by=id-desc&limit=1 call (the events' pages
-// come newest first anyway).
+// starts: MaxID from one sort_by=id-desc&limit=1 call, but for events,
+// whose first page comes newest first and gives it.
 func (r *backfillRun) start1(ctx context.Context, res string) error {
 	cp := r.cps[res]
 	if cp.Done || !cp.StartedAt.IsZero() {
 		return nil
 	}
 	cp.StartedAt = r.m.now()
+	if res == rechargekit.MirrorEvents {
+		return r.m.setCheckpoint(ctx, cp)
+	}
 	p, err := r.m.readPage(ctx, res, pageQuery{sortBy: sortIDDesc, limit: 1})
 	switch {
 	case err != nil && mayRefuse(res) && refusal(err) != 0:
@@ -149,7 +162,11 @@ func (r *backfillRun) resource(ctx context.Context, res string) error {
 		if _, err := r.m.put(ctx, res, p.recs); err != nil {
 			return err
 		}
-		if cp.Cursor == "" && p.n > 0 && res != rechargekit.MirrorEvents {
+		switch {
+		case cp.Cursor != "" || p.n == 0:
+		case res == rechargekit.MirrorEvents:
+			cp.MaxID = p.first
+		default:
 			r.m.setMinID(res, p.first)
 		}
 		cp.Cursor = p.next
@@ -198,13 +215,20 @@ func (r *backfillRun) report(res string) {
 	if !r.started {
 		r.started, r.percent0 = true, pct
 	}
-	elapsed := r.m.now().Sub(r.start)
+	now := r.m.now()
+	if len(r.recent) == 0 {
+		r.recent = append(r.recent, mark{r.start, 0})
+	}
+	r.recent = append(r.recent, mark{now, r.records})
+	if len(r.recent) > ratePages+1 {
+		r.recent = r.recent[1:]
+	}
 	p := Progress{Resource: res, Records: r.records, Percent: pct}
-	if s := elapsed.Seconds(); s > 0 {
-		p.Rate = float64(r.records) / s
-		if done := pct - r.percent0; done > 0 {
-			p.Left = time.Duration(float64(elapsed) * (100 - pct) / done)
-		}
+	if first := r.recent[0]; now.After(first.at) {
+		p.Rate = float64(r.records-first.records) / now.Sub(first.at).Seconds()
+	}
+	if elapsed, done := now.Sub(r.start), pct-r.percent0; elapsed > 0 && done > 0 {
+		p.Left = time.Duration(float64(elapsed) * (100 - pct) / done)
 	}
 	r.m.mu.Lock()
 	r.m.progress = p

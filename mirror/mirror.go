@@ -8,10 +8,15 @@
 //     updated_at, deletions removed, one customer's events in order);
 //   - Reconcile sweeps each resource with updated_at_min for what a lost
 //     webhook missed, and re-creates webhooks Recharge deleted;
-//   - Run does all of that in serve, on the replica holding the lease;
+//   - Run does all of that in serve, on the replica holding the lease
+//     (Lead takes or renews it);
 //   - Source builds cards from the mirror with no Recharge call, reads a
 //     customer not (yet) held live and writes it through;
 //   - SearchCustomers finds customers by email, phone, name, zip and ids.
+//
+// The files are named by their job: records.go (wire objects to records
+// and back), pages.go (one list page), backfill.go, apply.go,
+// reconcile.go, run.go, source.go, search.go and status.go.
 package mirror
 
 import (

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,19 +181,24 @@ func (m *Mirror) subscriptionCounts(ctx context.Context, rec *rechargekit.Mirror
 	if err != nil {
 		return 0, 0, err
 	}
-	d, err := cardData(recs)
-	if err != nil {
-		return 0, 0, err
-	}
-	if d.Customer.SubscriptionsTotalCount == nil {
-		return -1, 0, nil
-	}
+	want = -1
 	for _, r := range recs {
-		if r.Resource == rechargekit.MirrorSubscriptions {
+		switch r.Resource {
+		case rechargekit.MirrorSubscriptions:
 			got++
+		case rechargekit.MirrorCustomers:
+			var c struct {
+				Total *recharge.Int `json:"subscriptions_total_count"`
+			}
+			if err := json.Unmarshal(r.Doc, &c); err != nil {
+				return 0, 0, fmt.Errorf("decode customer %d: %w", r.ID, err)
+			}
+			if c.Total != nil {
+				want = int(*c.Total)
+			}
 		}
 	}
-	return int(*d.Customer.SubscriptionsTotalCount), got, nil
+	return want, got, nil
 }
 
 // checkWebhooks re-creates the card topics' registrations to

@@ -106,43 +106,36 @@ func (w *worker) stop() {
 	}
 }
 
-// work is the leader's job until ctx ends: backfill until complete, then
-// reconcile right away (the backfill may have taken long) and every
-// ReconcileInterval.
+// work is the leader's job until ctx ends: backfill while the mirror is
+// not complete (again after a purge), retrying with a growing wait; once
+// complete, reconcile at once (the backfill may have taken long) and then
+// every ReconcileInterval.
 func (m *Mirror) work(ctx context.Context) {
 	if m.opts.WebhookURL != "" {
 		if err := m.checkWebhooks(ctx); err != nil && ctx.Err() == nil {
 			m.log.LogAttrs(ctx, slog.LevelWarn, "mirror: webhook registrations not checked", slog.String("error", err.Error()))
 		}
 	}
-	wait := retryFirst
+	retry := retryFirst
 	for {
+		next := m.opts.ReconcileInterval
 		cps, err := m.checkpoints(ctx, true)
 		if err == nil && complete(cps) {
-			break
-		}
-		if err == nil {
-			err = m.Backfill(ctx, nil)
-		}
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
+			_ = m.Reconcile(ctx) // logged, and shown by Status
+			retry = retryFirst
+		} else {
+			if err == nil {
+				err = m.Backfill(ctx, nil)
+			}
+			if err == nil {
+				continue // complete: reconcile at once
+			}
+			next, retry = retry, min(2*retry, retryMax)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.after(wait):
-		}
-		wait = min(2*wait, retryMax)
-	}
-	for {
-		_ = m.Reconcile(ctx) // logged and shown by Status
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.after(m.opts.ReconcileInterval):
+		case <-m.after(next):
 		}
 	}
 }

@@ -24,29 +24,51 @@ var _ rechargekit.RechargeSource = (*Source)(nil)
 // Source returns the card source that reads from the mirror.
 func (m *Mirror) Source() *Source { return m.source }
 
-// ReadCard returns the customer's card: from the mirror when it is
-// complete and holds the customer, with FetchedAt the time its data was
-// last confirmed and Stale when the mirror is behind; otherwise read live
-// through Options.Live, written through to the mirror, as of now. A
-// mirror that cannot be read is skipped. Errors: ENOTFOUND, EUPSTREAM.
+// ReadCard returns the customer's card. When the mirror is complete,
+// current and holds the customer, the card is built from it with no
+// Recharge call, FetchedAt the time its data was last confirmed. When the
+// mirror is behind (its reconciliation overdue or failing), the card is
+// read live, and only if Recharge fails (at once, while its breaker is
+// open) does the mirror answer, marked Stale. A customer the mirror does
+// not hold, or a mirror not complete yet, is read live through
+// Options.Live and written through, as of now. A mirror that cannot be
+// read is skipped. Errors: ENOTFOUND, EUPSTREAM.
 func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
 	m := s.m
-	if usable, behind, swept := m.mirrorState(ctx); usable && customerID > 0 {
-		recs, err := m.store.MirroredCustomer(ctx, customerID)
-		var card *rechargekit.Card
-		if err == nil {
-			card, err = m.mirroredCard(ctx, recs, swept)
+	usable, behind, swept := m.mirrorState(ctx)
+	if !usable || customerID <= 0 {
+		return s.readLive(ctx, customerID)
+	}
+	if behind {
+		card, err := s.readLive(ctx, customerID)
+		if rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM {
+			return card, err
 		}
-		if err == nil {
-			card.Stale = behind
-			return card, nil
+		if mc, merr := m.cardFromMirror(ctx, customerID, swept); merr == nil {
+			mc.Stale = true
+			return mc, nil
 		}
-		if rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
-			m.log.LogAttrs(ctx, slog.LevelWarn, "mirror: card not readable from the mirror; read live",
-				slog.Int64("customer_id", customerID), slog.String("error", err.Error()))
-		}
+		return nil, err
+	}
+	card, err := m.cardFromMirror(ctx, customerID, swept)
+	if err == nil {
+		return card, nil
+	}
+	if rechargekit.ErrorCode(err) != rechargekit.ENOTFOUND {
+		m.log.LogAttrs(ctx, slog.LevelWarn, "mirror: card not readable from the mirror; read live",
+			slog.Int64("customer_id", customerID), slog.String("error", err.Error()))
 	}
 	return s.readLive(ctx, customerID)
+}
+
+// cardFromMirror reads the customer's records and builds its card.
+// Errors: ENOTFOUND (not held), those of the store.
+func (m *Mirror) cardFromMirror(ctx context.Context, customerID int64, swept time.Time) (*rechargekit.Card, error) {
+	recs, err := m.store.MirroredCustomer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return m.mirroredCard(ctx, recs, swept)
 }
 
 // mirroredCard builds a card from a customer's records. Its FetchedAt is
