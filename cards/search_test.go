@@ -5,78 +5,13 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rechargekit/rechargekit"
 	"github.com/rechargekit/rechargekit/cards"
-	"github.com/rechargekit/rechargekit/search"
+	"github.com/rechargekit/rechargekit/search/searchtest"
 )
-
-// sliceIndex is a rechargekit.CustomerIndex over a slice of customers,
-// each with the keys the mirror would store for it: exact keys, names by
-// prefix, as MirrorStore.SearchMirror compares them.
-type sliceIndex struct {
-	mu      sync.Mutex
-	entries []indexEntry
-	ready   bool  // ok: false while "syncing"
-	err     error // every search fails with it
-	asked   [][]rechargekit.SearchKey
-}
-
-type indexEntry struct {
-	c    *rechargekit.Customer
-	keys []rechargekit.SearchKey
-}
-
-// newIndex holds the customers under their own keys plus extra keys by
-// customer id (an address's phone or zip).
-func newIndex(region string, extra map[int64][]rechargekit.SearchKey, custs ...*rechargekit.Customer) *sliceIndex {
-	ix := &sliceIndex{ready: true}
-	for _, c := range custs {
-		ix.entries = append(ix.entries, indexEntry{c, append(search.CustomerKeys(c, region), extra[c.ID]...)})
-	}
-	return ix
-}
-
-func (ix *sliceIndex) SearchCustomers(ctx context.Context, keys []rechargekit.SearchKey, limit int) ([]*rechargekit.Match, bool, error) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	ix.asked = append(ix.asked, slices.Clone(keys))
-	if ix.err != nil {
-		return nil, false, ix.err
-	}
-	if !ix.ready {
-		return nil, false, nil
-	}
-	var out []*rechargekit.Match
-	for _, e := range ix.entries {
-	find:
-		for _, k := range keys {
-			for _, have := range e.keys {
-				if have.Kind == k.Kind && (have.Value == k.Value || k.Kind == rechargekit.KeyName && strings.HasPrefix(have.Value, k.Value)) {
-					out = append(out, &rechargekit.Match{Customer: e.c, By: search.MatchKind(k.Kind), Value: have.Value})
-					break find
-				}
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b *rechargekit.Match) int { return int(b.Customer.ID - a.Customer.ID) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, true, nil
-}
-
-func (ix *sliceIndex) lastKeys() []rechargekit.SearchKey {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if len(ix.asked) == 0 {
-		return nil
-	}
-	return ix.asked[len(ix.asked)-1]
-}
 
 var (
 	alex  = &rechargekit.Customer{ID: 183940021, ExternalID: "7923224739991", Email: "Alex.Rivera@example.com", FirstName: "Alex", LastName: "Rivera", Phone: "(555) 123-4567"}
@@ -88,12 +23,12 @@ var (
 
 // mirrorIndex is the test store: Alex's phone also on his address, Zoë's
 // zip, and two customers sharing a household phone.
-func mirrorIndex() *sliceIndex {
-	return newIndex("", map[int64][]rechargekit.SearchKey{
-		zoe.ID:   {{Kind: rechargekit.KeyZip, Value: "97477"}},
-		twinA.ID: {{Kind: rechargekit.KeyPhone, Value: "+15550009999"}},
-		twinB.ID: {{Kind: rechargekit.KeyPhone, Value: "+15550009999"}},
-	}, alex, zoe, twinA, twinB)
+func mirrorIndex() *searchtest.Index {
+	ix := searchtest.New("", alex, zoe, twinA, twinB)
+	ix.AddKeys(zoe.ID, rechargekit.SearchKey{Kind: rechargekit.KeyZip, Value: "97477"})
+	ix.AddKeys(twinA.ID, rechargekit.SearchKey{Kind: rechargekit.KeyPhone, Value: "+15550009999"})
+	ix.AddKeys(twinB.ID, rechargekit.SearchKey{Kind: rechargekit.KeyPhone, Value: "+15550009999"})
+	return ix
 }
 
 type found struct {
@@ -193,7 +128,8 @@ func TestSearchKeys(t *testing.T) {
 		{Kind: rechargekit.KeyExternalID, Value: "777"},
 		{Kind: rechargekit.KeyZip, Value: "5551234567"},
 	}
-	if diff := cmp.Diff(want, ix.lastKeys()); diff != "" {
+	asked := ix.Asked()
+	if diff := cmp.Diff(want, asked[len(asked)-1]); diff != "" {
 		t.Errorf("keys (-want +got):\n%s", diff)
 	}
 }
@@ -204,7 +140,7 @@ func TestSearchRegion(t *testing.T) {
 	t.Parallel()
 	svc := cards.New(newFake())
 	svc.Region = "GB"
-	svc.Index = newIndex("GB", nil, olu)
+	svc.Index = searchtest.New("GB", olu)
 	ms, err := svc.FindCustomers(context.Background(), rechargekit.CustomerSearch{Phones: []string{"+44 7700 900123"}})
 	if err != nil || !cmp.Equal([]found{{olu.ID, rechargekit.MatchPhone, "+44 7700 900123"}}, foundOf(ms)) {
 		t.Errorf("by +44 number: %v, %v", foundOf(ms), err)
@@ -248,7 +184,7 @@ func TestSearchIndexNotReady(t *testing.T) {
 				svc := cards.New(src)
 				if index == "syncing" {
 					ix := mirrorIndex()
-					ix.ready = false
+					ix.SetReady(false)
 					svc.Index = ix
 				}
 				res, err := svc.SearchCustomers(context.Background(), tt.q)
@@ -278,7 +214,7 @@ func TestSearchIndexFails(t *testing.T) {
 	src := newFake()
 	svc := cards.New(src)
 	ix := mirrorIndex()
-	ix.err = rechargekit.Errorf(rechargekit.EUPSTREAM, "The mirror's database did not answer.")
+	ix.SetErr(rechargekit.Errorf(rechargekit.EUPSTREAM, "The mirror's database did not answer."))
 	svc.Index = ix
 	ms, err := svc.FindCustomers(context.Background(), rechargekit.CustomerSearch{Emails: []string{"sam@example.com"}, Phones: []string{"555-123-4567"}})
 	if rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM || ms != nil {
@@ -303,9 +239,7 @@ func TestCachedSearchPassesThrough(t *testing.T) {
 	if err != nil || !cmp.Equal([]found{{alex.ID, rechargekit.MatchName, "rivera"}}, foundOf(res.Matches)) {
 		t.Errorf("ready: %v, %v", res, err)
 	}
-	ix.mu.Lock()
-	ix.ready = false
-	ix.mu.Unlock()
+	ix.SetReady(false)
 	res, err = rechargekit.SearchCustomers(context.Background(), cached, rechargekit.CustomerSearch{Query: "rivera"})
 	if err != nil || len(res.Matches) != 0 || !cmp.Equal([]string{rechargekit.MatchName}, res.Unsearched) {
 		t.Errorf("syncing: %+v, %v; want nothing found and the name unsearched", res, err)
@@ -341,13 +275,13 @@ func (f fixedMatches) FindCustomers(ctx context.Context, q rechargekit.CustomerS
 
 // newIndexedProfiles returns Profiles whose card service searches ix
 // first, over a fresh SQLite store holding the profiles.
-func newIndexedProfiles(t *testing.T, ix *sliceIndex, profiles ...*rechargekit.Profile) (*cards.Profiles, *fakeSource) {
+func newIndexedProfiles(t *testing.T, ix *searchtest.Index, profiles ...*rechargekit.Profile) (*cards.Profiles, *fakeSource) {
 	t.Helper()
 	p, src, _ := newProfiles(t, profiles...)
 	svc := cards.New(src)
 	svc.Index = ix
-	for _, c := range ix.entries {
-		src.customers[c.c.ID] = c.c
+	for _, c := range ix.Customers() {
+		src.customers[c.ID] = c
 	}
 	p.Cards = svc
 	return p, src
@@ -416,7 +350,7 @@ func TestOpenDoesNotAutoLinkByPhone(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ix := mirrorIndex()
-			ix.ready = tt.ready
+			ix.SetReady(tt.ready)
 			p, _ := newIndexedProfiles(t, ix, tt.profile)
 			if tt.cards != nil {
 				p.Cards = tt.cards(p.Cards.(*cards.Service))

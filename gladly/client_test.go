@@ -158,7 +158,7 @@ func TestClientRequestShapes(t *testing.T) {
 			_, err := c.AutoLink(context.Background(), profile)
 			return err
 		}, want: gladly.Request{Kind: gladly.KindAutoLink, Level: gladly.LevelBasic, Profile: profile,
-			Search: rechargekit.CustomerSearch{Emails: profile.Emails}}},
+			Search: rechargekit.CustomerSearch{Emails: profile.Emails, Phones: profile.Phones}}},
 		{name: "auto-link of a profile without emails is still an auto-link", send: func(c *gladly.Client) error {
 			_, err := c.AutoLink(context.Background(), rechargekit.Profile{})
 			return err

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,17 +75,19 @@ func FuzzParseRequest(f *testing.F) {
 				t.Fatalf("bad detailed request %+v", req)
 			}
 		case KindAutoLink:
-			if req.Level != LevelBasic || len(req.Search.Emails) > MaxAutoLinkEmails || req.Search.CustomerID != 0 || req.Search.ExternalID != "" {
+			if req.Level != LevelBasic || len(req.Search.Emails) > MaxAutoLinkEmails || len(req.Search.Phones) > MaxAutoLinkPhones ||
+				req.Search.CustomerID != 0 || req.Search.ExternalID != "" || req.Search.Name != "" || req.Search.Zip != "" || req.Search.Query != "" {
 				t.Fatalf("bad auto-link request %+v", req)
 			}
 		case KindSearch:
-			if req.Level != LevelBasic || len(req.Search.Emails) > 1 || req.Search.CustomerID < 0 || req.Profile.ID != "" {
+			if req.Level != LevelBasic || len(req.Search.Emails) > 1 || len(req.Search.Phones) > 1 || req.Search.CustomerID < 0 || req.Profile.ID != "" ||
+				req.Search.Name != strings.TrimSpace(req.Search.Name) || req.Search.Zip != strings.TrimSpace(req.Search.Zip) {
 				t.Fatalf("bad search request %+v", req)
 			}
 		default:
 			t.Fatalf("unknown kind in %+v", req)
 		}
-		for _, e := range req.Search.Emails {
+		for _, e := range append(slices.Clone(req.Search.Emails), req.Search.Phones...) {
 			if e == "" || e != strings.TrimSpace(e) {
 				t.Fatalf("empty or untrimmed email %q in %+v", e, req)
 			}
@@ -144,6 +147,15 @@ func reencode(t *testing.T, req *Request) *LookupRequest {
 	}
 	if req.Search.ExternalID != "" {
 		put(QueryShopifyCustomerID, req.Search.ExternalID)
+	}
+	if len(req.Search.Phones) > 0 {
+		put(QueryPhone, req.Search.Phones[0])
+	}
+	if req.Search.Name != "" {
+		put(QueryName, req.Search.Name)
+	}
+	if req.Search.Zip != "" {
+		put(QueryZip, req.Search.Zip)
 	}
 	return &LookupRequest{LookupLevel: LevelBasic, Query: q}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -434,15 +435,16 @@ func (h *Handler) lookup(ctx context.Context, req *Request) (*LookupResponse, er
 	case KindDetailed:
 		return h.detailed(ctx, req)
 	case KindAutoLink:
-		return h.find(ctx, req.Search, 0)
+		return h.find(ctx, req.Search, 0, req.Profile.Phones)
 	default:
-		return h.find(ctx, req.Search, MaxSearchResults)
+		return h.find(ctx, req.Search, MaxSearchResults, nil)
 	}
 }
 
 // find answers an auto-link suggestion (limit 0: every distinct match, never
-// a chosen one) or a manual search (at most limit results).
-func (h *Handler) find(ctx context.Context, q rechargekit.CustomerSearch, limit int) (*LookupResponse, error) {
+// a chosen one; mobiles: the profile's phones) or a manual search (at most
+// limit results).
+func (h *Handler) find(ctx context.Context, q rechargekit.CustomerSearch, limit int, mobiles []string) (*LookupResponse, error) {
 	resp := &LookupResponse{Results: []Result{}}
 	if q.IsZero() {
 		return resp, nil
@@ -463,9 +465,33 @@ func (h *Handler) find(ctx context.Context, q rechargekit.CustomerSearch, limit 
 			break
 		}
 		seen[m.Customer.ID] = true
-		resp.Results = append(resp.Results, BasicResult(m.Customer))
+		r := BasicResult(m.Customer)
+		if m.By == rechargekit.MatchPhone && slices.Contains(mobiles, m.Value) {
+			r = withMatchedMobile(r, m.Value)
+		}
+		resp.Results = append(resp.Results, r)
 	}
 	return resp, nil
+}
+
+// withMatchedMobile returns r carrying phone, the profile's own number
+// that found the customer exactly, typed MOBILE: Gladly's phones.mobile
+// rule links on a returned MOBILE number equal to one of the profile's
+// MOBILE numbers, and it links only a single result (spec section 6).
+// Any other phone stays OTHER (BasicResult), so that only a number the
+// profile has, and that matched, can link.
+func withMatchedMobile(r Result, phone string) Result {
+	if !IsE164(phone) {
+		return r
+	}
+	phones := []Phone{{Original: phone, Type: PhoneMobile}}
+	for _, p := range r.Phones {
+		if p.Original != phone {
+			phones = append(phones, p)
+		}
+	}
+	r.Phones = phones
+	return r
 }
 
 // detailed answers a DETAILED lookup: exactly one result for the requested

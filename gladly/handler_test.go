@@ -285,19 +285,21 @@ func TestHandlerRequestShapes(t *testing.T) {
 		wantResults  int
 	}{
 		{file: "auto_link.json", wantResults: 1,
-			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"ana.ruiz@example.com", "ana@work.example"}}}},
+			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"ana.ruiz@example.com", "ana@work.example"}, Phones: []string{"+34911234567"}}}},
 		{file: "auto_link_nested_attributes.json", wantResults: 1,
 			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"ben.okafor@example.net"}}}},
-		{file: "auto_link_phones_only.json", wantResults: 0},
+		{file: "auto_link_phones_only.json", wantResults: 1,
+			wantSearches: []rechargekit.CustomerSearch{{Phones: []string{"+442071234567"}}}},
 		{file: "search_email.json", wantResults: 1,
 			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"ana.ruiz@example.com"}}}},
 		{file: "search_emails_string.json", wantResults: 1,
-			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"Ben.Okafor@example.net"}}}},
+			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"Ben.Okafor@example.net"}, Phones: []string{"+442071234567"}, Name: "Ben"}}},
 		{file: "search_recharge_id.json", wantResults: 1,
 			wantSearches: []rechargekit.CustomerSearch{{CustomerID: 176728490}}},
 		{file: "search_shopify_id.json", wantResults: 1,
 			wantSearches: []rechargekit.CustomerSearch{{ExternalID: "6520380932247"}}},
-		{file: "search_no_keys.json", wantResults: 0},
+		{file: "search_no_keys.json", wantResults: 1,
+			wantSearches: []rechargekit.CustomerSearch{{Phones: []string{"+34911234567"}, Name: "Ana Ruiz"}}},
 		{file: "detailed_nested_attributes.json", wantResults: 1, wantCards: []int64{176728490}},
 		{file: "detailed_flattened_attributes.json", wantResults: 1, wantCards: []int64{176728490}},
 		{file: "detailed_not_numeric.json", wantResults: 0},
@@ -336,7 +338,7 @@ func TestHandlerFixtureRequests(t *testing.T) {
 		wantIDs      []string
 	}{
 		{path: "data/pull/basic_lookup/auto_link_emails/expected_request_body.json", wantIDs: []string{"176728490"},
-			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"primary@email.com", "secondary@email.com"}}}},
+			wantSearches: []rechargekit.CustomerSearch{{Emails: []string{"primary@email.com", "secondary@email.com"}, Phones: []string{"+15551234567"}}}},
 		{path: "data/pull/detailed_orders_lookup/success/expected_request_body.json",
 			wantCards: []int64{12345}, wantIDs: []string{"12345"}},
 		{path: "data/pull/detailed_orders_lookup/with_externalId/expected_request_body.json", wantIDs: []string{}},
@@ -811,7 +813,8 @@ func TestHandlerAutoLinkSearchesFiveDistinctEmails(t *testing.T) {
 		t.Fatal(err)
 	}
 	searches, _ := h.svc.calls()
-	want := []rechargekit.CustomerSearch{{Emails: []string{"a@x.example", "b@x.example", "c@x.example", "d@x.example", "e@x.example"}}}
+	want := []rechargekit.CustomerSearch{{Emails: []string{"a@x.example", "b@x.example", "c@x.example", "d@x.example", "e@x.example"},
+		Phones: []string{"+15550001111"}}}
 	if diff := cmp.Diff(want, searches); diff != "" {
 		t.Errorf("searches (-want +got):\n%s", diff)
 	}
@@ -852,7 +855,7 @@ func TestHandlerSearchCappedAt25(t *testing.T) {
 func TestHandlerSearchWithoutKeys(t *testing.T) {
 	t.Parallel()
 	h := MustServer(t, &fakeService{}, nil)
-	for _, q := range []map[string]string{{}, {"name": "Hannah"}, {"phones": "+13456705104"}, {"rechargeCustomerId": "abc"}, {"email": "  "}} {
+	for _, q := range []map[string]string{{}, {"name": "  "}, {"phone": " "}, {"rechargeCustomerId": "abc"}, {"email": "  "}} {
 		resp, err := h.client.Search(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,10 @@ const (
 	// holds 40, so a profile with many addresses must not drain it.
 	MaxAutoLinkEmails = 5
 
+	// MaxAutoLinkPhones is how many distinct profile phones an auto-link
+	// suggestion searches (in the mirror: phones cost no Recharge call).
+	MaxAutoLinkPhones = 5
+
 	// MaxSearchResults caps a manual search, whose results Gladly shows an
 	// agent as a table.
 	MaxSearchResults = 25
@@ -49,6 +54,8 @@ const (
 	QueryEmails             = "emails"
 	QueryEmail              = "email"
 	QueryPhones             = "phones"
+	QueryPhone              = "phone"
+	QueryZip                = "zip"
 	QueryExternalCustomerID = "externalCustomerId"
 	QueryRechargeCustomerID = "rechargeCustomerId"
 	QueryShopifyCustomerID  = "shopifyCustomerId"
@@ -107,8 +114,9 @@ type Request struct {
 	// Search is what to look Recharge up by. For an auto-link suggestion it
 	// holds the profile's distinct emails (trimmed, compared
 	// case-insensitively, first spelling and order kept, at most
-	// MaxAutoLinkEmails); for a manual search the one email and the ids the
-	// agent typed. It is zero for a detailed lookup.
+	// MaxAutoLinkEmails) and phones (at most MaxAutoLinkPhones), never its
+	// name; for a manual search the one email, phone, name, zip and ids
+	// the agent typed. It is zero for a detailed lookup.
 	Search rechargekit.CustomerSearch
 
 	// ExternalCustomerID is the trimmed externalCustomerId of a detailed
@@ -219,6 +227,7 @@ func ParseRequest(body []byte) (*Request, error) {
 		req.Kind = KindAutoLink
 		req.Profile = profile
 		req.Search.Emails = rechargekit.DistinctEmails(profile.Emails, MaxAutoLinkEmails)
+		req.Search.Phones = distinctPhones(profile.Phones, MaxAutoLinkPhones)
 		return req, nil
 	}
 
@@ -240,7 +249,34 @@ func ParseRequest(body []byte) (*Request, error) {
 	if id, ok := idString(q[QueryShopifyCustomerID]); ok {
 		req.Search.ExternalID = id
 	}
+	// Phones, names and zips are searched in the mirror (Recharge cannot):
+	// without a ready one they find nothing. A value of another shape is
+	// dropped like an unusable id.
+	phone, _, _ := stringOrList(q[QueryPhone])
+	phones, _, _ := stringOrList(q[QueryPhones])
+	req.Search.Phones = distinctPhones(append(phone, phones...), 1)
+	if name, _, err := optString(q[QueryName]); err == nil {
+		req.Search.Name = strings.TrimSpace(name)
+	}
+	if zip, ok := idString(q[QueryZip]); ok {
+		req.Search.Zip = zip
+	}
 	return req, nil
+}
+
+// distinctPhones returns up to max of phones, trimmed, without empty ones
+// or exact duplicates, in their first order.
+func distinctPhones(phones []string, max int) []string {
+	var out []string
+	for _, p := range nonEmpty(phones) {
+		if len(out) == max {
+			break
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // parseProfile reads the Gladly profile fields of a query.
@@ -451,9 +487,11 @@ const (
 
 // BasicResult maps a Recharge customer to a BASIC result: id, name (omitted
 // when empty), email exactly as Recharge stores it, the phone only when it is
-// E.164 and then typed OTHER (Recharge records no phone type, and a phone must
-// never trigger Gladly's mobile-phone auto-link), and the customer-level
-// custom attributes. It never carries transactions.
+// E.164 and then typed OTHER (Recharge records no phone type, so a stored
+// phone must never trigger Gladly's mobile-phone auto-link; only the number
+// of the profile that found the customer in an auto-link suggestion is sent
+// as MOBILE, see Handler), and the customer-level custom attributes. It never
+// carries transactions.
 func BasicResult(c *rechargekit.Customer) Result {
 	id := strconv.FormatInt(c.ID, 10)
 	r := Result{

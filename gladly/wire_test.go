@@ -22,7 +22,7 @@ func TestParseRequestTestdata(t *testing.T) {
 			Profile: rechargekit.Profile{ID: "gp-7Hq2xK", Name: "Ana Ruiz",
 				Emails: []string{"ana.ruiz@example.com", "ANA.RUIZ@example.com", "ana@work.example"},
 				Phones: []string{"+34911234567"}},
-			Search: rechargekit.CustomerSearch{Emails: []string{"ana.ruiz@example.com", "ana@work.example"}},
+			Search: rechargekit.CustomerSearch{Emails: []string{"ana.ruiz@example.com", "ana@work.example"}, Phones: []string{"+34911234567"}},
 		}},
 		{"auto_link_nested_attributes.json", Request{
 			Kind: KindAutoLink, Level: LevelBasic,
@@ -32,6 +32,7 @@ func TestParseRequestTestdata(t *testing.T) {
 		{"auto_link_phones_only.json", Request{
 			Kind: KindAutoLink, Level: LevelBasic,
 			Profile: rechargekit.Profile{ID: "gp-1aa", Name: "Phone Only", Phones: []string{"+442071234567"}},
+			Search:  rechargekit.CustomerSearch{Phones: []string{"+442071234567"}},
 		}},
 		{"search_email.json", Request{
 			Kind: KindSearch, Level: LevelBasic,
@@ -39,7 +40,7 @@ func TestParseRequestTestdata(t *testing.T) {
 		}},
 		{"search_emails_string.json", Request{
 			Kind: KindSearch, Level: LevelBasic,
-			Search: rechargekit.CustomerSearch{Emails: []string{"Ben.Okafor@example.net"}},
+			Search: rechargekit.CustomerSearch{Emails: []string{"Ben.Okafor@example.net"}, Phones: []string{"+442071234567"}, Name: "Ben"},
 		}},
 		{"search_recharge_id.json", Request{
 			Kind: KindSearch, Level: LevelBasic,
@@ -49,7 +50,8 @@ func TestParseRequestTestdata(t *testing.T) {
 			Kind: KindSearch, Level: LevelBasic,
 			Search: rechargekit.CustomerSearch{ExternalID: "6520380932247"},
 		}},
-		{"search_no_keys.json", Request{Kind: KindSearch, Level: LevelBasic}},
+		{"search_no_keys.json", Request{Kind: KindSearch, Level: LevelBasic,
+			Search: rechargekit.CustomerSearch{Phones: []string{"+34911234567"}, Name: "Ana Ruiz"}}},
 		{"detailed_nested_attributes.json", Request{
 			Kind: KindDetailed, Level: LevelDetailed, UniqueMatchRequired: true,
 			ExternalCustomerID: "176728490",
@@ -93,11 +95,11 @@ func TestParseRequestFixtures(t *testing.T) {
 	}{
 		{"data/pull/basic_lookup/auto_link_emails/expected_request_body.json", Request{
 			Kind: KindAutoLink, Level: LevelBasic, Profile: profile,
-			Search: rechargekit.CustomerSearch{Emails: []string{"primary@email.com", "secondary@email.com"}},
+			Search: rechargekit.CustomerSearch{Emails: []string{"primary@email.com", "secondary@email.com"}, Phones: []string{"+15551234567"}},
 		}},
 		{"data/pull/basic_lookup/auto_link_mobile_phones/expected_request_body.json", Request{
 			Kind: KindAutoLink, Level: LevelBasic, Profile: profile,
-			Search: rechargekit.CustomerSearch{Emails: []string{"primary@email.com", "secondary@email.com"}},
+			Search: rechargekit.CustomerSearch{Emails: []string{"primary@email.com", "secondary@email.com"}, Phones: []string{"+15551234567"}},
 		}},
 		{"data/pull/detailed_orders_lookup/success/expected_request_body.json", Request{
 			Kind: KindDetailed, Level: LevelDetailed, UniqueMatchRequired: true,
@@ -141,7 +143,16 @@ func TestParseRequestShapes(t *testing.T) {
 			want: &Request{Kind: KindAutoLink, Level: LevelBasic, Profile: rechargekit.Profile{ID: "p1", Emails: []string{"a@b.example"}},
 				Search: rechargekit.CustomerSearch{Emails: []string{"a@b.example"}}}},
 		{name: "phones array makes an auto-link", body: `{"lookupLevel":"BASIC","query":{"phones":["+15550001111"]}}`,
-			want: &Request{Kind: KindAutoLink, Level: LevelBasic, Profile: rechargekit.Profile{Phones: []string{"+15550001111"}}}},
+			want: &Request{Kind: KindAutoLink, Level: LevelBasic, Profile: rechargekit.Profile{Phones: []string{"+15550001111"}},
+				Search: rechargekit.CustomerSearch{Phones: []string{"+15550001111"}}}},
+		{name: "a search by phone, name and zip", body: `{"lookupLevel":"BASIC","query":{"phone":" 555-123-4567 ","name":" Alex Rivera ","zip":97477}}`,
+			want: &Request{Kind: KindSearch, Level: LevelBasic,
+				Search: rechargekit.CustomerSearch{Phones: []string{"555-123-4567"}, Name: "Alex Rivera", Zip: "97477"}}},
+		{name: "a search keeps one phone", body: `{"lookupLevel":"BASIC","query":{"phone":"+15551234567","phones":"+15550001111"}}`,
+			want: &Request{Kind: KindSearch, Level: LevelBasic, Search: rechargekit.CustomerSearch{Phones: []string{"+15551234567"}}}},
+		{name: "an auto-link keeps five distinct phones", body: `{"lookupLevel":"BASIC","query":{"phones":["+1","+1"," +2","+3","+4","+5","+6"]}}`,
+			want: &Request{Kind: KindAutoLink, Level: LevelBasic, Profile: rechargekit.Profile{Phones: []string{"+1", "+1", "+2", "+3", "+4", "+5", "+6"}},
+				Search: rechargekit.CustomerSearch{Phones: []string{"+1", "+2", "+3", "+4", "+5"}}}},
 		{name: "auto-link keeps at most five distinct emails", body: `{"lookupLevel":"BASIC","query":{"emails":["a@x","A@X"," b@x ","c@x","","d@x",null,"e@x","f@x"]}}`,
 			want: &Request{Kind: KindAutoLink, Level: LevelBasic,
 				Profile: rechargekit.Profile{Emails: []string{"a@x", "A@X", "b@x", "c@x", "d@x", "e@x", "f@x"}},

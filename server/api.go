@@ -50,11 +50,25 @@ type LinkJSON struct {
 	At                 string `json:"at"`
 }
 
-// CandidateJSON is a Recharge customer that matches an unlinked profile.
+// CandidateJSON is a Recharge customer that matches an unlinked profile
+// or a search.
 type CandidateJSON struct {
-	Customer     rechargekit.CustomerSummary `json:"customer"`
-	MatchedBy    string                      `json:"matchedBy"` // "email", "recharge_customer_id", "shopify_customer_id"
-	MatchedValue string                      `json:"matchedValue"`
+	Customer rechargekit.CustomerSummary `json:"customer"`
+	// MatchedBy is "email", "recharge_customer_id", "shopify_customer_id",
+	// "phone", "name" or "zip" (rechargekit's Match kinds).
+	MatchedBy    string `json:"matchedBy"`
+	MatchedValue string `json:"matchedValue"`
+}
+
+// SearchResponse is the answer of GET /api/search: the candidates, as a
+// profile's card lists them, and what could not be searched.
+type SearchResponse struct {
+	Candidates []CandidateJSON `json:"candidates"`
+	// Unsearched names the kinds the query fits that were not searched
+	// ("phone", "name", "zip"): only the mirror searches them, and it is
+	// off or not complete; Hint says so in a sentence ("" when none).
+	Unsearched []string `json:"unsearched"`
+	Hint       string   `json:"hint"`
 }
 
 // ErrorJSON is an error in API answers.
@@ -92,6 +106,7 @@ func (c *console) registerAPI(mux router) {
 	api("GET /api/profiles/{id}/actions", c.apiActionOffers)
 	api("POST /api/profiles/{id}/actions/preview", c.apiActionPreview)
 	api("POST /api/profiles/{id}/actions", c.apiAction)
+	mux.Handle("GET /api/search", c.secure(c.bearer(c.apiSearch)))
 	mux.Handle("/api/", c.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.apiError(w, r, rechargekit.Errorf(rechargekit.ENOTFOUND, "There is no API endpoint %s %s.", r.Method, r.URL.Path))
 	})))
@@ -302,13 +317,10 @@ func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargek
 	if v.CardErr != nil {
 		out.CardError = c.upstreamErrorJSON(r, v.CardErr)
 	}
-	for _, m := range v.Candidates {
+	if v.Link == nil {
 		// Candidates are for choosing a link; a linked profile (also one
 		// just auto-linked) has none to choose from.
-		if v.Link != nil || m == nil || m.Customer == nil {
-			continue
-		}
-		out.Candidates = append(out.Candidates, CandidateJSON{Customer: m.Customer.Summary(), MatchedBy: m.By, MatchedValue: m.Value})
+		out.Candidates = candidatesJSON(v.Candidates)
 	}
 	if v.Link == nil && v.CandidatesErr != nil {
 		out.CandidatesError = c.upstreamErrorJSON(r, v.CandidatesErr)
@@ -316,6 +328,46 @@ func (c *console) apiCard(w http.ResponseWriter, r *http.Request, tok *rechargek
 	if v.AutoLinkBlocked != "" {
 		out.AutoLinkBlocked = &v.AutoLinkBlocked
 	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// candidatesJSON is the API form of a list of matches, never null.
+func candidatesJSON(ms []*rechargekit.Match) []CandidateJSON {
+	out := []CandidateJSON{}
+	for _, m := range ms {
+		if m != nil && m.Customer != nil {
+			out = append(out, CandidateJSON{Customer: m.Customer.Summary(), MatchedBy: m.By, MatchedValue: m.Value})
+		}
+	}
+	return out
+}
+
+// apiSearch is GET /api/search?q=…: the console's manual search box (one
+// text, the kind of key detected) for any desk.
+func (c *console) apiSearch(w http.ResponseWriter, r *http.Request, tok *rechargekit.APIToken) {
+	text := r.URL.Query().Get("q")
+	if strings.TrimSpace(text) == "" {
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "Send what to search for in q: an email, a phone number, a name, a zip or a customer id."))
+		return
+	}
+	if len(text) > maxFindLength {
+		c.apiError(w, r, rechargekit.Errorf(rechargekit.EINVALID, "The search in q is longer than %d bytes.", maxFindLength))
+		return
+	}
+	q, err := parseFind(text, findAny)
+	if err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	ctx, cancel := c.withDeadline(r)
+	defer cancel()
+	res, err := rechargekit.SearchCustomers(ctx, c.cfg.Cards, q)
+	if err != nil {
+		c.apiError(w, r, err)
+		return
+	}
+	out := SearchResponse{Candidates: candidatesJSON(res.Matches), Unsearched: []string{}, Hint: unsearchedHint(res.Unsearched)}
+	out.Unsearched = append(out.Unsearched, res.Unsearched...)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -453,7 +453,10 @@ func TestManualSearch(t *testing.T) {
 		{"Shopify id chosen", "7923224739991", "shopify", []string{"Shopify customer id 7923224739991 matches"}},
 		{"digits try both ids", "7923224739991", "", []string{"Shopify customer id 7923224739991 matches"}},
 		{"no match", "nobody@example.org", "", []string{"No Recharge customer matches “nobody@example.org”."}},
-		{"not searchable", "hello there", "", []string{"is not an email or a customer id"}},
+		{"a name without the mirror", "hello there", "", []string{"No Recharge customer matches “hello there”.",
+			`id="find-hint"`, "Name search works once the mirror is complete"}},
+		{"a phone without the mirror", "555-123-4567", "", []string{"No Recharge customer matches “555-123-4567”.",
+			"Phone and zip search works once the mirror is complete"}},
 		{"bad Recharge id", "abc", "recharge", []string{"A Recharge customer id is a number"}},
 		{"markup is escaped", "<script>alert(1)</script>@x", "", []string{"&lt;script&gt;alert(1)&lt;/script&gt;@x"}},
 	} {

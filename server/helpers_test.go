@@ -18,6 +18,7 @@ import (
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
+	"github.com/rechargekit/rechargekit/search/searchtest"
 	"github.com/rechargekit/rechargekit/server"
 	"github.com/rechargekit/rechargekit/sqlite"
 )
@@ -58,6 +59,26 @@ type env struct {
 	// Actions is the subscription actions' wiring, when envOptions.Actions
 	// asked for it (see wireActions).
 	Actions *actionsEnv
+	// Index is the customer index of envOptions.Index; nil without.
+	Index *searchtest.Index
+}
+
+// demoIndex holds some of the simulator's demo customers as the mirror
+// would, Alex Rivera's address zip among his keys.
+func demoIndex(tb testing.TB, src rechargekit.RechargeSource) *searchtest.Index {
+	tb.Helper()
+	var custs []*rechargekit.Customer
+	for _, id := range []int64{rechargetest.DemoAlexRiveraID, rechargetest.DemoSamTaylorID, rechargetest.DemoSamTOrgID,
+		rechargetest.DemoNoSubscriptionsID, rechargetest.DemoMixedCaseEmailID} {
+		c, err := src.Customer(context.Background(), id)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		custs = append(custs, c)
+	}
+	ix := searchtest.New("US", custs...)
+	ix.AddKeys(rechargetest.DemoAlexRiveraID, rechargekit.SearchKey{Kind: rechargekit.KeyZip, Value: "90026"})
+	return ix
 }
 
 // envOptions changes how MustEnv builds the server.
@@ -67,6 +88,9 @@ type envOptions struct {
 	Actions  bool // wire the subscription actions (wireActions)
 	// Scopes are the simulator token's scopes; nil means all of them.
 	Scopes []string
+	// Index puts a ready customer index (demoIndex) in front of the
+	// card service's searches, as a complete mirror does.
+	Index bool
 }
 
 // MustEnv starts a console with the demo profiles and users.
@@ -92,6 +116,11 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 	client := sim.Client(recharge.WithMaxRetries(0))
 	svc := cards.New(&recharge.Source{Client: client})
 	svc.Logger = discardLogger()
+	var index *searchtest.Index
+	if o.Index {
+		index = demoIndex(tb, svc.Source)
+		svc.Index = index
+	}
 
 	dbPath := filepath.Join(tb.TempDir(), "rechargekit.db")
 	store, err := sqlite.Open(ctx, dbPath)
@@ -100,7 +129,7 @@ func MustEnv(tb testing.TB, opts ...envOptions) *env {
 	}
 	tb.Cleanup(func() { store.Close() })
 
-	e := &env{t: tb, Sim: sim, Store: store, DBPath: dbPath, Clock: server.NewClock(time.Now().UTC()), Logs: &syncBuffer{}}
+	e := &env{t: tb, Sim: sim, Store: store, DBPath: dbPath, Clock: server.NewClock(time.Now().UTC()), Logs: &syncBuffer{}, Index: index}
 	e.Profiles = &cards.Profiles{Cards: svc, Store: store, Logger: discardLogger()}
 	e.AdminID = MustUser(tb, store, adminEmail, rechargekit.RoleAdmin, adminPassword)
 	e.AgentID = MustUser(tb, store, agentEmail, rechargekit.RoleAgent, agentPassword)

@@ -37,8 +37,10 @@ func TestParseFind(t *testing.T) {
 		wantErr        bool
 	}{
 		{"email", " sam@example.com ", "", rechargekit.CustomerSearch{Emails: []string{"sam@example.com"}}, false},
-		{"digits are both ids", "183940021", "", rechargekit.CustomerSearch{CustomerID: 183940021, ExternalID: "183940021"}, false},
-		{"huge digits are a Shopify id only", "99999999999999999999", "", rechargekit.CustomerSearch{ExternalID: "99999999999999999999"}, false},
+		{"digits are both ids and a query", "183940021", "", rechargekit.CustomerSearch{CustomerID: 183940021, ExternalID: "183940021", Query: "183940021"}, false},
+		{"huge digits are a Shopify id only", "99999999999999999999", "", rechargekit.CustomerSearch{ExternalID: "99999999999999999999", Query: "99999999999999999999"}, false},
+		{"a phone is a query", " 555-123-4567 ", "", rechargekit.CustomerSearch{Query: "555-123-4567"}, false},
+		{"a name is a query", "Zoë Núñez", "", rechargekit.CustomerSearch{Query: "Zoë Núñez"}, false},
 		{"shopify prefix", "shopify:7923224739991", "", rechargekit.CustomerSearch{ExternalID: "7923224739991"}, false},
 		{"SHOPIFY prefix with space", "SHOPIFY: 7923224739991", "", rechargekit.CustomerSearch{ExternalID: "7923224739991"}, false},
 		{"shopify chosen", "7923224739991", "shopify", rechargekit.CustomerSearch{ExternalID: "7923224739991"}, false},
@@ -46,7 +48,7 @@ func TestParseFind(t *testing.T) {
 		{"recharge chosen", "42", "recharge", rechargekit.CustomerSearch{CustomerID: 42}, false},
 		{"email chosen", "a@b", "email", rechargekit.CustomerSearch{Emails: []string{"a@b"}}, false},
 		{"empty", "  ", "", rechargekit.CustomerSearch{}, true},
-		{"words", "sam taylor", "", rechargekit.CustomerSearch{}, true},
+		{"words", "sam taylor", "", rechargekit.CustomerSearch{Query: "sam taylor"}, false},
 		{"recharge not a number", "abc", "recharge", rechargekit.CustomerSearch{}, true},
 		{"recharge zero", "0", "recharge", rechargekit.CustomerSearch{}, true},
 		{"email without at", "sam", "email", rechargekit.CustomerSearch{}, true},

@@ -91,6 +91,7 @@ type profileData struct {
 
 	Candidates      []matchView
 	CandidatesError string
+	CandidatesHint  string // the profile's phones were not searched: why
 	AutoLinkBlocked string
 
 	Find        string
@@ -98,6 +99,7 @@ type profileData struct {
 	Searched    bool
 	FindResults []matchView
 	FindError   string
+	FindHint    string // part of the search needs the mirror: why it found nothing
 }
 
 func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
@@ -121,6 +123,7 @@ func (c *console) profilePage(w http.ResponseWriter, r *http.Request, s *auth) {
 		AutoLinked:      v.AutoLinked,
 		AutoLinkBlocked: cleanText(v.AutoLinkBlocked),
 		Candidates:      newMatchViews(v.Candidates),
+		CandidatesHint:  unsearchedHint(v.CandidatesUnsearched),
 	}
 	if d.Name == "" {
 		d.Name = "Unnamed profile"
@@ -179,12 +182,13 @@ func (c *console) manualSearch(ctx context.Context, r *http.Request, d *profileD
 		d.FindError = rechargekit.ErrorMessage(err)
 		return
 	}
-	ms, err := c.cfg.Cards.FindCustomers(ctx, q)
+	res, err := rechargekit.SearchCustomers(ctx, c.cfg.Cards, q)
 	if err != nil {
 		d.FindError = c.upstreamMessage(ctx, "manual search", err)
 		return
 	}
-	d.FindResults = newMatchViews(ms)
+	d.FindResults = newMatchViews(res.Matches)
+	d.FindHint = unsearchedHint(res.Unsearched)
 }
 
 // upstreamMessage is what an agent reads when a Recharge call failed.

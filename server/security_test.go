@@ -718,6 +718,7 @@ func TestAgentCannotCallAdminRoutes(t *testing.T) {
 		"GET /api/profiles/{id}/actions",
 		"POST /api/profiles/{id}/actions/preview",
 		"POST /api/profiles/{id}/actions",
+		"GET /api/search", // a read, like a card: every token's role may search
 		"/api/",
 	}
 	if !slices.Equal(apiRoutes, wantAPI) {

@@ -481,11 +481,38 @@ func matchReason(m *rechargekit.Match) string {
 		return "Recharge customer id " + v + " matches"
 	case rechargekit.MatchExternalID:
 		return "Shopify customer id " + v + " matches"
+	case rechargekit.MatchPhone:
+		return "phone " + v + " matches"
+	case rechargekit.MatchName:
+		return "name " + v + " matches"
+	case rechargekit.MatchZip:
+		return "zip " + v + " matches"
 	}
 	return "matches " + v
 }
 
-// Search kinds for the manual search box.
+// unsearchedHint tells an agent which kinds of a search found nothing
+// because only the mirror searches them ("" when every kind was searched).
+func unsearchedHint(kinds []string) string {
+	var names []string
+	for _, k := range kinds {
+		switch k {
+		case rechargekit.MatchPhone, rechargekit.MatchName, rechargekit.MatchZip:
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	list := names[0]
+	if n := len(names); n > 1 {
+		list = strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	}
+	return strings.ToUpper(list[:1]) + list[1:] + " search works once the mirror is complete: until then only emails and ids are searched, in Recharge."
+}
+
+// Search kinds for the manual search box. The console's box is one field
+// (findAny); the others remain for links that name the kind.
 const (
 	findAny      = ""
 	findEmail    = "email"
@@ -497,15 +524,17 @@ const (
 const maxFindLength = 320
 
 // parseFind turns the manual search box into a customer search. by picks
-// what the text is; with findAny it is detected: a "shopify:" prefix means
-// a Shopify customer id, an "@" an email, and plain digits are searched as
-// both a Recharge and a Shopify customer id (both are numbers, and the
-// results say which one matched).
+// what the text is; with findAny (the one box) the card service detects
+// it: a "shopify:" prefix means a Shopify customer id, an "@" an email,
+// plain digits are searched as both a Recharge and a Shopify customer id,
+// and any text (digits too) is the search's Query, tried in the mirror as
+// every kind of key it fits (a phone, a name, a zip, an id). The results
+// say which one matched.
 func parseFind(text, by string) (rechargekit.CustomerSearch, error) {
 	var q rechargekit.CustomerSearch
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return q, rechargekit.Errorf(rechargekit.EINVALID, "Type an email, a Recharge customer id or a Shopify customer id.")
+		return q, rechargekit.Errorf(rechargekit.EINVALID, "Type what to search for: an email, a phone number, a name, a zip or a customer id.")
 	}
 	if len(text) > maxFindLength || strings.IndexFunc(text, unicode.IsControl) >= 0 {
 		return q, rechargekit.Errorf(rechargekit.EINVALID, "That search is too long or holds characters that cannot be searched.")
@@ -528,10 +557,9 @@ func parseFind(text, by string) (rechargekit.CustomerSearch, error) {
 				q.CustomerID = id
 			}
 			q.ExternalID = text
-			return q, nil
 		}
-		return q, rechargekit.Errorf(rechargekit.EINVALID,
-			"%q is not an email or a customer id. Type an email, a Recharge customer id, or shopify: and a Shopify customer id.", text)
+		q.Query = text
+		return q, nil
 	case findEmail:
 		local, domain, ok := strings.Cut(text, "@")
 		if !ok || local == "" || domain == "" || strings.ContainsFunc(text, unicode.IsSpace) {
