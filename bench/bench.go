@@ -40,8 +40,9 @@
 //     delivered, then with them lost and reconciliation running on a
 //     short interval (Options.ReconcileInterval);
 //   - mirror, burst, Recharge down: a burst while every Recharge request
-//     fails and a reconciliation has failed: every card from the mirror,
-//     marked stale, without waiting on Recharge.
+//     fails and a reconciliation has failed: the mirror, behind, tries
+//     Recharge first until the client's breaker opens, then answers every
+//     card at once, marked stale.
 //
 // Timing is measured, never asserted: the numbers depend on the machine.
 package bench

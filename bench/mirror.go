@@ -168,7 +168,8 @@ func (r *runner) invalidate(ctx context.Context, customerID int64) {
 
 // newMirror returns a mirror whose live reads and background reads share
 // one bucket of token's budget draining leak requests a second, the live
-// ones first, as serve wires them. Its background requests are counted in
+// ones first, and the live ones behind serve's breaker, as serve wires
+// them. Its background requests are counted in
 // bg. Its cards are marked stale when its last reconciliation is more
 // than two reconcile intervals old: serve's default interval, unless
 // interval is set. more configures its background client further.
@@ -176,7 +177,8 @@ func (r *runner) newMirror(token string, leak float64, bg *countingTransport, in
 	o := r.opts
 	shared := recharge.NewLeakyBucket(max(o.BucketSize-1, 1), leak, nil, nil)
 	live := recharge.NewClient(token, recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(r.http),
-		recharge.WithLogger(o.Logger), recharge.WithLimiter(shared))
+		recharge.WithLogger(o.Logger), recharge.WithLimiter(shared),
+		recharge.WithBreaker(recharge.DefaultBreakerFailures, recharge.DefaultBreakerFirst, recharge.DefaultBreakerMax))
 	back := recharge.NewClient(token, append([]recharge.Option{recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(bg.client(r.http)),
 		recharge.WithLogger(o.Logger), recharge.WithLimiter(recharge.Background(shared, BackgroundReserve))}, more...)...)
 	m, err := mirror.New(mirror.Options{
@@ -566,7 +568,7 @@ func (rep *Report) printMirror(w io.Writer) {
 	fmt.Fprintf(w, "  a change in Recharge on the card, webhooks lost, reconciliation every %v (short for the benchmark; serve's default is %v): %s (target: within one interval)\n",
 		mr.ReconcileInterval, mirror.DefaultReconcileInterval, mr.Reconcile.summary())
 	if r, ok := rep.row(ModeMirrorOutage); ok {
-		fmt.Fprintf(w, "  %s (every Recharge request answered 503): %d of %d answered with the card, %d marked stale; client p99 %s, max %s (target under 100 ms); Recharge calls: %d\n",
+		fmt.Fprintf(w, "  %s (every Recharge request answered 503): %d of %d answered with the card, %d marked stale; client p99 %s, max %s (target under 100 ms); Recharge calls: %d (a behind mirror tries Recharge first, until the breaker opens)\n",
 			r.Mode, r.OK, r.Lookups, r.Stale, ms(r.Client.P99), ms(r.Client.Max), r.RechargeCalls)
 	}
 	fmt.Fprintln(w)
