@@ -608,8 +608,8 @@ type mode struct {
 
 // stack builds the measured service as serve wires it, with a client of
 // its own (a full budget, no client-side state from the previous mode).
-// The service returned counts the stale cards it answers with.
-func (r *runner) stack(md mode) (http.Handler, *counting, *cards.Cached, error) {
+// The counter returned counts the lookups answered with a stale card.
+func (r *runner) stack(md mode) (http.Handler, *staleAnswers, *cards.Cached, error) {
 	o := r.opts
 	// Metrics as serve records them, so their cost is in the figures.
 	m := metrics.New(recharge.CardTopics)
@@ -646,28 +646,28 @@ func (r *runner) stack(md mode) (http.Handler, *counting, *cards.Cached, error) 
 			cards.CachedOptions{TTL: o.TTL, Logger: o.Logger, Metrics: m})
 		svc = cached
 	}
-	count := &counting{CardService: svc}
-	h, err := gladly.NewHandler(gladly.Config{Service: count, SigningKey: signingKey, Deadline: o.Deadline, Logger: o.Logger, Metrics: m})
+	count := &staleAnswers{Metrics: m}
+	h, err := gladly.NewHandler(gladly.Config{Service: svc, SigningKey: signingKey, Deadline: o.Deadline, Logger: o.Logger, Metrics: count})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("bench: configure the lookup adaptor: %w", err)
 	}
 	return h, count, cached, nil
 }
 
-// counting is a card service that counts the stale cards it answers with
-// (from a cache when Recharge failed, or from a mirror that is behind).
-type counting struct {
-	rechargekit.CardService
+// staleAnswers records the lookup adaptor's metrics and counts the
+// lookups it answered with a stale card (from a cache when Recharge
+// failed, or from a mirror that is behind).
+type staleAnswers struct {
+	rechargekit.Metrics
 	stale atomic.Int64
 }
 
-// Card implements rechargekit.CardService.
-func (c *counting) Card(ctx context.Context, customerID int64) (*rechargekit.Card, error) {
-	card, err := c.CardService.Card(ctx, customerID)
-	if err == nil && card.Stale {
+// Lookup implements rechargekit.Metrics.
+func (c *staleAnswers) Lookup(desk, level, outcome string, took time.Duration) {
+	if outcome == rechargekit.OutcomeStale {
 		c.stale.Add(1)
 	}
-	return card, err
+	c.Metrics.Lookup(desk, level, outcome, took)
 }
 
 // outcome is one lookup's result as the caller saw it.
