@@ -17,6 +17,33 @@
 //     older than the TTL, so that what Recharge's budget cannot fetch in
 //     time is answered stale.
 //
+// and, unless Options.NoMirror, the mirror (a SQLite database of its own
+// by default), as serve runs it:
+//
+//   - rechargekit cold, backfill running: the cold mode again, for other
+//     customers, while a backfill into the empty mirror shares the token's
+//     budget at background priority (the lookups go first; their p99
+//     beside the cold mode's shows it);
+//   - the backfill: the whole store mirrored from empty with no agent
+//     traffic, its records a second against the budget's ceiling (250
+//     records a page at the drain rate: 500 records a second on
+//     Recharge's budget), and the database's size on disk; for a large
+//     store it may run on a faster simulated budget, the time at
+//     Recharge's being then projected;
+//   - mirror, burst cold: the cold burst answered from the complete
+//     mirror (no card cached), with no Recharge call;
+//   - mirror, uncached: sustained lookups each read from the mirror's
+//     database, no card cache in front, as many in flight as serve's card
+//     cache reads the mirror at once (cards.DefaultMaxFetches); its p99
+//     should not grow with the store;
+//   - a change made in Recharge until the card shows it, with webhooks
+//     delivered, then with them lost and reconciliation running on a
+//     short interval (Options.ReconcileInterval);
+//   - mirror, burst, Recharge down: a burst while every Recharge request
+//     fails and a reconciliation has failed: the mirror, behind, tries
+//     Recharge first until the client's breaker opens, then answers every
+//     card at once, marked stale.
+//
 // Timing is measured, never asserted: the numbers depend on the machine.
 package bench
 
@@ -43,6 +70,7 @@ import (
 	"github.com/rechargekit/rechargekit/cards"
 	"github.com/rechargekit/rechargekit/gladly"
 	"github.com/rechargekit/rechargekit/metrics"
+	"github.com/rechargekit/rechargekit/mirror"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -111,10 +139,36 @@ type Options struct {
 	// which each mode starts afresh, its budget carries over from one mode
 	// to the next.
 	Limiter recharge.Limiter
+	// NoMirror skips the mirror's modes.
+	NoMirror bool
+	// MirrorStore keeps the mirror; nil means a SQLite database in a
+	// temporary directory, removed when Run returns. Run empties its
+	// mirror (PurgeMirror) before filling it. When the store has a
+	// Size(ctx) (int64, error) method, as sqlite.Store and postgres.Store
+	// have, the report gives the mirror's size on disk. MirrorDatabase
+	// names it in the report.
+	MirrorStore    rechargekit.MirrorStore
+	MirrorDatabase string
+	// ReconcileInterval is the mirror's reconciliation interval while a
+	// lost webhook waits for it (DefaultReconcileInterval).
+	ReconcileInterval time.Duration
+	// Changes is the number of subscription changes timed with webhooks
+	// delivered, and again with them lost (DefaultChanges).
+	Changes int
+	// BackfillLeakPerSecond, when above LeakPerSecond, runs the complete
+	// backfill through a token of its own draining that many requests a
+	// second, for a large store (100,000 customers take about 15 minutes
+	// at Recharge's 2); the report then also gives the time projected at
+	// LeakPerSecond. The backfill beside agents' lookups always shares
+	// their token.
+	BackfillLeakPerSecond float64
 	// Seed makes the generated store and the lookup order repeatable.
 	Seed int64
 	// Out receives the table; nil discards it.
 	Out io.Writer
+	// Progress receives a line as each mode starts, and the backfill's
+	// progress every ten seconds; nil discards them.
+	Progress io.Writer
 	// Logger receives the stack's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -162,8 +216,20 @@ func (o *Options) defaults() {
 	if o.TTL <= 0 {
 		o.TTL = cards.DefaultCardTTL
 	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = DefaultReconcileInterval
+	}
+	if o.Changes <= 0 {
+		o.Changes = DefaultChanges
+	}
+	if !(o.BackfillLeakPerSecond > o.LeakPerSecond) || math.IsInf(o.BackfillLeakPerSecond, 0) {
+		o.BackfillLeakPerSecond = 0
+	}
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -205,10 +271,11 @@ func (r *Row) AllAnsweredWithin(d time.Duration) bool {
 
 // Report is the outcome of Run.
 type Report struct {
-	Options    Options // as run, defaults applied (Out, Logger, Cache and Limiter cleared)
+	Options    Options // as run, defaults applied (Out, Progress, Logger, Cache, Limiter and MirrorStore cleared)
 	GOMAXPROCS int
 	Store      StoreInfo
 	Rows       []Row
+	Mirror     *MirrorReport // nil when the mirror's modes were skipped
 	Elapsed    time.Duration
 }
 
@@ -240,17 +307,26 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Options: opts, GOMAXPROCS: runtime.GOMAXPROCS(0), Store: r.store}
-	rep.Options.Out, rep.Options.Logger, rep.Options.Cache, rep.Options.Limiter = nil, nil, nil, nil
+	rep.Options.Out, rep.Options.Progress, rep.Options.Logger, rep.Options.Cache, rep.Options.Limiter, rep.Options.MirrorStore = nil, nil, nil, nil, nil, nil
 
+	// With the mirror, the cold mode runs twice, for different customers:
+	// alone, then beside a backfill.
+	cold, coldBeside := r.cold, []int64(nil)
+	if !opts.NoMirror {
+		cold, coldBeside = r.cold[:(len(r.cold)+1)/2], r.cold[(len(r.cold)+1)/2:]
+	}
 	modes := []mode{
 		{name: "rechargekit warm", workers: opts.Concurrency, duration: opts.Duration, pick: r.cycle(r.warm)},
 		{name: "naive", naive: true, workers: opts.ColdConcurrency, duration: opts.Duration, pick: r.cycle(r.naive)},
-		{name: "rechargekit cold", workers: opts.ColdConcurrency, duration: opts.Duration, pick: r.once(r.cold)},
+		{name: "rechargekit cold", workers: opts.ColdConcurrency, duration: opts.Duration, pick: r.once(cold)},
 	}
 	if len(r.burstCold) > 0 {
 		modes = append(modes,
 			mode{name: "burst, cold", burst: r.burstCold},
 			mode{name: "burst, expired cards", burst: r.burstStale})
+	}
+	if !opts.NoMirror {
+		rep.Mirror = &MirrorReport{Database: r.mdb}
 	}
 	for _, m := range modes {
 		row, err := r.measure(ctx, m)
@@ -258,6 +334,24 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			return nil, err
 		}
 		rep.Rows = append(rep.Rows, *row)
+		if m.name == "rechargekit cold" && rep.Mirror != nil {
+			row, err := r.coldWithBackfill(ctx, coldBeside, rep.Mirror)
+			if err != nil {
+				return nil, err
+			}
+			rep.Rows = append(rep.Rows, *row)
+		}
+	}
+	if rep.Mirror != nil {
+		m, err := r.backfill(ctx, rep.Mirror)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := r.mirrorModes(ctx, m, rep.Mirror)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, rows...)
 	}
 	rep.Elapsed = time.Since(start)
 	rep.Print(opts.Out)
@@ -279,7 +373,19 @@ type runner struct {
 	record  atomic.Pointer[recorder]     // the current mode's server-side times
 
 	warm, naive, cold, burstCold, burstStale []int64
+	all                                      []int64 // every customer
 	store                                    StoreInfo
+
+	// The mirror's: its store and the store's name in the report, the
+	// receiver of the simulator's webhooks and the mirror they are applied
+	// to (none: ignored), and the card cache the mirror's changes drop
+	// cards from.
+	mstore  rechargekit.MirrorStore
+	mdb     string
+	hooks   *httptest.Server
+	applyTo atomic.Pointer[mirror.Mirror]
+	current atomic.Pointer[cards.Cached]
+	closers []func()
 }
 
 func (r *runner) close() {
@@ -292,8 +398,14 @@ func (r *runner) close() {
 	if r.sim != nil {
 		_ = r.sim.Close()
 	}
+	if r.hooks != nil {
+		r.hooks.Close()
+	}
 	if r.http != nil {
 		r.http.CloseIdleConnections()
+	}
+	for _, c := range slices.Backward(r.closers) {
+		c()
 	}
 }
 
@@ -319,12 +431,26 @@ func (r *runner) setup(ctx context.Context) error {
 	for i := range (warmUpCards + cardsPerToken - 1) / cardsPerToken {
 		tokens = append(tokens, "bench-warm-up-"+strconv.Itoa(i))
 	}
-	r.sim = rechargetest.New(rechargetest.Config{
+	cfg := rechargetest.Config{
 		Tokens:        tokens,
 		Latency:       o.Latency,
 		BucketSize:    o.BucketSize,
 		LeakPerSecond: o.LeakPerSecond,
-	})
+	}
+	if !o.NoMirror {
+		// The simulator's webhooks reach the mirror; only the mirror's
+		// modes change anything.
+		if err := r.openMirrorStore(ctx); err != nil {
+			return err
+		}
+		r.serveWebhooks()
+		cfg.Tokens = append(slices.Clone(tokens), backfillToken, adminToken)
+		cfg.WebhookURL, cfg.WebhookSecret = r.hooks.URL, webhookSecret
+		if o.BackfillLeakPerSecond > 0 {
+			cfg.TokenLeakPerSecond = map[string]float64{backfillToken: o.BackfillLeakPerSecond}
+		}
+	}
+	r.sim = rechargetest.New(cfg)
 	r.simTS = httptest.NewServer(r.sim)
 	r.sim.Load(rechargetest.GenerateSeed(o.Customers, o.Seed))
 	var heavy []int64
@@ -338,6 +464,7 @@ func (r *runner) setup(ctx context.Context) error {
 	all := r.sim.Customers(0)
 	var generated []int64
 	for _, c := range all {
+		r.all = append(r.all, c.ID)
 		r.store.Subscriptions += c.SubscriptionsTotal
 		if !slices.Contains(heavy, c.ID) {
 			generated = append(generated, c.ID)
@@ -462,21 +589,49 @@ type mode struct {
 	duration time.Duration
 	pick     func(i int) (int64, bool)
 	burst    []int64 // when set: one lookup for each, all at once
+
+	// source, when set, reads the cards (the mirror's) instead of a live
+	// recharge.Source with a client of its own.
+	source func() rechargekit.RechargeSource
+	// cache is the card cache in front of the source (the run's when
+	// nil); uncached leaves the cache out.
+	cache    rechargekit.CardCache
+	uncached bool
+	// before runs after the simulator's statistics are reset, before the
+	// first lookup; during runs beside the lookups, its context ending with
+	// them; background counts requests during sends, which are not the
+	// lookups' calls.
+	before     func()
+	during     func(ctx context.Context)
+	background *countingTransport
 }
 
 // stack builds the measured service as serve wires it, with a client of
 // its own (a full budget, no client-side state from the previous mode).
-func (r *runner) stack(naive bool) (http.Handler, *cards.Cached, error) {
+// The counter returned counts the lookups answered with a stale card.
+func (r *runner) stack(md mode) (http.Handler, *staleAnswers, *cards.Cached, error) {
 	o := r.opts
 	// Metrics as serve records them, so their cost is in the figures.
 	m := metrics.New(recharge.CardTopics)
 	var svc rechargekit.CardService
 	var cached *cards.Cached
-	if naive {
+	switch {
+	case md.source != nil && md.uncached:
+		s := cards.New(md.source())
+		s.Logger = o.Logger
+		svc = s
+	case md.source != nil:
+		cache := md.cache
+		if cache == nil {
+			cache = r.cache
+		}
+		cached = cards.NewCachedService(md.source(), cache, cards.CachedOptions{TTL: o.TTL, Logger: o.Logger, Metrics: m})
+		svc = cached
+	case md.naive:
 		client := recharge.NewClient(benchToken, recharge.WithBaseURL(r.simTS.URL), recharge.WithHTTPClient(r.http),
 			recharge.WithLimiter(unpaced{}), recharge.WithLogger(o.Logger))
 		svc = &Naive{Client: client}
-	} else {
+	default:
 		// One request of headroom, as the redis limiter keeps: requests
 		// admitted together can reach Recharge in another order than they
 		// left, and a bucket paced to the last unit then overflows.
@@ -491,11 +646,28 @@ func (r *runner) stack(naive bool) (http.Handler, *cards.Cached, error) {
 			cards.CachedOptions{TTL: o.TTL, Logger: o.Logger, Metrics: m})
 		svc = cached
 	}
-	h, err := gladly.NewHandler(gladly.Config{Service: svc, SigningKey: signingKey, Deadline: o.Deadline, Logger: o.Logger, Metrics: m})
+	count := &staleAnswers{Metrics: m}
+	h, err := gladly.NewHandler(gladly.Config{Service: svc, SigningKey: signingKey, Deadline: o.Deadline, Logger: o.Logger, Metrics: count})
 	if err != nil {
-		return nil, nil, fmt.Errorf("bench: configure the lookup adaptor: %w", err)
+		return nil, nil, nil, fmt.Errorf("bench: configure the lookup adaptor: %w", err)
 	}
-	return h, cached, nil
+	return h, count, cached, nil
+}
+
+// staleAnswers records the lookup adaptor's metrics and counts the
+// lookups it answered with a stale card (from a cache when Recharge
+// failed, or from a mirror that is behind).
+type staleAnswers struct {
+	rechargekit.Metrics
+	stale atomic.Int64
+}
+
+// Lookup implements rechargekit.Metrics.
+func (c *staleAnswers) Lookup(desk, level, outcome string, took time.Duration) {
+	if outcome == rechargekit.OutcomeStale {
+		c.stale.Add(1)
+	}
+	c.Metrics.Lookup(desk, level, outcome, took)
 }
 
 // outcome is one lookup's result as the caller saw it.
@@ -506,14 +678,31 @@ type outcome struct {
 }
 
 func (r *runner) measure(ctx context.Context, m mode) (*Row, error) {
-	h, cached, err := r.stack(m.naive)
+	fmt.Fprintf(r.opts.Progress, "bench: %s\n", m.name)
+	h, count, cached, err := r.stack(m)
 	if err != nil {
 		return nil, err
 	}
 	r.handler.Store(&h)
+	r.current.Store(cached)
+	defer r.current.Store(nil)
 	rec := &recorder{}
 	r.record.Store(rec)
 	r.sim.Reset() // statistics from zero, Recharge's bucket empty
+	if m.before != nil {
+		m.before()
+	}
+	duringCtx, stopDuring := context.WithCancel(ctx)
+	defer stopDuring()
+	during := make(chan struct{})
+	if m.during != nil {
+		go func() {
+			defer close(during)
+			m.during(duringCtx)
+		}()
+	} else {
+		close(during)
+	}
 
 	var (
 		mu       sync.Mutex
@@ -572,6 +761,8 @@ func (r *runner) measure(ctx context.Context, m mode) (*Row, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(t0)
+	stopDuring()
+	<-during
 	if cached != nil {
 		_ = cached.Close() // let fetches nobody waits for end before the next mode
 	}
@@ -593,9 +784,7 @@ func (r *runner) measure(ctx context.Context, m mode) (*Row, error) {
 			row.Failed++
 		}
 	}
-	if cached != nil {
-		row.Stale = int(cached.Stats().Stale)
-	}
+	row.Stale = int(count.stale.Load())
 	row.Client = summarize(client)
 	row.Server = summarize(rec.all())
 	if elapsed > 0 {
@@ -603,6 +792,11 @@ func (r *runner) measure(ctx context.Context, m mode) (*Row, error) {
 	}
 	row.RateLimited = st.ByStatus["429"]
 	row.RechargeCalls = st.Requests - row.RateLimited
+	if b := m.background; b != nil {
+		// The lookups' calls only.
+		row.RateLimited -= int(b.limited.Load())
+		row.RechargeCalls -= int(b.requests.Load() - b.limited.Load())
+	}
 	if row.OK > 0 {
 		row.CallsPerAnswer = float64(row.RechargeCalls) / float64(row.OK)
 	}
@@ -677,6 +871,7 @@ func (rep *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%s: %s; slowest answer %v (Gladly waits %v); 429s reaching a desk: 0 (%d seen from Recharge, retried).\n",
 			r.Mode, verdict, r.Client.Max.Round(time.Millisecond), GladlyLimit, r.RateLimited)
 	}
+	rep.printMirror(w)
 	fmt.Fprintf(w, "server: time inside the Lookup Adaptor; client: as Gladly would see it over loopback. Calls per answer count every Recharge request but 429s, divided by the lookups answered with a card. The cache was filled with %d calls through other tokens before measuring. Run took %v.\n",
 		rep.Store.WarmUpCalls, rep.Elapsed.Round(100*time.Millisecond))
 }

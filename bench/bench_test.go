@@ -31,13 +31,16 @@ func TestRunSmall(t *testing.T) {
 		Latency:            2 * time.Millisecond,
 		Burst:              10,
 		Deadline:           2 * time.Second,
+		ReconcileInterval:  300 * time.Millisecond,
+		Changes:            1,
 		Seed:               1,
 		Out:                &out,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantModes := []string{"rechargekit warm", "naive", "rechargekit cold", "burst, cold", "burst, expired cards"}
+	wantModes := []string{"rechargekit warm", "naive", "rechargekit cold", bench.ModeColdBackfill, "burst, cold", "burst, expired cards",
+		bench.ModeMirrorBurst, bench.ModeMirrorUncached, bench.ModeMirrorOutage}
 	if len(rep.Rows) != len(wantModes) {
 		t.Fatalf("%d rows, want %d: %+v", len(rep.Rows), len(wantModes), rep.Rows)
 	}
@@ -76,6 +79,75 @@ func TestRunSmall(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the printed report lacks %q:\n%s", want, out.String())
 		}
+	}
+	checkMirror(t, rep, rows, out.String())
+}
+
+// checkMirror checks the mirror's part of a report: every customer
+// mirrored, every mirror lookup answered with its card and no Recharge
+// call, and the changes made in Recharge shown on the card.
+func checkMirror(t *testing.T, rep *bench.Report, rows map[string]bench.Row, out string) {
+	t.Helper()
+	mr := rep.Mirror
+	if mr == nil {
+		t.Fatal("no mirror report")
+	}
+	if got := mr.Records[rechargekit.MirrorCustomers]; got != int64(rep.Store.Customers) {
+		t.Errorf("the mirror holds %d customers, want %d", got, rep.Store.Customers)
+	}
+	if got := mr.Records[rechargekit.MirrorSubscriptions]; got != int64(rep.Store.Subscriptions) {
+		t.Errorf("the mirror holds %d subscriptions, want %d", got, rep.Store.Subscriptions)
+	}
+	if mr.BackfillRecords <= 0 || mr.BackfillRecords > mr.RecordsTotal || mr.BackfillRequests <= 0 || mr.Backfill <= 0 ||
+		mr.CeilingPerSecond != float64(mr.PageSize)*mr.BackfillLeakPerSecond || mr.Projected != 0 {
+		t.Errorf("backfill: %+v", mr)
+	}
+	if mr.DiskBytes <= 0 || mr.DiskPer1000 <= 0 {
+		t.Errorf("disk: %d bytes, %g per 1,000 customers; want the SQLite file's size", mr.DiskBytes, mr.DiskPer1000)
+	}
+	if b := rows[bench.ModeColdBackfill]; b.OK == 0 || b.RechargeCalls == 0 || mr.UnderLoad <= 0 {
+		t.Errorf("cold beside a backfill: %+v, backfill %d records in %v; want cards read from Recharge beside it", b, mr.UnderLoadRecords, mr.UnderLoad)
+	}
+	for _, name := range []string{bench.ModeMirrorBurst, bench.ModeMirrorUncached} {
+		if r := rows[name]; r.OK != r.Lookups || r.Lookups == 0 || r.RechargeCalls != 0 || r.RateLimited != 0 {
+			t.Errorf("%s: %+v; want every lookup answered with the card and no Recharge call", name, r)
+		}
+	}
+	if r := rows[bench.ModeMirrorBurst]; r.Stale != 0 || !r.Burst || r.Lookups != 10 {
+		t.Errorf("%s: %+v; want 10 fresh cards at once", bench.ModeMirrorBurst, r)
+	}
+	// Recharge down: the mirror, behind, tries Recharge first until the
+	// breaker opens, then answers alone; every card is marked stale.
+	if r := rows[bench.ModeMirrorOutage]; r.Lookups != 10 || r.OK != r.Lookups || r.Stale != r.OK {
+		t.Errorf("%s: %+v; want all 10 answered with the card, marked stale", bench.ModeMirrorOutage, r)
+	}
+	for name, p := range map[string]bench.Propagation{"webhook": mr.Webhook, "reconciliation": mr.Reconcile} {
+		if p.Changes != 1 || p.Missed() != 0 {
+			t.Errorf("%s: %d changes, %d not shown within %v; want 1 shown", name, p.Changes, p.Missed(), p.Limit)
+		}
+	}
+	if mr.Webhook.Lost != 0 || mr.Reconcile.Lost == 0 {
+		t.Errorf("webhook deliveries lost: %d with webhooks, %d without; want none, then the change's", mr.Webhook.Lost, mr.Reconcile.Lost)
+	}
+	for _, want := range []string{"records/s", "budget's ceiling", "per 1,000 customers", "webhooks delivered", "webhooks lost, reconciliation every 300ms",
+		"Recharge calls during the burst: 0", "marked stale"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the printed report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Without the mirror, the run has today's rows only.
+func TestRunNoMirror(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	rep, err := bench.Run(t.Context(), bench.Options{Customers: 20, Heavy: -1, Concurrency: 4, Duration: 100 * time.Millisecond,
+		Latency: time.Millisecond, Burst: 5, NoMirror: true, Seed: 1, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 5 || rep.Mirror != nil || strings.Contains(out.String(), "mirror") {
+		t.Errorf("rows %+v, mirror %+v; want today's 5 rows and no mirror:\n%s", rep.Rows, rep.Mirror, out.String())
 	}
 }
 

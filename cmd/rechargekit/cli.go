@@ -51,7 +51,7 @@ var commands = []struct {
 	{"sync", "fill the mirror from Recharge, resuming where a stopped run left off (needs DATABASE_URL)", func(m *Main) command { return &syncCommand{m: m} }},
 	{"mirror", "the mirror in DATABASE_URL: mirror status (counts, checkpoints, lease) or mirror purge (delete every mirrored record)", func(m *Main) command { return &mirrorCommand{m: m} }},
 	{"webhooks", "register the Recharge webhooks that keep cards fresh: webhooks install --url URL [--uninstall]", func(m *Main) command { return &webhooksCommand{m: m} }},
-	{"bench", "measure lookups against the simulator: naive, cold, warm and bursts side by side", func(m *Main) command { return &benchCommand{m: m} }},
+	{"bench", "measure lookups against the simulator: naive, cold, warm, bursts and the mirror side by side", func(m *Main) command { return &benchCommand{m: m} }},
 	{"user", "add a console user: user add --email E --role admin|agent", func(m *Main) command { return &userCommand{m: m} }},
 	{"token", "add a JSON API token: token add --name NAME [--role agent|admin]", func(m *Main) command { return &tokenCommand{m: m} }},
 	{"migrate", "bring the database schema up to date", func(m *Main) command { return &migrateCommand{m: m} }},

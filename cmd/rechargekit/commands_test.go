@@ -58,17 +58,49 @@ func TestWebhooksInstall(t *testing.T) {
 func TestBenchSmoke(t *testing.T) {
 	t.Parallel()
 	code, stdout, stderr := run(t, nil, "bench", "--customers", "30", "--concurrency", "4", "--duration", "200ms",
-		"--latency", "1ms", "--burst", "20")
+		"--latency", "1ms", "--burst", "10", "--reconcile-interval", "300ms")
 	if code != 0 {
 		t.Fatalf("bench exited %d: %s", code, stderr)
 	}
-	for _, want := range []string{"naive", "rechargekit cold", "rechargekit warm", "burst", "p99", "Recharge calls"} {
+	for _, want := range []string{"naive", "rechargekit cold", "rechargekit warm", "burst", "p99", "Recharge calls",
+		"rechargekit cold, backfill running", "mirror, burst cold", "mirror, uncached", "mirror, burst, Recharge down",
+		"mirror (SQLite, a temporary file)", "budget's ceiling", "per 1,000 customers", "Recharge calls during the burst: 0",
+		"reconciliation every 300ms"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("bench table lacks %q:\n%s", want, stdout)
 		}
 	}
-	if code, _, stderr := run(t, nil, "bench", "--concurrency", "0"); code != 2 || !strings.Contains(stderr, "must be positive") {
-		t.Errorf("bad flags: exit %d, %q", code, stderr)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--concurrency", "0"}, "must be positive"},
+		{[]string{"--reconcile-interval", "0s"}, "--reconcile-interval must be positive"},
+		{[]string{"--backfill-rate", "-1"}, "--backfill-rate not negative"},
+		{[]string{"--no-mirror", "--mirror-database", "x.db"}, "no use with --no-mirror"},
+	} {
+		if code, _, stderr := run(t, nil, append([]string{"bench"}, tt.args...)...); code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
+
+// The mirror can be kept in a database of the caller's (PostgreSQL here),
+// and left out.
+func TestBenchMirrorDatabase(t *testing.T) {
+	t.Parallel()
+	small := []string{"bench", "--customers", "20", "--concurrency", "4", "--duration", "100ms", "--latency", "1ms", "--burst", "5",
+		"--reconcile-interval", "300ms"}
+	if dsn := os.Getenv("RECHARGEKIT_TEST_POSTGRES"); dsn != "" {
+		code, stdout, stderr := run(t, nil, append(small, "--mirror-database", mustReplicaSchema(t, dsn))...)
+		if code != 0 || !strings.Contains(stdout, "mirror (PostgreSQL") || !strings.Contains(stdout, "per 1,000 customers") {
+			t.Errorf("bench on PostgreSQL exited %d: %s\n%s", code, stderr, stdout)
+		}
+	} else {
+		t.Log("RECHARGEKIT_TEST_POSTGRES is not set: the mirror on PostgreSQL is not checked")
+	}
+	if code, stdout, stderr := run(t, nil, append(small, "--no-mirror")...); code != 0 || strings.Contains(stdout, "mirror") {
+		t.Errorf("bench --no-mirror exited %d, printing the mirror's figures: %s\n%s", code, stderr, stdout)
 	}
 }
 

@@ -67,6 +67,37 @@ func TestLeakyBucket(t *testing.T) {
 	}
 }
 
+// A token with its own drain rate leaks at that rate; the others keep
+// LeakPerSecond.
+func TestTokenLeakRate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{BucketSize: 40, LeakPerSecond: 2, Tokens: []string{"tok-a", "fast"},
+		TokenLeakPerSecond: map[string]float64{"fast": 40}})
+	for _, tok := range []string{"tok-a", "fast"} {
+		for i := range 40 {
+			if r := h.do("GET", "/customers", "", "X-Recharge-Access-Token", tok); r.status != 200 {
+				t.Fatalf("%s: request %d: %d", tok, i+1, r.status)
+			}
+		}
+	}
+	// Half a second drains one request of tok-a's bucket, twenty of fast's.
+	h.clock.Advance(500 * time.Millisecond)
+	for _, tt := range []struct {
+		token string
+		room  int
+	}{{"tok-a", 1}, {"fast", 20}} {
+		for i := range tt.room {
+			if r := h.do("GET", "/customers", "", "X-Recharge-Access-Token", tt.token); r.status != 200 {
+				t.Fatalf("%s after 0.5s: request %d: %d", tt.token, i+1, r.status)
+			}
+		}
+		r := h.do("GET", "/customers", "", "X-Recharge-Access-Token", tt.token)
+		if r.status != http.StatusTooManyRequests || r.header.Get("X-Recharge-Limit") != "40/40" {
+			t.Errorf("%s after 0.5s: request %d: %d %q, want 429 40/40", tt.token, tt.room+1, r.status, r.header.Get("X-Recharge-Limit"))
+		}
+	}
+}
+
 var microRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$`)
 
 func TestCreateCancelActivate(t *testing.T) {

@@ -41,10 +41,19 @@ func (s *Simulator) takeToken(token string) bool {
 		b = &bucket{last: now}
 		s.buckets[token] = b
 	}
-	b.drain(now, s.cfg.LeakPerSecond)
+	b.drain(now, s.leakRate(token))
 	if b.level+1 > float64(s.cfg.BucketSize)+1e-9 {
 		return false
 	}
 	b.level++
 	return true
+}
+
+// leakRate is the drain rate of token's bucket: its TokenLeakPerSecond,
+// else LeakPerSecond.
+func (s *Simulator) leakRate(token string) float64 {
+	if r, ok := s.cfg.TokenLeakPerSecond[token]; ok && r > 0 {
+		return r
+	}
+	return s.cfg.LeakPerSecond
 }

@@ -60,6 +60,10 @@ type Config struct {
 	BucketSize int
 	// LeakPerSecond is the bucket's drain rate; default 2.
 	LeakPerSecond float64
+	// TokenLeakPerSecond gives some tokens another drain rate than
+	// LeakPerSecond (a benchmark runs a large backfill on a faster budget
+	// than the agents' token while keeping theirs Recharge's).
+	TokenLeakPerSecond map[string]float64
 	// Now is the simulator's clock; default time.Now. It drives the bucket,
 	// every timestamp, the dates of loaded seeds and webhook signatures.
 	Now func() time.Time
@@ -425,7 +429,7 @@ func (s *Simulator) finish(w http.ResponseWriter, r *http.Request, reqID, patter
 	}
 	used := 0
 	if b := s.buckets[token]; b != nil && s.tokens[token] {
-		used = b.used(s.now(), s.cfg.LeakPerSecond)
+		used = b.used(s.now(), s.leakRate(token))
 	}
 	s.ctl.Unlock()
 
