@@ -62,6 +62,12 @@ func TestReconcileHealsADroppedWebhook(t *testing.T) {
 	if card, err := e.m.Source().ReadCard(ctx, alex); err != nil || !card.Stale {
 		t.Errorf("card while behind and Recharge fails: %v; want the mirrored card, stale", err)
 	}
+	// Recharge failed the last request: the next lookup does not ask it
+	// again, and the mirror answers at once.
+	before = e.requests()
+	if card, err := e.m.Source().ReadCard(ctx, alex); err != nil || !card.Stale || e.requests() != before {
+		t.Errorf("card while behind after Recharge failed: %v, %d requests; want the mirrored card, stale, with none", err, e.requests()-before)
+	}
 }
 
 // TestReconcileCountsDrift finds a subscription the mirror lost (a

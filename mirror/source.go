@@ -39,6 +39,16 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 	if !usable || customerID <= 0 {
 		return s.readLive(ctx, customerID)
 	}
+	if behind && m.rechargeFailing() {
+		// Recharge failed the last request of either client (a lookup's
+		// or the reconciliation's): the mirror answers at once, marked
+		// as possibly out of date, rather than this lookup waiting out
+		// retries before the breaker opens.
+		if mc, merr := m.cardFromMirror(ctx, customerID, swept); merr == nil {
+			mc.Stale = true
+			return mc, nil
+		}
+	}
 	if behind {
 		card, err := s.readLive(ctx, customerID)
 		if rechargekit.ErrorCode(err) != rechargekit.EUPSTREAM {
@@ -59,6 +69,22 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 			slog.Int64("customer_id", customerID), slog.String("error", err.Error()))
 	}
 	return s.readLive(ctx, customerID)
+}
+
+// rechargeFailing reports whether Recharge failed the latest request of
+// the live client or of the mirror's own (5xx, no connection, no answer
+// in time), or either client's breaker is not closed.
+func (m *Mirror) rechargeFailing() bool {
+	for _, c := range []*recharge.Client{m.live.Client, m.opts.Client} {
+		if c == nil {
+			continue
+		}
+		h := c.Health()
+		if h.Breaker != recharge.BreakerClosed || h.State == recharge.HealthUnavailable || h.State == recharge.HealthTimeout {
+			return true
+		}
+	}
+	return false
 }
 
 // cardFromMirror reads the customer's records and builds its card.
