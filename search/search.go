@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/text/runes"
@@ -159,9 +160,14 @@ func AddressKeys(a *rechargekit.Address, region string) []rechargekit.SearchKey 
 	return keys
 }
 
+// MinNamePrefix is the shortest name a query is searched as: one letter
+// would match a good part of a large store's names.
+const MinNamePrefix = 2
+
 // Query returns every kind of key a searched text fits, normalised: an
 // email; else a phone, a zip, a Recharge id and a platform id for digits
-// (a text can be all of them); and a name for any text with a letter. An
+// (a text can be all of them); and a name for any text with a letter that
+// folds to at least MinNamePrefix characters. An
 // empty slice means it fits none.
 func Query(q, region string) []rechargekit.SearchKey {
 	q = strings.TrimSpace(q)
@@ -176,8 +182,8 @@ func Query(q, region string) []rechargekit.SearchKey {
 		keys.add(rechargekit.KeyCustomerID, strconv.FormatInt(n, 10))
 		keys.add(rechargekit.KeyExternalID, q)
 	}
-	if strings.IndexFunc(q, unicode.IsLetter) >= 0 {
-		keys.add(rechargekit.KeyName, Name(q))
+	if n := Name(q); strings.IndexFunc(q, unicode.IsLetter) >= 0 && utf8.RuneCountInString(n) >= MinNamePrefix {
+		keys.add(rechargekit.KeyName, n)
 	}
 	return keys
 }

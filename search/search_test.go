@@ -163,6 +163,8 @@ func TestQuery(t *testing.T) {
 		{"a UK mobile in region GB", "07700 900123", "GB", []rechargekit.SearchKey{key(rechargekit.KeyPhone, "+447700900123")}},
 		{"a plus sign is no id", "+15551234567", "", []rechargekit.SearchKey{key(rechargekit.KeyPhone, "+15551234567")}},
 		{"zero is no id", "0", "", nil},
+		{"one letter is too short a name", "r", "", nil},
+		{"two letters are a name prefix", "Ri", "", []rechargekit.SearchKey{key(rechargekit.KeyName, "ri")}},
 		{"punctuation", "!!!", "", nil},
 		{"empty", "   ", "", nil},
 	}
