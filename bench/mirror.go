@@ -568,7 +568,7 @@ func (rep *Report) printMirror(w io.Writer) {
 	fmt.Fprintf(w, "  a change in Recharge on the card, webhooks lost, reconciliation every %v (short for the benchmark; serve's default is %v): %s (target: within one interval)\n",
 		mr.ReconcileInterval, mirror.DefaultReconcileInterval, mr.Reconcile.summary())
 	if r, ok := rep.row(ModeMirrorOutage); ok {
-		fmt.Fprintf(w, "  %s (every Recharge request answered 503): %d of %d answered with the card, %d marked stale; client p99 %s, max %s (target under 100 ms); Recharge calls: %d (a behind mirror tries Recharge first, until the breaker opens)\n",
+		fmt.Fprintf(w, "  %s (every Recharge request answered 503): %d of %d answered with the card, %d marked stale; client p99 %s, max %s (target under 100 ms); Recharge calls: %d (a behind mirror whose reconciliation failed does not ask Recharge)\n",
 			r.Mode, r.OK, r.Lookups, r.Stale, ms(r.Client.P99), ms(r.Client.Max), r.RechargeCalls)
 	}
 	fmt.Fprintln(w)
