@@ -3,6 +3,7 @@ package rechargetest
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -26,7 +27,7 @@ type orderedList struct {
 	extra map[string][]string
 }
 
-func idsList(spec *listSpec, ids func(*store) []int64, item func(*store, *filters) func(int64) (listItem, bool)) func(*store, *listQuery, bool) response {
+func idsList(ids func(*store) []int64, item func(*store, *filters) func(int64) (listItem, bool)) func(*store, *listQuery, bool) response {
 	return func(st *store, lq *listQuery, fast bool) response {
 		return lq.respondIDs(ids(st), fast, item(st, lq.f))
 	}
@@ -45,14 +46,14 @@ func stampsOf[T any](m map[int64]T, at func(T) (time.Time, time.Time)) []time.Ti
 var orderedLists = map[string]orderedList{
 	"customers": {
 		spec:    customerSpec,
-		respond: idsList(customerSpec, func(st *store) []int64 { return st.custOrder.ids }, (*store).customerItem),
+		respond: idsList(func(st *store) []int64 { return st.custOrder.ids }, (*store).customerItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.customers, func(c *customerJSON) (time.Time, time.Time) { return c.CreatedAt.Time, c.UpdatedAt.Time })
 		},
 	},
 	"addresses": {
 		spec:    addressSpec,
-		respond: idsList(addressSpec, func(st *store) []int64 { return st.addrOrder.ids }, (*store).addressItem),
+		respond: idsList(func(st *store) []int64 { return st.addrOrder.ids }, (*store).addressItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.addresses, func(a *addressJSON) (time.Time, time.Time) { return a.CreatedAt.Time, a.UpdatedAt.Time })
 		},
@@ -60,7 +61,7 @@ var orderedLists = map[string]orderedList{
 	},
 	"subscriptions": {
 		spec:    subscriptionSpec,
-		respond: idsList(subscriptionSpec, func(st *store) []int64 { return st.subOrder.ids }, (*store).subscriptionItem),
+		respond: idsList(func(st *store) []int64 { return st.subOrder.ids }, (*store).subscriptionItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.subs, func(s *subscriptionJSON) (time.Time, time.Time) { return s.CreatedAt.Time, s.UpdatedAt.Time })
 		},
@@ -68,7 +69,7 @@ var orderedLists = map[string]orderedList{
 	},
 	"charges": {
 		spec:    chargeSpec,
-		respond: idsList(chargeSpec, func(st *store) []int64 { return st.chargeOrder.ids }, (*store).chargeItem),
+		respond: idsList(func(st *store) []int64 { return st.chargeOrder.ids }, (*store).chargeItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.charges, func(c *chargeJSON) (time.Time, time.Time) { return c.CreatedAt.Time, c.UpdatedAt.Time })
 		},
@@ -76,7 +77,7 @@ var orderedLists = map[string]orderedList{
 	},
 	"payment_methods": {
 		spec:    paymentMethodSpec,
-		respond: idsList(paymentMethodSpec, func(st *store) []int64 { return st.pmOrder.ids }, (*store).paymentMethodItem),
+		respond: idsList(func(st *store) []int64 { return st.pmOrder.ids }, (*store).paymentMethodItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.pms, func(p *paymentMethodJSON) (time.Time, time.Time) { return p.CreatedAt.Time, p.UpdatedAt.Time })
 		},
@@ -118,47 +119,22 @@ func checkOrders(t *testing.T, st *store) {
 			t.Errorf("%s order has %d ids, the map %d, or they differ", name, len(got), len(keys))
 		}
 	}
-	keys := func(n int, each func(func(int64))) []int64 {
-		ks := make([]int64, 0, n)
-		each(func(id int64) { ks = append(ks, id) })
-		return ks
-	}
-	same("customer", st.custOrder.ids, keys(len(st.customers), func(f func(int64)) {
-		for id := range st.customers {
-			f(id)
-		}
-	}))
-	same("address", st.addrOrder.ids, keys(len(st.addresses), func(f func(int64)) {
-		for id := range st.addresses {
-			f(id)
-		}
-	}))
-	same("subscription", st.subOrder.ids, keys(len(st.subs), func(f func(int64)) {
-		for id := range st.subs {
-			f(id)
-		}
-	}))
-	same("charge", st.chargeOrder.ids, keys(len(st.charges), func(f func(int64)) {
-		for id := range st.charges {
-			f(id)
-		}
-	}))
-	same("payment method", st.pmOrder.ids, keys(len(st.pms), func(f func(int64)) {
-		for id := range st.pms {
-			f(id)
-		}
-	}))
+	same("customer", st.custOrder.ids, slices.Collect(maps.Keys(st.customers)))
+	same("address", st.addrOrder.ids, slices.Collect(maps.Keys(st.addresses)))
+	same("subscription", st.subOrder.ids, slices.Collect(maps.Keys(st.subs)))
+	same("charge", st.chargeOrder.ids, slices.Collect(maps.Keys(st.charges)))
+	same("payment method", st.pmOrder.ids, slices.Collect(maps.Keys(st.pms)))
 	var evs []int64
 	for _, e := range st.eventOrder.evs {
 		evs = append(evs, e.ID)
 	}
-	same("event", evs, keys(0, func(f func(int64)) {
-		for _, tl := range st.custEvents {
-			for _, e := range tl {
-				f(e.ID)
-			}
+	var timelines []int64
+	for _, tl := range st.custEvents {
+		for _, e := range tl {
+			timelines = append(timelines, e.ID)
 		}
-	}))
+	}
+	same("event", evs, timelines)
 }
 
 // TestSortedWalkMatchesGather checks that a list sorted by id answered by
