@@ -18,13 +18,14 @@ func (c *call) listCharges() response {
 		return resp
 	}
 	ids, sorted := st.chargeCandidates(lq.f)
-	return respondMap(lq, st.charges, ids, sorted, nil, st.chargeItem(lq.f))
+	return lq.respondIDs(ids, sorted, st.chargeItem(lq.f))
 }
 
 // chargeItem returns the list item of a charge id that passes f.
-func (st *store) chargeItem(f *filters) func(*chargeJSON) (listItem, bool) {
-	return func(ch *chargeJSON) (listItem, bool) {
-		if !matchCharge(ch, f) {
+func (st *store) chargeItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		ch := st.charges[id]
+		if ch == nil || !matchCharge(ch, f) {
 			return listItem{}, false
 		}
 		return listItem{id: ch.ID, created: ch.CreatedAt.Time, updated: ch.UpdatedAt.Time, sched: ch.ScheduledAt, obj: ch}, true

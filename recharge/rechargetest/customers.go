@@ -16,15 +16,16 @@ func (c *call) listCustomers() response {
 		return resp
 	}
 	if email, ok := lq.f.str("email"); ok {
-		return respondMap(lq, st.customers, st.emails[strings.ToLower(email)], false, nil, st.customerItem(lq.f))
+		return lq.respondIDs(st.emails[strings.ToLower(email)], false, st.customerItem(lq.f))
 	}
-	return respondMap(lq, st.customers, st.custOrder.ids, true, nil, st.customerItem(lq.f))
+	return lq.respondIDs(st.custOrder.ids, true, st.customerItem(lq.f))
 }
 
 // customerItem returns the list item of a customer id that passes f.
-func (st *store) customerItem(f *filters) func(*customerJSON) (listItem, bool) {
-	return func(cu *customerJSON) (listItem, bool) {
-		if !matchCustomer(cu, f) {
+func (st *store) customerItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		cu := st.customers[id]
+		if cu == nil || !matchCustomer(cu, f) {
 			return listItem{}, false
 		}
 		return listItem{id: cu.ID, created: cu.CreatedAt.Time, updated: cu.UpdatedAt.Time, obj: cu}, true
@@ -260,15 +261,16 @@ func (c *call) listAddresses() response {
 		return resp
 	}
 	if cid, ok := lq.f.int("customer_id"); ok {
-		return respondMap(lq, st.addresses, st.custAddrs[cid], false, nil, st.addressItem(lq.f))
+		return lq.respondIDs(st.custAddrs[cid], false, st.addressItem(lq.f))
 	}
-	return respondMap(lq, st.addresses, st.addrOrder.ids, true, nil, st.addressItem(lq.f))
+	return lq.respondIDs(st.addrOrder.ids, true, st.addressItem(lq.f))
 }
 
 // addressItem returns the list item of an address id that passes f.
-func (st *store) addressItem(f *filters) func(*addressJSON) (listItem, bool) {
-	return func(a *addressJSON) (listItem, bool) {
-		if !st.matchAddress(a, f) {
+func (st *store) addressItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		a := st.addresses[id]
+		if a == nil || !st.matchAddress(a, f) {
 			return listItem{}, false
 		}
 		return listItem{id: a.ID, created: a.CreatedAt.Time, updated: a.UpdatedAt.Time, obj: a}, true

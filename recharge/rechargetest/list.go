@@ -404,40 +404,18 @@ func (lq *listQuery) respond(items []listItem) response {
 	return lq.write(lq.gather(slices.Values(items)))
 }
 
-// respondMap answers the list from the items of m: every one (ids is then
-// the map's idOrder: sorted), or the candidates an index named (ids, in any
-// order). item returns an object's item when it passes the filters. A list
-// sorted by id over every item reads from the cursor's place to the end of
-// its page (walk); any other list looks at every candidate once and keeps
-// only its page (gather), reading the map's values rather than looking up
-// each id when it looks at every item (the same items: the order holds
-// exactly the map's ids). Both answer the same. idOf is the list id of an
-// item's id when it is another (orders, of charges), nil otherwise.
-func respondMap[V any](lq *listQuery, m map[int64]V, ids []int64, sorted bool, idOf func(int64) int64, item func(V) (listItem, bool)) response {
-	if sorted && lq.field != "id" {
-		return lq.write(lq.gather(func(yield func(listItem) bool) {
-			for _, v := range m {
-				if it, ok := item(v); ok && !yield(it) {
-					return
-				}
-			}
-		}))
-	}
-	if idOf == nil {
-		idOf = func(id int64) int64 { return id }
-	}
-	return respondIn(lq, ids, sorted, idOf, func(id int64) (listItem, bool) {
-		v, ok := m[id]
-		if !ok {
-			return listItem{}, false
-		}
-		return item(v)
-	})
+// respondIDs answers the list from ids: every id of the resource in
+// ascending order (sorted, its idOrder), or the candidates an index named,
+// in any order. item returns an id's item when it exists and passes the
+// filters. A list sorted by id over a sorted walk reads from the cursor's
+// place to the end of its page (walk); any other list looks at every
+// candidate once and keeps only its page (gather). Both answer the same.
+func (lq *listQuery) respondIDs(ids []int64, sorted bool, item func(int64) (listItem, bool)) response {
+	return respondIn(lq, ids, sorted, func(id int64) int64 { return id }, item)
 }
 
-// respondIn answers the list from candidates xs, in ascending order of
-// their list ids (idOf) when sorted; item returns a candidate's item when it
-// passes the filters.
+// respondIn is respondIDs over any candidates: idOf is the list id of a
+// candidate, ascending along xs when sorted.
 func respondIn[T any](lq *listQuery, xs []T, sorted bool, idOf func(T) int64, item func(T) (listItem, bool)) response {
 	if sorted && lq.field == "id" {
 		return lq.write(walk(lq, xs, idOf, item))

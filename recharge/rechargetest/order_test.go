@@ -27,9 +27,9 @@ type orderedList struct {
 	extra map[string][]string
 }
 
-func idsList[V any](m func(*store) map[int64]V, ids func(*store) []int64, item func(*store, *filters) func(V) (listItem, bool)) func(*store, *listQuery, bool) response {
+func idsList(ids func(*store) []int64, item func(*store, *filters) func(int64) (listItem, bool)) func(*store, *listQuery, bool) response {
 	return func(st *store, lq *listQuery, fast bool) response {
-		return respondMap(lq, m(st), ids(st), fast, nil, item(st, lq.f))
+		return lq.respondIDs(ids(st), fast, item(st, lq.f))
 	}
 }
 
@@ -46,14 +46,14 @@ func stampsOf[T any](m map[int64]T, at func(T) (time.Time, time.Time)) []time.Ti
 var orderedLists = map[string]orderedList{
 	"customers": {
 		spec:    customerSpec,
-		respond: idsList(func(st *store) map[int64]*customerJSON { return st.customers }, func(st *store) []int64 { return st.custOrder.ids }, (*store).customerItem),
+		respond: idsList(func(st *store) []int64 { return st.custOrder.ids }, (*store).customerItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.customers, func(c *customerJSON) (time.Time, time.Time) { return c.CreatedAt.Time, c.UpdatedAt.Time })
 		},
 	},
 	"addresses": {
 		spec:    addressSpec,
-		respond: idsList(func(st *store) map[int64]*addressJSON { return st.addresses }, func(st *store) []int64 { return st.addrOrder.ids }, (*store).addressItem),
+		respond: idsList(func(st *store) []int64 { return st.addrOrder.ids }, (*store).addressItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.addresses, func(a *addressJSON) (time.Time, time.Time) { return a.CreatedAt.Time, a.UpdatedAt.Time })
 		},
@@ -61,7 +61,7 @@ var orderedLists = map[string]orderedList{
 	},
 	"subscriptions": {
 		spec:    subscriptionSpec,
-		respond: idsList(func(st *store) map[int64]*subscriptionJSON { return st.subs }, func(st *store) []int64 { return st.subOrder.ids }, (*store).subscriptionItem),
+		respond: idsList(func(st *store) []int64 { return st.subOrder.ids }, (*store).subscriptionItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.subs, func(s *subscriptionJSON) (time.Time, time.Time) { return s.CreatedAt.Time, s.UpdatedAt.Time })
 		},
@@ -69,7 +69,7 @@ var orderedLists = map[string]orderedList{
 	},
 	"charges": {
 		spec:    chargeSpec,
-		respond: idsList(func(st *store) map[int64]*chargeJSON { return st.charges }, func(st *store) []int64 { return st.chargeOrder.ids }, (*store).chargeItem),
+		respond: idsList(func(st *store) []int64 { return st.chargeOrder.ids }, (*store).chargeItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.charges, func(c *chargeJSON) (time.Time, time.Time) { return c.CreatedAt.Time, c.UpdatedAt.Time })
 		},
@@ -77,7 +77,7 @@ var orderedLists = map[string]orderedList{
 	},
 	"payment_methods": {
 		spec:    paymentMethodSpec,
-		respond: idsList(func(st *store) map[int64]*paymentMethodJSON { return st.pms }, func(st *store) []int64 { return st.pmOrder.ids }, (*store).paymentMethodItem),
+		respond: idsList(func(st *store) []int64 { return st.pmOrder.ids }, (*store).paymentMethodItem),
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.pms, func(p *paymentMethodJSON) (time.Time, time.Time) { return p.CreatedAt.Time, p.UpdatedAt.Time })
 		},
@@ -85,7 +85,7 @@ var orderedLists = map[string]orderedList{
 	"orders": {
 		spec: orderSpec,
 		respond: func(st *store, lq *listQuery, fast bool) response {
-			return respondMap(lq, st.charges, st.chargeOrder.ids, fast, orderIDOf, st.orderItem(lq.f))
+			return respondIn(lq, st.chargeOrder.ids, fast, orderIDOf, st.orderItem(lq.f))
 		},
 		stamps: func(st *store) []time.Time {
 			return stampsOf(st.charges, func(c *chargeJSON) (time.Time, time.Time) { return c.CreatedAt.Time, c.UpdatedAt.Time })

@@ -19,19 +19,20 @@ func (c *call) listSubscriptions() response {
 		return resp
 	}
 	if cid, ok := lq.f.int("customer_id"); ok {
-		return respondMap(lq, st.subs, st.custSubs[cid], false, nil, st.subscriptionItem(lq.f))
+		return lq.respondIDs(st.custSubs[cid], false, st.subscriptionItem(lq.f))
 	}
 	if set := lq.f.set("ids"); set != nil && len(set) <= 250 {
-		return respondMap(lq, st.subs, slices.Collect(maps.Keys(set)), false, nil, st.subscriptionItem(lq.f))
+		return lq.respondIDs(slices.Collect(maps.Keys(set)), false, st.subscriptionItem(lq.f))
 	}
-	return respondMap(lq, st.subs, st.subOrder.ids, true, nil, st.subscriptionItem(lq.f))
+	return lq.respondIDs(st.subOrder.ids, true, st.subscriptionItem(lq.f))
 }
 
 // subscriptionItem returns the list item of a subscription id that passes
 // f.
-func (st *store) subscriptionItem(f *filters) func(*subscriptionJSON) (listItem, bool) {
-	return func(s *subscriptionJSON) (listItem, bool) {
-		if !matchSubscription(s, f) {
+func (st *store) subscriptionItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		s := st.subs[id]
+		if s == nil || !matchSubscription(s, f) {
 			return listItem{}, false
 		}
 		return listItem{id: s.ID, created: s.CreatedAt.Time, updated: s.UpdatedAt.Time, obj: s}, true

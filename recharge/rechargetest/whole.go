@@ -185,15 +185,19 @@ func (c *call) listPaymentMethods() response {
 		return resp
 	}
 	if v, ok := lq.f.int("customer_id"); ok {
-		return respondMap(lq, st.pms, st.custPMs[v], false, nil, st.paymentMethodItem(lq.f))
+		return lq.respondIDs(st.custPMs[v], false, st.paymentMethodItem(lq.f))
 	}
-	return respondMap(lq, st.pms, st.pmOrder.ids, true, nil, st.paymentMethodItem(lq.f))
+	return lq.respondIDs(st.pmOrder.ids, true, st.paymentMethodItem(lq.f))
 }
 
 // paymentMethodItem returns the list item of a payment method id that
 // passes f.
-func (st *store) paymentMethodItem(f *filters) func(*paymentMethodJSON) (listItem, bool) {
-	return func(pm *paymentMethodJSON) (listItem, bool) {
+func (st *store) paymentMethodItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		pm := st.pms[id]
+		if pm == nil {
+			return listItem{}, false
+		}
 		if v, ok := f.int("customer_id"); ok && v != pm.CustomerID {
 			return listItem{}, false
 		}
@@ -380,17 +384,21 @@ func (c *call) listOrders() response {
 		return resp
 	}
 	ids, sorted := st.chargeCandidates(lq.f)
-	return respondMap(lq, st.charges, ids, sorted, orderIDOf, st.orderItem(lq.f))
+	return respondIn(lq, ids, sorted, orderIDOf, st.orderItem(lq.f))
 }
 
 // orderIDOf is the id of the order of a charge id; the ids of orders
 // ascend with their charges'.
 func orderIDOf(chargeID int64) int64 { return orderBase + chargeID - idBase[kindCharge] }
 
-// orderItem returns the list item of the order of a charge when it has
-// one and it passes f.
-func (st *store) orderItem(f *filters) func(*chargeJSON) (listItem, bool) {
-	return func(ch *chargeJSON) (listItem, bool) {
+// orderItem returns the list item of the order of a charge id when the
+// charge has one and it passes f.
+func (st *store) orderItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		ch := st.charges[id]
+		if ch == nil {
+			return listItem{}, false
+		}
 		o, ok := orderOf(ch)
 		if !ok || !matchOrder(o, f) {
 			return listItem{}, false
