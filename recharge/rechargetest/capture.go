@@ -93,6 +93,7 @@ func (st *store) loadRaw(kind string, raw []byte) error {
 		}
 		if old := st.subs[s.ID]; old != nil {
 			delete(st.subs, old.ID)
+			st.subOrder.remove(old.ID)
 			st.custSubs[old.CustomerID] = removeID(st.custSubs[old.CustomerID], old.ID)
 		}
 		st.addSubscription(&s)
@@ -114,6 +115,7 @@ func (st *store) loadRaw(kind string, raw []byte) error {
 		}
 		ch.customerID = ch.Customer.ID
 		st.charges[ch.ID] = &ch
+		st.chargeOrder.add(ch.ID)
 		st.useID(kindCharge, ch.ID)
 		st.custCharges[ch.customerID] = append(st.custCharges[ch.customerID], ch.ID)
 	}

@@ -2,7 +2,6 @@ package rechargetest
 
 import (
 	"encoding/json"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,26 +17,30 @@ func (c *call) listCharges() response {
 	if !ok {
 		return resp
 	}
-	cands := st.chargeCandidates(lq.f)
-	items := make([]listItem, 0, len(cands))
-	for _, id := range cands {
+	ids, sorted := st.chargeCandidates(lq.f)
+	return lq.respondIDs(ids, sorted, st.chargeItem(lq.f))
+}
+
+// chargeItem returns the list item of a charge id that passes f.
+func (st *store) chargeItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
 		ch := st.charges[id]
-		if !matchCharge(ch, lq.f) {
-			continue
+		if ch == nil || !matchCharge(ch, f) {
+			return listItem{}, false
 		}
-		items = append(items, listItem{id: ch.ID, created: ch.CreatedAt.Time, updated: ch.UpdatedAt.Time, sched: ch.ScheduledAt, obj: ch})
+		return listItem{id: ch.ID, created: ch.CreatedAt.Time, updated: ch.UpdatedAt.Time, sched: ch.ScheduledAt, obj: ch}, true
 	}
-	return lq.respond(items)
 }
 
 // chargeCandidates returns the ids of the charges a list of charges or of
 // orders looks at: the customer's when the query names one (an index),
-// every charge otherwise; the filters then decide.
-func (st *store) chargeCandidates(f *filters) []int64 {
+// every charge otherwise (in ascending order: sorted); the filters then
+// decide.
+func (st *store) chargeCandidates(f *filters) (ids []int64, sorted bool) {
 	if cid, ok := f.int("customer_id"); ok {
-		return st.custCharges[cid]
+		return st.custCharges[cid], false
 	}
-	return slices.Collect(maps.Keys(st.charges))
+	return st.chargeOrder.ids, true
 }
 
 func matchCharge(ch *chargeJSON, f *filters) bool {
@@ -156,6 +159,7 @@ func (st *store) split(ch *chargeJSON, ids []int64, status string, now time.Time
 	moved.ShippingLines = slices.Clone(ch.ShippingLines)
 	moved.CreatedAt, moved.UpdatedAt = sec(now), sec(now)
 	st.charges[moved.ID] = moved
+	st.chargeOrder.add(moved.ID)
 	st.custCharges[moved.customerID] = append(st.custCharges[moved.customerID], moved.ID)
 	var keep []*lineItem
 	for _, li := range ch.LineItems {

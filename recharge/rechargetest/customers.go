@@ -2,7 +2,6 @@ package rechargetest
 
 import (
 	"cmp"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,21 +15,21 @@ func (c *call) listCustomers() response {
 	if !ok {
 		return resp
 	}
-	var cands []int64
 	if email, ok := lq.f.str("email"); ok {
-		cands = st.emails[strings.ToLower(email)]
-	} else {
-		cands = slices.Collect(maps.Keys(st.customers))
+		return lq.respondIDs(st.emails[strings.ToLower(email)], false, st.customerItem(lq.f))
 	}
-	items := make([]listItem, 0, min(len(cands), 1024))
-	for _, id := range cands {
+	return lq.respondIDs(st.custOrder.ids, true, st.customerItem(lq.f))
+}
+
+// customerItem returns the list item of a customer id that passes f.
+func (st *store) customerItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
 		cu := st.customers[id]
-		if !matchCustomer(cu, lq.f) {
-			continue
+		if cu == nil || !matchCustomer(cu, f) {
+			return listItem{}, false
 		}
-		items = append(items, listItem{id: cu.ID, created: cu.CreatedAt.Time, updated: cu.UpdatedAt.Time, obj: cu})
+		return listItem{id: cu.ID, created: cu.CreatedAt.Time, updated: cu.UpdatedAt.Time, obj: cu}, true
 	}
-	return lq.respond(items)
 }
 
 func matchCustomer(cu *customerJSON, f *filters) bool {
@@ -138,6 +137,7 @@ func validEmail(s string) bool {
 
 func (st *store) addCustomer(cu *customerJSON) {
 	st.customers[cu.ID] = cu
+	st.custOrder.add(cu.ID)
 	st.useID(kindCustomer, cu.ID)
 	st.indexEmail(cu)
 }
@@ -246,6 +246,7 @@ func (c *call) deleteCustomer() response {
 	}
 	st.unindexEmail(cu)
 	delete(st.customers, id)
+	st.custOrder.remove(id)
 	delete(st.custSubs, id)
 	delete(st.custCharges, id)
 	delete(st.custAddrs, id)
@@ -259,21 +260,21 @@ func (c *call) listAddresses() response {
 	if !ok {
 		return resp
 	}
-	var cands []int64
 	if cid, ok := lq.f.int("customer_id"); ok {
-		cands = st.custAddrs[cid]
-	} else {
-		cands = slices.Collect(maps.Keys(st.addresses))
+		return lq.respondIDs(st.custAddrs[cid], false, st.addressItem(lq.f))
 	}
-	items := make([]listItem, 0, len(cands))
-	for _, id := range cands {
+	return lq.respondIDs(st.addrOrder.ids, true, st.addressItem(lq.f))
+}
+
+// addressItem returns the list item of an address id that passes f.
+func (st *store) addressItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
 		a := st.addresses[id]
-		if !st.matchAddress(a, lq.f) {
-			continue
+		if a == nil || !st.matchAddress(a, f) {
+			return listItem{}, false
 		}
-		items = append(items, listItem{id: a.ID, created: a.CreatedAt.Time, updated: a.UpdatedAt.Time, obj: a})
+		return listItem{id: a.ID, created: a.CreatedAt.Time, updated: a.UpdatedAt.Time, obj: a}, true
 	}
-	return lq.respond(items)
 }
 
 func (st *store) matchAddress(a *addressJSON, f *filters) bool {
@@ -370,6 +371,7 @@ func (st *store) addAddress(a *addressJSON) {
 	}
 	a.snapshot = snapshotOf(a)
 	st.addresses[a.ID] = a
+	st.addrOrder.add(a.ID)
 	st.useID(kindAddress, a.ID)
 	st.custAddrs[a.CustomerID] = append(st.custAddrs[a.CustomerID], a.ID)
 }

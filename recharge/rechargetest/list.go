@@ -3,6 +3,7 @@ package rechargetest
 import (
 	"bytes"
 	"cmp"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -367,6 +368,7 @@ type listItem struct {
 	updated time.Time
 	sched   string // charges: scheduled_at
 	obj     any
+	k       int64 // key(field) of the list being answered, set by gather
 }
 
 // key returns the item's sort key for field as an integer: the id, a time
@@ -396,48 +398,190 @@ func (lq *listQuery) compare(ka, ida, kb, idb int64) int {
 	return c
 }
 
-// respond cuts the page out of the items and writes the list envelope.
-// Only the page is sorted: one pass keeps the items on the cursor's side
-// of its position and picks the limit nearest to it, so that a page of a
-// large store (a backfill's walk of 100,000 customers) costs a pass over
-// the candidates rather than a sort of them all.
+// respond answers the list from items gathered by the caller (the lists of
+// small resources).
 func (lq *listQuery) respond(items []listItem) response {
-	order := func(a, b listItem) int {
-		return lq.compare(a.key(lq.field), a.id, b.key(lq.field), b.id)
+	return lq.write(lq.gather(slices.Values(items)))
+}
+
+// respondIDs answers the list from ids: every id of the resource in
+// ascending order (sorted, its idOrder), or the candidates an index named,
+// in any order. item returns an id's item when it exists and passes the
+// filters. A list sorted by id over a sorted walk reads from the cursor's
+// place to the end of its page (walk); any other list looks at every
+// candidate once and keeps only its page (gather). Both answer the same.
+func (lq *listQuery) respondIDs(ids []int64, sorted bool, item func(int64) (listItem, bool)) response {
+	return respondIn(lq, ids, sorted, func(id int64) int64 { return id }, item)
+}
+
+// respondIn is respondIDs over any candidates: idOf is the list id of a
+// candidate, ascending along xs when sorted.
+func respondIn[T any](lq *listQuery, xs []T, sorted bool, idOf func(T) int64, item func(T) (listItem, bool)) response {
+	if sorted && lq.field == "id" {
+		return lq.write(walk(lq, xs, idOf, item))
 	}
-	var page []listItem
-	var more, before bool // items after the page, items before it
-	switch cur := lq.cur; {
+	return lq.write(lq.gather(func(yield func(listItem) bool) {
+		for _, x := range xs {
+			if it, ok := item(x); ok && !yield(it) {
+				return
+			}
+		}
+	}))
+}
+
+// walk cuts the page of a list sorted by id out of xs, the candidates in
+// ascending id order: a binary search finds the cursor's place, then it
+// reads items one way until the page and one more are found, and the other
+// way until one is found (to tell whether a page lies there). Unfiltered,
+// that is O(log n + page).
+func walk[T any](lq *listQuery, xs []T, idOf func(T) int64, item func(T) (listItem, bool)) (page []listItem, more, before bool) {
+	n := len(xs)
+	at := func(k int) T { // the k-th candidate in the list's order
+		if lq.desc {
+			return xs[n-1-k]
+		}
+		return xs[k]
+	}
+	take := func(k, step int) []listItem { // up to limit+1 items from k on
+		got := make([]listItem, 0, min(lq.limit+1, n))
+		for ; k >= 0 && k < n && len(got) <= lq.limit; k += step {
+			if it, ok := item(at(k)); ok {
+				got = append(got, it)
+			}
+		}
+		return got
+	}
+	some := func(k, step int) bool { // an item from k on
+		for ; k >= 0 && k < n; k += step {
+			if _, ok := item(at(k)); ok {
+				return true
+			}
+		}
+		return false
+	}
+	cur := lq.cur
+	if cur == nil {
+		got := take(0, 1)
+		return got[:min(len(got), lq.limit)], len(got) > lq.limit, false
+	}
+	// s splits the candidates in the list's order: next pages read from s
+	// on (the items after the cursor's position), previous pages before s
+	// (the items strictly before it).
+	i, found := slices.BinarySearchFunc(xs, cur.id, func(x T, id int64) int { return cmp.Compare(idOf(x), id) })
+	f := 0
+	if found {
+		f = 1
+	}
+	if cur.dir == "next" {
+		s := i + f
+		if lq.desc {
+			s = n - i
+		}
+		got := take(s, 1)
+		page = got[:min(len(got), lq.limit)]
+		return page, len(got) > lq.limit, len(page) > 0 && some(s-1, -1)
+	}
+	s := i
+	if lq.desc {
+		s = n - i - f
+	}
+	got := take(s-1, -1)
+	page = got[:min(len(got), lq.limit)]
+	slices.Reverse(page)
+	return page, len(page) > 0 && some(s, 1), len(got) > lq.limit
+}
+
+// gather cuts the page out of items in any order: one pass keeps the items
+// on the cursor's side of its position and, of those, the limit nearest to
+// it (a heap), so that a page costs a pass over the candidates and memory
+// for the page only.
+func (lq *listQuery) gather(items iter.Seq[listItem]) (page []listItem, more, before bool) {
+	order := func(a, b listItem) int { return lq.compare(a.k, a.id, b.k, b.id) }
+	cur := lq.cur
+	if cur != nil && cur.dir == "prev" {
+		// The items before the position, the nearest last.
+		order = func(a, b listItem) int { return lq.compare(b.k, b.id, a.k, a.id) }
+	}
+	best := topK{k: lq.limit, order: order}
+	n, other := 0, 0 // items on the page's side of the position, on the other
+	for it := range items {
+		it.k = it.key(lq.field)
+		if cur != nil {
+			c := lq.compare(it.k, it.id, cur.key, cur.id)
+			if (cur.dir == "next" && c <= 0) || (cur.dir == "prev" && c >= 0) {
+				other++
+				continue
+			}
+		}
+		n++
+		best.push(it)
+	}
+	page = best.sorted()
+	switch {
 	case cur == nil:
-		page, more = nearest(items, lq.limit, order), len(items) > lq.limit
+		return page, n > lq.limit, false
 	case cur.dir == "next":
-		// The items after the cursor's position; the position's own item
-		// lies before it.
-		after := items[:0] // filtered in place: the items are respond's own
-		n := 0
-		for _, it := range items {
-			if lq.compare(it.key(lq.field), it.id, cur.key, cur.id) > 0 {
-				after = append(after, it)
-			} else {
-				n++
-			}
-		}
-		page, more, before = nearest(after, lq.limit, order), len(after) > lq.limit, n > 0 && len(after) > 0
-	default:
-		// The items strictly before the position, the nearest last.
-		below := items[:0]
-		n := 0
-		for _, it := range items {
-			if lq.compare(it.key(lq.field), it.id, cur.key, cur.id) < 0 {
-				below = append(below, it)
-			} else {
-				n++
-			}
-		}
-		page = nearest(below, lq.limit, func(a, b listItem) int { return order(b, a) })
-		slices.Reverse(page)
-		more, before = n > 0 && len(page) > 0, len(below) > lq.limit
+		// The position's own item lies before the page.
+		return page, n > lq.limit, other > 0 && n > 0
 	}
+	slices.Reverse(page)
+	return page, other > 0 && len(page) > 0, n > lq.limit
+}
+
+// topK keeps the k items that come first under order: a heap of the k
+// best so far, the worst on top.
+type topK struct {
+	k     int
+	order func(a, b listItem) int
+	h     []listItem
+}
+
+func (t *topK) push(it listItem) {
+	if len(t.h) < t.k {
+		t.h = append(t.h, it)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if t.order(t.h[i], t.h[p]) <= 0 {
+				break
+			}
+			t.h[i], t.h[p] = t.h[p], t.h[i]
+			i = p
+		}
+		return
+	}
+	if t.k > 0 && t.order(it, t.h[0]) < 0 {
+		t.h[0] = it
+		siftDown(t.h, 0, t.order)
+	}
+}
+
+// sorted returns the items kept, first first.
+func (t *topK) sorted() []listItem {
+	slices.SortFunc(t.h, t.order)
+	return t.h
+}
+
+// siftDown restores the max-heap h (under order) below i.
+func siftDown(h []listItem, i int, order func(a, b listItem) int) {
+	for {
+		top, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && order(h[l], h[top]) > 0 {
+			top = l
+		}
+		if r < len(h) && order(h[r], h[top]) > 0 {
+			top = r
+		}
+		if top == i {
+			return
+		}
+		h[i], h[top] = h[top], h[i]
+		i = top
+	}
+}
+
+// write writes the list envelope of a page: the cursors of the pages after
+// and before it, and its items.
+func (lq *listQuery) write(page []listItem, more, before bool) response {
 	var next, prev *string
 	if len(page) > 0 {
 		if more {
@@ -463,46 +607,6 @@ func (lq *listQuery) respond(items []listItem) response {
 	}
 	b.WriteString("]}")
 	return response{status: http.StatusOK, body: b.Bytes()}
-}
-
-// nearest returns, sorted, the k items that come first under order. It
-// reorders items and returns a part of it: a heap of the k best so far
-// (the worst on top) takes each item in one pass.
-func nearest(items []listItem, k int, order func(a, b listItem) int) []listItem {
-	if k >= len(items) {
-		slices.SortFunc(items, order)
-		return items
-	}
-	h := items[:k]
-	for i := k/2 - 1; i >= 0; i-- {
-		siftDown(h, i, order)
-	}
-	for _, it := range items[k:] {
-		if order(it, h[0]) < 0 {
-			h[0] = it
-			siftDown(h, 0, order)
-		}
-	}
-	slices.SortFunc(h, order)
-	return h
-}
-
-// siftDown restores the max-heap h (under order) below i.
-func siftDown(h []listItem, i int, order func(a, b listItem) int) {
-	for {
-		top, l, r := i, 2*i+1, 2*i+2
-		if l < len(h) && order(h[l], h[top]) > 0 {
-			top = l
-		}
-		if r < len(h) && order(h[r], h[top]) > 0 {
-			top = r
-		}
-		if top == i {
-			return
-		}
-		h[i], h[top] = h[top], h[i]
-		i = top
-	}
 }
 
 func (lq *listQuery) cursorAt(it listItem, dir string) string {

@@ -398,7 +398,8 @@ func (st *store) loadCustomer(sc *SeedCustomer, now time.Time) int64 {
 
 // renumberCharges gives a freshly loaded customer's charges ascending ids
 // in the order of their creation, as on Recharge, where a newer charge always
-// has a higher id (seeds create charges subscription by subscription).
+// has a higher id (seeds create charges subscription by subscription). The
+// set of ids stays, and so does chargeOrder.
 func (st *store) renumberCharges(custID int64) {
 	ids := slices.Sorted(slices.Values(st.custCharges[custID]))
 	chs := make([]*chargeJSON, 0, len(ids))
@@ -421,17 +422,22 @@ func (st *store) renumberCharges(custID int64) {
 func (st *store) removeCustomer(cu *customerJSON) {
 	for _, sid := range st.custSubs[cu.ID] {
 		delete(st.subs, sid)
+		st.subOrder.remove(sid)
 	}
 	for _, cid := range st.custCharges[cu.ID] {
 		delete(st.charges, cid)
+		st.chargeOrder.remove(cid)
 	}
 	for _, aid := range st.custAddrs[cu.ID] {
 		delete(st.addresses, aid)
+		st.addrOrder.remove(aid)
 	}
 	st.removePaymentMethods(cu.ID)
 	delete(st.custEvents, cu.ID)
+	st.eventOrder.removeCustomer(cu.ID)
 	st.unindexEmail(cu)
 	delete(st.customers, cu.ID)
+	st.custOrder.remove(cu.ID)
 	delete(st.custSubs, cu.ID)
 	delete(st.custCharges, cu.ID)
 	delete(st.custAddrs, cu.ID)

@@ -69,6 +69,10 @@ type store struct {
 	custSubs    map[int64][]int64
 	custCharges map[int64][]int64
 	custPMs     map[int64][]int64
+	// The ids of the big resources in ascending order, and every event,
+	// for lists sorted by id (order.go).
+	custOrder, addrOrder, subOrder, chargeOrder, pmOrder idOrder
+	eventOrder                                           eventOrder
 
 	lastID     map[string]int64
 	productSeq int64
@@ -384,6 +388,7 @@ func (st *store) newCharge(addr *addressJSON, date time.Time, status, typ, curre
 		ch.UpdatedAt = sec(processed.Add(17 * time.Minute))
 	}
 	st.charges[id] = ch
+	st.chargeOrder.add(id)
 	st.custCharges[addr.CustomerID] = append(st.custCharges[addr.CustomerID], id)
 	return ch
 }
@@ -471,17 +476,20 @@ func (st *store) hasQueued(sub *subscriptionJSON) bool {
 
 func (st *store) deleteCharge(ch *chargeJSON) {
 	delete(st.charges, ch.ID)
+	st.chargeOrder.remove(ch.ID)
 	st.custCharges[ch.customerID] = removeID(st.custCharges[ch.customerID], ch.ID)
 }
 
 func (st *store) deleteSubscription(sub *subscriptionJSON, now time.Time) {
 	st.unqueueSub(sub, now)
 	delete(st.subs, sub.ID)
+	st.subOrder.remove(sub.ID)
 	st.custSubs[sub.CustomerID] = removeID(st.custSubs[sub.CustomerID], sub.ID)
 }
 
 func (st *store) deleteAddress(a *addressJSON) {
 	delete(st.addresses, a.ID)
+	st.addrOrder.remove(a.ID)
 	st.custAddrs[a.CustomerID] = removeID(st.custAddrs[a.CustomerID], a.ID)
 }
 

@@ -18,23 +18,25 @@ func (c *call) listSubscriptions() response {
 	if !ok {
 		return resp
 	}
-	var cands []int64
 	if cid, ok := lq.f.int("customer_id"); ok {
-		cands = st.custSubs[cid]
-	} else if set := lq.f.set("ids"); set != nil && len(set) <= 250 {
-		cands = slices.Collect(maps.Keys(set))
-	} else {
-		cands = slices.Collect(maps.Keys(st.subs))
+		return lq.respondIDs(st.custSubs[cid], false, st.subscriptionItem(lq.f))
 	}
-	items := make([]listItem, 0, len(cands))
-	for _, id := range cands {
+	if set := lq.f.set("ids"); set != nil && len(set) <= 250 {
+		return lq.respondIDs(slices.Collect(maps.Keys(set)), false, st.subscriptionItem(lq.f))
+	}
+	return lq.respondIDs(st.subOrder.ids, true, st.subscriptionItem(lq.f))
+}
+
+// subscriptionItem returns the list item of a subscription id that passes
+// f.
+func (st *store) subscriptionItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
 		s := st.subs[id]
-		if s == nil || !matchSubscription(s, lq.f) {
-			continue
+		if s == nil || !matchSubscription(s, f) {
+			return listItem{}, false
 		}
-		items = append(items, listItem{id: s.ID, created: s.CreatedAt.Time, updated: s.UpdatedAt.Time, obj: s})
+		return listItem{id: s.ID, created: s.CreatedAt.Time, updated: s.UpdatedAt.Time, obj: s}, true
 	}
-	return lq.respond(items)
 }
 
 func matchSubscription(s *subscriptionJSON, f *filters) bool {
@@ -257,6 +259,7 @@ func (st *store) addSubscription(s *subscriptionJSON) {
 		s.Properties = []property{}
 	}
 	st.subs[s.ID] = s
+	st.subOrder.add(s.ID)
 	st.useID(kindSubscription, s.ID)
 	st.custSubs[s.CustomerID] = append(st.custSubs[s.CustomerID], s.ID)
 }

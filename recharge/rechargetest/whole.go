@@ -127,6 +127,7 @@ func (st *store) addPaymentMethod(pm *paymentMethodJSON) {
 		}
 	}
 	st.pms[pm.ID] = pm
+	st.pmOrder.add(pm.ID)
 	st.custPMs[pm.CustomerID] = append(st.custPMs[pm.CustomerID], pm.ID)
 }
 
@@ -135,6 +136,7 @@ func (st *store) addPaymentMethod(pm *paymentMethodJSON) {
 func (st *store) removePaymentMethods(custID int64) {
 	for _, id := range st.custPMs[custID] {
 		delete(st.pms, id)
+		st.pmOrder.remove(id)
 	}
 	delete(st.custPMs, custID)
 }
@@ -182,20 +184,31 @@ func (c *call) listPaymentMethods() response {
 	if !ok {
 		return resp
 	}
-	var items []listItem
-	for _, pm := range st.pms {
-		if v, ok := lq.f.int("customer_id"); ok && v != pm.CustomerID {
-			continue
-		}
-		if set := lq.f.set("ids"); set != nil && !set[pm.ID] {
-			continue
-		}
-		if !lq.f.timeIn("created_at", pm.CreatedAt.Time) || !lq.f.timeIn("updated_at", pm.UpdatedAt.Time) {
-			continue
-		}
-		items = append(items, listItem{id: pm.ID, created: pm.CreatedAt.Time, updated: pm.UpdatedAt.Time, obj: pm})
+	if v, ok := lq.f.int("customer_id"); ok {
+		return lq.respondIDs(st.custPMs[v], false, st.paymentMethodItem(lq.f))
 	}
-	return lq.respond(items)
+	return lq.respondIDs(st.pmOrder.ids, true, st.paymentMethodItem(lq.f))
+}
+
+// paymentMethodItem returns the list item of a payment method id that
+// passes f.
+func (st *store) paymentMethodItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		pm := st.pms[id]
+		if pm == nil {
+			return listItem{}, false
+		}
+		if v, ok := f.int("customer_id"); ok && v != pm.CustomerID {
+			return listItem{}, false
+		}
+		if set := f.set("ids"); set != nil && !set[pm.ID] {
+			return listItem{}, false
+		}
+		if !f.timeIn("created_at", pm.CreatedAt.Time) || !f.timeIn("updated_at", pm.UpdatedAt.Time) {
+			return listItem{}, false
+		}
+		return listItem{id: pm.ID, created: pm.CreatedAt.Time, updated: pm.UpdatedAt.Time, obj: pm}, true
+	}
 }
 
 func (c *call) getPaymentMethod() response {
@@ -370,16 +383,28 @@ func (c *call) listOrders() response {
 	if !ok {
 		return resp
 	}
-	cands := st.chargeCandidates(lq.f)
-	var items []listItem
-	for _, id := range cands {
-		o, ok := orderOf(st.charges[id])
-		if !ok || !matchOrder(o, lq.f) {
-			continue
+	ids, sorted := st.chargeCandidates(lq.f)
+	return respondIn(lq, ids, sorted, orderIDOf, st.orderItem(lq.f))
+}
+
+// orderIDOf is the id of the order of a charge id; the ids of orders
+// ascend with their charges'.
+func orderIDOf(chargeID int64) int64 { return orderBase + chargeID - idBase[kindCharge] }
+
+// orderItem returns the list item of the order of a charge id when the
+// charge has one and it passes f.
+func (st *store) orderItem(f *filters) func(int64) (listItem, bool) {
+	return func(id int64) (listItem, bool) {
+		ch := st.charges[id]
+		if ch == nil {
+			return listItem{}, false
 		}
-		items = append(items, listItem{id: o.ID, created: o.CreatedAt.Time, updated: o.UpdatedAt.Time, sched: o.ScheduledAt.Format(dateLayout), obj: o})
+		o, ok := orderOf(ch)
+		if !ok || !matchOrder(o, f) {
+			return listItem{}, false
+		}
+		return listItem{id: o.ID, created: o.CreatedAt.Time, updated: o.UpdatedAt.Time, sched: o.ScheduledAt.Format(dateLayout), obj: o}, true
 	}
-	return lq.respond(items)
 }
 
 func matchOrder(o *orderJSON, f *filters) bool {
@@ -523,11 +548,13 @@ func (st *store) addEvent(customer int64, objectType string, objectID int64, ver
 	}
 	words := strings.ReplaceAll(verb, "_", " ")
 	desc := strings.ToUpper(words[:1]) + words[1:] + " " + strings.ReplaceAll(objectType, "_", " ") + fmt.Sprintf(" #%d", objectID)
-	st.custEvents[customer] = append(st.custEvents[customer], &eventJSON{
+	ev := &eventJSON{
 		ID: st.nextID(kindEvent), CustomerID: customer, ObjectID: objectID, CreatedAt: sec(at),
 		CustomAttributes: []json.RawMessage{}, Description: desc, ObjectType: objectType,
 		Source: src, UpdatedAttributes: []json.RawMessage{}, Verb: verb,
-	})
+	}
+	st.custEvents[customer] = append(st.custEvents[customer], ev)
+	st.eventOrder.add(ev)
 }
 
 func (c *call) listEvents() response {
@@ -537,34 +564,33 @@ func (c *call) listEvents() response {
 	}
 	// Events are indexed by customer; without customer_id every event is
 	// a candidate.
-	var cands []*eventJSON
+	cands, sorted := c.s.st.eventOrder.evs, true
 	if v, ok := lq.f.int("customer_id"); ok {
-		cands = c.s.st.custEvents[v]
-	} else {
-		for _, evs := range c.s.st.custEvents {
-			cands = append(cands, evs...)
-		}
+		cands, sorted = c.s.st.custEvents[v], false
 	}
-	var items []listItem
-	for _, ev := range cands {
-		if v, ok := lq.f.int("customer_id"); ok && v != ev.CustomerID {
-			continue
-		}
-		if v, ok := lq.f.int("object_id"); ok && v != ev.ObjectID {
-			continue
-		}
-		if v, ok := lq.f.str("object_type"); ok && v != ev.ObjectType {
-			continue
-		}
-		if v, ok := lq.f.str("origin"); ok && v != ev.Source.Origin {
-			continue
-		}
-		if !lq.f.timeIn("created_at", ev.CreatedAt.Time) {
-			continue
-		}
-		items = append(items, listItem{id: ev.ID, created: ev.CreatedAt.Time, updated: ev.CreatedAt.Time, obj: ev})
+	return respondIn(lq, cands, sorted, func(ev *eventJSON) int64 { return ev.ID }, func(ev *eventJSON) (listItem, bool) {
+		return eventItem(ev, lq.f)
+	})
+}
+
+// eventItem returns the list item of an event that passes f.
+func eventItem(ev *eventJSON, f *filters) (listItem, bool) {
+	if v, ok := f.int("customer_id"); ok && v != ev.CustomerID {
+		return listItem{}, false
 	}
-	return lq.respond(items)
+	if v, ok := f.int("object_id"); ok && v != ev.ObjectID {
+		return listItem{}, false
+	}
+	if v, ok := f.str("object_type"); ok && v != ev.ObjectType {
+		return listItem{}, false
+	}
+	if v, ok := f.str("origin"); ok && v != ev.Source.Origin {
+		return listItem{}, false
+	}
+	if !f.timeIn("created_at", ev.CreatedAt.Time) {
+		return listItem{}, false
+	}
+	return listItem{id: ev.ID, created: ev.CreatedAt.Time, updated: ev.CreatedAt.Time, obj: ev}, true
 }
 
 // seedEvents writes the timeline of a freshly loaded customer: its paid
