@@ -32,6 +32,10 @@ import (
 // version is a genuine change made after the deletion. Every read skips
 // tombstones; a purge removes them with the rest.
 
+// mirrorRecordsPerTimeout is how many records PutMirror writes per
+// store timeout it allows itself.
+const mirrorRecordsPerTimeout = 50
+
 // maxSearchKeys bounds the keys of one search (a query fits a handful).
 const maxSearchKeys = 100
 
@@ -122,7 +126,9 @@ func (s *Store) PutMirror(ctx context.Context, recs []*rechargekit.MirrorRecord)
 	slices.SortStableFunc(sorted, func(a, b *rechargekit.MirrorRecord) int {
 		return cmp.Or(strings.Compare(a.Resource, b.Resource), cmp.Compare(a.ID, b.ID))
 	})
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	// A live card's write-through (a few dozen records) keeps the
+	// store's timeout; a backfill page of 250 gets five times it.
+	err := s.writeScaled(ctx, (len(sorted)+mirrorRecordsPerTimeout-1)/mirrorRecordsPerTimeout, func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		gone, err := deletedCustomers(ctx, tx, sorted)
 		if err != nil {
 			return err

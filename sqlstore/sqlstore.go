@@ -171,7 +171,19 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // and commits when fn returns nil; any error rolls it back, so no path can
 // forget to.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
-	ctx, cancel := s.bound(ctx)
+	return s.writeScaled(ctx, 1, fn)
+}
+
+// writeScaled is write for a batch whose work grows with its size: the
+// store's timeout is multiplied by scale (at least 1), so that a page of
+// mirrored records on a loaded database is bounded, not cut short.
+func (s *Store) writeScaled(ctx context.Context, scale int, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
+	var cancel context.CancelFunc
+	if s.timeout <= 0 {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, s.timeout*time.Duration(max(scale, 1)))
+	}
 	defer cancel()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
