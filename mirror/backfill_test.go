@@ -6,11 +6,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/internal/testkit"
 	"github.com/rechargekit/rechargekit/recharge"
 	"github.com/rechargekit/rechargekit/recharge/rechargetest"
 )
@@ -174,5 +176,32 @@ func TestBackfillWithoutEventsScope(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, ignoreFetchedAt); diff != "" {
 		t.Errorf("mirrored card differs from the live one (-live +mirror):\n%s", diff)
+	}
+}
+
+// TestRefusedResourceDoesNotHoldTheMirrorBehind: a resource Recharge
+// refuses to list is never swept, and must not keep the mirror behind
+// once the others are reconciled.
+func TestRefusedResourceDoesNotHoldTheMirrorBehind(t *testing.T) {
+	t.Parallel()
+	var scopes []string
+	for _, s := range rechargetest.AllScopes {
+		if s != "read_events" {
+			scopes = append(scopes, s)
+		}
+	}
+	clock := testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	e := newEnv(t, envConfig{
+		sim:  rechargetest.Config{Scopes: scopes, Now: clock.Now},
+		opts: func(o *Options) { o.Now = clock.Now },
+	})
+	ctx := context.Background()
+	e.backfill(t)
+	clock.Advance(time.Hour)
+	if err := e.m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.m.Status(ctx); st.State != rechargekit.MirrorReady || !st.Reconciled.Equal(clock.Now()) {
+		t.Errorf("an hour later, after a reconciliation: state %s, reconciled %v; want ready as of %v", st.State, st.Reconciled, clock.Now())
 	}
 }

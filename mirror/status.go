@@ -79,7 +79,9 @@ func complete(cps map[string]*rechargekit.MirrorCheckpoint) bool {
 func sweptTo(cps map[string]*rechargekit.MirrorCheckpoint) time.Time {
 	var t time.Time
 	for _, res := range rechargekit.MirrorResources {
-		if cp := cps[res]; cp != nil && (t.IsZero() || cp.SweptTo.Before(t)) {
+		// A resource Recharge refused to list is never swept: it would
+		// hold the mirror at its backfill's start for good.
+		if cp := cps[res]; cp != nil && refusedStatus(cp) == 0 && (t.IsZero() || cp.SweptTo.Before(t)) {
 			t = cp.SweptTo
 		}
 	}
