@@ -421,6 +421,9 @@ func (c *Cached) cacheFailed(ctx context.Context, msg string, customerID int64, 
 func (c *Cached) store(ctx context.Context, customerID int64, card *rechargekit.Card, err error, start time.Time, gen uint64) {
 	var cerr error
 	switch {
+	case err == nil && card != nil && card.Stale:
+		// A source that answered from its own copy while Recharge failed
+		// (the mirror): not kept, so the next lookup asks again.
 	case err == nil && card != nil:
 		cerr = c.cache.Set(ctx, card, start, gen)
 	case rechargekit.ErrorCode(err) == rechargekit.ENOTFOUND:

@@ -40,6 +40,7 @@ type fakeCards struct {
 	err        error
 	block      chan struct{}
 	started    chan int // receives each call's number when it starts, if set
+	stale      bool     // cards come marked Stale, as the mirror's do while Recharge fails
 }
 
 func (f *fakeCards) setErr(err error) {
@@ -63,7 +64,7 @@ func (f *fakeCards) Calls() int {
 func (f *fakeCards) Card(ctx context.Context, id int64) (*rechargekit.Card, error) {
 	f.mu.Lock()
 	f.calls++
-	n, err, block, started := f.calls, f.err, f.block, f.started
+	n, err, block, started, stale := f.calls, f.err, f.block, f.started, f.stale
 	f.background = append(f.background, rechargekit.IsBackground(ctx))
 	f.mu.Unlock()
 	if started != nil {
@@ -82,6 +83,7 @@ func (f *fakeCards) Card(ctx context.Context, id int64) (*rechargekit.Card, erro
 	return &rechargekit.Card{
 		Customer:  rechargekit.Customer{ID: id, FirstName: "v" + strconv.Itoa(n)},
 		FetchedAt: time.Date(2025, 3, 12, 9, 0, n, 0, time.UTC),
+		Stale:     stale,
 	}, nil
 }
 
@@ -712,3 +714,21 @@ func TestWebhookInvalidationEndToEnd(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestCachedDoesNotKeepAStaleCard: a card its source marked stale (the
+// mirror answering while Recharge fails) is shown but not cached, so the
+// next lookup asks the source again instead of showing it for a TTL.
+func TestCachedDoesNotKeepAStaleCard(t *testing.T) {
+	t.Parallel()
+	f := &fakeCards{stale: true}
+	c, _ := newCached(t, f, cards.CachedOptions{})
+	for i := 1; i <= 2; i++ {
+		card, err := c.Card(context.Background(), 7)
+		if err != nil || !card.Stale {
+			t.Fatalf("lookup %d: %+v, %v; want the stale card", i, card, err)
+		}
+	}
+	if n := f.Calls(); n != 2 {
+		t.Errorf("the source was asked %d times for two lookups; want 2 (a stale card is not kept)", n)
+	}
+}
