@@ -3,10 +3,12 @@ package cards
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/search"
 )
 
 // ActorAuto is who auto links are made by, in links and in the audit log.
@@ -17,6 +19,7 @@ const ActorAuto = "auto"
 type Profiles struct {
 	Cards  rechargekit.CardService
 	Store  rechargekit.Store
+	Region string           // phone region of numbers without a country code (search.DefaultRegion when "")
 	Now    func() time.Time // defaults to time.Now
 	Logger *slog.Logger     // defaults to slog.Default()
 }
@@ -118,7 +121,7 @@ func (p *Profiles) autoLink(ctx context.Context, v *rechargekit.ProfileView) err
 		v.AutoLinkBlocked = "more than one Recharge customer matches"
 		return nil
 	}
-	if why := notExact(v.Profile, v.Candidates[0]); why != "" {
+	if why := notExact(v.Profile, v.Candidates[0], p.Region); why != "" {
 		v.AutoLinkBlocked = why
 		return nil
 	}
@@ -156,7 +159,7 @@ func (p *Profiles) autoLink(ctx context.Context, v *rechargekit.ProfileView) err
 // when it does: an email match needs the customer's Recharge email to be
 // one of the profile's, a phone match one of the profile's phones (the
 // card service reports a phone in the spelling it was searched with).
-func notExact(prof *rechargekit.Profile, m *rechargekit.Match) string {
+func notExact(prof *rechargekit.Profile, m *rechargekit.Match, region string) string {
 	switch m.By {
 	case rechargekit.MatchEmail:
 		if hasEmail(prof.Emails, m.Customer.Email) {
@@ -165,12 +168,16 @@ func notExact(prof *rechargekit.Profile, m *rechargekit.Match) string {
 		return "the Recharge email does not match the profile's"
 	case rechargekit.MatchPhone:
 		v := strings.TrimSpace(m.Value)
-		for _, ph := range prof.Phones {
-			if v != "" && strings.TrimSpace(ph) == v {
-				return ""
-			}
+		if !slices.ContainsFunc(prof.Phones, func(ph string) bool { return v != "" && strings.TrimSpace(ph) == v }) {
+			return "the matching phone is not one of the profile's"
 		}
-		return "the matching phone is not one of the profile's"
+		// The search also finds a phone on one of the customer's
+		// addresses, which can be someone else's (a gift's recipient):
+		// only the customer's own phone links.
+		if !search.SamePhone(m.Customer.Phone, search.Phone(v, region)) {
+			return "the matching phone is on one of the customer's addresses, not the customer's own"
+		}
+		return ""
 	}
 	return "only an email or a phone links automatically, and this customer matched by " + m.By
 }

@@ -339,6 +339,14 @@ func TestOpenDoesNotAutoLinkByPhone(t *testing.T) {
 			},
 			[]found{{zoe.ID, rechargekit.MatchZip, "97477"}},
 			"only an email or a phone links automatically, and this customer matched by zip", nil},
+		{"a phone on an address, not the customer's own", &rechargekit.Profile{ID: "p", Name: "Gift recipient", Phones: []string{"+15550101010"}}, true,
+			func(*cards.Service) rechargekit.CardService {
+				// The mirror finds Alex by the phone on one of his shipping
+				// addresses: someone else's number.
+				return fixedMatches{ms: []*rechargekit.Match{{Customer: alex, By: rechargekit.MatchPhone, Value: "+15550101010"}}}
+			},
+			[]found{{alex.ID, rechargekit.MatchPhone, "+15550101010"}},
+			"the matching phone is on one of the customer's addresses, not the customer's own", nil},
 		{"a phone that is not the profile's", &rechargekit.Profile{ID: "p", Name: "Caller", Phones: []string{"+15550000000"}}, true,
 			func(*cards.Service) rechargekit.CardService {
 				return fixedMatches{ms: []*rechargekit.Match{{Customer: alex, By: rechargekit.MatchPhone, Value: "+15551234567"}}}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rechargekit/rechargekit"
+	"github.com/rechargekit/rechargekit/search"
 )
 
 // DefaultPath is where the service serves the Lookup Adaptor. Gladly imposes
@@ -466,7 +467,9 @@ func (h *Handler) find(ctx context.Context, q rechargekit.CustomerSearch, limit 
 		}
 		seen[m.Customer.ID] = true
 		r := BasicResult(m.Customer)
-		if m.By == rechargekit.MatchPhone && slices.Contains(mobiles, m.Value) {
+		// Only the customer's own phone, not one on an address (which can
+		// be a gift recipient's), is returned as the matching mobile.
+		if m.By == rechargekit.MatchPhone && slices.Contains(mobiles, m.Value) && search.SamePhone(m.Customer.Phone, m.Value) {
 			r = withMatchedMobile(r, m.Value)
 		}
 		resp.Results = append(resp.Results, r)

@@ -150,6 +150,22 @@ func TestAutoLinkByPhoneStrict(t *testing.T) {
 		}
 	})
 
+	t.Run("the number is on an address, not the customer's own", func(t *testing.T) {
+		t.Parallel()
+		// Robin's own phone is another; the profile's number is on one of
+		// Robin's shipping addresses (a gift's recipient, say).
+		ix := searchtest.New("US", housemate)
+		ix.AddKeys(housemate.ID, rechargekit.SearchKey{Kind: rechargekit.KeyPhone, Value: "+15551234567"})
+		h, _ := indexedServer(t, ix)
+		got := h.post(t, body).results(t)
+		if len(got) != 1 || slices.ContainsFunc(got[0].Phones, func(p gladly.Phone) bool { return p.Type == gladly.PhoneMobile }) {
+			t.Fatalf("results %+v; want Robin, with no MOBILE phone", got)
+		}
+		if id, err := gladly.AutoLinkDecision(profile, got, fields); err == nil {
+			t.Errorf("Gladly would link to %s by a number on an address", id)
+		}
+	})
+
 	t.Run("the mirror is syncing", func(t *testing.T) {
 		t.Parallel()
 		ix := searchtest.New("US", alexRivera)

@@ -72,6 +72,18 @@ func Phone(raw, region string) string {
 	return e164
 }
 
+// SamePhone reports whether raw is the E.164 number e164, raw read in
+// e164's own region when it has no country code. It tells a customer's
+// own phone from one that only matched on an address (a gift
+// recipient's, say), which must never link a profile to the customer.
+func SamePhone(raw, e164 string) bool {
+	n, err := phonenumbers.Parse(e164, "")
+	if e164 == "" || err != nil {
+		return false
+	}
+	return Phone(raw, phonenumbers.GetRegionCodeForNumber(n)) == e164
+}
+
 // ValidRegion reports whether region is a two-letter region libphonenumber
 // knows, such as US, GB or DE.
 func ValidRegion(region string) bool {

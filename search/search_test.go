@@ -358,3 +358,22 @@ func TestNameConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestSamePhone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		raw, e164 string
+		want      bool
+	}{
+		{"(555) 123-4567", "+15551234567", true},
+		{"+1 555 123 4567", "+15551234567", true},
+		{"07700 900123", "+447700900123", true}, // read in the number's own region, GB
+		{"555-123-4568", "+15551234567", false},
+		{"", "+15551234567", false},
+		{"555-123-4567", "", false},
+	} {
+		if got := search.SamePhone(tc.raw, tc.e164); got != tc.want {
+			t.Errorf("SamePhone(%q, %q) = %v, want %v", tc.raw, tc.e164, got, tc.want)
+		}
+	}
+}

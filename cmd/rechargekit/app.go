@@ -207,7 +207,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	var profiles rechargekit.ProfileService
 	var acts rechargekit.ActionService // nil without a database: actions are audited there
 	if cfg.store != nil {
-		profiles = &cards.Profiles{Cards: a.cards, Store: cfg.store, Logger: cfg.logger}
+		profiles = &cards.Profiles{Cards: a.cards, Store: cfg.store, Logger: cfg.logger, Region: cfg.mirror.region}
 		acts = &actions.Service{
 			Source: &recharge.Actions{Client: a.client},
 			Store:  cfg.store,
