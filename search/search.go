@@ -81,7 +81,7 @@ func SamePhone(raw, e164 string) bool {
 	if e164 == "" || err != nil {
 		return false
 	}
-	return Phone(raw, phonenumbers.GetRegionCodeForNumber(n)) == e164
+	return Phone(raw, phonenumbers.GetRegionCodeForCountryCode(int(n.GetCountryCode()))) == e164
 }
 
 // ValidRegion reports whether region is a two-letter region libphonenumber
