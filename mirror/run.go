@@ -148,3 +148,58 @@ func (m *Mirror) Progress() Progress {
 }
 
 var _ rechargekit.CustomerIndex = (*Mirror)(nil)
+
+// BackfillAsLeader is Backfill run under the sync lease, as `rechargekit
+// sync` runs it beside serve's replicas: it takes the lease (ECONFLICT,
+// naming the holder, when another process holds it), renews it every
+// LeaseTTL/3 while the backfill runs, stops the backfill if the lease is
+// lost, and releases it at the end. So two processes never fill the
+// mirror at once, each overwriting the other's checkpoints.
+func (m *Mirror) BackfillAsLeader(ctx context.Context, progress func(Progress)) error {
+	ok, cur, err := m.store.AcquireMirrorLease(ctx, m.opts.Holder, m.now(), m.opts.LeaseTTL)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		holder := "another process"
+		if cur != nil {
+			holder = cur.Holder
+		}
+		return rechargekit.Errorf(rechargekit.ECONFLICT, "%s is syncing the mirror (it holds the sync lease); nothing was read.", holder)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := m.store.ReleaseMirrorLease(rctx, m.opts.Holder); err != nil {
+			m.log.LogAttrs(rctx, slog.LevelWarn, "mirror: the sync lease could not be released; it expires by itself", slog.String("error", err.Error()))
+		}
+	}()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.after(m.opts.LeaseTTL / 3):
+			}
+			ok, _, err := m.store.AcquireMirrorLease(ctx, m.opts.Holder, m.now(), m.opts.LeaseTTL)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil && !ok {
+				cancel(rechargekit.Errorf(rechargekit.ECONFLICT, "The sync lease was taken by another process; this backfill stopped, and its checkpoints are kept."))
+				return
+			}
+		}
+	}()
+	err = m.Backfill(ctx, progress)
+	cancel(nil)
+	<-renewed
+	if cause := context.Cause(ctx); err != nil && cause != nil && rechargekit.ErrorCode(cause) == rechargekit.ECONFLICT {
+		return cause
+	}
+	return err
+}

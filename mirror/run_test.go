@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -157,5 +158,36 @@ func TestRunBackfillsAgainAfterAPurge(t *testing.T) {
 	r.idle(t)
 	if st := e.m.Status(ctx); st.State != rechargekit.MirrorReady || st.Records[rechargekit.MirrorCustomers] != 5 {
 		t.Errorf("status after the second backfill: %+v", st)
+	}
+}
+
+// TestBackfillAsLeader: a sync takes the lease, so it does not run beside
+// a replica that holds it, and gives it back when done.
+func TestBackfillAsLeader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	ctx := context.Background()
+	if ok, _, err := e.store.AcquireMirrorLease(ctx, "replica-7", time.Now(), time.Hour); err != nil || !ok {
+		t.Fatalf("take the lease: %v, %v", ok, err)
+	}
+	err := e.m.BackfillAsLeader(ctx, nil)
+	if rechargekit.ErrorCode(err) != rechargekit.ECONFLICT || !strings.Contains(rechargekit.ErrorMessage(err), "replica-7") {
+		t.Fatalf("backfill while replica-7 leads: %v; want ECONFLICT naming it", err)
+	}
+	if n := e.requests(); n != 0 {
+		t.Errorf("%d Recharge requests by a refused backfill", n)
+	}
+	if err := e.store.ReleaseMirrorLease(ctx, "replica-7"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.BackfillAsLeader(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.store.MirrorStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Lease != nil || st.Checkpoints[rechargekit.MirrorCustomers] == nil || !st.Checkpoints[rechargekit.MirrorCustomers].Done {
+		t.Errorf("after the backfill: lease %+v, customers checkpoint %+v; want released and done", st.Lease, st.Checkpoints[rechargekit.MirrorCustomers])
 	}
 }

@@ -261,7 +261,27 @@ func TestSyncFillsMirror(t *testing.T) {
 		t.Errorf("a sync of a complete mirror read %d pages", again-pages)
 	}
 
-	code, out, errOut = run(t, env, "mirror", "purge")
+	// While another process holds the sync lease, neither a sync nor a
+	// purge runs (a purge with --force does).
+	holder, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := holder.AcquireMirrorLease(context.Background(), "replica-7", time.Now(), time.Hour); err != nil || !ok {
+		t.Fatalf("take the lease: %v, %v", ok, err)
+	}
+	if code, out, errOut = run(t, env, "sync", "--page-size", strconv.Itoa(testPageSize)); code == 0 || !strings.Contains(out+errOut, "replica-7 is syncing the mirror") {
+		t.Errorf("sync while replica-7 holds the lease = %d:\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut = run(t, env, "mirror", "purge"); code == 0 || !strings.Contains(errOut, "replica-7 is syncing the mirror") {
+		t.Errorf("purge while replica-7 holds the lease = %d:\n%s\n%s", code, out, errOut)
+	}
+	if st := mirrorStats(t, db); st.Records[rechargekit.MirrorCustomers] == 0 {
+		t.Error("a refused purge deleted records")
+	}
+	_ = holder.Close()
+
+	code, out, errOut = run(t, env, "mirror", "purge", "--force")
 	if code != 0 || !strings.HasPrefix(out, "Deleted every mirrored record from SQLite "+db+": "+recordCounts(st.Records)) {
 		t.Errorf("mirror purge = %d:\n%s\n%s", code, out, errOut)
 	}

@@ -89,7 +89,7 @@ func (c *syncCommand) run(ctx context.Context) error {
 		describeDatabase(dbURL), client.BaseURL(), size, perSecond)
 	start := time.Now()
 	pp := newProgressPrinter(w)
-	err = mir.Backfill(ctx, pp.update)
+	err = mir.BackfillAsLeader(ctx, pp.update)
 	pp.finish()
 	// The counts come from the database, not from this run: a resumed
 	// run shows what the mirror holds, the earlier runs' records too.
@@ -156,6 +156,7 @@ func recordCounts(records map[string]int64) string {
 type mirrorCommand struct {
 	m      *Main
 	action string
+	force  bool // purge although a process holds the sync lease
 }
 
 func (c *mirrorCommand) parseFlags(args []string) error {
@@ -164,6 +165,9 @@ func (c *mirrorCommand) parseFlags(args []string) error {
 	}
 	c.action = args[0]
 	fs := c.m.newFlagSet("mirror "+c.action, "(the database comes from $DATABASE_URL)")
+	if c.action == "purge" {
+		fs.BoolVar(&c.force, "force", false, "purge although a replica or a sync holds the sync lease (restart it afterwards)")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -184,6 +188,13 @@ func (c *mirrorCommand) run(ctx context.Context) error {
 		return fmt.Errorf("read the mirror: %w", describe(err))
 	}
 	if c.action == "purge" {
+		// A backfill running elsewhere keeps its place in memory and
+		// would mark the emptied mirror complete: not while one holds
+		// the sync lease.
+		if l := stats.Lease; l != nil && l.Expires.After(time.Now()) && !c.force {
+			return fmt.Errorf("%s is syncing the mirror (it holds the sync lease until %s): stop it first, or purge with --force and restart it",
+				clean(l.Holder), l.Expires.UTC().Format(rechargekit.TimeLayout))
+		}
 		// The store purges in one statement per table; what it held is
 		// counted first, for the line that says what went.
 		if err := store.PurgeMirror(ctx); err != nil {
