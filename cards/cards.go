@@ -219,7 +219,18 @@ func (s *Service) SearchCustomers(ctx context.Context, q rechargekit.CustomerSea
 			return nil, err
 		}
 		if ok {
-			return &rechargekit.SearchResult{Matches: keys.spelled(ms)}, nil
+			found := keys.spelled(ms)
+			// A search the index finds no one for may be after a customer
+			// created since the mirror last heard: Recharge is asked for
+			// its emails and ids (one call each), as before the mirror.
+			if len(found) > 0 || len(keys.emails)+len(keys.ids)+len(keys.externals) == 0 {
+				return &rechargekit.SearchResult{Matches: found}, nil
+			}
+			live, err := s.findLive(ctx, keys)
+			if err != nil {
+				return nil, err
+			}
+			return &rechargekit.SearchResult{Matches: live}, nil
 		}
 	}
 	ms, err := s.findLive(ctx, keys)

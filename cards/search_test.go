@@ -382,3 +382,24 @@ func TestOpenDoesNotAutoLinkByPhone(t *testing.T) {
 		})
 	}
 }
+
+// TestSearchAsksRechargeWhenTheIndexFindsNoOne: a customer created since
+// the mirror last heard (customer 300 here, which the index does not
+// hold) is still found by its email in Recharge; a search the index
+// answers costs no call.
+func TestSearchAsksRechargeWhenTheIndexFindsNoOne(t *testing.T) {
+	t.Parallel()
+	src := newFake()
+	svc := cards.New(src)
+	svc.Index = mirrorIndex()
+	res, err := svc.SearchCustomers(context.Background(), rechargekit.CustomerSearch{Emails: []string{"sam@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]found{{300, rechargekit.MatchEmail, "sam@example.com"}}, foundOf(res.Matches)); diff != "" {
+		t.Errorf("matches (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"email:sam@example.com"}, src.calls); diff != "" {
+		t.Errorf("Recharge calls (-want +got):\n%s", diff)
+	}
+}

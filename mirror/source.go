@@ -195,8 +195,8 @@ func (s *Source) Subscriptions(ctx context.Context, customerID int64) ([]*rechar
 }
 
 // FindCustomers returns the customers with the email (case-insensitive)
-// or the platform id, from the mirror when it is complete, else from
-// Recharge. Errors: EINVALID, EUPSTREAM.
+// or the platform id, from the mirror when it is complete and holds one,
+// else from Recharge. Errors: EINVALID, EUPSTREAM.
 func (s *Source) FindCustomers(ctx context.Context, email, externalID string) ([]*rechargekit.Customer, error) {
 	email, externalID = strings.TrimSpace(email), strings.TrimSpace(externalID)
 	key := rechargekit.SearchKey{Kind: rechargekit.KeyEmail, Value: search.Email(email)}
@@ -204,8 +204,10 @@ func (s *Source) FindCustomers(ctx context.Context, email, externalID string) ([
 		key = rechargekit.SearchKey{Kind: rechargekit.KeyExternalID, Value: externalID}
 	}
 	if (email == "") != (externalID == "") && key.Value != "" {
+		// No hit may be a customer created since the mirror last heard:
+		// Recharge is asked then.
 		matches, ok, err := s.m.SearchCustomers(ctx, []rechargekit.SearchKey{key}, findLimit)
-		if err == nil && ok {
+		if err == nil && ok && len(matches) > 0 {
 			out := make([]*rechargekit.Customer, 0, len(matches))
 			for _, mt := range matches {
 				out = append(out, mt.Customer)

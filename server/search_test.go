@@ -25,7 +25,8 @@ func TestManualSearchWithMirror(t *testing.T) {
 	e := MustEnv(t, envOptions{Index: true})
 	b := e.Browser(t).MustLogin(agentEmail, agentPassword)
 	base := "/profiles/" + profNoMatch
-	before := e.Sim.Stats().Requests
+	before := e.Sim.Stats()
+	cases := 0
 	for _, tc := range []struct {
 		name, find string
 		want       []string
@@ -40,6 +41,7 @@ func TestManualSearchWithMirror(t *testing.T) {
 		{"email", "Dana.Whitfield@example.com", []string{"Dana Whitfield", "email Dana.Whitfield@example.com matches"}},
 		{"nothing", "zebra", []string{"No Recharge customer matches “zebra”."}},
 	} {
+		cases++
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.Get(base + "?" + url.Values{"find": {tc.find}}.Encode())
 			if p.Status != http.StatusOK {
@@ -50,8 +52,19 @@ func TestManualSearchWithMirror(t *testing.T) {
 			mustNotContain(t, p.Body, `id="find-hint"`, `id="find-by"`)
 		})
 	}
-	if n := e.Sim.Stats().Requests - before; n != 0 {
-		t.Errorf("%d Recharge requests during the searches; the mirror answers them all", n)
+	// The searches are answered by the mirror. The profile's own email,
+	// which the mirror holds no customer for, is looked up in Recharge on
+	// each view (a customer created since the mirror last heard would be
+	// found): at most one GET /customers per page, nothing else.
+	after := e.Sim.Stats()
+	for route, n := range after.ByRoute {
+		n -= before.ByRoute[route]
+		switch {
+		case n == 0:
+		case route == "GET /customers" && n <= cases:
+		default:
+			t.Errorf("%d requests to %s during %d searches; the mirror answers them", n, route, cases)
+		}
 	}
 }
 
