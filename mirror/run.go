@@ -157,6 +157,19 @@ var _ rechargekit.CustomerIndex = (*Mirror)(nil)
 // mirror at once, each overwriting the other's checkpoints.
 func (m *Mirror) BackfillAsLeader(ctx context.Context, progress func(Progress)) error {
 	ok, cur, err := m.store.AcquireMirrorLease(ctx, m.opts.Holder, m.now(), m.opts.LeaseTTL)
+	if wait := leaseWait(cur, m.now(), m.opts.LeaseTTL); err == nil && !ok && wait > 0 {
+		// A holder that died (a killed sync) keeps the lease until it
+		// expires: wait for that once. A live holder renews it meanwhile,
+		// and is refused below.
+		m.log.LogAttrs(ctx, slog.LevelInfo, "mirror: waiting for the sync lease to expire", slog.String("holder", cur.Holder),
+			slog.Time("expires", cur.Expires))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.after(wait):
+		}
+		ok, cur, err = m.store.AcquireMirrorLease(ctx, m.opts.Holder, m.now(), m.opts.LeaseTTL)
+	}
 	switch {
 	case err != nil:
 		return err
@@ -202,4 +215,19 @@ func (m *Mirror) BackfillAsLeader(ctx context.Context, progress func(Progress)) 
 		return cause
 	}
 	return err
+}
+
+// leaseWait is how long BackfillAsLeader waits for a lease held by cur to
+// expire: until a little after its expiry when that is within two of
+// this process's lease lives (a lease a dead sync or replica left
+// behind), else 0: refused at once.
+func leaseWait(cur *rechargekit.MirrorLease, now time.Time, ttl time.Duration) time.Duration {
+	if cur == nil {
+		return 0
+	}
+	wait := cur.Expires.Sub(now) + 100*time.Millisecond
+	if wait <= 0 || wait > 2*ttl {
+		return 0
+	}
+	return wait
 }

@@ -191,3 +191,24 @@ func TestBackfillAsLeader(t *testing.T) {
 		t.Errorf("after the backfill: lease %+v, customers checkpoint %+v; want released and done", st.Lease, st.Checkpoints[rechargekit.MirrorCustomers])
 	}
 }
+
+func TestLeaseWait(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		expires time.Time
+		want    time.Duration
+	}{
+		{"a dead sync's lease, expiring soon: waited for", now.Add(20 * time.Second), 20*time.Second + 100*time.Millisecond},
+		{"expired already: taken without waiting", now.Add(-time.Second), 0},
+		{"a far longer lease: refused at once", now.Add(time.Hour), 0},
+	} {
+		if got := leaseWait(&rechargekit.MirrorLease{Holder: "h", Expires: tc.expires}, now, 30*time.Second); got != tc.want {
+			t.Errorf("%s: leaseWait = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := leaseWait(nil, now, 30*time.Second); got != 0 {
+		t.Errorf("no holder: leaseWait = %v, want 0", got)
+	}
+}

@@ -341,7 +341,9 @@ func TestSyncResumesAfterKill(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "mirror.db")
 	env := syncEnv(sim, db)
 
-	first := startProcess(t, "sync", env, "sync", "--page-size", strconv.Itoa(testPageSize))
+	// The killed sync's lease outlives it by --lease-ttl: the resumed one
+	// waits for it to expire.
+	first := startProcess(t, "sync", env, "sync", "--page-size", strconv.Itoa(testPageSize), "--lease-ttl", "1s")
 	select {
 	case <-sim.pages.held:
 	case <-first.done:
@@ -360,7 +362,7 @@ func TestSyncResumesAfterKill(t *testing.T) {
 		t.Fatalf("after the kill the mirror holds %v", st.Records)
 	}
 
-	code, out, errOut := run(t, env, "sync", "--page-size", strconv.Itoa(testPageSize))
+	code, out, errOut := run(t, env, "sync", "--page-size", strconv.Itoa(testPageSize), "--lease-ttl", "1s")
 	if code != 0 || !strings.Contains(out, "The mirror is complete") {
 		t.Fatalf("resumed sync = %d:\n%s\n%s", code, out, errOut)
 	}

@@ -23,17 +23,22 @@ import (
 type syncCommand struct {
 	m        *Main
 	pageSize int
+	leaseTTL time.Duration
 	mirror   mirrorSettings
 }
 
 func (c *syncCommand) parseFlags(args []string) error {
 	fs := c.m.newFlagSet("sync", "[--page-size N] (Recharge from $RECHARGE_API_TOKEN and $RECHARGE_API_URL, the mirror in $DATABASE_URL)")
 	fs.IntVar(&c.pageSize, "page-size", mirror.DefaultPageSize, "records per Recharge page (at most 250, Recharge's limit)")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", mirror.DefaultLeaseTTL, "how long the sync lease outlives this process if it dies (a killed sync's lease is waited for once, up to twice this)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.leaseTTL < time.Second || c.leaseTTL > 10*time.Minute {
+		return errors.New("--lease-ttl must be between 1s and 10m")
 	}
 	if c.pageSize < 1 || c.pageSize > recharge.MaxPageSize {
 		return fmt.Errorf("--page-size must be between 1 and %d", recharge.MaxPageSize)
@@ -79,6 +84,7 @@ func (c *syncCommand) run(ctx context.Context) error {
 		Live:     &recharge.Source{Client: client, Logger: logger},
 		Region:   c.mirror.region,
 		PageSize: c.pageSize,
+		LeaseTTL: c.leaseTTL,
 		Logger:   logger,
 	})
 	if err != nil {
