@@ -71,16 +71,27 @@ func (s *Source) ReadCard(ctx context.Context, customerID int64) (*rechargekit.C
 	return s.readLive(ctx, customerID)
 }
 
-// rechargeFailing reports whether Recharge failed the latest request of
-// the live client or of the mirror's own (5xx, no connection, no answer
-// in time), or either client's breaker is not closed.
+// failureFresh is how long a failed request of either client counts as
+// Recharge failing. A behind mirror answering from itself makes no live
+// request, so after this long one lookup asks Recharge again: once it
+// has recovered, cards are fresh again within failureFresh, not only at
+// the next reconciliation.
+const failureFresh = 30 * time.Second
+
+// rechargeFailing reports whether either client's breaker is open (or
+// probing), or Recharge failed the latest request of the live client or
+// of the mirror's own (5xx, no connection, no answer in time) within
+// failureFresh. The clients' health is on their own clock (time.Now).
 func (m *Mirror) rechargeFailing() bool {
 	for _, c := range []*recharge.Client{m.live.Client, m.opts.Client} {
 		if c == nil {
 			continue
 		}
 		h := c.Health()
-		if h.Breaker != recharge.BreakerClosed || h.State == recharge.HealthUnavailable || h.State == recharge.HealthTimeout {
+		if h.Breaker != recharge.BreakerClosed {
+			return true
+		}
+		if (h.State == recharge.HealthUnavailable || h.State == recharge.HealthTimeout) && time.Since(h.LastSeen) < failureFresh {
 			return true
 		}
 	}
