@@ -63,6 +63,12 @@ func Phone(raw, region string) string {
 		return ""
 	}
 	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	// The digits counted above may include an extension libphonenumber
+	// dropped: the number itself must have as many, or it would not
+	// normalise to itself ("+490000X0").
+	if d := len(e164) - 1; d < 7 || d > 17 {
+		return ""
+	}
 	// What is stored must be what a search for it finds: a number whose
 	// E.164 form reads back as another (a national prefix that is also a
 	// digit of the number, in a few regions) is no usable key.
